@@ -1,0 +1,213 @@
+//! The three catalog entities: their fields, rules and rows.
+
+use app::model::{Category, Customer, Product};
+use sqlx::{any::AnyRow, Row};
+use uuid::Uuid;
+
+use super::{
+    fields::{Body, SqlValue},
+    CatalogEntity,
+};
+
+fn uuid_col(row: &AnyRow, col: &str) -> Result<Uuid, sqlx::Error> {
+    let s: String = row.try_get(col)?;
+    Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn opt_uuid_col(row: &AnyRow, col: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    let s: Option<String> = row.try_get(col)?;
+    s.map(|s| Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()
+}
+
+const NAME_MAX: usize = 200;
+const NOTE_MAX: usize = 2000;
+
+impl CatalogEntity for Category {
+    const TABLE: &'static str = "categories";
+    const FIELDS: &'static [&'static str] = &["name", "description"];
+    const SEARCH: &'static [&'static str] = &["name", "description"];
+
+    fn parse(id: Uuid, b: &mut Body) -> Option<Self> {
+        let name = b.text("name", NAME_MAX);
+        let description = b.opt_text("description", NOTE_MAX);
+        Some(Category {
+            id,
+            name: name?,
+            description: description?,
+            version: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+            deleted_at: None,
+        })
+    }
+    fn values(&self) -> Vec<SqlValue> {
+        vec![SqlValue::Text(Some(self.name.clone())), SqlValue::Text(self.description.clone())]
+    }
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Category {
+            id: uuid_col(row, "id")?,
+            name: row.try_get("name")?,
+            description: row.try_get("description")?,
+            version: row.try_get("version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            deleted_at: row.try_get("deleted_at")?,
+        })
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
+impl CatalogEntity for Product {
+    const TABLE: &'static str = "products";
+    const FIELDS: &'static [&'static str] = &[
+        "sku",
+        "name",
+        "barcode",
+        "category_id",
+        "price_cents",
+        "cost_cents",
+        "low_stock_threshold",
+        "active",
+    ];
+    const READ_ONLY: &'static [&'static str] = &["stock"];
+    const SEARCH: &'static [&'static str] = &["name", "sku", "barcode"];
+    const REFERENCES: &'static [(&'static str, &'static str)] = &[("category_id", "categories")];
+    const UNIQUE_CONFLICT: Option<(&'static str, &'static str)> = Some(("duplicate_sku", "sku"));
+
+    fn parse(id: Uuid, b: &mut Body) -> Option<Self> {
+        let sku = b.text("sku", 64);
+        let name = b.text("name", NAME_MAX);
+        let barcode = b.opt_text("barcode", 64);
+        let category_id = b.opt_uuid("category_id");
+        let price_cents = b.non_negative("price_cents");
+        let cost_cents = b.non_negative("cost_cents");
+        let low_stock_threshold = b.opt_non_negative("low_stock_threshold");
+        let active = b.bool_or("active", true);
+        Some(Product {
+            id,
+            sku: sku?,
+            name: name?,
+            barcode: barcode?,
+            category_id: category_id?,
+            price_cents: price_cents?,
+            cost_cents: cost_cents?,
+            stock: 0,
+            low_stock_threshold: low_stock_threshold?,
+            active: active?,
+            version: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+            deleted_at: None,
+        })
+    }
+    fn values(&self) -> Vec<SqlValue> {
+        vec![
+            SqlValue::Text(Some(self.sku.clone())),
+            SqlValue::Text(Some(self.name.clone())),
+            SqlValue::Text(self.barcode.clone()),
+            SqlValue::Text(self.category_id.map(|c| c.to_string())),
+            SqlValue::Int(Some(self.price_cents)),
+            SqlValue::Int(Some(self.cost_cents)),
+            SqlValue::Int(self.low_stock_threshold),
+            SqlValue::Bool(self.active),
+        ]
+    }
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Product {
+            id: uuid_col(row, "id")?,
+            sku: row.try_get("sku")?,
+            name: row.try_get("name")?,
+            barcode: row.try_get("barcode")?,
+            category_id: opt_uuid_col(row, "category_id")?,
+            price_cents: row.try_get("price_cents")?,
+            cost_cents: row.try_get("cost_cents")?,
+            stock: row.try_get("stock")?,
+            low_stock_threshold: row.try_get("low_stock_threshold")?,
+            active: crate::db::get_bool(row, "active")?,
+            version: row.try_get("version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            deleted_at: row.try_get("deleted_at")?,
+        })
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
+impl CatalogEntity for Customer {
+    const TABLE: &'static str = "customers";
+    const FIELDS: &'static [&'static str] = &["name", "tax_id", "email", "phone", "notes"];
+    const SEARCH: &'static [&'static str] = &["name", "tax_id", "email", "phone"];
+
+    fn parse(id: Uuid, b: &mut Body) -> Option<Self> {
+        let name = b.text("name", NAME_MAX);
+        let tax_id = b.opt_text("tax_id", 32);
+        let email = b.opt_text("email", 254);
+        let phone = b.opt_text("phone", 32);
+        let notes = b.opt_text("notes", NOTE_MAX);
+        if let Some(Some(e)) = &email {
+            if !e.contains('@') || e.starts_with('@') || e.ends_with('@') {
+                b.errors.insert("email", "is not an email address".into());
+            }
+        }
+        Some(Customer {
+            id,
+            name: name?,
+            tax_id: tax_id?,
+            email: email?,
+            phone: phone?,
+            notes: notes?,
+            version: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+            deleted_at: None,
+        })
+    }
+    fn values(&self) -> Vec<SqlValue> {
+        vec![
+            SqlValue::Text(Some(self.name.clone())),
+            SqlValue::Text(self.tax_id.clone()),
+            SqlValue::Text(self.email.clone()),
+            SqlValue::Text(self.phone.clone()),
+            SqlValue::Text(self.notes.clone()),
+        ]
+    }
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Customer {
+            id: uuid_col(row, "id")?,
+            name: row.try_get("name")?,
+            tax_id: row.try_get("tax_id")?,
+            email: row.try_get("email")?,
+            phone: row.try_get("phone")?,
+            notes: row.try_get("notes")?,
+            version: row.try_get("version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            deleted_at: row.try_get("deleted_at")?,
+        })
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}

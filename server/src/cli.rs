@@ -1,0 +1,99 @@
+//! What each subcommand does.
+
+use std::io::{BufRead, IsTerminal};
+
+use app::model::Role;
+
+use crate::{
+    config::{Cli, Command, ServeConfig, UserCommand},
+    db::Db,
+    http::{shutdown_signal, Application},
+    telemetry,
+    users::{
+        domain::{NewPassword, Username},
+        repo,
+    },
+};
+
+pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+pub async fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(config)) => serve(config).await,
+        Some(Command::User(UserCommand::Create { username, role, db })) => {
+            let username = Username::parse(&username).map_err(|e| format!("username {e}"))?;
+            let role = Role::parse(&role).ok_or("role must be admin or cashier")?;
+            let password = NewPassword::parse(&read_password()?).map_err(|e| format!("password {e}"))?;
+            let db = Db::connect(&db).await?;
+            match repo::create(&db, &username, password, role).await {
+                Ok(user) => {
+                    println!("created {} ({})", user.username, user.role.as_str());
+                    Ok(())
+                }
+                Err(repo::CreateUserError::Duplicate) => Err(format!("user {} exists", username.as_str()).into()),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Asks twice on a terminal; otherwise reads the first line of stdin (for scripts).
+fn read_password() -> Result<String, Box<dyn std::error::Error>> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Repeat it: ")?;
+        if first != again {
+            return Err("the passwords differ".into());
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+async fn serve(config: ServeConfig) -> CliResult {
+    let log_dir = config.db.data_dir.join("logs");
+    let _log_guard = telemetry::init((!config.no_log_file).then_some(log_dir.as_path()));
+    let db = Db::connect(&config.db).await?;
+    tracing::info!(engine = db.engine.as_str(), "database ready");
+    ensure_first_admin(&db, &config).await?;
+    let app = Application::build(config, db).await?;
+    let addr = app.local_addr();
+    tracing::info!(%addr, "listening");
+    println!("Mostrador listening on http://{addr}");
+    app.serve(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// With no user at all, creates `admin` from MOSTRADOR_ADMIN_PASSWORD, or says how to make one.
+async fn ensure_first_admin(db: &Db, config: &ServeConfig) -> CliResult {
+    if repo::count(db).await? > 0 {
+        return Ok(());
+    }
+    match &config.admin_password {
+        Some(password) => {
+            let password = NewPassword::parse(password).map_err(|e| format!("MOSTRADOR_ADMIN_PASSWORD {e}"))?;
+            let username = Username::parse("admin").expect("valid");
+            match repo::create(db, &username, password, Role::Admin).await {
+                // Another process started at the same moment and created it: fine.
+                Ok(_) | Err(repo::CreateUserError::Duplicate) => {
+                    tracing::info!("created the first user: admin");
+                    Ok(())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        None => {
+            let data_dir = config.db.data_dir.display();
+            println!(
+                "No user exists yet. Create the first admin with:\n  \
+                 mostrador user create --username admin --role admin --data-dir {data_dir}\n\
+                 or start with MOSTRADOR_ADMIN_PASSWORD set."
+            );
+            Ok(())
+        }
+    }
+}

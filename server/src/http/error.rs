@@ -1,0 +1,158 @@
+//! The one error type of the API and its mapping to the JSON envelope
+//! `{"error": {"code", "message", "details"}}`. Internal causes are logged, never sent to clients.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use app::model::{ErrorBody, ErrorEnvelope};
+use serde_json::{json, Value};
+
+/// Field name → human message, for 422 responses.
+pub type FieldErrors = BTreeMap<&'static str, String>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("malformed JSON body: {0}")]
+    MalformedJson(String),
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    #[error("cross-origin request refused")]
+    CrossOrigin,
+    #[error("not found")]
+    NotFound,
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("invalid fields")]
+    Validation(FieldErrors),
+    /// A business conflict with a stable code, e.g. `duplicate_sku`.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String, details: Option<Value> },
+    /// The row changed since the version the client based its edit on.
+    #[error("this record was changed by someone else (now version {current_version})")]
+    VersionConflict { current_version: i64, your_version: i64, current: Value },
+    #[error("the If-Match precondition failed: the record is at version {current_version}")]
+    PreconditionFailed { current_version: i64, current: Value },
+    #[error("an update needs the version it was based on: send \"version\" or If-Match")]
+    PreconditionRequired,
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("the request took too long")]
+    Timeout,
+    #[error("the database is unavailable")]
+    DatabaseUnavailable,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Conflict { code, message: message.into(), details: None }
+    }
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Validation(FieldErrors::from([(field, message.into())]))
+    }
+
+    fn status_code(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            BadRequest(_) | MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Unauthenticated | InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Forbidden | CrossOrigin => StatusCode::FORBIDDEN,
+            NotFound => StatusCode::NOT_FOUND,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Conflict { .. } | VersionConflict { .. } => StatusCode::CONFLICT,
+            PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Timeout | DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            BadRequest(_) => "bad_request",
+            MalformedJson(_) => "malformed_json",
+            Unauthenticated => "unauthenticated",
+            InvalidCredentials => "invalid_credentials",
+            Forbidden => "forbidden",
+            CrossOrigin => "cross_origin_request",
+            NotFound => "not_found",
+            PayloadTooLarge => "payload_too_large",
+            Validation(_) => "validation_failed",
+            Conflict { code, .. } => code,
+            VersionConflict { .. } => "version_conflict",
+            PreconditionFailed { .. } => "precondition_failed",
+            PreconditionRequired => "precondition_required",
+            TooManyAttempts { .. } => "too_many_attempts",
+            Timeout => "timeout",
+            DatabaseUnavailable => "database_unavailable",
+            Internal(_) => "internal_error",
+        }
+    }
+
+    fn details(&self) -> Option<Value> {
+        use ApiError::*;
+        match self {
+            Validation(fields) => Some(json!({ "fields": fields })),
+            Conflict { details, .. } => details.clone(),
+            VersionConflict { current_version, your_version, current } => Some(json!({
+                "current": current,
+                "current_version": current_version,
+                "your_version": your_version,
+            })),
+            PreconditionFailed { current, current_version } => {
+                Some(json!({ "current": current, "current_version": current_version }))
+            }
+            TooManyAttempts { retry_after_secs } => Some(json!({ "retry_after_secs": retry_after_secs })),
+            _ => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                ApiError::DatabaseUnavailable
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(%cause, "internal error");
+        }
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                code: self.code().to_owned(),
+                message: self.to_string(),
+                details: self.details(),
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::TooManyAttempts { retry_after_secs } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

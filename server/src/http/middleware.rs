@@ -1,0 +1,97 @@
+//! Cross-cutting request handling: origin checks, timeouts, panics, and errors that other layers
+//! produce without a body.
+
+use std::{any::Any, time::Duration};
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{header, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+
+use super::{error::ApiError, AppState};
+
+/// Refuses state-changing API requests sent by another site. SameSite=Strict already keeps the cookie
+/// off cross-site requests in current browsers; this covers older ones and subdomain siblings. Clients
+/// that send no Origin (curl, scripts, the sync engine's fetches from old browsers) pass.
+pub async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        let headers = req.headers();
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            let origin = origin.to_str().unwrap_or("null");
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+            let same_host = origin
+                .split_once("://")
+                .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && rest == host);
+            let public = state.config.public_url.as_deref().map(|u| u.trim_end_matches('/'));
+            if !(same_host || public == Some(origin)) {
+                tracing::warn!(%origin, %host, "cross-origin write refused");
+                return ApiError::CrossOrigin.into_response();
+            }
+        } else if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site") {
+            return ApiError::CrossOrigin.into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Answers 503 `timeout` when a request takes longer than the configured limit.
+pub async fn timeout(limit: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
+/// A panic in a handler: logged, answered as a JSON 500; the server keeps serving.
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    ApiError::Internal(format!("handler panicked: {detail}")).into_response()
+}
+
+/// Layers outside our handlers (the body limit, method routing) answer with empty or plain-text
+/// bodies; under /api those become the JSON envelope so clients parse one error shape.
+pub async fn json_for_bare_errors(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !is_api || is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.into_response(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let mut r = ApiError::BadRequest("method not allowed on this path".into()).into_response();
+            *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            r
+        }
+        StatusCode::NOT_FOUND => ApiError::NotFound.into_response(),
+        _ => response,
+    }
+}
+
+pub async fn api_not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+/// Routes that exist only when `MOSTRADOR_TEST_ROUTES` is set: they let the black-box tests prove
+/// that a panicking handler is contained.
+pub fn test_routes() -> Router<AppState> {
+    async fn panic_now() -> Body {
+        panic!("deliberate test panic")
+    }
+    Router::new().route("/api/test/panic", get(panic_now))
+}

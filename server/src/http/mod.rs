@@ -1,0 +1,151 @@
+//! The HTTP application: state, router, the middleware every request passes, and serving.
+
+pub mod error;
+pub mod extract;
+mod middleware;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{extract::FromRef, Router};
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
+
+use crate::{
+    auth::{self, session_store::DbSessionStore, LoginLimiter},
+    catalog,
+    config::ServeConfig,
+    db::Db,
+    health, openapi, users,
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<ServeConfig>,
+    pub login_limiter: Arc<LoginLimiter>,
+    pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+pub const SESSION_COOKIE: &str = "mostrador_session";
+
+/// Every route and layer; used by `serve` and by the tests.
+pub fn router(state: AppState) -> Router {
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(state.config.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(30)));
+
+    let mut api = Router::new()
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(catalog::router())
+        .merge(health::router())
+        .merge(openapi::router());
+    if state.config.test_routes {
+        api = api.merge(middleware::test_routes());
+    }
+    let api = api
+        .route("/api/{*rest}", axum::routing::any(middleware::api_not_found))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::check_origin))
+        .layer(sessions);
+
+    let leptos_options = state.leptos_options.clone();
+    let routes = generate_route_list(app::App);
+    let pages = Router::new()
+        .leptos_routes(&state, routes, {
+            let options = leptos_options.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell));
+
+    let timeout = state.config.request_timeout();
+    let body_limit = state.config.body_limit;
+    pages
+        .merge(api)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(move |req, next| middleware::timeout(timeout, req, next)))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
+        .layer(axum::middleware::from_fn(middleware::json_for_bare_errors))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// A bound, ready-to-serve application (port 0 in tests).
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: ServeConfig, db: Db) -> std::io::Result<Application> {
+        let listener = TcpListener::bind(config.addr).await?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name("mostrador")
+            .site_root(config.site_root.clone())
+            .site_pkg_dir("pkg")
+            .site_addr(listener.local_addr()?)
+            .build();
+        let state = AppState {
+            db,
+            config: Arc::new(config),
+            login_limiter: Arc::new(LoginLimiter::default()),
+            leptos_options,
+        };
+        Ok(Application { router: router(state.clone()), listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// Serves until `shutdown` resolves; requests in flight are finished first.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let housekeeping = tokio::spawn(async move {
+            let store = DbSessionStore::new(state.db.clone());
+            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                state.login_limiter.forget_idle();
+                if let Err(e) = store.delete_expired().await {
+                    tracing::warn!(error = %e, "could not delete expired sessions");
+                }
+            }
+        });
+        let result = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        housekeeping.abort();
+        result
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}

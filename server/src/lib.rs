@@ -1,0 +1,12 @@
+//! Mostrador's server: the HTTP API, the pages (Leptos SSR), accounts, the catalog and the database.
+
+pub mod auth;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod health;
+pub mod http;
+pub mod openapi;
+pub mod telemetry;
+pub mod users;

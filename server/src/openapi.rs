@@ -1,0 +1,36 @@
+//! The OpenAPI document served at `/api/openapi.json`, generated from the handlers' annotations and
+//! the shared model types.
+
+use axum::{routing::get, Json, Router};
+use utoipa::OpenApi;
+
+use crate::{auth, health, http::AppState, users};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Mostrador API", description = "Offline-first point of sale. Errors are \
+        {\"error\":{\"code\",\"message\",\"details\"}}; catalog writes are versioned."),
+    paths(
+        health::health, health::status,
+        auth::login, auth::logout, auth::me,
+        users::list_users, users::create_user, users::update_user,
+    ),
+    components(schemas(
+        app::model::ErrorEnvelope, app::model::ErrorBody, app::model::User, app::model::Role,
+        app::model::LoginRequest, app::model::NewUser, app::model::UserChanges,
+        app::model::Category, app::model::Product, app::model::Customer,
+        app::model::Page<serde_json::Value>, app::model::Health, app::model::Status, app::model::StatusCounts,
+    ))
+)]
+struct ApiDoc;
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.paths.paths.extend(crate::catalog::openapi_paths().paths);
+    doc
+}
+
+pub fn router() -> Router<AppState> {
+    let doc = document();
+    Router::new().route("/api/openapi.json", get(move || async move { Json(doc) }))
+}

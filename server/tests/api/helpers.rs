@@ -1,0 +1,155 @@
+//! `spawn_app`: the whole server on port 0 with a fresh database, driven over real HTTP.
+
+use std::sync::OnceLock;
+
+use mostrador::{
+    config::{DatabaseConfig, ServeConfig},
+    db::Db,
+    http::Application,
+};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::postgres::PgCluster;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// The one cluster all PostgreSQL tests of this run share (a database each).
+pub static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub db: Db,
+    pub engine: Engine,
+    _data_dir: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub fn config(data_dir: &std::path::Path, database_url: Option<String>) -> ServeConfig {
+    ServeConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        db: DatabaseConfig { data_dir: data_dir.to_owned(), database_url },
+        public_url: None,
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        site_root: "target/site".into(),
+        body_limit: 64 * 1024,
+        request_timeout_secs: 30,
+        role: "primary".into(),
+        no_log_file: true,
+        test_routes: true,
+    }
+}
+
+pub fn new_client() -> Client {
+    Client::builder().cookie_store(true).build().unwrap()
+}
+
+/// Starts the app on `engine` with a fresh database and an admin whose password is ADMIN_PASSWORD.
+pub async fn spawn_app(engine: Engine) -> TestApp {
+    let url = match engine {
+        Engine::Sqlite => None,
+        Engine::Postgres => Some(CLUSTER.get().expect("cluster started by main").create_database().await),
+    };
+    spawn_app_with(engine, url, |_| {}).await
+}
+
+pub async fn spawn_app_with(
+    engine: Engine,
+    database_url: Option<String>,
+    adjust: impl FnOnce(&mut ServeConfig),
+) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = config(data_dir.path(), database_url);
+    adjust(&mut config);
+    let db = Db::connect(&config.db).await.expect("database");
+    // What `serve` does at start-up: the first admin from MOSTRADOR_ADMIN_PASSWORD.
+    let password = mostrador::users::domain::NewPassword::parse(ADMIN_PASSWORD).unwrap();
+    let admin = mostrador::users::domain::Username::parse("admin").unwrap();
+    mostrador::users::repo::create(&db, &admin, password, app::model::Role::Admin).await.unwrap();
+    let app = Application::build(config, db.clone()).await.expect("bind");
+    let address = format!("http://{}", app.local_addr());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.serve(async {
+        let _ = rx.await;
+    }));
+    TestApp { address, client: new_client(), db, engine, _data_dir: data_dir, _shutdown: tx }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn login_with(&self, client: &Client, username: &str, password: &str) -> Response {
+        client
+            .post(self.url("/api/auth/login"))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs `self.client` in as the admin.
+    pub async fn login_admin(&self) {
+        let r = self.login_with(&self.client, "admin", ADMIN_PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::OK, "admin login");
+    }
+
+    /// A separate signed-in client for a new user with `role`.
+    pub async fn client_for_new_user(&self, username: &str, role: &str) -> Client {
+        let r = self
+            .client
+            .post(self.url("/api/users"))
+            .json(&json!({ "username": username, "password": "password-123", "role": role }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "create user {username}");
+        let client = new_client();
+        let r = self.login_with(&client, username, "password-123").await;
+        assert_eq!(r.status(), StatusCode::OK);
+        client
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).json(body).send().await.unwrap()
+    }
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.client.patch(self.url(path)).json(body).send().await.unwrap()
+    }
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client.delete(self.url(path)).send().await.unwrap()
+    }
+
+    /// Creates a product and returns it.
+    pub async fn create_product(&self, sku: &str, price_cents: i64) -> Value {
+        let r = self
+            .post("/api/products", &json!({ "sku": sku, "name": format!("Producto {sku}"), "price_cents": price_cents, "cost_cents": 0 }))
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.json().await.unwrap()
+    }
+}
+
+/// Status plus parsed JSON body, for compact assertions.
+pub async fn status_json(r: Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, body)
+}
+
+/// The `error.code` of an envelope.
+pub fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or_else(|| panic!("no error envelope in {body}"))
+}

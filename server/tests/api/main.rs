@@ -1,0 +1,115 @@
+//! Black-box API tests: each one starts the real server on port 0 with a fresh database and talks
+//! HTTP to it. Every test in `ENGINE_TESTS` runs twice: on SQLite and on a throwaway PostgreSQL
+//! cluster that this harness starts once and stops at the end.
+
+mod auth;
+mod catalog;
+mod helpers;
+mod operations;
+mod postgres;
+mod users;
+
+use std::{future::Future, pin::Pin};
+
+use helpers::{spawn_app, Engine, TestApp, CLUSTER};
+use libtest_mimic::{Arguments, Trial};
+
+type TestFn = fn(TestApp) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+type PlainFn = fn() -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+macro_rules! tests {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        vec![$((concat!(stringify!($module), "::", stringify!($name)), (|a| Box::pin($module::$name(a))) as TestFn)),*]
+    };
+}
+macro_rules! plain_tests {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        vec![$((concat!(stringify!($module), "::", stringify!($name)), (|| Box::pin($module::$name())) as PlainFn)),*]
+    };
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let engine_tests: Vec<(&str, TestFn)> = tests![
+        operations::health_reports_connected_database,
+        operations::status_counts_rows,
+        operations::openapi_document_describes_the_api,
+        operations::handler_panic_is_json_500_and_server_keeps_serving,
+        operations::oversized_body_is_413,
+        operations::malformed_json_is_400,
+        operations::unknown_api_path_is_json_404,
+        operations::pages_render_with_hydration_scripts,
+        auth::requests_without_session_are_401,
+        auth::login_me_logout,
+        auth::wrong_password_is_401_and_does_not_say_which_part,
+        auth::repeated_bad_logins_are_429_with_retry_after,
+        auth::cashier_is_403_on_admin_routes,
+        auth::cross_site_writes_are_refused,
+        auth::session_cookie_is_http_only_and_strict,
+        users::admin_creates_and_lists_users,
+        users::duplicate_username_is_409,
+        users::weak_password_and_bad_username_are_422,
+        users::deactivated_user_is_signed_out,
+        users::password_change_works,
+        users::last_admin_cannot_be_removed,
+        catalog::product_crud,
+        catalog::client_chosen_id_and_duplicate_id,
+        catalog::stale_patch_is_409_with_current_row,
+        catalog::if_match_precondition,
+        catalog::patch_without_version_is_428,
+        catalog::duplicate_sku_is_409,
+        catalog::validation_errors_are_422_per_field,
+        catalog::stock_is_read_only,
+        catalog::unknown_category_is_422,
+        catalog::search_and_pagination,
+        catalog::deleted_sku_can_be_reused,
+        catalog::categories_and_customers_crud,
+        catalog::concurrent_patches_one_wins,
+    ];
+    let plain: Vec<(&str, PlainFn)> = plain_tests![
+        operations::health_is_503_when_postgres_stops,
+        operations::binary_creates_first_admin_and_stops_on_sigterm,
+        users::cli_creates_a_user_from_stdin,
+    ];
+
+    let mut trials = Vec::new();
+    for (name, test) in engine_tests {
+        for engine in [Engine::Sqlite, Engine::Postgres] {
+            let label = format!("{name}::{}", if engine == Engine::Sqlite { "sqlite" } else { "postgres" });
+            trials.push(Trial::test(label, move || {
+                runtime().block_on(async move { test(spawn_app(engine).await).await });
+                Ok(())
+            }));
+        }
+    }
+    for (name, test) in plain {
+        trials.push(Trial::test(name, move || {
+            runtime().block_on(test());
+            Ok(())
+        }));
+    }
+    // The shared cluster starts only when a PostgreSQL test will run.
+    let wants_pg = !args.list
+        && trials.iter().any(|t| t.name().ends_with("::postgres") && !is_filtered(&args, t.name()));
+    if wants_pg {
+        CLUSTER.set(postgres::PgCluster::start()).ok().expect("one cluster");
+    }
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Statics are not dropped at exit: stop the cluster by hand.
+    if let Some(cluster) = CLUSTER.get() {
+        cluster.cleanup();
+    }
+    conclusion.exit();
+}
+
+fn is_filtered(args: &Arguments, name: &str) -> bool {
+    match &args.filter {
+        Some(f) if args.exact => name != f,
+        Some(f) => !name.contains(f.as_str()),
+        None => false,
+    }
+}
