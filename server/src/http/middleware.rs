@@ -93,5 +93,9 @@ pub fn test_routes() -> Router<AppState> {
     async fn panic_now() -> Body {
         panic!("deliberate test panic")
     }
-    Router::new().route("/api/test/panic", get(panic_now))
+    async fn sleep_two_seconds() -> &'static str {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        "done"
+    }
+    Router::new().route("/api/test/panic", get(panic_now)).route("/api/test/sleep", get(sleep_two_seconds))
 }

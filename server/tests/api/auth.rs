@@ -117,3 +117,22 @@ pub async fn session_cookie_is_http_only_and_strict(app: TestApp) {
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain http in tests: no Secure flag ({cookie})");
 }
+
+/// Behind TLS (public URL https://…) the cookie is Secure, and the public origin may write.
+pub async fn behind_tls_the_cookie_is_secure() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Engine::Sqlite, None, |c| {
+        c.public_url = Some("https://caja.example".into())
+    })
+    .await;
+    let r = app.login_with(&new_client(), "admin", ADMIN_PASSWORD).await;
+    let cookie = r.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.contains("Secure"), "{cookie}");
+    let r = new_client()
+        .post(app.url("/api/auth/login"))
+        .header(header::ORIGIN, "https://caja.example")
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the configured public origin is accepted");
+}

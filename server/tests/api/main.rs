@@ -72,6 +72,8 @@ fn main() {
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
         operations::health_is_503_when_postgres_stops,
+        operations::slow_request_times_out,
+        auth::behind_tls_the_cookie_is_secure,
         operations::binary_creates_first_admin_and_stops_on_sigterm,
         users::cli_creates_a_user_from_stdin,
     ];

@@ -90,6 +90,16 @@ pub async fn pages_render_with_hydration_scripts(app: TestApp) {
     assert!(html.contains("<html"));
 }
 
+/// A request slower than the configured limit is answered 503 `timeout`, in the envelope.
+pub async fn slow_request_times_out() {
+    let app = spawn_app_with(Engine::Sqlite, None, |c| c.request_timeout_secs = 1).await;
+    let started = std::time::Instant::now();
+    let (status, body) = status_json(app.get("/api/test/sleep").await).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(code(&body), "timeout");
+    assert!(started.elapsed() < Duration::from_millis(1900), "answered at the limit, not when the handler ended");
+}
+
 /// /health must say 503 when the database stops answering, and recover when it is back.
 pub async fn health_is_503_when_postgres_stops() {
     let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
