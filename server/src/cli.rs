@@ -26,7 +26,7 @@ pub async fn run(cli: Cli) -> CliResult {
             let role = Role::parse(&role).ok_or("role must be admin or cashier")?;
             let password = NewPassword::parse(&read_password()?).map_err(|e| format!("password {e}"))?;
             let db = Db::connect(&db).await?;
-            match repo::create(&db, &username, password, role).await {
+            match repo::create(&mut *db.pool.acquire().await?, &username, password, role).await {
                 Ok(user) => {
                     println!("created {} ({})", user.username, user.role.as_str());
                     Ok(())
@@ -77,7 +77,7 @@ async fn ensure_first_admin(db: &Db, config: &ServeConfig) -> CliResult {
         Some(password) => {
             let password = NewPassword::parse(password).map_err(|e| format!("MOSTRADOR_ADMIN_PASSWORD {e}"))?;
             let username = Username::parse("admin").expect("valid");
-            match repo::create(db, &username, password, Role::Admin).await {
+            match repo::create(&mut *db.pool.acquire().await?, &username, password, Role::Admin).await {
                 // Another process started at the same moment and created it: fine.
                 Ok(_) | Err(repo::CreateUserError::Duplicate) => {
                     tracing::info!("created the first user: admin");

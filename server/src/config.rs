@@ -71,6 +71,12 @@ pub struct ServeConfig {
     /// Node role: `primary` or `standby` (reported by /health; the standby behaviour comes with HA).
     #[arg(long, env = "MOSTRADOR_ROLE", default_value = "primary")]
     pub role: String,
+    /// Days an Idempotency-Key and its stored response are kept (offline phones can be away for weeks).
+    #[arg(long, env = "MOSTRADOR_IDEMPOTENCY_RETENTION_DAYS", default_value_t = 30)]
+    pub idempotency_retention_days: u64,
+    /// This server's name in the audit log (defaults to the host name).
+    #[arg(long, env = "MOSTRADOR_NODE_NAME")]
+    pub node_name: Option<String>,
     /// Write logs only to stderr, not to the daily file under the data dir.
     #[arg(long, env = "MOSTRADOR_NO_LOG_FILE", default_value_t = false)]
     pub no_log_file: bool,
@@ -82,6 +88,14 @@ pub struct ServeConfig {
 impl ServeConfig {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+    pub fn idempotency_retention(&self) -> Duration {
+        Duration::from_secs(self.idempotency_retention_days * 24 * 3600)
+    }
+    pub fn node(&self) -> String {
+        self.node_name.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "mostrador".into())
+        })
     }
     pub fn secure_cookies(&self) -> bool {
         self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))

@@ -1,5 +1,6 @@
 //! Mostrador's server: the HTTP API, the pages (Leptos SSR), accounts, the catalog and the database.
 
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod cli;
@@ -7,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod health;
 pub mod http;
+pub mod idempotency;
 pub mod openapi;
 pub mod telemetry;
 pub mod users;

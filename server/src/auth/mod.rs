@@ -39,6 +39,11 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // The write layer resolved the user already; a second lookup would need a second connection
+        // while the write transaction holds one.
+        if let Some(user) = parts.extensions.get::<User>() {
+            return Ok(CurrentUser(user.clone()));
+        }
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::Internal("session layer missing".into()))?;
@@ -47,8 +52,12 @@ impl FromRequestParts<AppState> for CurrentUser {
             .await
             .map_err(|e| ApiError::Internal(format!("session store: {e}")))?;
         let Some(user_id) = user_id else { return Err(ApiError::Unauthenticated) };
-        match repo::find(&state.db, user_id).await? {
-            Some(record) if record.user.active => Ok(CurrentUser(record.user)),
+        let mut conn = state.db.pool.acquire().await?;
+        match repo::find(&mut conn, user_id).await? {
+            Some(record) if record.user.active => {
+                parts.extensions.insert(record.user.clone());
+                Ok(CurrentUser(record.user))
+            }
             _ => Err(ApiError::Unauthenticated),
         }
     }

@@ -1,7 +1,7 @@
 //! Generic SQL for catalog tables, in the subset both engines speak.
 
 use app::model::Page;
-use sqlx::{any::AnyArguments, query::Query, Any};
+use sqlx::{any::AnyArguments, query::Query, Any, AnyConnection};
 use uuid::Uuid;
 
 use super::{fields::SqlValue, CatalogEntity, META};
@@ -64,20 +64,20 @@ pub async fn list<E: CatalogEntity>(
 }
 
 /// The row, tombstoned or not.
-pub async fn get<E: CatalogEntity>(db: &Db, id: Uuid) -> Result<Option<E>, sqlx::Error> {
+pub async fn get<E: CatalogEntity>(conn: &mut AnyConnection, id: Uuid) -> Result<Option<E>, sqlx::Error> {
     let sql = format!("SELECT {} FROM {} WHERE id = $1", select_list::<E>(), E::TABLE);
-    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&db.pool).await?;
+    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(conn).await?;
     row.as_ref().map(E::from_row).transpose()
 }
 
 /// Whether `id` names a live row of `table` (for reference checks).
-pub async fn exists(db: &Db, table: &str, id: &str) -> Result<bool, sqlx::Error> {
+pub async fn exists(conn: &mut AnyConnection, table: &str, id: &str) -> Result<bool, sqlx::Error> {
     let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = $1 AND deleted_at IS NULL");
-    let n: i64 = sqlx::query_scalar(&sql).bind(id).fetch_one(&db.pool).await?;
+    let n: i64 = sqlx::query_scalar(&sql).bind(id).fetch_one(conn).await?;
     Ok(n > 0)
 }
 
-pub async fn insert<E: CatalogEntity>(db: &Db, entity: &E) -> Result<E, sqlx::Error> {
+pub async fn insert<E: CatalogEntity>(conn: &mut AnyConnection, entity: &E) -> Result<E, sqlx::Error> {
     let cols = E::FIELDS.join(", ");
     let params: Vec<String> = (0..E::FIELDS.len()).map(|i| format!("${}", i + 3)).collect();
     let sql = format!(
@@ -91,13 +91,13 @@ pub async fn insert<E: CatalogEntity>(db: &Db, entity: &E) -> Result<E, sqlx::Er
     for v in entity.values() {
         q = bind(q, v);
     }
-    E::from_row(&q.fetch_one(&db.pool).await?)
+    E::from_row(&q.fetch_one(conn).await?)
 }
 
 /// Writes `entity`'s fields if the row is still at `base_version`; `None` when it is not (someone
 /// else wrote in between), so the caller answers with a conflict instead of overwriting.
 pub async fn update<E: CatalogEntity>(
-    db: &Db,
+    conn: &mut AnyConnection,
     entity: &E,
     base_version: i64,
 ) -> Result<Option<E>, sqlx::Error> {
@@ -114,12 +114,12 @@ pub async fn update<E: CatalogEntity>(
     for v in entity.values() {
         q = bind(q, v);
     }
-    q.fetch_optional(&db.pool).await?.as_ref().map(E::from_row).transpose()
+    q.fetch_optional(conn).await?.as_ref().map(E::from_row).transpose()
 }
 
 /// Soft delete (a tombstone that sync can tell clients about), only at `base_version`.
 pub async fn soft_delete<E: CatalogEntity>(
-    db: &Db,
+    conn: &mut AnyConnection,
     id: Uuid,
     base_version: i64,
 ) -> Result<Option<E>, sqlx::Error> {
@@ -133,7 +133,7 @@ pub async fn soft_delete<E: CatalogEntity>(
         .bind(now())
         .bind(id.to_string())
         .bind(base_version)
-        .fetch_optional(&db.pool)
+        .fetch_optional(conn)
         .await?;
     row.as_ref().map(E::from_row).transpose()
 }

@@ -12,6 +12,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use sqlx::AnyConnection;
+
 use super::{fields::Body, repo, CatalogEntity};
 use crate::{
     auth::CurrentUser,
@@ -21,6 +23,7 @@ use crate::{
         extract::{ApiJson, ApiQuery},
         AppState,
     },
+    idempotency::WriteTx,
 };
 
 pub fn router() -> Router<AppState> {
@@ -84,8 +87,8 @@ fn to_json<E: CatalogEntity>(entity: &E) -> Value {
 }
 
 /// Loads a row that is not deleted, or 404.
-async fn load_live<E: CatalogEntity>(state: &AppState, id: Uuid) -> Result<E, ApiError> {
-    match repo::get::<E>(&state.db, id).await? {
+async fn load_live<E: CatalogEntity>(conn: &mut AnyConnection, id: Uuid) -> Result<E, ApiError> {
+    match repo::get::<E>(conn, id).await? {
         Some(e) if !e.is_deleted() => Ok(e),
         _ => Err(ApiError::NotFound),
     }
@@ -96,16 +99,17 @@ async fn get_one<E: CatalogEntity>(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    Ok(with_etag(StatusCode::OK, load_live::<E>(&state, id).await?))
+    let mut conn = state.db.pool.acquire().await?;
+    Ok(with_etag(StatusCode::OK, load_live::<E>(&mut conn, id).await?))
 }
 
 /// Checks that referenced rows exist (a product's category), as field errors.
-async fn check_references<E: CatalogEntity>(state: &AppState, entity: &E) -> Result<(), ApiError> {
+async fn check_references<E: CatalogEntity>(conn: &mut AnyConnection, entity: &E) -> Result<(), ApiError> {
     let values = serde_json::to_value(entity).unwrap_or(Value::Null);
     let mut errors = FieldErrors::new();
     for (field, table) in E::REFERENCES {
         if let Some(Value::String(id)) = values.get(*field) {
-            if !repo::exists(&state.db, table, id).await? {
+            if !repo::exists(&mut *conn, table, id).await? {
                 errors.insert(field, format!("no such {}", table.trim_end_matches('s')));
             }
         }
@@ -130,7 +134,7 @@ fn unique_conflict<E: CatalogEntity>(err: sqlx::Error) -> ApiError {
 
 async fn create<E: CatalogEntity>(
     _: CurrentUser,
-    State(state): State<AppState>,
+    tx: WriteTx,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let id = match body.get("id") {
@@ -147,15 +151,16 @@ async fn create<E: CatalogEntity>(
         Some(e) if fields.errors.is_empty() => e,
         _ => return Err(ApiError::Validation(fields.errors)),
     };
-    if let Some(existing) = repo::get::<E>(&state.db, id).await? {
+    let mut conn = tx.lock().await;
+    if let Some(existing) = repo::get::<E>(&mut conn, id).await? {
         return Err(ApiError::Conflict {
             code: "duplicate_id",
             message: "a record with this id already exists".into(),
             details: Some(serde_json::json!({ "current": to_json(&existing) })),
         });
     }
-    check_references(&state, &entity).await?;
-    let created = repo::insert(&state.db, &entity).await.map_err(unique_conflict::<E>)?;
+    check_references(&mut conn, &entity).await?;
+    let created = repo::insert(&mut conn, &entity).await.map_err(unique_conflict::<E>)?;
     Ok(with_etag(StatusCode::CREATED, created))
 }
 
@@ -201,7 +206,7 @@ fn body_version(body: &Map<String, Value>) -> Result<Option<i64>, ApiError> {
 
 async fn update<E: CatalogEntity>(
     _: CurrentUser,
-    State(state): State<AppState>,
+    tx: WriteTx,
     Path(id): Path<Uuid>,
     headers: HeaderMap,
     ApiJson(changes): ApiJson<Map<String, Value>>,
@@ -217,7 +222,8 @@ async fn update<E: CatalogEntity>(
     if !check.errors.is_empty() {
         return Err(ApiError::Validation(check.errors));
     }
-    let current = match repo::get::<E>(&state.db, id).await? {
+    let mut conn = tx.lock().await;
+    let current = match repo::get::<E>(&mut conn, id).await? {
         None => return Err(ApiError::NotFound),
         Some(c) if c.is_deleted() => {
             return Err(ApiError::Conflict {
@@ -247,12 +253,12 @@ async fn update<E: CatalogEntity>(
     if entity.values() == current.values() {
         return Ok(with_etag(StatusCode::OK, current));
     }
-    check_references(&state, &entity).await?;
-    match repo::update(&state.db, &entity, current.version()).await.map_err(unique_conflict::<E>)? {
+    check_references(&mut conn, &entity).await?;
+    match repo::update(&mut conn, &entity, current.version()).await.map_err(unique_conflict::<E>)? {
         Some(updated) => Ok(with_etag(StatusCode::OK, updated)),
         // Someone wrote between our read and our write: report what is there now.
         None => {
-            let now = load_live::<E>(&state, id).await?;
+            let now = load_live::<E>(&mut conn, id).await?;
             Err(ApiError::VersionConflict {
                 current_version: now.version(),
                 your_version: version.unwrap_or(current.version()),
@@ -269,7 +275,7 @@ pub struct DeleteParams {
 
 async fn delete<E: CatalogEntity>(
     _: CurrentUser,
-    State(state): State<AppState>,
+    tx: WriteTx,
     Path(id): Path<Uuid>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<DeleteParams>,
@@ -280,17 +286,18 @@ async fn delete<E: CatalogEntity>(
             s.parse::<i64>().ok().filter(|v| *v >= 1).ok_or_else(|| ApiError::invalid("version", "must be a whole number ≥ 1"))?,
         ),
     };
-    let current = match repo::get::<E>(&state.db, id).await? {
+    let mut conn = tx.lock().await;
+    let current = match repo::get::<E>(&mut conn, id).await? {
         None => return Err(ApiError::NotFound),
         // Deleting twice is not an error: the second answer is the tombstone.
         Some(c) if c.is_deleted() => return Ok(with_etag(StatusCode::OK, c)),
         Some(c) => c,
     };
     check_precondition(&headers, version, &current)?;
-    match repo::soft_delete::<E>(&state.db, id, current.version()).await? {
+    match repo::soft_delete::<E>(&mut conn, id, current.version()).await? {
         Some(deleted) => Ok(with_etag(StatusCode::OK, deleted)),
         None => {
-            let now = repo::get::<E>(&state.db, id).await?.ok_or(ApiError::NotFound)?;
+            let now = repo::get::<E>(&mut conn, id).await?.ok_or(ApiError::NotFound)?;
             Err(ApiError::VersionConflict {
                 current_version: now.version(),
                 your_version: version.unwrap_or(current.version()),

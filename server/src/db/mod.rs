@@ -1,7 +1,7 @@
 //! One pool for both engines. sqlx's `Any` driver lets every query exist once: SQL is written in the
 //! common subset of SQLite and PostgreSQL (`$1` placeholders, TEXT ids and timestamps, BIGINT, BOOLEAN).
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
@@ -33,6 +33,9 @@ impl Engine {
 pub struct Db {
     pub pool: AnyPool,
     pub engine: Engine,
+    /// SQLite has one writer at a time; queueing writers here, before they take a pooled connection,
+    /// keeps waiting writers from holding every connection. SQLite's own lock still decides.
+    pub sqlite_writers: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +87,7 @@ impl Db {
             });
         }
         let pool = pool_options.connect_with(options).await?;
-        let db = Db { pool, engine };
+        let db = Db { pool, engine, sqlite_writers: Arc::new(tokio::sync::Semaphore::new(1)) };
         db.migrate().await?;
         Ok(db)
     }
@@ -109,13 +112,21 @@ fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
 }
 
-/// Now, as stored: RFC 3339 UTC with milliseconds (`2026-11-22T02:00:00.000Z`), sortable as text.
-pub fn now() -> String {
-    let now = time::OffsetDateTime::now_utc();
+/// `now + after`, in the stored format.
+pub fn timestamp_after(after: std::time::Duration) -> String {
+    format_timestamp(time::OffsetDateTime::now_utc() + after)
+}
+
+fn format_timestamp(at: time::OffsetDateTime) -> String {
     let format = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
-    now.format(&format).expect("UTC timestamps always format")
+    at.to_offset(time::UtcOffset::UTC).format(&format).expect("UTC timestamps always format")
+}
+
+/// Now, as stored: RFC 3339 UTC with milliseconds (`2026-11-22T02:00:00.000Z`), sortable as text.
+pub fn now() -> String {
+    format_timestamp(time::OffsetDateTime::now_utc())
 }
 
 /// True when the error is a unique-constraint violation (both engines).

@@ -46,6 +46,14 @@ pub enum ApiError {
     PreconditionRequired,
     #[error("too many attempts; try again in {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
+    #[error("{0}")]
+    InvalidIdempotencyKey(String),
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still being processed; retry shortly")]
+    IdempotencyKeyInProgress,
+    #[error("the database is busy; retry shortly")]
+    Busy,
     #[error("the request took too long")]
     Timeout,
     #[error("the database is unavailable")]
@@ -65,7 +73,10 @@ impl ApiError {
     fn status_code(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            BadRequest(_) | MalformedJson(_) => StatusCode::BAD_REQUEST,
+            BadRequest(_) | MalformedJson(_) | InvalidIdempotencyKey(_) => StatusCode::BAD_REQUEST,
+            IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            IdempotencyKeyInProgress => StatusCode::CONFLICT,
+            Busy => StatusCode::SERVICE_UNAVAILABLE,
             Unauthenticated | InvalidCredentials => StatusCode::UNAUTHORIZED,
             Forbidden | CrossOrigin => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
@@ -84,6 +95,10 @@ impl ApiError {
         use ApiError::*;
         match self {
             BadRequest(_) => "bad_request",
+            InvalidIdempotencyKey(_) => "invalid_idempotency_key",
+            IdempotencyKeyReused => "idempotency_key_reused",
+            IdempotencyKeyInProgress => "idempotency_key_in_progress",
+            Busy => "busy",
             MalformedJson(_) => "malformed_json",
             Unauthenticated => "unauthenticated",
             InvalidCredentials => "invalid_credentials",
@@ -148,8 +163,13 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if let ApiError::TooManyAttempts { retry_after_secs } = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        let retry_after = match self {
+            ApiError::TooManyAttempts { retry_after_secs } => Some(retry_after_secs),
+            ApiError::IdempotencyKeyInProgress | ApiError::Busy | ApiError::DatabaseUnavailable => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

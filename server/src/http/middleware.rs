@@ -97,5 +97,5 @@ pub fn test_routes() -> Router<AppState> {
         tokio::time::sleep(Duration::from_secs(2)).await;
         "done"
     }
-    Router::new().route("/api/test/panic", get(panic_now)).route("/api/test/sleep", get(sleep_two_seconds))
+    Router::new().route("/api/test/panic", get(panic_now).post(panic_now)).route("/api/test/sleep", get(sleep_two_seconds))
 }

@@ -14,11 +14,12 @@ use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 
 use crate::{
+    audit,
     auth::{self, session_store::DbSessionStore, LoginLimiter},
     catalog,
     config::ServeConfig,
     db::Db,
-    health, openapi, users,
+    health, idempotency, openapi, users,
 };
 
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct AppState {
     pub config: Arc<ServeConfig>,
     pub login_limiter: Arc<LoginLimiter>,
     pub leptos_options: LeptosOptions,
+    /// This server's name in the audit log.
+    pub node: Arc<str>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -50,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(users::router())
         .merge(catalog::router())
+        .merge(audit::router())
         .merge(health::router())
         .merge(openapi::router());
     if state.config.test_routes {
@@ -57,6 +61,7 @@ pub fn router(state: AppState) -> Router {
     }
     let api = api
         .route("/api/{*rest}", axum::routing::any(middleware::api_not_found))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::middleware))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::check_origin))
         .layer(sessions);
 
@@ -98,7 +103,9 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(listener.local_addr()?)
             .build();
+        let node = config.node().into();
         let state = AppState {
+            node,
             db,
             config: Arc::new(config),
             login_limiter: Arc::new(LoginLimiter::default()),
@@ -125,10 +132,12 @@ impl Application {
                 }
             }
         });
+        let reaper = tokio::spawn(idempotency::reaper(self.state.db.clone(), Duration::from_secs(3600)));
         let result = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
         housekeeping.abort();
+        reaper.abort();
         result
     }
 }

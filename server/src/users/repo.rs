@@ -1,7 +1,7 @@
 //! Users in the database.
 
 use app::model::{Role, User};
-use sqlx::{any::AnyRow, Row};
+use sqlx::{any::AnyRow, AnyConnection, Row};
 use uuid::Uuid;
 
 use super::domain::{NewPassword, Username};
@@ -43,10 +43,10 @@ pub async fn find_by_username(db: &Db, username: &str) -> Result<Option<UserReco
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn find(db: &Db, id: Uuid) -> Result<Option<UserRecord>, sqlx::Error> {
+pub async fn find(conn: &mut AnyConnection, id: Uuid) -> Result<Option<UserRecord>, sqlx::Error> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
         .bind(id.to_string())
-        .fetch_optional(&db.pool)
+        .fetch_optional(conn)
         .await?;
     row.as_ref().map(from_row).transpose()
 }
@@ -67,7 +67,7 @@ pub enum CreateUserError {
 }
 
 pub async fn create(
-    db: &Db,
+    conn: &mut AnyConnection,
     username: &Username,
     password: NewPassword,
     role: Role,
@@ -84,7 +84,7 @@ pub async fn create(
     .bind(hash)
     .bind(role.as_str())
     .bind(&ts)
-    .execute(&db.pool)
+    .execute(conn)
     .await;
     match inserted {
         Ok(_) => Ok(User {

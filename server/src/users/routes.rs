@@ -21,6 +21,7 @@ use crate::{
         extract::ApiJson,
         AppState,
     },
+    idempotency::WriteTx,
 };
 
 pub fn router() -> Router<AppState> {
@@ -41,7 +42,7 @@ pub async fn list_users(_: AdminUser, State(state): State<AppState>) -> Result<J
               (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn create_user(
     AdminUser(admin): AdminUser,
-    State(state): State<AppState>,
+    tx: WriteTx,
     ApiJson(body): ApiJson<NewUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     let mut errors = FieldErrors::new();
@@ -50,7 +51,7 @@ pub async fn create_user(
     let (Some(username), Some(password)) = (username, password) else {
         return Err(ApiError::Validation(errors));
     };
-    let user = repo::create(&state.db, &username, password, body.role).await.map_err(|e| match e {
+    let user = repo::create(&mut *tx.lock().await, &username, password, body.role).await.map_err(|e| match e {
         CreateUserError::Duplicate => ApiError::conflict("duplicate_username", "that username is taken"),
         CreateUserError::Db(e) => e.into(),
     })?;
@@ -62,7 +63,7 @@ pub async fn create_user(
     responses((status = 200, body = User), (status = 404), (status = 409, body = app::model::ErrorEnvelope)))]
 pub async fn update_user(
     AdminUser(admin): AdminUser,
-    State(state): State<AppState>,
+    tx: WriteTx,
     Path(id): Path<Uuid>,
     ApiJson(changes): ApiJson<UserChanges>,
 ) -> Result<Json<User>, ApiError> {
@@ -70,8 +71,8 @@ pub async fn update_user(
         Some(p) => Some(NewPassword::parse(p).map_err(|e| ApiError::invalid("password", e))?.hash().await),
         None => None,
     };
-    let mut tx = state.db.pool.begin().await?;
-    let current = repo::find(&state.db, id).await?.ok_or(ApiError::NotFound)?.user;
+    let mut conn = tx.lock().await;
+    let current = repo::find(&mut conn, id).await?.ok_or(ApiError::NotFound)?.user;
     let role = changes.role.unwrap_or(current.role);
     let active = changes.active.unwrap_or(current.active);
     // Never leave the shop without an active admin: nobody could manage accounts any more.
@@ -80,7 +81,7 @@ pub async fn update_user(
             "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = TRUE AND id <> $1",
         )
         .bind(id.to_string())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
         if other_admins == 0 {
             return Err(ApiError::conflict("last_admin", "this is the last active admin"));
@@ -96,17 +97,16 @@ pub async fn update_user(
     .bind(password_hash)
     .bind(&ts)
     .bind(id.to_string())
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     if !active || changes.password.is_some() {
         // Deactivation and a new password end the user's other sessions.
         // Sessions store the id as JSON inside `data`; match it textually.
         sqlx::query("DELETE FROM sessions WHERE data LIKE $1")
             .bind(format!("%\"{id}\"%"))
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
     }
-    tx.commit().await?;
     tracing::info!(by = %admin.username, user = %current.username, "user updated");
     Ok(Json(User { role, active, updated_at: ts, ..current }))
 }

@@ -5,6 +5,7 @@
 mod auth;
 mod catalog;
 mod helpers;
+mod idempotency;
 mod operations;
 mod postgres;
 mod users;
@@ -69,10 +70,21 @@ fn main() {
         catalog::deleted_sku_can_be_reused,
         catalog::categories_and_customers_crud,
         catalog::concurrent_patches_one_wins,
+        idempotency::repeat_replays_stored_response,
+        idempotency::reordered_json_is_the_same_request,
+        idempotency::same_key_other_request_is_422,
+        idempotency::keys_are_scoped_to_the_user,
+        idempotency::retried_patch_replays_200_not_409,
+        idempotency::business_rejection_is_stored_and_replayed,
+        idempotency::server_errors_and_refusals_are_not_stored,
+        idempotency::malformed_key_is_400,
+        idempotency::fifty_concurrent_duplicates_make_one_row,
+        idempotency::audit_log_records_writes,
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
         operations::health_is_503_when_postgres_stops,
         operations::slow_request_times_out,
+        idempotency::expired_keys_run_again_and_are_reaped,
         auth::behind_tls_the_cookie_is_secure,
         operations::binary_creates_first_admin_and_stops_on_sigterm,
         users::cli_creates_a_user_from_stdin,
