@@ -10,5 +10,6 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod openapi;
+pub mod sync;
 pub mod telemetry;
 pub mod users;

@@ -15,13 +15,15 @@ use crate::{auth, health, http::AppState, users};
         auth::login, auth::logout, auth::me,
         users::list_users, users::create_user, users::update_user,
         crate::audit::list,
+        crate::sync::pull, crate::sync::push,
     ),
     components(schemas(
         app::model::ErrorEnvelope, app::model::ErrorBody, app::model::User, app::model::Role,
         app::model::LoginRequest, app::model::NewUser, app::model::UserChanges,
         app::model::Category, app::model::Product, app::model::Customer,
         app::model::Page<serde_json::Value>, app::model::Health, app::model::Status, app::model::StatusCounts,
-        crate::audit::Entry,
+        crate::audit::Entry, crate::sync::PullResponse, crate::sync::PushRequest, crate::sync::PushOp,
+        crate::sync::PushResult, crate::sync::PushResponse,
     ))
 )]
 struct ApiDoc;

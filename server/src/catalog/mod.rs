@@ -8,7 +8,7 @@ mod repo;
 mod routes;
 
 pub use openapi::paths as openapi_paths;
-pub use repo::count_live;
+pub use repo::{count_live, get_many};
 pub use routes::router;
 
 use sqlx::any::AnyRow;

@@ -70,6 +70,23 @@ pub async fn get<E: CatalogEntity>(conn: &mut AnyConnection, id: Uuid) -> Result
     row.as_ref().map(E::from_row).transpose()
 }
 
+/// The rows with these ids (tombstones included), for the sync feed.
+pub async fn get_many<E: CatalogEntity>(conn: &mut AnyConnection, ids: &[Uuid]) -> Result<Vec<E>, sqlx::Error> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT {} FROM {} WHERE id IN ({})", select_list::<E>(), E::TABLE, params.join(", "));
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            out.push(E::from_row(&row)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Whether `id` names a live row of `table` (for reference checks).
 pub async fn exists(conn: &mut AnyConnection, table: &str, id: &str) -> Result<bool, sqlx::Error> {
     let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = $1 AND deleted_at IS NULL");

@@ -161,6 +161,7 @@ async fn create<E: CatalogEntity>(
     }
     check_references(&mut conn, &entity).await?;
     let created = repo::insert(&mut conn, &entity).await.map_err(unique_conflict::<E>)?;
+    tx.changed(E::TABLE, id);
     Ok(with_etag(StatusCode::CREATED, created))
 }
 
@@ -255,7 +256,10 @@ async fn update<E: CatalogEntity>(
     }
     check_references(&mut conn, &entity).await?;
     match repo::update(&mut conn, &entity, current.version()).await.map_err(unique_conflict::<E>)? {
-        Some(updated) => Ok(with_etag(StatusCode::OK, updated)),
+        Some(updated) => {
+            tx.changed(E::TABLE, id);
+            Ok(with_etag(StatusCode::OK, updated))
+        }
         // Someone wrote between our read and our write: report what is there now.
         None => {
             let now = load_live::<E>(&mut conn, id).await?;
@@ -295,7 +299,10 @@ async fn delete<E: CatalogEntity>(
     };
     check_precondition(&headers, version, &current)?;
     match repo::soft_delete::<E>(&mut conn, id, current.version()).await? {
-        Some(deleted) => Ok(with_etag(StatusCode::OK, deleted)),
+        Some(deleted) => {
+            tx.changed(E::TABLE, id);
+            Ok(with_etag(StatusCode::OK, deleted))
+        }
         None => {
             let now = repo::get::<E>(&mut conn, id).await?.ok_or(ApiError::NotFound)?;
             Err(ApiError::VersionConflict {

@@ -30,6 +30,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// This server's name in the audit log.
     pub node: Arc<str>,
+    /// The finished router, for /api/sync/push to run each operation through the whole stack.
+    pub router: Arc<std::sync::OnceLock<Router>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -54,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(catalog::router())
         .merge(audit::router())
+        .merge(crate::sync::router())
         .merge(health::router())
         .merge(openapi::router());
     if state.config.test_routes {
@@ -76,15 +79,17 @@ pub fn router(state: AppState) -> Router {
 
     let timeout = state.config.request_timeout();
     let body_limit = state.config.body_limit;
-    pages
+    let full = pages
         .merge(api)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(axum::middleware::from_fn(move |req, next| middleware::timeout(timeout, req, next)))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         .layer(axum::middleware::from_fn(middleware::json_for_bare_errors))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http());
+    let _ = state.router.set(full.clone());
+    full
 }
 
 /// A bound, ready-to-serve application (port 0 in tests).
@@ -106,6 +111,7 @@ impl Application {
         let node = config.node().into();
         let state = AppState {
             node,
+            router: Default::default(),
             db,
             config: Arc::new(config),
             login_limiter: Arc::new(LoginLimiter::default()),

@@ -35,14 +35,23 @@ use crate::{
 };
 
 /// The request's transaction, for handlers: `let mut conn = tx.lock().await;` then `&mut *conn`.
+/// Handlers also say which syncable rows they changed, for the change feed.
 #[derive(Clone)]
-pub struct WriteTx(Arc<Mutex<Option<Transaction<'static, Any>>>>);
+pub struct WriteTx {
+    tx: Arc<Mutex<Option<Transaction<'static, Any>>>>,
+    changes: Arc<std::sync::Mutex<Vec<(&'static str, String)>>>,
+}
 
 pub struct TxGuard<'a>(MutexGuard<'a, Option<Transaction<'static, Any>>>);
 
 impl WriteTx {
     pub async fn lock(&self) -> TxGuard<'_> {
-        TxGuard(self.0.lock().await)
+        TxGuard(self.tx.lock().await)
+    }
+
+    /// Records that `entity` row `id` changed; published to /api/sync/pull when the request commits.
+    pub fn changed(&self, entity: &'static str, id: impl ToString) {
+        self.changes.lock().expect("not poisoned").push((entity, id.to_string()));
     }
 }
 
@@ -108,7 +117,12 @@ fn is_write(method: &Method) -> bool {
 
 pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if !is_write(req.method()) || !path.starts_with("/api/") || path.starts_with("/api/auth/") {
+    // Sign-in/out have no user yet; a push runs each of its operations through this layer itself.
+    if !is_write(req.method())
+        || !path.starts_with("/api/")
+        || path.starts_with("/api/auth/")
+        || path == "/api/sync/push"
+    {
         return next.run(req).await;
     }
     match run(state, req, next).await {
@@ -153,11 +167,11 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
         sqlx::query("SAVEPOINT handler").execute(&mut *tx).await.map_err(|e| ApiError::from(e).into_response())?;
     }
 
-    let shared = WriteTx(Arc::new(Mutex::new(Some(tx))));
+    let shared = WriteTx { tx: Arc::new(Mutex::new(Some(tx))), changes: Default::default() };
     parts.extensions.insert(shared.clone());
     let response = next.run(Request::from_parts(parts.clone(), Body::from(bytes))).await;
     let mut tx = shared
-        .0
+        .tx
         .lock()
         .await
         .take()
@@ -174,6 +188,9 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
     if status.is_success() {
         let entry = audit::Entry::for_request(&parts, &user, key, json.as_ref(), status, &body, &state);
         audit::record(&mut tx, &entry).await.map_err(commit_error)?;
+        let changes = std::mem::take(&mut *shared.changes.lock().expect("not poisoned"));
+        // Last before the commit: the feed's row lock is held for as short a time as possible.
+        crate::sync::publish(&mut tx, &changes).await.map_err(commit_error)?;
     } else if stored {
         sqlx::query("ROLLBACK TO SAVEPOINT handler").execute(&mut *tx).await.map_err(commit_error)?;
     }

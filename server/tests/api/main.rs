@@ -8,6 +8,7 @@ mod helpers;
 mod idempotency;
 mod operations;
 mod postgres;
+mod sync;
 mod users;
 
 use std::{future::Future, pin::Pin};
@@ -80,6 +81,10 @@ fn main() {
         idempotency::malformed_key_is_400,
         idempotency::fifty_concurrent_duplicates_make_one_row,
         idempotency::audit_log_records_writes,
+        sync::push_answers_each_operation_like_its_single_call,
+        sync::push_needs_a_session_and_limits_batches,
+        sync::pull_returns_changes_and_tombstones,
+        sync::pull_under_concurrent_writers_misses_nothing,
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
         operations::health_is_503_when_postgres_stops,

@@ -1,0 +1,117 @@
+//! The change feed: which rows changed, numbered in commit order.
+
+use app::model::{Category, Customer, Product};
+use axum::{extract::State, Json};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, Row};
+use uuid::Uuid;
+
+use crate::{
+    auth::CurrentUser,
+    catalog::{self, CatalogEntity},
+    http::{error::ApiError, extract::ApiQuery, AppState},
+};
+
+/// Gives this transaction's changes the next sequence number. Must be the last statement before the
+/// commit: the row lock on `sync_state` is held until then, so numbers are taken in commit order.
+pub async fn publish(conn: &mut AnyConnection, changes: &[(&'static str, String)]) -> Result<(), sqlx::Error> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let seq: i64 = sqlx::query_scalar("UPDATE sync_state SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq")
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut seen = std::collections::HashSet::new();
+    for (entity, id) in changes {
+        if seen.insert((entity, id)) {
+            sqlx::query("INSERT INTO change_log (seq, entity, entity_id) VALUES ($1, $2, $3)")
+                .bind(seq)
+                .bind(*entity)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PullParams {
+    since: Option<String>,
+    limit: Option<String>,
+}
+
+/// What changed after `since`: the current rows (tombstones included: `deleted_at` set), the cursor
+/// to send next time, and whether more is waiting.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PullResponse {
+    pub cursor: String,
+    pub has_more: bool,
+    pub categories: Vec<Category>,
+    pub products: Vec<Product>,
+    pub customers: Vec<Customer>,
+}
+
+const DEFAULT_LIMIT: i64 = 500;
+const MAX_LIMIT: i64 = 5000;
+
+#[utoipa::path(get, path = "/api/sync/pull", tag = "sync",
+    params(("since" = Option<String>, Query, description = "cursor from the last pull; absent = from the start"),
+           ("limit" = Option<i64>, Query, description = "transactions per page (500, at most 5000)")),
+    responses((status = 200, body = PullResponse)))]
+pub async fn pull(
+    _: CurrentUser,
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<PullParams>,
+) -> Result<Json<PullResponse>, ApiError> {
+    let since = match params.since.as_deref() {
+        None | Some("") => 0,
+        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| ApiError::invalid("since", "is not a cursor from this server"))?,
+    };
+    let limit = match params.limit.as_deref() {
+        None | Some("") => DEFAULT_LIMIT,
+        Some(s) => s.parse::<i64>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| ApiError::invalid("limit", format!("must be 1 to {MAX_LIMIT}")))?,
+    };
+    let mut conn = state.db.pool.acquire().await?;
+    // Whole transactions only: a page ends at a sequence number, never inside one.
+    let seqs: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT seq FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(since)
+    .bind(limit + 1)
+    .fetch_all(&mut *conn)
+    .await?;
+    let has_more = seqs.len() as i64 > limit;
+    let Some(&upto) = seqs.iter().take(limit as usize).last() else {
+        return Ok(Json(PullResponse { cursor: since.to_string(), has_more: false, categories: vec![], products: vec![], customers: vec![] }));
+    };
+    let rows = sqlx::query("SELECT DISTINCT entity, entity_id FROM change_log WHERE seq > $1 AND seq <= $2")
+        .bind(since)
+        .bind(upto)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut ids: std::collections::HashMap<String, Vec<Uuid>> = Default::default();
+    for row in rows {
+        let entity: String = row.try_get("entity")?;
+        let id: String = row.try_get("entity_id")?;
+        if let Ok(id) = Uuid::parse_str(&id) {
+            ids.entry(entity).or_default().push(id);
+        }
+    }
+    async fn load<E: CatalogEntity>(
+        conn: &mut AnyConnection,
+        ids: &std::collections::HashMap<String, Vec<Uuid>>,
+    ) -> Result<Vec<E>, sqlx::Error> {
+        match ids.get(E::TABLE) {
+            Some(ids) => catalog::get_many::<E>(conn, ids).await,
+            None => Ok(vec![]),
+        }
+    }
+    Ok(Json(PullResponse {
+        cursor: upto.to_string(),
+        has_more,
+        categories: load(&mut conn, &ids).await?,
+        products: load(&mut conn, &ids).await?,
+        customers: load(&mut conn, &ids).await?,
+    }))
+}

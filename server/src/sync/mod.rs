@@ -1,0 +1,22 @@
+//! Sync for offline devices: `POST /api/sync/push` runs a queue of writes, each exactly as its single
+//! call would run; `GET /api/sync/pull?since=` returns what changed after a cursor that never skips.
+
+mod feed;
+mod push;
+
+pub use feed::{publish, PullResponse};
+pub use push::{PushOp, PushRequest, PushResponse, PushResult};
+
+use axum::{
+    routing::{get, post},
+    Router,
+};
+
+use crate::http::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/sync/pull", get(feed::pull)).route("/api/sync/push", post(push::push))
+}
+
+pub(crate) use feed::__path_pull;
+pub(crate) use push::__path_push;

@@ -1,0 +1,130 @@
+//! `POST /api/sync/push`: a device's queued writes, in order, each through the same stack as its
+//! single call (auth, idempotency, transaction), so each answer is exactly what that call would get.
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{header, HeaderMap, Method},
+    Json,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::{
+    auth::CurrentUser,
+    http::{error::ApiError, extract::ApiJson, AppState},
+    idempotency::IdempotencyKey,
+};
+
+pub const MAX_OPS: usize = 500;
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PushRequest {
+    pub ops: Vec<PushOp>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PushOp {
+    pub idempotency_key: String,
+    pub method: String,
+    /// An API path such as `/api/sales` or `/api/products/{id}`, with its query if any.
+    pub path: String,
+    #[serde(default)]
+    pub body: Option<Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PushResult {
+    pub idempotency_key: String,
+    pub status: u16,
+    pub body: Value,
+    /// True when this answer is a stored one: the operation had already been applied.
+    pub replayed: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PushResponse {
+    pub results: Vec<PushResult>,
+}
+
+fn refused(op: &PushOp, message: &str) -> PushResult {
+    PushResult {
+        idempotency_key: op.idempotency_key.clone(),
+        status: 400,
+        body: serde_json::json!({"error": {"code": "invalid_operation", "message": message}}),
+        replayed: false,
+    }
+}
+
+#[utoipa::path(post, path = "/api/sync/push", tag = "sync", request_body = PushRequest,
+    responses((status = 200, body = PushResponse)))]
+pub async fn push(
+    _: CurrentUser,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(batch): ApiJson<PushRequest>,
+) -> Result<Json<PushResponse>, ApiError> {
+    if batch.ops.len() > MAX_OPS {
+        return Err(ApiError::invalid("ops", format!("at most {MAX_OPS} operations per push")));
+    }
+    let router = state.router.get().cloned().ok_or_else(|| ApiError::Internal("router not ready".into()))?;
+    let mut results = Vec::with_capacity(batch.ops.len());
+    for op in &batch.ops {
+        let method = match op.method.to_ascii_uppercase().as_str() {
+            "POST" => Method::POST,
+            "PATCH" => Method::PATCH,
+            "DELETE" => Method::DELETE,
+            _ => {
+                results.push(refused(op, "method must be POST, PATCH or DELETE"));
+                continue;
+            }
+        };
+        let key_ok = {
+            let mut h = HeaderMap::new();
+            h.insert("idempotency-key", op.idempotency_key.parse().unwrap_or(header::HeaderValue::from_static("x")));
+            matches!(IdempotencyKey::from_headers(&h), Ok(Some(_)))
+        };
+        let path_ok = op.path.starts_with("/api/")
+            && !op.path.starts_with("/api/sync/")
+            && !op.path.starts_with("/api/auth/")
+            && !op.path.contains("..")
+            && !op.path.contains('#');
+        if !key_ok || !path_ok {
+            let message = if key_ok { "path must be an API path outside /api/sync and /api/auth" } else { "idempotency_key must be a UUID" };
+            results.push(refused(op, message));
+            continue;
+        }
+        let mut request = Request::builder().method(method).uri(&op.path);
+        // The operation runs as the caller: same session cookie.
+        for name in [header::COOKIE, header::AUTHORIZATION] {
+            if let Some(v) = headers.get(&name) {
+                request = request.header(name, v.clone());
+            }
+        }
+        request = request.header("idempotency-key", op.idempotency_key.as_str());
+        let body = match &op.body {
+            Some(v) if !v.is_null() => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            _ => Body::empty(),
+        };
+        let request = match request.body(body) {
+            Ok(r) => r,
+            Err(_) => {
+                results.push(refused(op, "path is not a valid URI"));
+                continue;
+            }
+        };
+        let Ok(response) = router.clone().oneshot(request).await;
+        let status = response.status().as_u16();
+        let replayed = response.headers().contains_key("idempotent-replayed");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .map_err(|e| ApiError::Internal(format!("push: {e}")))?;
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        results.push(PushResult { idempotency_key: op.idempotency_key.clone(), status, body, replayed });
+    }
+    Ok(Json(PushResponse { results }))
+}
