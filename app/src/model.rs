@@ -170,3 +170,98 @@ pub struct StatusCounts {
     pub products: i64,
     pub customers: i64,
 }
+
+/// A till's working period: opened with a float, closed with the counted cash.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CashSession {
+    pub id: Uuid,
+    pub register: String,
+    pub opening_float_cents: i64,
+    pub opened_by: String,
+    pub opened_at: String,
+    /// Cash that should be in the drawer: float + cash taken − change given + cash in − cash out −
+    /// expenses paid from it. Live while open, frozen at close.
+    pub expected_cents: i64,
+    pub closed_at: Option<String>,
+    pub closed_by: Option<String>,
+    pub counted_cents: Option<i64>,
+    /// counted − expected (negative: cash missing).
+    pub difference_cents: Option<i64>,
+    pub version: i64,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SaleLine {
+    pub product_id: Uuid,
+    pub quantity: i64,
+    pub unit_price_cents: i64,
+    pub total_cents: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Payment {
+    /// `cash`, `card`, `transfer` or `other`.
+    pub method: String,
+    pub amount_cents: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Sale {
+    pub id: Uuid,
+    pub cash_session_id: Uuid,
+    pub customer_id: Option<Uuid>,
+    pub lines: Vec<SaleLine>,
+    pub payments: Vec<Payment>,
+    pub total_cents: i64,
+    pub paid_cents: i64,
+    pub change_cents: i64,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CashMovement {
+    pub id: Uuid,
+    pub cash_session_id: Uuid,
+    /// `in` or `out`.
+    pub kind: String,
+    pub amount_cents: i64,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Expense {
+    pub id: Uuid,
+    /// The shop's day it was spent (YYYY-MM-DD).
+    pub spent_on: String,
+    pub category: String,
+    pub amount_cents: i64,
+    pub description: String,
+    /// Set when it was paid from a till's cash.
+    pub cash_session_id: Option<Uuid>,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct InventoryMovement {
+    pub id: Uuid,
+    pub product_id: Uuid,
+    /// Units added (+) or removed (−).
+    pub delta: i64,
+    /// `purchase`, `adjustment`, `waste` or `return`.
+    pub reason: String,
+    pub note: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+}

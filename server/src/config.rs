@@ -71,6 +71,10 @@ pub struct ServeConfig {
     /// Node role: `primary` or `standby` (reported by /health; the standby behaviour comes with HA).
     #[arg(long, env = "MOSTRADOR_ROLE", default_value = "primary")]
     pub role: String,
+    /// Let sales and movements take stock below zero (the count is fixed later) instead of refusing
+    /// them with 409 insufficient_stock.
+    #[arg(long, env = "MOSTRADOR_ALLOW_NEGATIVE_STOCK", default_value_t = false)]
+    pub allow_negative_stock: bool,
     /// Days an Idempotency-Key and its stored response are kept (offline phones can be away for weeks).
     #[arg(long, env = "MOSTRADOR_IDEMPOTENCY_RETENTION_DAYS", default_value_t = 30)]
     pub idempotency_retention_days: u64,

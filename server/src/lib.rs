@@ -2,14 +2,18 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cash;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod health;
 pub mod http;
+pub mod inventory;
 pub mod idempotency;
 pub mod openapi;
+pub mod period;
+pub mod sales;
 pub mod sync;
 pub mod telemetry;
 pub mod users;

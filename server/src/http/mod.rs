@@ -30,9 +30,13 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// This server's name in the audit log.
     pub node: Arc<str>,
-    /// The finished router, for /api/sync/push to run each operation through the whole stack.
-    pub router: Arc<std::sync::OnceLock<Router>>,
 }
+
+/// The finished router, for /api/sync/push to run each operation through the whole stack. It rides
+/// in a request extension added outside the router itself, so the router does not own itself
+/// (which would keep every pool of every app alive).
+#[derive(Clone)]
+pub struct FullRouter(pub Router);
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
@@ -56,6 +60,9 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(catalog::router())
         .merge(audit::router())
+        .merge(crate::cash::router())
+        .merge(crate::sales::router())
+        .merge(crate::inventory::router())
         .merge(crate::sync::router())
         .merge(health::router())
         .merge(openapi::router());
@@ -88,8 +95,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::json_for_bare_errors))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(TraceLayer::new_for_http());
-    let _ = state.router.set(full.clone());
-    full
+    full.clone().layer(axum::Extension(FullRouter(full)))
 }
 
 /// A bound, ready-to-serve application (port 0 in tests).
@@ -111,7 +117,6 @@ impl Application {
         let node = config.node().into();
         let state = AppState {
             node,
-            router: Default::default(),
             db,
             config: Arc::new(config),
             login_limiter: Arc::new(LoginLimiter::default()),

@@ -8,6 +8,7 @@
 //! anything else is looked at, so a retried PATCH whose answer was lost replays its 200 instead of
 //! meeting its own new version as a 409.
 
+pub mod by_id;
 pub mod key;
 mod store;
 

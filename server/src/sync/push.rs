@@ -3,7 +3,7 @@
 
 use axum::{
     body::Body,
-    extract::{Request, State},
+    extract::Request,
     http::{header, HeaderMap, Method},
     Json,
 };
@@ -13,7 +13,7 @@ use tower::ServiceExt;
 
 use crate::{
     auth::CurrentUser,
-    http::{error::ApiError, extract::ApiJson, AppState},
+    http::{error::ApiError, extract::ApiJson, FullRouter},
     idempotency::IdempotencyKey,
 };
 
@@ -61,14 +61,13 @@ fn refused(op: &PushOp, message: &str) -> PushResult {
     responses((status = 200, body = PushResponse)))]
 pub async fn push(
     _: CurrentUser,
-    State(state): State<AppState>,
+    axum::Extension(FullRouter(router)): axum::Extension<FullRouter>,
     headers: HeaderMap,
     ApiJson(batch): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
     if batch.ops.len() > MAX_OPS {
         return Err(ApiError::invalid("ops", format!("at most {MAX_OPS} operations per push")));
     }
-    let router = state.router.get().cloned().ok_or_else(|| ApiError::Internal("router not ready".into()))?;
     let mut results = Vec::with_capacity(batch.ops.len());
     for op in &batch.ops {
         let method = match op.method.to_ascii_uppercase().as_str() {

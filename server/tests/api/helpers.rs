@@ -45,6 +45,7 @@ pub fn config(data_dir: &std::path::Path, database_url: Option<String>) -> Serve
         no_log_file: true,
         test_routes: true,
         idempotency_retention_days: 30,
+        allow_negative_stock: false,
         node_name: Some("test-node".into()),
     }
 }

@@ -8,6 +8,7 @@ mod helpers;
 mod idempotency;
 mod operations;
 mod postgres;
+mod sales;
 mod sync;
 mod users;
 
@@ -85,6 +86,14 @@ fn main() {
         sync::push_needs_a_session_and_limits_batches,
         sync::pull_returns_changes_and_tombstones,
         sync::pull_under_concurrent_writers_misses_nothing,
+        sales::cash_session_lifecycle,
+        sales::sale_takes_stock_and_gives_change,
+        sales::sale_rules_are_422_and_change_nothing,
+        sales::insufficient_stock_is_409_naming_the_product,
+        sales::two_sales_race_for_the_last_unit,
+        sales::concurrent_keyed_sale_applies_once,
+        sales::sale_is_idempotent_by_its_id,
+        sales::pull_carries_stock_and_cash_sessions,
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
         operations::health_is_503_when_postgres_stops,

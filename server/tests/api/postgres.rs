@@ -88,7 +88,7 @@ impl PgCluster {
             .arg(self.dir.path().join("log"))
             .arg("-o")
             .arg(format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=400",
                 self.port,
                 self.dir.path().display()
             ))

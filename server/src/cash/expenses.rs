@@ -1,0 +1,124 @@
+//! Expenses: what the shop spent, optionally paid from a till's cash.
+
+use app::model::{Expense, Page};
+use axum::{extract::State, http::StatusCode, response::{IntoResponse, Response}, Json};
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::{any::AnyRow, AnyConnection, Row};
+use uuid::Uuid;
+
+use super::sessions::ensure_open;
+use crate::{
+    auth::CurrentUser,
+    db::now,
+    http::{error::{ApiError, FieldErrors}, extract::{ApiJson, ApiQuery}, AppState},
+    idempotency::{by_id, WriteTx},
+    period::PeriodParams,
+};
+
+const COLUMNS: &str = "id, spent_on, category, amount_cents, description, cash_session_id, created_by, created_at";
+
+fn from_row(row: &AnyRow) -> Result<Expense, sqlx::Error> {
+    let parse = |s: String| Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)));
+    let session: Option<String> = row.try_get("cash_session_id")?;
+    Ok(Expense {
+        id: parse(row.try_get("id")?)?,
+        spent_on: row.try_get("spent_on")?,
+        category: row.try_get("category")?,
+        amount_cents: row.try_get("amount_cents")?,
+        description: row.try_get("description")?,
+        cash_session_id: session.map(parse).transpose()?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Expense, ApiError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM expenses WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(from_row(&row)?)
+}
+
+#[derive(Debug, Deserialize)]
+struct NewExpense {
+    id: Uuid,
+    spent_on: String,
+    category: String,
+    amount_cents: i64,
+    #[serde(default)]
+    description: String,
+    cash_session_id: Option<Uuid>,
+}
+
+pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): ApiJson<Value>) -> Result<Response, ApiError> {
+    let body: NewExpense = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let mut errors = FieldErrors::new();
+    let day = time::macros::format_description!("[year]-[month]-[day]");
+    if time::Date::parse(&body.spent_on, &day).is_err() {
+        errors.insert("spent_on", "must be a date YYYY-MM-DD".into());
+    }
+    let category = body.category.trim().to_owned();
+    if category.is_empty() || category.chars().count() > 100 {
+        errors.insert("category", "must be 1 to 100 characters".into());
+    }
+    if body.amount_cents <= 0 {
+        errors.insert("amount_cents", "must be more than 0".into());
+    }
+    if body.description.chars().count() > 2000 {
+        errors.insert("description", "must be at most 2000 characters".into());
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let mut conn = tx.lock().await;
+    let hash = by_id::body_hash(&raw);
+    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "expenses", body.id, &hash).await? {
+        return Ok(by_id::replayed(load(&mut conn, body.id).await?));
+    }
+    if let Some(session) = body.cash_session_id {
+        ensure_open(&mut conn, "cash_session_id", session).await?;
+        tx.changed("cash_sessions", session);
+    }
+    sqlx::query(
+        "INSERT INTO expenses (id, spent_on, category, amount_cents, description, cash_session_id, created_by, created_at, request_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(body.id.to_string())
+    .bind(&body.spent_on)
+    .bind(&category)
+    .bind(body.amount_cents)
+    .bind(body.description.trim())
+    .bind(body.cash_session_id.map(|s| s.to_string()))
+    .bind(&user.username)
+    .bind(now())
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await?;
+    Ok((StatusCode::CREATED, Json(load(&mut conn, body.id).await?)).into_response())
+}
+
+/// `?from=&to=` by the day it was spent.
+pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<Expense>>, ApiError> {
+    let p = params.parse()?;
+    // spent_on is a day: compare it with the day part of the period bounds.
+    let (start, end) = (p.start.get(..10).unwrap_or("").to_owned(), p.end.get(..10).unwrap_or("9999").to_owned());
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM expenses WHERE spent_on >= $1 AND spent_on < $2 ORDER BY spent_on DESC, created_at DESC LIMIT $3 OFFSET $4"
+    ))
+    .bind(&start)
+    .bind(&end)
+    .bind(p.limit)
+    .bind(p.offset)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM expenses WHERE spent_on >= $1 AND spent_on < $2")
+        .bind(&start)
+        .bind(&end)
+        .fetch_one(&state.db.pool)
+        .await?;
+    let items = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+    Ok(Json(Page { items, total, limit: p.limit, offset: p.offset }))
+}

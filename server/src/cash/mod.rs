@@ -1,0 +1,24 @@
+//! The cash register: sessions (open with a float, close with the counted cash), cash in/out, and
+//! expenses.
+
+mod expenses;
+mod movements;
+mod sessions;
+
+use axum::{
+    routing::{get, post},
+    Router,
+};
+
+use crate::http::AppState;
+
+pub use sessions::{ensure_open, load as load_session};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/cash-sessions", get(sessions::list).post(sessions::open))
+        .route("/api/cash-sessions/{id}", get(sessions::get_one))
+        .route("/api/cash-sessions/{id}/close", post(sessions::close))
+        .route("/api/cash-movements", get(movements::list).post(movements::create))
+        .route("/api/expenses", get(expenses::list).post(expenses::create))
+}

@@ -1,0 +1,110 @@
+//! Cash put into or taken out of a till (change float top-up, a withdrawal to the bank).
+
+use app::model::{CashMovement, Page};
+use axum::{extract::State, http::StatusCode, response::{IntoResponse, Response}, Json};
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::{any::AnyRow, AnyConnection, Row};
+use uuid::Uuid;
+
+use super::sessions::ensure_open;
+use crate::{
+    auth::CurrentUser,
+    db::now,
+    http::{error::{ApiError, FieldErrors}, extract::{ApiJson, ApiQuery}, AppState},
+    idempotency::{by_id, WriteTx},
+    period::PeriodParams,
+};
+
+const COLUMNS: &str = "id, cash_session_id, kind, amount_cents, reason, created_by, created_at";
+
+fn from_row(row: &AnyRow) -> Result<CashMovement, sqlx::Error> {
+    let parse = |s: String| Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)));
+    Ok(CashMovement {
+        id: parse(row.try_get("id")?)?,
+        cash_session_id: parse(row.try_get("cash_session_id")?)?,
+        kind: row.try_get("kind")?,
+        amount_cents: row.try_get("amount_cents")?,
+        reason: row.try_get("reason")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<CashMovement, ApiError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM cash_movements WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(from_row(&row)?)
+}
+
+#[derive(Debug, Deserialize)]
+struct NewMovement {
+    id: Uuid,
+    cash_session_id: Uuid,
+    kind: String,
+    amount_cents: i64,
+    reason: String,
+}
+
+pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): ApiJson<Value>) -> Result<Response, ApiError> {
+    let body: NewMovement = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let mut errors = FieldErrors::new();
+    if !matches!(body.kind.as_str(), "in" | "out") {
+        errors.insert("kind", "must be in or out".into());
+    }
+    if body.amount_cents <= 0 {
+        errors.insert("amount_cents", "must be more than 0".into());
+    }
+    let reason = body.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        errors.insert("reason", "must be 1 to 500 characters".into());
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let mut conn = tx.lock().await;
+    let hash = by_id::body_hash(&raw);
+    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "cash_movements", body.id, &hash).await? {
+        return Ok(by_id::replayed(load(&mut conn, body.id).await?));
+    }
+    ensure_open(&mut conn, "cash_session_id", body.cash_session_id).await?;
+    sqlx::query(
+        "INSERT INTO cash_movements (id, cash_session_id, kind, amount_cents, reason, created_by, created_at, request_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(body.id.to_string())
+    .bind(body.cash_session_id.to_string())
+    .bind(&body.kind)
+    .bind(body.amount_cents)
+    .bind(&reason)
+    .bind(&user.username)
+    .bind(now())
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await?;
+    tx.changed("cash_sessions", body.cash_session_id);
+    Ok((StatusCode::CREATED, Json(load(&mut conn, body.id).await?)).into_response())
+}
+
+pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<CashMovement>>, ApiError> {
+    let p = params.parse()?;
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM cash_movements WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
+    ))
+    .bind(&p.start)
+    .bind(&p.end)
+    .bind(p.limit)
+    .bind(p.offset)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cash_movements WHERE created_at >= $1 AND created_at < $2")
+        .bind(&p.start)
+        .bind(&p.end)
+        .fetch_one(&state.db.pool)
+        .await?;
+    let items = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+    Ok(Json(Page { items, total, limit: p.limit, offset: p.offset }))
+}

@@ -1,0 +1,258 @@
+//! Cash sessions.
+
+use app::model::{CashSession, Page};
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::{any::AnyRow, AnyConnection, Row};
+use uuid::Uuid;
+
+use crate::{
+    auth::CurrentUser,
+    db::{is_unique_violation, now},
+    http::{
+        error::{ApiError, FieldErrors},
+        extract::{ApiJson, ApiQuery},
+        AppState,
+    },
+    idempotency::{by_id, WriteTx},
+    period::PeriodParams,
+};
+
+const COLUMNS: &str = "id, register, opening_float_cents, opened_by, opened_at, closed_at, closed_by, \
+    counted_cents, expected_cents, difference_cents, version, updated_at";
+
+fn uuid(s: String) -> Result<Uuid, sqlx::Error> {
+    Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// Cash the drawer should hold now: float + cash payments − change + cash in − cash out − expenses.
+pub async fn expected_cash(conn: &mut AnyConnection, id: Uuid, opening: i64) -> Result<i64, sqlx::Error> {
+    let moved: i64 = sqlx::query_scalar(
+        "SELECT \
+           CAST(COALESCE((SELECT SUM(p.amount_cents) FROM sale_payments p JOIN sales s ON s.id = p.sale_id \
+                          WHERE s.cash_session_id = $1 AND p.method = 'cash'), 0) AS BIGINT) \
+         - CAST(COALESCE((SELECT SUM(change_cents) FROM sales WHERE cash_session_id = $1), 0) AS BIGINT) \
+         + CAST(COALESCE((SELECT SUM(CASE WHEN kind = 'in' THEN amount_cents ELSE -amount_cents END) \
+                          FROM cash_movements WHERE cash_session_id = $1), 0) AS BIGINT) \
+         - CAST(COALESCE((SELECT SUM(amount_cents) FROM expenses WHERE cash_session_id = $1), 0) AS BIGINT)",
+    )
+    .bind(id.to_string())
+    .fetch_one(conn)
+    .await?;
+    Ok(opening + moved)
+}
+
+async fn from_row(conn: &mut AnyConnection, row: &AnyRow) -> Result<CashSession, sqlx::Error> {
+    let id = uuid(row.try_get("id")?)?;
+    let opening: i64 = row.try_get("opening_float_cents")?;
+    let closed_at: Option<String> = row.try_get("closed_at")?;
+    let expected = match row.try_get::<Option<i64>, _>("expected_cents")? {
+        Some(frozen) if closed_at.is_some() => frozen,
+        _ => expected_cash(conn, id, opening).await?,
+    };
+    Ok(CashSession {
+        id,
+        register: row.try_get("register")?,
+        opening_float_cents: opening,
+        opened_by: row.try_get("opened_by")?,
+        opened_at: row.try_get("opened_at")?,
+        expected_cents: expected,
+        closed_at,
+        closed_by: row.try_get("closed_by")?,
+        counted_cents: row.try_get("counted_cents")?,
+        difference_cents: row.try_get("difference_cents")?,
+        version: row.try_get("version")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<CashSession>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM cash_sessions WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(row) => Ok(Some(from_row(conn, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The session a sale or movement goes into: it must exist (422) and be open (409).
+pub async fn ensure_open(conn: &mut AnyConnection, field: &'static str, id: Uuid) -> Result<(), ApiError> {
+    let closed_at: Option<Option<String>> = sqlx::query_scalar("SELECT closed_at FROM cash_sessions WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    match closed_at {
+        None => Err(ApiError::invalid(field, "no such cash session")),
+        Some(Some(closed)) => Err(ApiError::Conflict {
+            code: "cash_session_closed",
+            message: "this cash session is closed".into(),
+            details: Some(serde_json::json!({ "cash_session_id": id, "closed_at": closed })),
+        }),
+        Some(None) => Ok(()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OpenRequest {
+    id: Uuid,
+    register: String,
+    opening_float_cents: i64,
+}
+
+pub async fn open(
+    CurrentUser(user): CurrentUser,
+    tx: WriteTx,
+    ApiJson(raw): ApiJson<Value>,
+) -> Result<Response, ApiError> {
+    let body: OpenRequest = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let mut errors = FieldErrors::new();
+    let register = body.register.trim().to_owned();
+    if register.is_empty() || register.chars().count() > 64 {
+        errors.insert("register", "must be 1 to 64 characters".into());
+    }
+    if body.opening_float_cents < 0 {
+        errors.insert("opening_float_cents", "must be 0 or more".into());
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let mut conn = tx.lock().await;
+    let hash = by_id::body_hash(&raw);
+    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "cash_sessions", body.id, &hash).await? {
+        return Ok(by_id::replayed(load(&mut conn, body.id).await?.ok_or(ApiError::NotFound)?));
+    }
+    let already_open = |open_id: Option<String>| ApiError::Conflict {
+        code: "cash_session_already_open",
+        message: format!("register {register} already has an open cash session"),
+        details: Some(serde_json::json!({ "open_session_id": open_id })),
+    };
+    let open_id: Option<String> =
+        sqlx::query_scalar("SELECT id FROM cash_sessions WHERE register = $1 AND closed_at IS NULL")
+            .bind(&register)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if open_id.is_some() {
+        return Err(already_open(open_id));
+    }
+    let ts = now();
+    let inserted = sqlx::query(
+        "INSERT INTO cash_sessions (id, register, opening_float_cents, opened_by, opened_at, request_hash, version, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $5)",
+    )
+    .bind(body.id.to_string())
+    .bind(&register)
+    .bind(body.opening_float_cents)
+    .bind(&user.username)
+    .bind(&ts)
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        // Opened by a concurrent request between our check and our insert. (On PostgreSQL the
+        // failed statement aborted the transaction: no more queries here.)
+        Err(e) if is_unique_violation(&e) => return Err(already_open(None)),
+        Err(e) => return Err(e.into()),
+    }
+    tx.changed("cash_sessions", body.id);
+    let session = load(&mut conn, body.id).await?.ok_or(ApiError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(session)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CloseRequest {
+    counted_cents: i64,
+}
+
+/// Closes with the counted cash; the expected cash and the difference are frozen. Closing a closed
+/// session answers 200 with its state and changes nothing (a retry from a phone that lost the answer).
+pub async fn close(
+    CurrentUser(user): CurrentUser,
+    tx: WriteTx,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<CloseRequest>,
+) -> Result<Json<CashSession>, ApiError> {
+    if body.counted_cents < 0 {
+        return Err(ApiError::invalid("counted_cents", "must be 0 or more"));
+    }
+    let mut conn = tx.lock().await;
+    let session = load(&mut conn, id).await?.ok_or(ApiError::NotFound)?;
+    if session.closed_at.is_some() {
+        return Ok(Json(session));
+    }
+    let ts = now();
+    sqlx::query(
+        "UPDATE cash_sessions SET closed_at = $1, closed_by = $2, counted_cents = $3, expected_cents = $4, \
+         difference_cents = $5, version = version + 1, updated_at = $1 WHERE id = $6 AND closed_at IS NULL",
+    )
+    .bind(&ts)
+    .bind(&user.username)
+    .bind(body.counted_cents)
+    .bind(session.expected_cents)
+    .bind(body.counted_cents - session.expected_cents)
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    tx.changed("cash_sessions", id);
+    Ok(Json(load(&mut conn, id).await?.ok_or(ApiError::NotFound)?))
+}
+
+pub async fn get_one(
+    _: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<CashSession>, ApiError> {
+    let mut conn = state.db.pool.acquire().await?;
+    Ok(Json(load(&mut conn, id).await?.ok_or(ApiError::NotFound)?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    status: Option<String>,
+    #[serde(flatten)]
+    period: PeriodParams,
+}
+
+/// `?status=open|closed&from=&to=` (by opening day), newest first.
+pub async fn list(
+    _: CurrentUser,
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<Page<CashSession>>, ApiError> {
+    let period = params.period.parse()?;
+    let status = match params.status.as_deref() {
+        None | Some("") => "",
+        Some("open") => " AND closed_at IS NULL",
+        Some("closed") => " AND closed_at IS NOT NULL",
+        Some(_) => return Err(ApiError::invalid("status", "must be open or closed")),
+    };
+    let filter = format!("opened_at >= $1 AND opened_at < $2{status}");
+    let mut conn = state.db.pool.acquire().await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM cash_sessions WHERE {filter} ORDER BY opened_at DESC, id LIMIT $3 OFFSET $4"
+    ))
+    .bind(&period.start)
+    .bind(&period.end)
+    .bind(period.limit)
+    .bind(period.offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM cash_sessions WHERE {filter}"))
+        .bind(&period.start)
+        .bind(&period.end)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        items.push(from_row(&mut conn, row).await?);
+    }
+    Ok(Json(Page { items, total, limit: period.limit, offset: period.offset }))
+}

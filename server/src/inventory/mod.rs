@@ -1,0 +1,160 @@
+//! Stock: changed only by deltas (a sale's −2, a purchase's +12), computed here, so changes made
+//! offline on different phones commute.
+
+use app::model::{InventoryMovement, Page};
+use axum::{extract::State, http::StatusCode, response::{IntoResponse, Response}, routing::get, Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::{any::AnyRow, AnyConnection, Row};
+use uuid::Uuid;
+
+use crate::{
+    auth::CurrentUser,
+    db::now,
+    http::{error::{ApiError, FieldErrors}, extract::{ApiJson, ApiQuery}, AppState},
+    idempotency::{by_id, WriteTx},
+    period::PeriodParams,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/inventory-movements", get(list).post(create))
+}
+
+/// Adds `delta` to a live product's stock. Unless negative stock is allowed, a decrement below zero
+/// is refused with 409 `insufficient_stock` naming the product and what is available. The row lock
+/// taken by the UPDATE makes two sales racing for the last unit serialise: one wins.
+pub async fn apply_stock(
+    conn: &mut AnyConnection,
+    product_id: Uuid,
+    delta: i64,
+    allow_negative: bool,
+    field: &'static str,
+) -> Result<(), ApiError> {
+    let guard = if allow_negative || delta >= 0 { "" } else { " AND stock + $1 >= 0" };
+    let updated = sqlx::query(&format!(
+        "UPDATE products SET stock = stock + $1 WHERE id = $2 AND deleted_at IS NULL{guard}"
+    ))
+    .bind(delta)
+    .bind(product_id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 1 {
+        return Ok(());
+    }
+    let row = sqlx::query("SELECT name, stock FROM products WHERE id = $1 AND deleted_at IS NULL")
+        .bind(product_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        None => Err(ApiError::invalid(field, "no such product")),
+        Some(row) => {
+            let name: String = row.try_get("name")?;
+            let available: i64 = row.try_get("stock")?;
+            Err(ApiError::Conflict {
+                code: "insufficient_stock",
+                message: format!("not enough stock of {name}: {available} available, {} requested", -delta),
+                details: Some(serde_json::json!({
+                    "product_id": product_id, "name": name, "available": available, "requested": -delta,
+                })),
+            })
+        }
+    }
+}
+
+const COLUMNS: &str = "id, product_id, delta, reason, note, created_by, created_at";
+
+fn from_row(row: &AnyRow) -> Result<InventoryMovement, sqlx::Error> {
+    let parse = |s: String| Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)));
+    Ok(InventoryMovement {
+        id: parse(row.try_get("id")?)?,
+        product_id: parse(row.try_get("product_id")?)?,
+        delta: row.try_get("delta")?,
+        reason: row.try_get("reason")?,
+        note: row.try_get("note")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<InventoryMovement, ApiError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM inventory_movements WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(from_row(&row)?)
+}
+
+#[derive(Debug, Deserialize)]
+struct NewMovement {
+    id: Uuid,
+    product_id: Uuid,
+    delta: i64,
+    reason: String,
+    note: Option<String>,
+}
+
+pub async fn create(
+    CurrentUser(user): CurrentUser,
+    State(state): State<AppState>,
+    tx: WriteTx,
+    ApiJson(raw): ApiJson<Value>,
+) -> Result<Response, ApiError> {
+    let body: NewMovement = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let mut errors = FieldErrors::new();
+    if body.delta == 0 || body.delta.abs() > 1_000_000_000 {
+        errors.insert("delta", "must be a non-zero whole number of units".into());
+    }
+    if !matches!(body.reason.as_str(), "purchase" | "adjustment" | "waste" | "return") {
+        errors.insert("reason", "must be purchase, adjustment, waste or return".into());
+    }
+    let note = body.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
+    if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+        errors.insert("note", "must be at most 2000 characters".into());
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let mut conn = tx.lock().await;
+    let hash = by_id::body_hash(&raw);
+    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "inventory_movements", body.id, &hash).await? {
+        return Ok(by_id::replayed(load(&mut conn, body.id).await?));
+    }
+    apply_stock(&mut conn, body.product_id, body.delta, state.config.allow_negative_stock, "product_id").await?;
+    sqlx::query(
+        "INSERT INTO inventory_movements (id, product_id, delta, reason, note, created_by, created_at, request_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(body.id.to_string())
+    .bind(body.product_id.to_string())
+    .bind(body.delta)
+    .bind(&body.reason)
+    .bind(note)
+    .bind(&user.username)
+    .bind(now())
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await?;
+    tx.changed("products", body.product_id);
+    Ok((StatusCode::CREATED, Json(load(&mut conn, body.id).await?)).into_response())
+}
+
+pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<InventoryMovement>>, ApiError> {
+    let p = params.parse()?;
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM inventory_movements WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
+    ))
+    .bind(&p.start)
+    .bind(&p.end)
+    .bind(p.limit)
+    .bind(p.offset)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inventory_movements WHERE created_at >= $1 AND created_at < $2")
+        .bind(&p.start)
+        .bind(&p.end)
+        .fetch_one(&state.db.pool)
+        .await?;
+    let items = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+    Ok(Json(Page { items, total, limit: p.limit, offset: p.offset }))
+}

@@ -1,0 +1,226 @@
+//! Cash sessions, sales, stock, movements and expenses.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{code, status_json, TestApp};
+
+async fn open_session(app: &TestApp, register: &str, float: i64) -> String {
+    let id = Uuid::new_v4().to_string();
+    let (status, s) = status_json(
+        app.post("/api/cash-sessions", &json!({"id": id, "register": register, "opening_float_cents": float})).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{s}");
+    id
+}
+
+/// A product with `stock` units, bought in through an inventory movement.
+async fn stocked_product(app: &TestApp, sku: &str, price: i64, stock: i64) -> String {
+    let p = app.create_product(sku, price).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let (status, _) = status_json(
+        app.post("/api/inventory-movements", &json!({"id": Uuid::new_v4(), "product_id": id, "delta": stock, "reason": "purchase"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    id
+}
+
+async fn stock(app: &TestApp, product: &str) -> i64 {
+    let (_, p) = status_json(app.get(&format!("/api/products/{product}")).await).await;
+    p["stock"].as_i64().unwrap()
+}
+
+fn sale(session: &str, product: &str, qty: i64, payments: Value) -> Value {
+    json!({"id": Uuid::new_v4(), "cash_session_id": session, "lines": [{"product_id": product, "quantity": qty}], "payments": payments})
+}
+
+pub async fn cash_session_lifecycle(app: TestApp) {
+    app.login_admin().await;
+    let session = open_session(&app, "caja-1", 10_000).await;
+    let (status, err) = status_json(
+        app.post("/api/cash-sessions", &json!({"id": Uuid::new_v4(), "register": "caja-1", "opening_float_cents": 0})).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(code(&err), "cash_session_already_open");
+    assert_eq!(err["error"]["details"]["open_session_id"], session.as_str());
+    open_session(&app, "caja-2", 0).await;
+
+    let product = stocked_product(&app, "AGUA", 800, 10).await;
+    let (status, _) = status_json(app.post("/api/sales", &sale(&session, &product, 2, json!([{"method": "cash", "amount_cents": 2000}]))).await).await;
+    assert_eq!(status, StatusCode::CREATED);
+    app.post("/api/cash-movements", &json!({"id": Uuid::new_v4(), "cash_session_id": session, "kind": "out", "amount_cents": 500, "reason": "cambio al banco"})).await;
+    app.post("/api/expenses", &json!({"id": Uuid::new_v4(), "spent_on": "2026-11-22", "category": "limpieza", "amount_cents": 300, "description": "lavandina", "cash_session_id": session})).await;
+    // 10000 float + 2000 cash − 400 change − 500 out − 300 expense
+    let (_, open) = status_json(app.get(&format!("/api/cash-sessions/{session}")).await).await;
+    assert_eq!(open["expected_cents"], 10_800);
+
+    let close = format!("/api/cash-sessions/{session}/close");
+    let (status, closed) = status_json(app.post(&close, &json!({"counted_cents": 10_700})).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(closed["expected_cents"], 10_800);
+    assert_eq!(closed["difference_cents"], -100);
+    assert!(closed["closed_at"].is_string());
+    // Closing again answers with the state and changes nothing.
+    let (status, again) = status_json(app.post(&close, &json!({"counted_cents": 99})).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, closed);
+    // The register can open again; the closed session takes no more sales.
+    open_session(&app, "caja-1", 0).await;
+    let (status, err) = status_json(app.post("/api/sales", &sale(&session, &product, 1, json!([{"method": "card", "amount_cents": 800}]))).await).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(code(&err), "cash_session_closed");
+    assert_eq!(stock(&app, &product).await, 8);
+    let (_, open_list) = status_json(app.get("/api/cash-sessions?status=open").await).await;
+    assert_eq!(open_list["total"], 2);
+}
+
+pub async fn sale_takes_stock_and_gives_change(app: TestApp) {
+    app.login_admin().await;
+    let session = open_session(&app, "caja", 0).await;
+    let coca = stocked_product(&app, "COCA", 1250, 10).await;
+    let pan = stocked_product(&app, "PAN", 300, 5).await;
+    let body = json!({"id": Uuid::new_v4(), "cash_session_id": session, "lines": [
+        {"product_id": coca, "quantity": 3}, {"product_id": pan, "quantity": 2, "unit_price_cents": 250}, {"product_id": coca, "quantity": 1}],
+        "payments": [{"method": "card", "amount_cents": 3000}, {"method": "cash", "amount_cents": 3000}]});
+    let (status, s) = status_json(app.post("/api/sales", &body).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{s}");
+    assert_eq!(s["total_cents"], 4 * 1250 + 2 * 250);
+    assert_eq!(s["paid_cents"], 6000);
+    assert_eq!(s["change_cents"], 500);
+    assert_eq!(s["lines"][1]["unit_price_cents"], 250);
+    assert_eq!(s["lines"][0]["unit_price_cents"], 1250, "the product's price when none is sent");
+    assert_eq!(stock(&app, &coca).await, 6);
+    assert_eq!(stock(&app, &pan).await, 3);
+    let (_, listed) = status_json(app.get("/api/sales").await).await;
+    assert_eq!(listed["total"], 1);
+    assert_eq!(listed["items"][0]["payments"].as_array().unwrap().len(), 2);
+    let (_, none) = status_json(app.get("/api/sales?from=2000-01-01&to=2000-01-31").await).await;
+    assert_eq!(none["total"], 0);
+    let (status, _) = status_json(app.get("/api/sales?from=yesterday").await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+pub async fn sale_rules_are_422_and_change_nothing(app: TestApp) {
+    app.login_admin().await;
+    let session = open_session(&app, "caja", 0).await;
+    let p = stocked_product(&app, "X", 1000, 5).await;
+    for (payments, why) in [
+        (json!([{"method": "cash", "amount_cents": 500}]), "short"),
+        (json!([{"method": "card", "amount_cents": 1500}]), "card overpaid"),
+        (json!([{"method": "bitcoin", "amount_cents": 1000}]), "method"),
+        (json!([]), "no payment"),
+    ] {
+        let (status, err) = status_json(app.post("/api/sales", &sale(&session, &p, 1, payments)).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{why}: {err}");
+        assert!(err["error"]["details"]["fields"]["payments"].is_string(), "{why}");
+    }
+    let (status, _) = status_json(app.post("/api/sales", &sale(&session, &p, 0, json!([{"method": "cash", "amount_cents": 1}]))).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = status_json(app.post("/api/sales", &sale(&session, &Uuid::new_v4().to_string(), 1, json!([{"method": "cash", "amount_cents": 1}]))).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(stock(&app, &p).await, 5);
+    let (_, listed) = status_json(app.get("/api/sales").await).await;
+    assert_eq!(listed["total"], 0);
+}
+
+pub async fn insufficient_stock_is_409_naming_the_product(app: TestApp) {
+    app.login_admin().await;
+    let session = open_session(&app, "caja", 0).await;
+    let ok = stocked_product(&app, "OK", 100, 10).await;
+    let scarce = stocked_product(&app, "SCARCE", 100, 1).await;
+    let body = json!({"id": Uuid::new_v4(), "cash_session_id": session,
+        "lines": [{"product_id": ok, "quantity": 2}, {"product_id": scarce, "quantity": 3}],
+        "payments": [{"method": "cash", "amount_cents": 500}]});
+    let (status, err) = status_json(app.post("/api/sales", &body).await).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(code(&err), "insufficient_stock");
+    assert_eq!(err["error"]["details"]["product_id"], scarce.as_str());
+    assert_eq!(err["error"]["details"]["available"], 1);
+    assert_eq!(err["error"]["details"]["requested"], 3);
+    assert_eq!(stock(&app, &ok).await, 10, "the other line's stock is untouched");
+    let (status, _) = status_json(
+        app.post("/api/inventory-movements", &json!({"id": Uuid::new_v4(), "product_id": scarce, "delta": -2, "reason": "waste"})).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+pub async fn two_sales_race_for_the_last_unit(app: TestApp) {
+    app.login_admin().await;
+    let session = open_session(&app, "caja", 0).await;
+    let last = stocked_product(&app, "LAST", 100, 1).await;
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let rb = app.client.post(app.url("/api/sales")).json(&sale(&session, &last, 1, json!([{"method": "cash", "amount_cents": 100}])));
+        tasks.push(tokio::spawn(async move { rb.send().await.unwrap().status() }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT]);
+    assert_eq!(stock(&app, &last).await, 0);
+}
+
+/// Fifty copies of one keyed sale at once: one sale, one stock decrement.
+pub async fn concurrent_keyed_sale_applies_once(app: TestApp) {
+    app.login_admin().await;
+    let session = open_session(&app, "caja", 0).await;
+    let p = stocked_product(&app, "P", 100, 100).await;
+    let body = sale(&session, &p, 2, json!([{"method": "cash", "amount_cents": 200}]));
+    let key = Uuid::new_v4().to_string();
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let rb = app.client.post(app.url("/api/sales")).header("Idempotency-Key", &key).json(&body);
+        tasks.push(tokio::spawn(async move { rb.send().await.unwrap().status() }));
+    }
+    for t in tasks {
+        let s = t.await.unwrap();
+        assert!(s == StatusCode::CREATED || s == StatusCode::CONFLICT, "{s}");
+    }
+    assert_eq!(stock(&app, &p).await, 98);
+    let (_, listed) = status_json(app.get("/api/sales").await).await;
+    assert_eq!(listed["total"], 1);
+}
+
+/// A sale retried by id alone (its key long expired) is recognised and not applied twice.
+pub async fn sale_is_idempotent_by_its_id(app: TestApp) {
+    app.login_admin().await;
+    let session = open_session(&app, "caja", 0).await;
+    let p = stocked_product(&app, "P", 100, 10).await;
+    let body = sale(&session, &p, 1, json!([{"method": "cash", "amount_cents": 100}]));
+    let (status, first) = status_json(app.post("/api/sales", &body).await).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let r = app.post("/api/sales", &body).await;
+    assert_eq!(r.headers()["idempotent-replayed"], "true");
+    let (status, again) = status_json(r).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(again, first);
+    assert_eq!(stock(&app, &p).await, 9);
+    let mut other = body.clone();
+    other["lines"][0]["quantity"] = json!(2);
+    other["payments"][0]["amount_cents"] = json!(200);
+    let (status, err) = status_json(app.post("/api/sales", &other).await).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(code(&err), "duplicate_id");
+    assert_eq!(stock(&app, &p).await, 9);
+}
+
+pub async fn pull_carries_stock_and_cash_sessions(app: TestApp) {
+    app.login_admin().await;
+    let session = open_session(&app, "caja", 1000).await;
+    let p = stocked_product(&app, "P", 100, 10).await;
+    let (_, start) = status_json(app.get("/api/sync/pull").await).await;
+    let cursor = start["cursor"].as_str().unwrap().to_owned();
+    app.post("/api/sales", &sale(&session, &p, 4, json!([{"method": "cash", "amount_cents": 400}]))).await;
+    let (_, page) = status_json(app.get(&format!("/api/sync/pull?since={cursor}")).await).await;
+    assert_eq!(page["products"][0]["stock"], 6);
+    assert_eq!(page["cash_sessions"][0]["id"], session.as_str());
+    assert_eq!(page["cash_sessions"][0]["expected_cents"], 1400);
+}
