@@ -4,6 +4,7 @@
 
 mod auth;
 mod catalog;
+mod durability;
 mod helpers;
 mod idempotency;
 mod operations;
@@ -99,6 +100,7 @@ fn main() {
         operations::health_is_503_when_postgres_stops,
         operations::slow_request_times_out,
         idempotency::expired_keys_run_again_and_are_reaped,
+        durability::sigkill_mid_load_then_retry_applies_each_once_sqlite,
         auth::behind_tls_the_cookie_is_secure,
         operations::binary_creates_first_admin_and_stops_on_sigterm,
         users::cli_creates_a_user_from_stdin,
@@ -114,6 +116,11 @@ fn main() {
             }));
         }
     }
+    // Plain tests that need the shared PostgreSQL cluster end in ::postgres, like the engine tests.
+    trials.push(Trial::test("durability::sigkill_mid_load_then_retry_applies_each_once::postgres", || {
+        runtime().block_on(durability::sigkill_mid_load_then_retry_applies_each_once_postgres());
+        Ok(())
+    }));
     for (name, test) in plain {
         trials.push(Trial::test(name, move || {
             runtime().block_on(test());
