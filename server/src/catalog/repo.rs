@@ -87,6 +87,35 @@ pub async fn get_many<E: CatalogEntity>(conn: &mut AnyConnection, ids: &[Uuid]) 
     Ok(out)
 }
 
+/// Keeps the row as it is at its current version (for conflict details).
+pub async fn save_revision<E: CatalogEntity>(conn: &mut AnyConnection, entity: &E) -> Result<(), sqlx::Error> {
+    let snapshot = serde_json::to_string(entity).unwrap_or_default();
+    sqlx::query("INSERT INTO revisions (entity, entity_id, version, snapshot) VALUES ($1, $2, $3, $4)")
+        .bind(E::TABLE)
+        .bind(entity.id().to_string())
+        .bind(entity.version())
+        .bind(snapshot)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The row as it was at `version`, if kept.
+pub async fn revision<E: CatalogEntity>(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    version: i64,
+) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    let snapshot: Option<String> =
+        sqlx::query_scalar("SELECT snapshot FROM revisions WHERE entity = $1 AND entity_id = $2 AND version = $3")
+            .bind(E::TABLE)
+            .bind(id.to_string())
+            .bind(version)
+            .fetch_optional(conn)
+            .await?;
+    Ok(snapshot.and_then(|s| serde_json::from_str(&s).ok()))
+}
+
 /// Whether `id` names a live row of `table` (for reference checks).
 pub async fn exists(conn: &mut AnyConnection, table: &str, id: &str) -> Result<bool, sqlx::Error> {
     let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = $1 AND deleted_at IS NULL");

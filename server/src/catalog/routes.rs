@@ -153,6 +153,12 @@ async fn create<E: CatalogEntity>(
     };
     let mut conn = tx.lock().await;
     if let Some(existing) = repo::get::<E>(&mut conn, id).await? {
+        // The same create again (its key expired, or it had none): answer with the row.
+        let first = repo::revision::<E>(&mut conn, id, 1).await?;
+        let sent = to_json(&entity);
+        if first.is_some_and(|first| E::FIELDS.iter().all(|f| first[*f] == sent[*f])) {
+            return Ok(crate::idempotency::by_id::replayed(existing));
+        }
         return Err(ApiError::Conflict {
             code: "duplicate_id",
             message: "a record with this id already exists".into(),
@@ -161,15 +167,18 @@ async fn create<E: CatalogEntity>(
     }
     check_references(&mut conn, &entity).await?;
     let created = repo::insert(&mut conn, &entity).await.map_err(unique_conflict::<E>)?;
+    repo::save_revision(&mut conn, &created).await?;
     tx.changed(E::TABLE, id);
     Ok(with_etag(StatusCode::CREATED, created))
 }
 
 /// The version an edit is based on, from `If-Match` or the body's `version`; checked against the row.
 /// If-Match is the HTTP precondition (412); the body version is the app's (409 with the current row).
-fn check_precondition<E: CatalogEntity>(
+async fn check_precondition<E: CatalogEntity>(
+    conn: &mut AnyConnection,
     headers: &HeaderMap,
     body_version: Option<i64>,
+    changes: &Map<String, Value>,
     current: &E,
 ) -> Result<(), ApiError> {
     let if_match = headers.get(header::IF_MATCH).map(|v| v.to_str().unwrap_or("").trim().to_owned());
@@ -186,13 +195,41 @@ fn check_precondition<E: CatalogEntity>(
         }
     }
     match body_version {
-        Some(v) if v != current.version() => Err(ApiError::VersionConflict {
-            current_version: current.version(),
-            your_version: v,
-            current: to_json(current),
-        }),
+        Some(v) if v != current.version() => Err(version_conflict(conn, current, v, changes).await?),
         _ => Ok(()),
     }
+}
+
+/// A 409 that lets the client merge: the current row, and the fields that both the client (in
+/// `changes`) and someone else (since version `base`) changed to different values.
+async fn version_conflict<E: CatalogEntity>(
+    conn: &mut AnyConnection,
+    current: &E,
+    base: i64,
+    changes: &Map<String, Value>,
+) -> Result<ApiError, ApiError> {
+    let now = to_json(current);
+    let then = repo::revision::<E>(conn, current.id(), base).await?;
+    let conflicting_fields = changes
+        .iter()
+        .filter(|(field, _)| E::FIELDS.contains(&field.as_str()))
+        .filter(|(field, mine)| {
+            let theirs = &now[field.as_str()];
+            match &then {
+                // Both moved away from the base, to different values.
+                Some(base) => &base[field.as_str()] != theirs && *mine != theirs,
+                // Base unknown: any difference from what is there now.
+                None => *mine != theirs,
+            }
+        })
+        .map(|(field, _)| field.clone())
+        .collect();
+    Ok(ApiError::VersionConflict {
+        current_version: current.version(),
+        your_version: base,
+        current: now,
+        conflicting_fields,
+    })
 }
 
 fn body_version(body: &Map<String, Value>) -> Result<Option<i64>, ApiError> {
@@ -235,7 +272,7 @@ async fn update<E: CatalogEntity>(
         }
         Some(c) => c,
     };
-    check_precondition(&headers, version, &current)?;
+    check_precondition(&mut conn, &headers, version, &changes, &current).await?;
     // The new row = the current one with the sent fields laid over it, parsed by the same rules as a
     // create, so an edit can never produce a row a create would refuse.
     let mut merged = match to_json(&current) {
@@ -257,17 +294,14 @@ async fn update<E: CatalogEntity>(
     check_references(&mut conn, &entity).await?;
     match repo::update(&mut conn, &entity, current.version()).await.map_err(unique_conflict::<E>)? {
         Some(updated) => {
+            repo::save_revision(&mut conn, &updated).await?;
             tx.changed(E::TABLE, id);
             Ok(with_etag(StatusCode::OK, updated))
         }
         // Someone wrote between our read and our write: report what is there now.
         None => {
             let now = load_live::<E>(&mut conn, id).await?;
-            Err(ApiError::VersionConflict {
-                current_version: now.version(),
-                your_version: version.unwrap_or(current.version()),
-                current: to_json(&now),
-            })
+            Err(version_conflict(&mut conn, &now, version.unwrap_or(current.version()), &changes).await?)
         }
     }
 }
@@ -297,19 +331,16 @@ async fn delete<E: CatalogEntity>(
         Some(c) if c.is_deleted() => return Ok(with_etag(StatusCode::OK, c)),
         Some(c) => c,
     };
-    check_precondition(&headers, version, &current)?;
+    check_precondition(&mut conn, &headers, version, &Map::new(), &current).await?;
     match repo::soft_delete::<E>(&mut conn, id, current.version()).await? {
         Some(deleted) => {
+            repo::save_revision(&mut conn, &deleted).await?;
             tx.changed(E::TABLE, id);
             Ok(with_etag(StatusCode::OK, deleted))
         }
         None => {
             let now = repo::get::<E>(&mut conn, id).await?.ok_or(ApiError::NotFound)?;
-            Err(ApiError::VersionConflict {
-                current_version: now.version(),
-                your_version: version.unwrap_or(current.version()),
-                current: to_json(&now),
-            })
+            Err(version_conflict(&mut conn, &now, version.unwrap_or(current.version()), &Map::new()).await?)
         }
     }
 }

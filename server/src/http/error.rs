@@ -39,7 +39,7 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String, details: Option<Value> },
     /// The row changed since the version the client based its edit on.
     #[error("this record was changed by someone else (now version {current_version})")]
-    VersionConflict { current_version: i64, your_version: i64, current: Value },
+    VersionConflict { current_version: i64, your_version: i64, current: Value, conflicting_fields: Vec<String> },
     #[error("the If-Match precondition failed: the record is at version {current_version}")]
     PreconditionFailed { current_version: i64, current: Value },
     #[error("an update needs the version it was based on: send \"version\" or If-Match")]
@@ -123,10 +123,11 @@ impl ApiError {
         match self {
             Validation(fields) => Some(json!({ "fields": fields })),
             Conflict { details, .. } => details.clone(),
-            VersionConflict { current_version, your_version, current } => Some(json!({
+            VersionConflict { current_version, your_version, current, conflicting_fields } => Some(json!({
                 "current": current,
                 "current_version": current_version,
                 "your_version": your_version,
+                "conflicting_fields": conflicting_fields,
             })),
             PreconditionFailed { current, current_version } => {
                 Some(json!({ "current": current, "current_version": current_version }))

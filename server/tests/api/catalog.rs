@@ -61,6 +61,12 @@ pub async fn client_chosen_id_and_duplicate_id(app: TestApp) {
     let (status, c) = status_json(app.post("/api/customers", &body).await).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(c["id"], my_id);
+    // The same create again (a retry whose key expired) is answered with the row, not applied twice.
+    let r = app.post("/api/customers", &body).await;
+    assert_eq!(r.headers()["idempotent-replayed"], "true");
+    let (status, again) = status_json(r).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(again, c);
     let (status, err) = status_json(app.post("/api/customers", &json!({"id": my_id, "name": "Otra"})).await).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(code(&err), "duplicate_id");
@@ -84,6 +90,13 @@ pub async fn stale_patch_is_409_with_current_row(app: TestApp) {
     assert_eq!(details["current"]["version"], 2);
     assert_eq!(details["current"]["price_cents"], 600);
     assert_eq!(details["your_version"], 1);
+    assert_eq!(details["conflicting_fields"], json!([]), "the name was not changed by the other side");
+    // Both sides changed the price, to different values: that field conflicts.
+    let (_, err) = status_json(app.patch(&path, &json!({"version": 1, "price_cents": 700, "name": "Pan casero"})).await).await;
+    assert_eq!(err["error"]["details"]["conflicting_fields"], json!(["price_cents"]));
+    // Same new value on both sides is no conflict.
+    let (_, err) = status_json(app.patch(&path, &json!({"version": 1, "price_cents": 600})).await).await;
+    assert_eq!(err["error"]["details"]["conflicting_fields"], json!([]));
     let (_, now) = status_json(app.get(&path).await).await;
     assert_eq!(now["name"], "Producto PAN-1");
     assert_eq!(now["version"], 2);
