@@ -265,3 +265,31 @@ pub struct InventoryMovement {
     pub created_by: String,
     pub created_at: String,
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct QuoteLine {
+    pub product_id: Uuid,
+    pub quantity: i64,
+    /// None: the product's price when the quote is converted.
+    pub unit_price_cents: Option<i64>,
+}
+
+/// A quote: versioned master data (edited like the catalog) that can be turned into a sale.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Quote {
+    pub id: Uuid,
+    pub customer_id: Option<Uuid>,
+    pub lines: Vec<QuoteLine>,
+    pub notes: Option<String>,
+    /// YYYY-MM-DD
+    pub valid_until: Option<String>,
+    /// `open` or `converted` (read-only: changed by converting).
+    pub status: String,
+    pub sale_id: Option<Uuid>,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub deleted_at: Option<String>,
+}

@@ -21,6 +21,8 @@ use crate::{auth, health, http::AppState, users};
         app::model::ErrorEnvelope, app::model::ErrorBody, app::model::User, app::model::Role,
         app::model::LoginRequest, app::model::NewUser, app::model::UserChanges,
         app::model::Category, app::model::Product, app::model::Customer,
+        app::model::Quote, app::model::QuoteLine, app::model::CashSession, app::model::Sale, app::model::SaleLine,
+        app::model::Payment, app::model::CashMovement, app::model::Expense, app::model::InventoryMovement,
         app::model::Page<serde_json::Value>, app::model::Health, app::model::Status, app::model::StatusCounts,
         crate::audit::Entry, crate::sync::PullResponse, crate::sync::PushRequest, crate::sync::PushOp,
         crate::sync::PushResult, crate::sync::PushResponse,

@@ -1,6 +1,6 @@
 //! The three catalog entities: their fields, rules and rows.
 
-use app::model::{Category, Customer, Product};
+use app::model::{Category, Customer, Product, Quote};
 use sqlx::{any::AnyRow, Row};
 use uuid::Uuid;
 
@@ -195,6 +195,68 @@ impl CatalogEntity for Customer {
             email: row.try_get("email")?,
             phone: row.try_get("phone")?,
             notes: row.try_get("notes")?,
+            version: row.try_get("version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            deleted_at: row.try_get("deleted_at")?,
+        })
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
+impl CatalogEntity for Quote {
+    const TABLE: &'static str = "quotes";
+    const FIELDS: &'static [&'static str] = &["customer_id", "lines", "notes", "valid_until"];
+    const READ_ONLY: &'static [&'static str] = &["status", "sale_id"];
+    const SEARCH: &'static [&'static str] = &["notes"];
+    const ORDER_BY: &'static str = "created_at DESC";
+    const REFERENCES: &'static [(&'static str, &'static str)] = &[("customer_id", "customers")];
+
+    fn parse(id: Uuid, b: &mut Body) -> Option<Self> {
+        let customer_id = b.opt_uuid("customer_id");
+        let lines = b.quote_lines("lines");
+        let notes = b.opt_text("notes", NOTE_MAX);
+        let valid_until = b.opt_date("valid_until");
+        Some(Quote {
+            id,
+            customer_id: customer_id?,
+            lines: lines?,
+            notes: notes?,
+            valid_until: valid_until?,
+            status: "open".into(),
+            sale_id: None,
+            version: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+            deleted_at: None,
+        })
+    }
+    fn values(&self) -> Vec<SqlValue> {
+        vec![
+            SqlValue::Text(self.customer_id.map(|c| c.to_string())),
+            SqlValue::Text(Some(serde_json::to_string(&self.lines).unwrap_or_else(|_| "[]".into()))),
+            SqlValue::Text(self.notes.clone()),
+            SqlValue::Text(self.valid_until.clone()),
+        ]
+    }
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let lines: String = row.try_get("lines")?;
+        Ok(Quote {
+            id: uuid_col(row, "id")?,
+            customer_id: opt_uuid_col(row, "customer_id")?,
+            lines: serde_json::from_str(&lines).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            notes: row.try_get("notes")?,
+            valid_until: row.try_get("valid_until")?,
+            status: row.try_get("status")?,
+            sale_id: opt_uuid_col(row, "sale_id")?,
             version: row.try_get("version")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,

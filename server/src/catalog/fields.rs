@@ -91,6 +91,34 @@ impl<'a> Body<'a> {
         }
     }
 
+    /// Quote lines: `[{product_id, quantity ≥ 1, unit_price_cents ≥ 0 or null}]`, 1 to 500 of them.
+    pub fn quote_lines(&mut self, field: &'static str) -> Option<Vec<app::model::QuoteLine>> {
+        let lines: Option<Vec<app::model::QuoteLine>> =
+            self.map.get(field).and_then(|v| serde_json::from_value(v.clone()).ok());
+        match lines {
+            Some(lines)
+                if (1..=500).contains(&lines.len())
+                    && lines.iter().all(|l| l.quantity >= 1 && l.unit_price_cents.is_none_or(|p| p >= 0)) =>
+            {
+                Some(lines)
+            }
+            _ => self.fail(
+                field,
+                "must be 1 to 500 lines of {product_id, quantity ≥ 1, unit_price_cents ≥ 0 or null}",
+            ),
+        }
+    }
+
+    /// An optional day, YYYY-MM-DD.
+    pub fn opt_date(&mut self, field: &'static str) -> Option<Option<String>> {
+        let day = time::macros::format_description!("[year]-[month]-[day]");
+        match self.opt_text(field, 10)? {
+            None => Some(None),
+            Some(d) if time::Date::parse(&d, &day).is_ok() => Some(Some(d)),
+            Some(_) => self.fail(field, "must be a date YYYY-MM-DD"),
+        }
+    }
+
     pub fn bool_or(&mut self, field: &'static str, default: bool) -> Option<bool> {
         match self.map.get(field) {
             None | Some(Value::Null) => Some(default),

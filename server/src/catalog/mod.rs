@@ -8,7 +8,7 @@ mod repo;
 mod routes;
 
 pub use openapi::paths as openapi_paths;
-pub use repo::{count_live, get_many};
+pub use repo::{count_live, get as get_one, get_many, save_revision};
 pub use routes::router;
 
 use sqlx::any::AnyRow;
@@ -26,8 +26,8 @@ pub trait CatalogEntity: serde::Serialize + Send + Sync + Unpin + Sized + 'stati
     const READ_ONLY: &'static [&'static str] = &[];
     /// Columns `?q=` searches (case-insensitive substring).
     const SEARCH: &'static [&'static str];
-    /// The text column lists are sorted by (case-insensitively).
-    const ORDER_BY: &'static str = "name";
+    /// How lists are sorted.
+    const ORDER_BY: &'static str = "LOWER(name)";
     /// Reference columns and the table they point to, checked before writing.
     const REFERENCES: &'static [(&'static str, &'static str)] = &[];
     /// Code and field reported when a unique index other than the id rejects a write.

@@ -1,7 +1,7 @@
 //! OpenAPI paths for the generic catalog routes, built from the same `CatalogEntity` metadata the
 //! router uses (utoipa's `#[utoipa::path]` attribute cannot describe one generic handler per entity).
 
-use app::model::{Category, Customer, Product};
+use app::model::{Category, Customer, Product, Quote};
 use utoipa::openapi::{
     path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItemBuilder, Paths, PathsBuilder},
     request_body::RequestBodyBuilder,
@@ -123,5 +123,6 @@ pub fn paths() -> Paths {
     let builder = Paths::builder();
     let builder = entity_paths::<Category>("Category", builder);
     let builder = entity_paths::<Product>("Product", builder);
+    let builder = entity_paths::<Quote>("Quote", builder);
     entity_paths::<Customer>("Customer", builder).build()
 }

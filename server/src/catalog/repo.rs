@@ -43,7 +43,7 @@ pub async fn list<E: CatalogEntity>(
     }
     let n = if pattern.is_some() { 2 } else { 1 };
     let sql = format!(
-        "SELECT {} FROM {} WHERE {filter} ORDER BY LOWER({}), id LIMIT ${} OFFSET ${}",
+        "SELECT {} FROM {} WHERE {filter} ORDER BY {}, id LIMIT ${} OFFSET ${}",
         select_list::<E>(),
         E::TABLE,
         E::ORDER_BY,

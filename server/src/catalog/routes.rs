@@ -1,6 +1,6 @@
 //! The catalog's HTTP handlers, generic over the entity.
 
-use app::model::{Category, Customer, Page, Product};
+use app::model::{Category, Customer, Page, Product, Quote};
 use axum::{
     extract::{Path, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
     let router = Router::new();
     let router = routes::<Category>(router);
     let router = routes::<Product>(router);
+    let router = routes::<Quote>(router);
     routes::<Customer>(router)
 }
 

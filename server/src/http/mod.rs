@@ -91,7 +91,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         .layer(axum::middleware::from_fn(move |req, next| middleware::timeout(timeout, req, next)))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
+        .layer(axum::middleware::from_fn(move |req, next| middleware::limit_body(body_limit, req, next)))
         .layer(axum::middleware::from_fn(middleware::json_for_bare_errors))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(TraceLayer::new_for_http());

@@ -1,5 +1,7 @@
 //! Sales: lines, payments, change, and the stock they take, in one transaction.
 
+mod convert;
+
 use std::collections::BTreeMap;
 
 use app::model::{Page, Payment, Sale, SaleLine};
@@ -30,7 +32,10 @@ use crate::{
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/sales", get(list).post(create)).route("/api/sales/{id}", get(get_one))
+    Router::new()
+        .route("/api/sales", get(list).post(create))
+        .route("/api/sales/{id}", get(get_one))
+        .route("/api/quotes/{id}/convert", axum::routing::post(convert::convert))
 }
 
 const MAX_LINES: usize = 500;
@@ -110,7 +115,7 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
 }
 
 /// Checks the shape of a sale that needs no database: counts, quantities, methods.
-fn validate(sale: &NewSale) -> Result<(), ApiError> {
+pub(crate) fn validate(sale: &NewSale) -> Result<(), ApiError> {
     let mut errors = FieldErrors::new();
     if sale.lines.is_empty() || sale.lines.len() > MAX_LINES {
         errors.insert("lines", format!("must have 1 to {MAX_LINES} lines"));

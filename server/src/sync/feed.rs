@@ -1,6 +1,6 @@
 //! The change feed: which rows changed, numbered in commit order.
 
-use app::model::{CashSession, Category, Customer, Product};
+use app::model::{CashSession, Category, Customer, Product, Quote};
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
@@ -50,6 +50,7 @@ pub struct PullResponse {
     pub categories: Vec<Category>,
     pub products: Vec<Product>,
     pub customers: Vec<Customer>,
+    pub quotes: Vec<Quote>,
     /// Sessions that opened, closed or took money (with their expected cash).
     pub cash_sessions: Vec<CashSession>,
 }
@@ -85,7 +86,7 @@ pub async fn pull(
     .await?;
     let has_more = seqs.len() as i64 > limit;
     let Some(&upto) = seqs.iter().take(limit as usize).last() else {
-        return Ok(Json(PullResponse { cursor: since.to_string(), has_more: false, categories: vec![], products: vec![], customers: vec![], cash_sessions: vec![] }));
+        return Ok(Json(PullResponse { cursor: since.to_string(), has_more: false, categories: vec![], products: vec![], customers: vec![], quotes: vec![], cash_sessions: vec![] }));
     };
     let rows = sqlx::query("SELECT DISTINCT entity, entity_id FROM change_log WHERE seq > $1 AND seq <= $2")
         .bind(since)
@@ -115,6 +116,7 @@ pub async fn pull(
         categories: load(&mut conn, &ids).await?,
         products: load(&mut conn, &ids).await?,
         customers: load(&mut conn, &ids).await?,
+        quotes: load(&mut conn, &ids).await?,
         cash_sessions: {
             let mut sessions = Vec::new();
             for id in ids.get("cash_sessions").into_iter().flatten() {

@@ -95,6 +95,7 @@ fn main() {
         sales::concurrent_keyed_sale_applies_once,
         sales::sale_is_idempotent_by_its_id,
         sales::pull_carries_stock_and_cash_sessions,
+        sales::quote_is_edited_then_converted_once,
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
         operations::health_is_503_when_postgres_stops,

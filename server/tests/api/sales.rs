@@ -224,3 +224,48 @@ pub async fn pull_carries_stock_and_cash_sessions(app: TestApp) {
     assert_eq!(page["cash_sessions"][0]["id"], session.as_str());
     assert_eq!(page["cash_sessions"][0]["expected_cents"], 1400);
 }
+
+pub async fn quote_is_edited_then_converted_once(app: TestApp) {
+    app.login_admin().await;
+    let session = open_session(&app, "caja", 0).await;
+    let p = stocked_product(&app, "Q", 500, 10).await;
+    let (_, customer) = status_json(app.post("/api/customers", &json!({"name": "Obra Sur"})).await).await;
+    let (status, q) = status_json(
+        app.post("/api/quotes", &json!({"customer_id": customer["id"], "lines": [{"product_id": p, "quantity": 3, "unit_price_cents": 450}],
+            "notes": "entrega viernes", "valid_until": "2026-12-31"})).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{q}");
+    let path = format!("/api/quotes/{}", q["id"].as_str().unwrap());
+    let (status, err) = status_json(app.patch(&path, &json!({"version": 1, "status": "converted"})).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(err["error"]["details"]["fields"]["status"], "is read-only");
+    let (status, q2) = status_json(app.patch(&path, &json!({"version": 1, "lines": [{"product_id": p, "quantity": 4, "unit_price_cents": 450}]})).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(q2["version"], 2);
+    let (status, bad) = status_json(app.patch(&path, &json!({"version": 2, "lines": [{"product_id": p, "quantity": 0}]})).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+
+    let sale_id = Uuid::new_v4();
+    let convert = json!({"sale_id": sale_id, "cash_session_id": session, "payments": [{"method": "transfer", "amount_cents": 1800}]});
+    let (status, s) = status_json(app.post(&format!("{path}/convert"), &convert).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{s}");
+    assert_eq!(s["total_cents"], 1800);
+    assert_eq!(s["customer_id"], customer["id"]);
+    assert_eq!(stock(&app, &p).await, 6);
+    let (_, q3) = status_json(app.get(&path).await).await;
+    assert_eq!(q3["status"], "converted");
+    assert_eq!(q3["sale_id"], sale_id.to_string());
+    // A retry answers with the same sale; another conversion is refused.
+    let (status, again) = status_json(app.post(&format!("{path}/convert"), &convert).await).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(again["id"], s["id"]);
+    let mut other = convert.clone();
+    other["sale_id"] = json!(Uuid::new_v4());
+    let (status, err) = status_json(app.post(&format!("{path}/convert"), &other).await).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(code(&err), "quote_already_converted");
+    assert_eq!(stock(&app, &p).await, 6);
+    let (_, page) = status_json(app.get("/api/sync/pull").await).await;
+    assert_eq!(page["quotes"][0]["status"], "converted");
+}

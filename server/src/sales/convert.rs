@@ -1,0 +1,85 @@
+//! `POST /api/quotes/{id}/convert`: a quote becomes a sale (its lines, its customer), once.
+
+use app::model::{Quote, Payment};
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{load, record, validate, NewLine, NewSale};
+use crate::{
+    auth::CurrentUser,
+    catalog::{self, CatalogEntity},
+    db::now,
+    http::{error::ApiError, extract::ApiJson, AppState},
+    idempotency::{by_id, WriteTx},
+};
+
+#[derive(Debug, Deserialize)]
+pub struct ConvertRequest {
+    sale_id: Uuid,
+    cash_session_id: Uuid,
+    payments: Vec<Payment>,
+}
+
+pub async fn convert(
+    CurrentUser(user): CurrentUser,
+    State(state): State<AppState>,
+    tx: WriteTx,
+    Path(id): Path<Uuid>,
+    ApiJson(raw): ApiJson<Value>,
+) -> Result<Response, ApiError> {
+    let body: ConvertRequest = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let mut conn = tx.lock().await;
+    let quote = match catalog::get_one::<Quote>(&mut conn, id).await? {
+        Some(q) if !q.is_deleted() => q,
+        _ => return Err(ApiError::NotFound),
+    };
+    if quote.status == "converted" {
+        // Converting again with the same sale id is a retry: answer with that sale.
+        if quote.sale_id == Some(body.sale_id) {
+            let sale = load(&mut conn, body.sale_id).await?.ok_or(ApiError::NotFound)?;
+            return Ok(by_id::replayed(sale));
+        }
+        return Err(ApiError::Conflict {
+            code: "quote_already_converted",
+            message: "this quote was already turned into a sale".into(),
+            details: Some(serde_json::json!({ "sale_id": quote.sale_id })),
+        });
+    }
+    let sale = NewSale {
+        id: body.sale_id,
+        cash_session_id: body.cash_session_id,
+        customer_id: quote.customer_id,
+        lines: quote
+            .lines
+            .iter()
+            .map(|l| NewLine { product_id: l.product_id, quantity: l.quantity, unit_price_cents: l.unit_price_cents })
+            .collect(),
+        payments: body.payments,
+    };
+    validate(&sale)?;
+    let recorded = record(&mut conn, Some(&tx), &user.username, &sale, &by_id::body_hash(&raw), state.config.allow_negative_stock).await?;
+    let updated = sqlx::query(
+        "UPDATE quotes SET status = 'converted', sale_id = $1, version = version + 1, updated_at = $2 \
+         WHERE id = $3 AND status = 'open'",
+    )
+    .bind(body.sale_id.to_string())
+    .bind(now())
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Err(ApiError::conflict("quote_already_converted", "this quote was converted meanwhile"));
+    }
+    if let Some(converted) = catalog::get_one::<Quote>(&mut conn, id).await? {
+        catalog::save_revision(&mut conn, &converted).await?;
+    }
+    tx.changed("quotes", id);
+    Ok((StatusCode::CREATED, Json(recorded)).into_response())
+}
