@@ -42,6 +42,7 @@ const MAX_LINES: usize = 500;
 pub const PAYMENT_METHODS: &[&str] = &["cash", "card", "transfer", "other"];
 
 #[derive(Debug, Deserialize)]
+#[derive(Clone)]
 pub struct NewSale {
     pub id: Uuid,
     pub cash_session_id: Uuid,
@@ -51,6 +52,7 @@ pub struct NewSale {
 }
 
 #[derive(Debug, Deserialize)]
+#[derive(Clone)]
 pub struct NewLine {
     pub product_id: Uuid,
     pub quantity: i64,
