@@ -85,6 +85,19 @@ pub async fn spawn_app_with(
     TestApp { address, client: new_client(), db, engine, _data_dir: data_dir, _shutdown: tx }
 }
 
+/// Another server on an existing database (no new admin); returns its base URL. It runs until the
+/// test's runtime ends.
+pub async fn spawn_instance(database_url: &str) -> String {
+    // PostgreSQL: nothing is written to the data dir (no log file in tests).
+    let data_dir = std::env::temp_dir();
+    let config = config(&data_dir, Some(database_url.to_owned()));
+    let db = Db::connect(&config.db).await.expect("database");
+    let app = Application::build(config, db).await.expect("bind");
+    let address = format!("http://{}", app.local_addr());
+    tokio::spawn(app.serve(std::future::pending()));
+    address
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)

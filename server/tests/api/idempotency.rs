@@ -225,3 +225,27 @@ pub async fn expired_keys_run_again_and_are_reaped() {
     assert_eq!(mostrador::idempotency::reap_expired(&app.db).await.unwrap(), 1);
     assert_eq!(count(&app, "idempotency_keys").await, 0);
 }
+
+/// Two server instances on one PostgreSQL database (separate pools, nothing shared in memory): 40
+/// copies of one keyed request spread over both still make exactly one row.
+pub async fn two_instances_share_one_database() {
+    let url = crate::helpers::CLUSTER.get().expect("cluster").create_database().await;
+    let a = spawn_app_with(Engine::Postgres, Some(url.clone()), |_| {}).await;
+    let b = crate::helpers::spawn_instance(&url).await;
+    a.login_admin().await;
+    let key = Uuid::new_v4().to_string();
+    let body = json!({"sku": "TWO", "name": "Two", "price_cents": 1, "cost_cents": 0});
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let base = if i % 2 == 0 { &a.address } else { &b };
+        // Same cookie jar: the session lives in the shared database, so either instance knows it.
+        let rb = keyed(a.client.post(format!("{base}/api/products")), &key).json(&body);
+        tasks.push(tokio::spawn(async move { rb.send().await.unwrap().status() }));
+    }
+    for t in tasks {
+        let s = t.await.unwrap();
+        assert!(s == StatusCode::CREATED || s == StatusCode::CONFLICT, "{s}");
+    }
+    assert_eq!(count(&a, "products").await, 1);
+    assert_eq!(count(&a, "audit_log").await, 1);
+}

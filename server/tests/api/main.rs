@@ -122,6 +122,10 @@ fn main() {
         runtime().block_on(durability::sigkill_mid_load_then_retry_applies_each_once_postgres());
         Ok(())
     }));
+    trials.push(Trial::test("idempotency::two_instances_share_one_database::postgres", || {
+        runtime().block_on(idempotency::two_instances_share_one_database());
+        Ok(())
+    }));
     for (name, test) in plain {
         trials.push(Trial::test(name, move || {
             runtime().block_on(test());
