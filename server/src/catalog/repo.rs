@@ -28,20 +28,22 @@ fn like_pattern(term: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// Live rows matching `q`, created within `[created_from, created_to)`, a page of them.
 pub async fn list<E: CatalogEntity>(
     db: &Db,
     q: Option<&str>,
+    (created_from, created_to): (&str, &str),
     limit: i64,
     offset: i64,
 ) -> Result<Page<E>, sqlx::Error> {
-    let mut filter = String::from("deleted_at IS NULL");
+    let mut filter = String::from("deleted_at IS NULL AND created_at >= $1 AND created_at < $2");
     let pattern = q.map(str::trim).filter(|s| !s.is_empty()).map(like_pattern);
     if pattern.is_some() {
         let ors: Vec<String> =
-            E::SEARCH.iter().map(|c| format!("LOWER({c}) LIKE $1 ESCAPE '\\'")).collect();
+            E::SEARCH.iter().map(|c| format!("LOWER({c}) LIKE $3 ESCAPE '\\'")).collect();
         filter.push_str(&format!(" AND ({})", ors.join(" OR ")));
     }
-    let n = if pattern.is_some() { 2 } else { 1 };
+    let n = if pattern.is_some() { 4 } else { 3 };
     let sql = format!(
         "SELECT {} FROM {} WHERE {filter} ORDER BY {}, id LIMIT ${} OFFSET ${}",
         select_list::<E>(),
@@ -51,8 +53,8 @@ pub async fn list<E: CatalogEntity>(
         n + 1
     );
     let count_sql = format!("SELECT COUNT(*) FROM {} WHERE {filter}", E::TABLE);
-    let mut rows_q = sqlx::query(&sql);
-    let mut count_q = sqlx::query_scalar::<_, i64>(&count_sql);
+    let mut rows_q = sqlx::query(&sql).bind(created_from).bind(created_to);
+    let mut count_q = sqlx::query_scalar::<_, i64>(&count_sql).bind(created_from).bind(created_to);
     if let Some(p) = &pattern {
         rows_q = rows_q.bind(p.clone());
         count_q = count_q.bind(p.clone());

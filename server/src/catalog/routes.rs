@@ -47,6 +47,10 @@ pub struct ListParams {
     q: Option<String>,
     limit: Option<String>,
     offset: Option<String>,
+    /// Created on or after this day (YYYY-MM-DD).
+    from: Option<String>,
+    /// Created on or before this day.
+    to: Option<String>,
 }
 
 const MAX_PAGE: i64 = 200;
@@ -68,7 +72,9 @@ async fn list<E: CatalogEntity>(
 ) -> Result<Json<Page<E>>, ApiError> {
     let limit = parse_count(params.limit.as_deref(), "limit", 50, MAX_PAGE)?;
     let offset = parse_count(params.offset.as_deref(), "offset", 0, i64::MAX)?;
-    Ok(Json(repo::list::<E>(&state.db, params.q.as_deref(), limit, offset).await?))
+    let period = crate::period::PeriodParams { from: params.from, to: params.to, ..Default::default() }.parse()?;
+    let range = (period.start.as_str(), period.end.as_str());
+    Ok(Json(repo::list::<E>(&state.db, params.q.as_deref(), range, limit, offset).await?))
 }
 
 fn etag(version: i64) -> HeaderValue {

@@ -221,6 +221,10 @@ pub async fn search_and_pagination(app: TestApp) {
     assert_eq!(page["limit"], 2);
     let names: Vec<&str> = page["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["Arroz largo fino", "Fideos 100%_x"], "sorted by name");
+    let (_, none) = status_json(app.get("/api/products?from=2000-01-01&to=2000-12-31").await).await;
+    assert_eq!(none["total"], 0, "created within the dates");
+    let (_, all) = status_json(app.get("/api/products?from=2000-01-01").await).await;
+    assert_eq!(all["total"], 4);
     let (status, err) = status_json(app.get("/api/products?limit=abc").await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(err["error"]["details"]["fields"]["limit"].is_string());
