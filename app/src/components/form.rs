@@ -1,0 +1,660 @@
+//! The create/edit form of a catalog row (`/products/new`, `/products/{id}`, …).
+//!
+//! An existing row is saved with PATCH carrying the version the form was loaded at and only the fields
+//! that changed. If someone else saved in between, the server answers 409 `version_conflict` with its
+//! current row; the form then shows both versions side by side and lets the person keep theirs (resend the
+//! same changes on top of the current version) or take the server's (reload the form from it).
+
+use std::collections::HashMap;
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use serde_json::{Map, Value};
+
+use super::icons::Icon;
+use super::{use_goto, use_list_memory, use_session, use_toast};
+use crate::api::{self, ApiError};
+use crate::entity::{changed_fields, default_text, from_text, to_text, EntityDef, Field, Kind};
+use crate::i18n::{fill, use_i18n, Lang, T};
+use crate::model::Category;
+
+/// A message that is either ours (re-translated when the language changes) or the server's text.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Msg {
+    T(T),
+    Text(String),
+}
+
+impl Msg {
+    pub fn show(&self, lang: Lang) -> String {
+        match self {
+            Msg::T(t) => t.text(lang).to_string(),
+            Msg::Text(s) => s.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Load {
+    Loading,
+    Ready,
+    Missing,
+    Failed(ApiError),
+}
+
+/// A stale save: the server's row now, and the changes this form tried to make.
+#[derive(Clone, Debug, PartialEq)]
+struct Conflict {
+    current: Value,
+    mine: Map<String, Value>,
+}
+
+fn version_of(row: &Value) -> i64 {
+    row.get("version").and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// Known duplicate codes → the field they belong to and our sentence for it.
+fn duplicate_message(code: &str) -> Option<(&'static str, T)> {
+    match code {
+        "duplicate_sku" => Some(("sku", T::DuplicateSku)),
+        _ => None,
+    }
+}
+
+#[component]
+pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
+    let i18n = use_i18n();
+    let session = use_session();
+    let toast = use_toast();
+    let goto = use_goto();
+    let memory = use_list_memory();
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+
+    let fields: Vec<(&'static Field, RwSignal<String>)> = def
+        .fields
+        .iter()
+        .map(|f| (f, RwSignal::new(default_text(f.kind))))
+        .collect();
+    let fields = StoredValue::new(fields);
+    let base = RwSignal::new(None::<Value>);
+    // Same initial state on the server and in the browser, so hydration matches.
+    let load = RwSignal::new(if id.get_untracked() == "new" {
+        Load::Ready
+    } else {
+        Load::Loading
+    });
+    let errors = RwSignal::new(HashMap::<&'static str, Msg>::new());
+    let banner = RwSignal::new(None::<Msg>);
+    let busy = RwSignal::new(false);
+    let conflict = RwSignal::new(None::<Conflict>);
+    let confirming = RwSignal::new(false);
+    let categories = RwSignal::new(Vec::<(String, String)>::new());
+
+    let fill_from = move |row: &Value| {
+        let lang = i18n.lang.get_untracked();
+        fields.with_value(|fs| {
+            for (f, s) in fs {
+                s.set(to_text(f.kind, row.get(f.key), lang));
+            }
+        });
+        base.set(Some(row.clone()));
+    };
+
+    let id_now = id;
+    Effect::new(move || {
+        let id = id.get();
+        errors.set(HashMap::new());
+        banner.set(None);
+        conflict.set(None);
+        confirming.set(false);
+        if id == "new" {
+            fields.with_value(|fs| fs.iter().for_each(|(f, s)| s.set(default_text(f.kind))));
+            base.set(None);
+            load.set(Load::Ready);
+            return;
+        }
+        load.set(Load::Loading);
+        spawn_local(async move {
+            let result = api::get(def.path, &id).await;
+            // The person may have moved on to another row meanwhile.
+            if id_now.try_get_untracked().as_deref() != Some(id.as_str()) {
+                return;
+            }
+            match result {
+                Ok(row) => {
+                    fill_from(&row);
+                    load.set(Load::Ready);
+                }
+                Err(e) if e.is_unauthorized() => session.expired(),
+                Err(e) if e.status == 404 => load.set(Load::Missing),
+                Err(e) => load.set(Load::Failed(e)),
+            }
+        });
+    });
+
+    if def.fields.iter().any(|f| f.kind == Kind::CategoryRef) {
+        Effect::new(move || {
+            spawn_local(async move {
+                if let Ok(page) = api::list::<Category>("categories", "", 100, 0).await {
+                    let mut opts: Vec<(String, String)> = page
+                        .items
+                        .into_iter()
+                        .map(|c| (c.id.to_string(), c.name))
+                        .collect();
+                    opts.sort_by_key(|(_, name)| name.to_lowercase());
+                    categories.set(opts);
+                }
+            });
+        });
+    }
+
+    let on_error = move |e: ApiError, mine: Map<String, Value>| {
+        busy.set(false);
+        if e.is_unauthorized() {
+            session.expired();
+            return;
+        }
+        if let Some(current) = e.conflict_current() {
+            conflict.set(Some(Conflict { current, mine }));
+            return;
+        }
+        if let Some((key, text)) = duplicate_message(&e.code) {
+            errors.update(|m| {
+                m.insert(key, Msg::T(text));
+            });
+            banner.set(Some(Msg::T(T::FixFields)));
+            return;
+        }
+        let field_errors = e.field_errors();
+        if !field_errors.is_empty() {
+            let mut by_field = HashMap::new();
+            let mut other = Vec::new();
+            for (k, msg) in field_errors {
+                match def.field(&k) {
+                    Some(f) => {
+                        by_field.insert(f.key, Msg::Text(msg));
+                    }
+                    None => other.push(format!("{k}: {msg}")),
+                }
+            }
+            errors.set(by_field);
+            banner.set(Some(if other.is_empty() {
+                Msg::T(T::FixFields)
+            } else {
+                Msg::Text(other.join(" · "))
+            }));
+            return;
+        }
+        banner.set(Some(if e.status == 404 {
+            Msg::T(T::NotFound)
+        } else {
+            Msg::Text(e.describe(i18n.lang.get_untracked()))
+        }));
+    };
+
+    let send_patch = move |version: i64, changes: Map<String, Value>| {
+        busy.set(true);
+        banner.set(None);
+        let id = id.get_untracked();
+        spawn_local(async move {
+            match api::patch(def.path, &id, version, changes.clone()).await {
+                Ok(row) => {
+                    busy.set(false);
+                    conflict.set(None);
+                    fill_from(&row);
+                    toast.show(T::Saved);
+                    goto.go(memory.url_now(def.path));
+                }
+                Err(e) => on_error(e, changes),
+            }
+        });
+    };
+    // The form's values as JSON, or the message of each field that cannot be sent.
+    let collect = move || -> Result<Map<String, Value>, HashMap<&'static str, Msg>> {
+        let mut mine = Map::new();
+        let mut invalid = HashMap::new();
+        fields.with_value(|fs| {
+            for (f, s) in fs {
+                match from_text(f.kind, &s.get_untracked()) {
+                    Ok(v) => {
+                        mine.insert(f.key.to_string(), v);
+                    }
+                    Err(t) => {
+                        invalid.insert(f.key, Msg::T(t));
+                    }
+                }
+            }
+        });
+        if invalid.is_empty() {
+            Ok(mine)
+        } else {
+            Err(invalid)
+        }
+    };
+
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let collected = collect();
+        banner.set(None);
+        let mine = match collected {
+            Ok(mine) => mine,
+            Err(invalid) => {
+                errors.set(invalid);
+                banner.set(Some(Msg::T(T::FixFields)));
+                return;
+            }
+        };
+        errors.set(HashMap::new());
+        match base.get_untracked() {
+            None => {
+                busy.set(true);
+                spawn_local(async move {
+                    match api::create(def.path, mine.clone()).await {
+                        Ok(_) => {
+                            busy.set(false);
+                            toast.show(T::Saved);
+                            goto.go(memory.url_now(def.path));
+                        }
+                        Err(e) => on_error(e, mine),
+                    }
+                });
+            }
+            Some(row) => {
+                let changes = changed_fields(def, &row, &mine);
+                if changes.is_empty() {
+                    banner.set(Some(Msg::T(T::NoChanges)));
+                } else {
+                    send_patch(version_of(&row), changes);
+                }
+            }
+        }
+    };
+
+    // My changes as the form holds them now (the person may have kept typing), relative to the row the
+    // form was loaded from, laid over the server's current version.
+    let keep_mine = move |_| {
+        let (Some(c), Some(row)) = (conflict.get_untracked(), base.get_untracked()) else {
+            return;
+        };
+        match collect() {
+            Ok(mine) => {
+                let changes = changed_fields(def, &row, &mine);
+                send_patch(
+                    version_of(&c.current),
+                    if changes.is_empty() { c.mine } else { changes },
+                );
+            }
+            Err(invalid) => {
+                errors.set(invalid);
+                banner.set(Some(Msg::T(T::FixFields)));
+            }
+        }
+    };
+    let take_server = move |_| {
+        if let Some(c) = conflict.get_untracked() {
+            fill_from(&c.current);
+            errors.set(HashMap::new());
+            banner.set(None);
+            conflict.set(None);
+        }
+    };
+
+    let confirm_delete = move |_| {
+        let Some(row) = base.get_untracked() else {
+            return;
+        };
+        busy.set(true);
+        let id = id.get_untracked();
+        spawn_local(async move {
+            match api::delete(def.path, &id, version_of(&row)).await {
+                Ok(_) => {
+                    busy.set(false);
+                    toast.show(T::Deleted);
+                    goto.go(memory.url_now(def.path));
+                }
+                Err(e) => {
+                    busy.set(false);
+                    confirming.set(false);
+                    if let Some(current) = e.conflict_current() {
+                        // Deleting what someone just changed would discard their change unseen: show it first.
+                        fill_from(&current);
+                        banner.set(Some(Msg::T(T::ConflictDeleteHelp)));
+                    } else {
+                        on_error(e, Map::new());
+                    }
+                }
+            }
+        });
+    };
+
+    // One input per field; the kind decides the control.
+    let field_view = move |f: &'static Field, value: RwSignal<String>| {
+        let input_id = format!("f-{}", f.input);
+        let error_id = format!("err-{}", f.input);
+        let error = move || errors.with(|m| m.get(f.key).map(|m| m.show(i18n.lang.get())));
+        let invalid = move || error().is_some().then_some("true");
+        let described = error_id.clone();
+        let described_by = move || error().is_some().then(|| described.clone());
+        let control = match f.kind {
+            Kind::Flag => view! {
+                <label class="check">
+                    <input
+                        type="checkbox"
+                        id=input_id.clone()
+                        name=f.input
+                        prop:checked=move || value.get() == "true"
+                        on:change=move |ev| value.set(if event_target_checked(&ev) { "true" } else { "false" }.into())
+                    />
+                    <span>{move || i18n.t(f.label)}</span>
+                </label>
+            }
+            .into_any(),
+            Kind::LongText => view! {
+                <textarea
+                    id=input_id.clone()
+                    name=f.input
+                    rows="3"
+                    aria-invalid=invalid
+                    aria-describedby=described_by
+                    prop:value=value
+                    on:input=move |ev| value.set(event_target_value(&ev))
+                ></textarea>
+            }
+            .into_any(),
+            Kind::CategoryRef => view! {
+                <select
+                    id=input_id.clone()
+                    name=f.input
+                    aria-invalid=invalid
+                    aria-describedby=described_by
+                    on:change=move |ev| value.set(event_target_value(&ev))
+                >
+                    <option value="" prop:selected=move || value.get().is_empty()>
+                        {move || i18n.t(T::NoCategory)}
+                    </option>
+                    {move || {
+                        categories
+                            .get()
+                            .into_iter()
+                            .map(|(cid, name)| {
+                                let selected = cid.clone();
+                                view! {
+                                    <option value=cid prop:selected=move || value.get() == selected>
+                                        {name}
+                                    </option>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </select>
+            }
+            .into_any(),
+            _ => view! {
+                <input
+                    type="text"
+                    id=input_id.clone()
+                    name=f.input
+                    autocomplete=f.autocomplete
+                    inputmode=f.input_mode
+                    aria-invalid=invalid
+                    aria-describedby=described_by
+                    required=f.kind == Kind::Text || f.kind == Kind::Money
+                    prop:value=value
+                    on:input=move |ev| value.set(event_target_value(&ev))
+                />
+            }
+            .into_any(),
+        };
+        let label = (f.kind != Kind::Flag).then(|| {
+            view! {
+                <label for=input_id.clone()>{move || i18n.t(f.label)}</label>
+            }
+        });
+        let wide = matches!(f.kind, Kind::LongText | Kind::Flag);
+        view! {
+            <div class="field" class:wide=wide class:invalid=move || error().is_some() data-field=f.input>
+                {label}
+                {control}
+                {f.help.map(|h| view! { <p class="help">{move || i18n.t(h)}</p> })}
+                {move || {
+                    error()
+                        .map(|msg| {
+                            view! {
+                                <p class="field-error" id=error_id.clone() data-testid=format!("error-{}", f.input)>
+                                    {msg}
+                                </p>
+                            }
+                        })
+                }}
+            </div>
+        }
+    };
+
+    // How a value reads in the conflict view ("Sí", "$ 12,50", the category's name…).
+    let show_value = move |f: &'static Field, v: Option<&Value>, lang: Lang| -> String {
+        let text = match f.kind {
+            Kind::Flag => {
+                i18n_yes_no(v.and_then(Value::as_bool).unwrap_or(false), lang).to_string()
+            }
+            Kind::Money => v
+                .and_then(Value::as_i64)
+                .map(|c| crate::money::format_display(c, lang))
+                .unwrap_or_default(),
+            Kind::CategoryRef => {
+                let id = to_text(f.kind, v, lang);
+                categories
+                    .with(|cs| {
+                        cs.iter()
+                            .find(|(cid, _)| *cid == id)
+                            .map(|(_, n)| n.clone())
+                    })
+                    .unwrap_or(id)
+            }
+            _ => to_text(f.kind, v, lang),
+        };
+        if text.is_empty() {
+            T::Empty.text(lang).to_string()
+        } else {
+            text
+        }
+    };
+
+    let conflict_view = move || {
+        conflict.get().map(|c| {
+            let lang = i18n.lang.get();
+            let rows = def
+                .fields
+                .iter()
+                .filter(|f| c.mine.contains_key(f.key))
+                .map(|f| {
+                    let mine = show_value(f, c.mine.get(f.key), lang);
+                    let theirs = show_value(f, c.current.get(f.key), lang);
+                    let differs = mine != theirs;
+                    view! {
+                        <div class="conflict-row" class:differs=differs data-testid=format!("conflict-{}", f.input)>
+                            <div class="conflict-field">{f.label.text(lang)}</div>
+                            <div class="conflict-mine">
+                                <span class="conflict-tag">{T::Mine.text(lang)}</span>
+                                <span class="conflict-value" data-testid="conflict-mine">{mine}</span>
+                            </div>
+                            <div class="conflict-theirs">
+                                <span class="conflict-tag">{T::OnServer.text(lang)}</span>
+                                <span class="conflict-value" data-testid="conflict-server">{theirs}</span>
+                            </div>
+                        </div>
+                    }
+                })
+                .collect_view();
+            view! {
+                <section class="conflict" role="alert" data-testid="conflict" aria-labelledby="conflict-title">
+                    <h2 id="conflict-title">
+                        <Icon name="alert"/>
+                        <span>{T::ConflictTitle.text(lang)}</span>
+                    </h2>
+                    <p>{T::ConflictHelp.text(lang)}</p>
+                    <div class="conflict-grid">{rows}</div>
+                    <div class="actions">
+                        <button type="button" class="btn primary" data-testid="keep-mine" disabled=busy on:click=keep_mine>
+                            {T::KeepMine.text(lang)}
+                        </button>
+                        <button type="button" class="btn" data-testid="take-server" disabled=busy on:click=take_server>
+                            {T::TakeServer.text(lang)}
+                        </button>
+                    </div>
+                </section>
+            }
+        })
+    };
+
+    let read_only = move || {
+        base.with(|b| {
+            b.as_ref().filter(|_| def.path == "products").map(|row| {
+                let stock = row.get("stock").and_then(Value::as_i64).unwrap_or(0);
+                view! {
+                    <div class="readonly" data-testid="stock">
+                        <span class="readonly-label">{move || i18n.t(T::Stock)}</span>
+                        <span class="readonly-value">{stock}</span>
+                        <span class="help">{move || i18n.t(T::StockHelp)}</span>
+                    </div>
+                }
+            })
+        })
+    };
+
+    let delete_zone = move || {
+        base.with(|b| b.is_some()).then(|| {
+            let name = move || {
+                base.with(|b| {
+                    b.as_ref()
+                        .and_then(|r| r.get(def.display_key))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                })
+            };
+            view! {
+                <div class="danger-zone">
+                    <Show
+                        when=move || confirming.get()
+                        fallback=move || {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="btn danger-ghost"
+                                    data-testid="delete"
+                                    on:click=move |_| confirming.set(true)
+                                >
+                                    <Icon name="trash"/>
+                                    <span>{move || i18n.t(T::Delete)}</span>
+                                </button>
+                            }
+                        }
+                    >
+                        <div class="confirm" role="alertdialog" aria-labelledby="confirm-title" data-testid="confirm-delete">
+                            <p id="confirm-title" class="confirm-title">
+                                {move || fill(i18n.t(T::ConfirmDelete), &[("name", &name())])}
+                            </p>
+                            <p class="help">{move || i18n.t(T::ConfirmDeleteHelp)}</p>
+                            <div class="actions">
+                                <button
+                                    type="button"
+                                    class="btn danger"
+                                    data-testid="confirm-delete-yes"
+                                    disabled=busy
+                                    on:click=confirm_delete
+                                >
+                                    {move || i18n.t(if busy.get() { T::Deleting } else { T::Delete })}
+                                </button>
+                                <button type="button" class="btn" on:click=move |_| confirming.set(false)>
+                                    {move || i18n.t(T::Cancel)}
+                                </button>
+                            </div>
+                        </div>
+                    </Show>
+                </div>
+            }
+        })
+    };
+
+    let title = move || {
+        i18n.t(if id.get() == "new" {
+            def.new_title
+        } else {
+            def.edit_title
+        })
+    };
+
+    let body = move || match load.get() {
+        Load::Loading => {
+            view! { <p class="loading" data-testid="loading">{move || i18n.t(T::Loading)}</p> }
+                .into_any()
+        }
+        Load::Missing => {
+            view! { <p class="panel center">{move || i18n.t(T::NotFound)}</p> }.into_any()
+        }
+        Load::Failed(e) => {
+            view! { <p class="panel center" role="alert">{e.describe(i18n.lang.get())}</p> }
+                .into_any()
+        }
+        Load::Ready => {
+            let inputs =
+                fields.with_value(|fs| fs.iter().map(|(f, s)| field_view(f, *s)).collect_view());
+            view! {
+                {conflict_view}
+                <form class="card form" method="post" novalidate data-testid="entity-form" on:submit=on_submit>
+                    {move || {
+                        banner
+                            .get()
+                            .map(|m| {
+                                view! {
+                                    <p class="banner" role="alert" data-testid="form-banner">
+                                        {m.show(i18n.lang.get())}
+                                    </p>
+                                }
+                            })
+                    }}
+                    <div class="fields">{inputs}</div>
+                    {read_only}
+                    <div class="actions sticky">
+                        <button type="submit" class="btn primary wide" data-testid="save" disabled=busy>
+                            {move || i18n.t(if busy.get() { T::Saving } else { T::Save })}
+                        </button>
+                        <a class="btn" href=move || memory.url(def.path)>{move || i18n.t(T::Cancel)}</a>
+                    </div>
+                </form>
+                {delete_zone}
+            }
+            .into_any()
+        }
+    };
+
+    view! {
+        <Title text=move || title().to_string()/>
+        <section class="page narrow">
+            <header class="page-head">
+                <a class="back" href=move || memory.url(def.path) aria-label=move || i18n.t(T::Back)>
+                    <Icon name="back"/>
+                    <span>{move || i18n.t(def.title)}</span>
+                </a>
+                <h1 data-testid="form-title">{title}</h1>
+            </header>
+            {body}
+        </section>
+    }
+    .into_any()
+}
+
+fn i18n_yes_no(b: bool, lang: Lang) -> &'static str {
+    if b {
+        T::Yes.text(lang)
+    } else {
+        T::No.text(lang)
+    }
+}

@@ -1,0 +1,84 @@
+//! A handful of inline stroke icons (no icon font to download: the app must open offline).
+
+use leptos::prelude::*;
+
+#[component]
+pub fn Icon(name: &'static str) -> impl IntoView {
+    let paths = match name {
+        "products" => view! {
+            <path d="M21 8 12 3 3 8l9 5 9-5Z"/>
+            <path d="M3 8v8l9 5 9-5V8"/>
+            <path d="M12 13v8"/>
+        }
+        .into_any(),
+        "categories" => view! {
+            <path d="M20.6 13.4 13.4 20.6a2 2 0 0 1-2.8 0L3 13V3h10l7.6 7.6a2 2 0 0 1 0 2.8Z"/>
+            <circle cx="7.5" cy="7.5" r="1.5"/>
+        }
+        .into_any(),
+        "customers" => view! {
+            <circle cx="9" cy="8" r="4"/>
+            <path d="M2 21v-1a6 6 0 0 1 6-6h2a6 6 0 0 1 6 6v1"/>
+            <path d="M16 4a4 4 0 0 1 0 8"/>
+            <path d="M22 21v-1a6 6 0 0 0-4-5.6"/>
+        }
+        .into_any(),
+        "users" => view! {
+            <path d="M12 3 20 6v6c0 5-3.5 8-8 9-4.5-1-8-4-8-9V6l8-3Z"/>
+            <path d="m9 12 2 2 4-4"/>
+        }
+        .into_any(),
+        "logout" => view! {
+            <path d="M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4"/>
+            <path d="m16 17 5-5-5-5"/>
+            <path d="M21 12H9"/>
+        }
+        .into_any(),
+        "search" => view! {
+            <circle cx="11" cy="11" r="7"/>
+            <path d="m21 21-4.3-4.3"/>
+        }
+        .into_any(),
+        "plus" => view! { <path d="M12 5v14M5 12h14"/> }.into_any(),
+        "back" => view! { <path d="m15 18-6-6 6-6"/> }.into_any(),
+        "prev" => view! { <path d="m15 18-6-6 6-6"/> }.into_any(),
+        "next" => view! { <path d="m9 18 6-6-6-6"/> }.into_any(),
+        "chevron" => view! { <path d="m9 18 6-6-6-6"/> }.into_any(),
+        "globe" => view! {
+            <circle cx="12" cy="12" r="9"/>
+            <path d="M3 12h18"/>
+            <path d="M12 3a14 14 0 0 1 0 18 14 14 0 0 1 0-18Z"/>
+        }
+        .into_any(),
+        "trash" => view! {
+            <path d="M3 6h18"/>
+            <path d="M8 6V4h8v2"/>
+            <path d="M6 6l1 14h10l1-14"/>
+        }
+        .into_any(),
+        "alert" => view! {
+            <path d="M12 3 2 20h20L12 3Z"/>
+            <path d="M12 10v4M12 17h.01"/>
+        }
+        .into_any(),
+        _ => view! { <circle cx="12" cy="12" r="2"/> }.into_any(),
+    };
+    view! {
+        <svg
+            class="icon"
+            viewBox="0 0 24 24"
+            width="24"
+            height="24"
+            fill="none"
+            stroke="currentColor"
+            stroke-width="2"
+            stroke-linecap="round"
+            stroke-linejoin="round"
+            aria-hidden="true"
+            focusable="false"
+        >
+            {paths}
+        </svg>
+    }
+    .into_any()
+}

@@ -1,0 +1,112 @@
+//! Mostrador's user interface: the HTML shell the server renders, the router, and every page.
+//!
+//! Pages render a data-free shell on the server ("Cargando…") and load their data in the browser after
+//! hydration, from the REST API today and from the offline IndexedDB copy later.
+
+pub mod api;
+pub mod components;
+pub mod entity;
+pub mod i18n;
+pub mod model;
+pub mod money;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{ParentRoute, Redirect, Route, Router, Routes},
+    path,
+};
+
+use components::layout::AppLayout;
+use components::{ListMemory, Session, Toast};
+use i18n::I18n;
+use pages::categories::{CategoriesPage, CategoryEditPage};
+use pages::customers::{CustomerEditPage, CustomersPage};
+use pages::login::LoginPage;
+use pages::not_found::NotFound;
+use pages::products::{ProductEditPage, ProductsPage};
+use pages::users::UsersPage;
+
+/// The whole HTML document, rendered by the server for every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let lang = i18n::initial_lang();
+    view! {
+        <!DOCTYPE html>
+        <html lang=lang.code()>
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover"/>
+                <meta name="theme-color" content="#0f766e"/>
+                <meta name="color-scheme" content="light"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <link rel="apple-touch-icon" href="/icons/icon-192.png"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let i18n = I18n {
+        lang: RwSignal::new(i18n::initial_lang()),
+    };
+    provide_context(i18n);
+    provide_context(Session::new());
+    provide_context(Toast::new());
+    provide_context(ListMemory::new());
+
+    // Browser only, right after hydration.
+    Effect::new(move || {
+        // A language saved in localStorage whose cookie was cleared: adopt it (and restore the cookie).
+        if let Some(saved) = i18n::stored_lang() {
+            if saved != i18n.lang.get_untracked() {
+                i18n.set(saved);
+            }
+        }
+        mark_hydrated();
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/mostrador.css"/>
+        <Title formatter=|text: String| {
+            if text.is_empty() { "Mostrador".to_string() } else { format!("{text} · Mostrador") }
+        }/>
+        <Router>
+            <Routes fallback=|| view! { <NotFound/> }>
+                <Route path=path!("/") view=|| view! { <Redirect path="/products"/> }/>
+                <Route path=path!("/login") view=LoginPage/>
+                <ParentRoute path=path!("") view=AppLayout>
+                    <Route path=path!("products") view=ProductsPage/>
+                    <Route path=path!("products/:id") view=ProductEditPage/>
+                    <Route path=path!("categories") view=CategoriesPage/>
+                    <Route path=path!("categories/:id") view=CategoryEditPage/>
+                    <Route path=path!("customers") view=CustomersPage/>
+                    <Route path=path!("customers/:id") view=CustomerEditPage/>
+                    <Route path=path!("users") view=UsersPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+    .into_any()
+}
+
+/// `<html data-hydrated>` tells browser tests (and anyone debugging) that the wasm is running, so they
+/// interact with live controls rather than the server's static HTML.
+fn mark_hydrated() {
+    #[cfg(feature = "hydrate")]
+    if let Some(el) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+    {
+        let _ = el.set_attribute("data-hydrated", "true");
+    }
+}

@@ -1,0 +1,205 @@
+//! Money is integer cents everywhere; these functions are the only place where text becomes cents.
+//!
+//! People type prices the way they write them: "12,50" in Spanish, "12.50" in English, "1.234,50" or
+//! "1,234.50" with grouping. We never go through floats: the digits are read as integers.
+
+use crate::i18n::Lang;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoneyError {
+    Empty,
+    Invalid,
+}
+
+/// Parses a non-negative amount into cents.
+///
+/// Rules: spaces and a leading `$` are ignored. With both `,` and `.`, the later one is the decimal mark and
+/// the other groups thousands. A mark appearing once is the decimal mark when followed by at most 2 digits;
+/// followed by exactly 3 ("1.234", "12,505") it is refused as ambiguous: a slip of the finger must not turn
+/// 12,50 into 12.505,00. A mark appearing several times groups thousands ("1.234.567").
+pub fn parse_cents(text: &str) -> Result<i64, MoneyError> {
+    let s: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '$' && *c != '\u{a0}')
+        .collect();
+    let s = s.strip_prefix('+').unwrap_or(&s);
+    if s.is_empty() {
+        return Err(MoneyError::Empty);
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == ',' || c == '.')
+    {
+        return Err(MoneyError::Invalid);
+    }
+
+    let commas = s.matches(',').count();
+    let dots = s.matches('.').count();
+    let (int_part, frac_part, group_sep): (&str, &str, Option<char>) = match (commas, dots) {
+        (0, 0) => (s, "", None),
+        (_, _) if commas > 0 && dots > 0 => {
+            let (dec, group) = if s.rfind(',') > s.rfind('.') {
+                (',', '.')
+            } else {
+                ('.', ',')
+            };
+            // The decimal mark must appear once, after every group separator.
+            if s.matches(dec).count() != 1 {
+                return Err(MoneyError::Invalid);
+            }
+            let (i, f) = s.split_once(dec).unwrap();
+            if f.contains(group) {
+                return Err(MoneyError::Invalid);
+            }
+            (i, f, Some(group))
+        }
+        _ => {
+            let mark = if commas > 0 { ',' } else { '.' };
+            let count = commas + dots;
+            let (i, f) = s.split_once(mark).unwrap();
+            if count == 1 && f.len() == 3 {
+                return Err(MoneyError::Invalid);
+            }
+            if count == 1 {
+                (i, f, None)
+            } else {
+                (s, "", Some(mark))
+            }
+        }
+    };
+
+    let int_digits = match group_sep {
+        None => int_part.to_string(),
+        Some(sep) => {
+            let groups: Vec<&str> = int_part.split(sep).collect();
+            let first_ok =
+                !groups[0].is_empty() && groups[0].len() <= 3 && !groups[0].starts_with('0');
+            if !first_ok || groups[1..].iter().any(|g| g.len() != 3) {
+                return Err(MoneyError::Invalid);
+            }
+            groups.concat()
+        }
+    };
+    if frac_part.len() > 2 || (int_digits.is_empty() && frac_part.is_empty()) {
+        return Err(MoneyError::Invalid);
+    }
+    if !int_digits.chars().all(|c| c.is_ascii_digit())
+        || !frac_part.chars().all(|c| c.is_ascii_digit())
+    {
+        return Err(MoneyError::Invalid);
+    }
+
+    let units: i64 = if int_digits.is_empty() {
+        0
+    } else {
+        int_digits.parse().map_err(|_| MoneyError::Invalid)?
+    };
+    let cents: i64 = match frac_part.len() {
+        0 => 0,
+        1 => frac_part.parse::<i64>().unwrap() * 10,
+        _ => frac_part.parse::<i64>().unwrap(),
+    };
+    units
+        .checked_mul(100)
+        .and_then(|u| u.checked_add(cents))
+        .ok_or(MoneyError::Invalid)
+}
+
+fn marks(lang: Lang) -> (char, char) {
+    match lang {
+        Lang::Es => (',', '.'),
+        Lang::En => ('.', ','),
+    }
+}
+
+/// For a form field: "1234,50" (es) / "1234.50" (en), no grouping so it is easy to edit.
+pub fn format_plain(cents: i64, lang: Lang) -> String {
+    let (dec, _) = marks(lang);
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    format!("{sign}{}{dec}{:02}", abs / 100, abs % 100)
+}
+
+/// For display: "$ 1.234,50" (es) / "$ 1,234.50" (en).
+pub fn format_display(cents: i64, lang: Lang) -> String {
+    let (dec, group) = marks(lang);
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    let units = (abs / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in units.chars().enumerate() {
+        if i > 0 && (units.len() - i).is_multiple_of(3) {
+            grouped.push(group);
+        }
+        grouped.push(c);
+    }
+    format!("{sign}$ {grouped}{dec}{:02}", abs % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_common_inputs() {
+        let ok = |s: &str, c: i64| assert_eq!(parse_cents(s), Ok(c), "{s:?}");
+        ok("12", 1200);
+        ok("12,5", 1250);
+        ok("12,50", 1250);
+        ok("12.50", 1250);
+        ok("0,99", 99);
+        ok(",5", 50);
+        ok("12,", 1200);
+        ok("1.234,56", 123456);
+        ok("1,234.56", 123456);
+        ok("1.234.567", 123456700);
+        ok("1.234.567,8", 123456780);
+        ok(" $ 12,50 ", 1250);
+        ok("+3", 300);
+        ok("0", 0);
+        ok("0.10", 10);
+        ok("0,01", 1);
+    }
+
+    #[test]
+    fn rejects_bad_inputs() {
+        let bad = |s: &str| assert!(parse_cents(s).is_err(), "{s:?} should fail");
+        bad("");
+        bad("   ");
+        bad("-1");
+        bad("12,505");
+        bad("1.234");
+        bad("1,234");
+        bad("0,125");
+        bad("abc");
+        bad("1e3");
+        bad("1.2.3");
+        bad("12,50.3");
+        bad("1.23,4.5");
+        bad("01.234");
+        bad(",");
+        bad("99999999999999999999");
+        assert_eq!(parse_cents(""), Err(MoneyError::Empty));
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_plain(1250, Lang::Es), "12,50");
+        assert_eq!(format_plain(1250, Lang::En), "12.50");
+        assert_eq!(format_plain(5, Lang::Es), "0,05");
+        assert_eq!(format_display(123456789, Lang::Es), "$ 1.234.567,89");
+        assert_eq!(format_display(123456789, Lang::En), "$ 1,234,567.89");
+        assert_eq!(format_display(100, Lang::Es), "$ 1,00");
+        assert_eq!(format_display(-250, Lang::Es), "-$ 2,50");
+    }
+
+    #[test]
+    fn round_trips() {
+        for c in [0, 1, 10, 99, 100, 1250, 123456, 999_999_999] {
+            for lang in [Lang::Es, Lang::En] {
+                assert_eq!(parse_cents(&format_plain(c, lang)), Ok(c));
+                assert_eq!(parse_cents(&format_display(c, lang)), Ok(c));
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! One module per screen.
+
+pub mod categories;
+pub mod customers;
+pub mod login;
+pub mod not_found;
+pub mod products;
+pub mod users;

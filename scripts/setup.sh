@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Installs what building (and, with --test, testing) Mostrador needs and is missing. Idempotent: when
+# everything is there it only checks, in a few seconds. Nothing here downloads a prebuilt binary or a
+# browser: Rust tools are built from crates.io, wasm-opt comes from npm, Chromium and PostgreSQL from Debian.
+#
+#   scripts/setup.sh           build tools: wasm32 target, cargo-leptos, wasm-bindgen-cli, wasm-opt
+#   scripts/setup.sh --test    also Chromium, ChromeDriver, PostgreSQL 15 and curl (apt-get)
+#
+# Afterwards `source scripts/env.sh` gives the PATH the build and the tests need.
+set -euo pipefail
+
+_MOSTRADOR_TAG="setup"
+# shellcheck source=scripts/env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+# shellcheck source=scripts/lib.sh
+source "$MOSTRADOR_ROOT/scripts/lib.sh"
+
+CARGO_LEPTOS_VERSION=0.3.8 # newer ones need a newer rustc than this machine's 1.95
+BINARYEN_MAJOR=132
+
+want_test=""
+for arg in "$@"; do
+  case "$arg" in
+    --test) want_test=1 ;;
+    -h | --help)
+      sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *) die "unknown option: $arg (use --test or --help)" ;;
+  esac
+done
+
+started=$SECONDS
+cd "$MOSTRADOR_ROOT"
+
+# Builds a crate with `cargo install`, keeping its build dir in the cache so a machine that keeps
+# $HOME/.cache rebuilds it fast.
+cargo_install() {
+  local crate=$1 version=$2
+  say "installing $crate $version from crates.io (cargo install --locked; a cold build takes minutes)"
+  if CARGO_TARGET_DIR="$MOSTRADOR_CACHE/tools-target" cargo install "$crate" --version "$version" --locked --force; then
+    return 0
+  fi
+  # The crate's own Cargo.lock can name a dependency version that this registry does not have (seen:
+  # wasm-bindgen-cli 0.2.130 locks webpki-roots 1.0.11, absent here). Then resolve its dependencies anew.
+  warn "cargo install --locked $crate $version failed; retrying without --locked (newest compatible dependencies)"
+  CARGO_TARGET_DIR="$MOSTRADOR_CACHE/tools-target" cargo install "$crate" --version "$version" --force ||
+    die "cargo install $crate $version failed"
+}
+
+# If another `cargo install CRATE` is running (another terminal, a previous setup), wait for it rather
+# than start a second build of the same thing.
+wait_for_other_install() {
+  local crate=$1 waited=0
+  while pgrep -a -x cargo 2>/dev/null | grep -Eq "install( .*)? ${crate}([@ ]|\$)"; do
+    if [ $((waited % 60)) -eq 0 ]; then
+      say "another 'cargo install $crate' is running; waiting for it to finish (${waited}s so far)"
+    fi
+    sleep 5
+    waited=$((waited + 5))
+  done
+}
+
+# --- Rust ------------------------------------------------------------------------------------------
+command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup (stable)"
+command -v rustup >/dev/null 2>&1 || die "rustup not found: it is needed to add the wasm32 target"
+
+if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "ok: rust target wasm32-unknown-unknown"
+else
+  say "adding rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown || die "rustup target add wasm32-unknown-unknown failed"
+fi
+
+cargo_leptos_version() { cargo leptos --version 2>/dev/null | awk '{print $2}' || true; }
+have="$(cargo_leptos_version)"
+if [ "$have" != "$CARGO_LEPTOS_VERSION" ]; then
+  wait_for_other_install cargo-leptos
+  have="$(cargo_leptos_version)"
+fi
+if [ "$have" = "$CARGO_LEPTOS_VERSION" ]; then
+  say "ok: cargo-leptos $have"
+else
+  say "cargo-leptos is ${have:-not installed}; need $CARGO_LEPTOS_VERSION"
+  cargo_install cargo-leptos "$CARGO_LEPTOS_VERSION"
+  have="$(cargo_leptos_version)"
+  [ "$have" = "$CARGO_LEPTOS_VERSION" ] || die "cargo-leptos reports '${have}' after install, expected $CARGO_LEPTOS_VERSION"
+fi
+
+wb_want="$(wasm_bindgen_lock_version)"
+[ -n "$wb_want" ] || die "no wasm-bindgen package in Cargo.lock"
+wasm_bindgen_version() { wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true; }
+have="$(wasm_bindgen_version)"
+if [ "$have" != "$wb_want" ]; then
+  wait_for_other_install wasm-bindgen-cli
+  have="$(wasm_bindgen_version)"
+fi
+if [ "$have" = "$wb_want" ]; then
+  say "ok: wasm-bindgen $have (= Cargo.lock)"
+else
+  say "wasm-bindgen is ${have:-not installed}; Cargo.lock has $wb_want"
+  cargo_install wasm-bindgen-cli "$wb_want"
+  have="$(wasm_bindgen_version)"
+  [ "$have" = "$wb_want" ] || die "wasm-bindgen reports '${have}' after install, expected $wb_want (is another wasm-bindgen earlier on PATH? $(command -v wasm-bindgen))"
+fi
+
+# --- wasm-opt from npm binaryen ----------------------------------------------------------------------
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+  apt_install nodejs npm
+fi
+npm_ci_if_needed "$MOSTRADOR_ROOT/tools"
+wasm_opt="$(command -v wasm-opt || true)"
+[ "$wasm_opt" = "$MOSTRADOR_ROOT/tools/node_modules/.bin/wasm-opt" ] ||
+  die "wasm-opt on PATH is '${wasm_opt}', expected tools/node_modules/.bin/wasm-opt (source scripts/env.sh)"
+wasm_opt_version="$(wasm-opt --version)"
+case "$wasm_opt_version" in
+  *"version ${BINARYEN_MAJOR}"*) say "ok: $wasm_opt_version (tools/node_modules/.bin)" ;;
+  *) die "wasm-opt reports '$wasm_opt_version', expected binaryen version $BINARYEN_MAJOR" ;;
+esac
+
+# --- target/ -> build cache ---------------------------------------------------------------------------
+# A fresh clone links target/ to a cache outside the clone, so CI reuses earlier builds, while
+# `cargo leptos build --release` still yields target/release/mostrador and target/site.
+if [ -L target ]; then
+  dest="$(readlink target)"
+  [ -d "$dest" ] || { say "creating missing $dest (target/ points there)"; mkdir -p "$dest"; }
+  say "ok: target -> $dest"
+elif [ -e target ]; then
+  say "ok: target/ is a plain directory (left as it is)"
+else
+  mkdir -p "$MOSTRADOR_CACHE/target"
+  ln -s "$MOSTRADOR_CACHE/target" target
+  say "linked target -> $MOSTRADOR_CACHE/target"
+fi
+
+# --- test tools ----------------------------------------------------------------------------------------
+if [ -n "$want_test" ]; then
+  missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+  [ -x "$MOSTRADOR_PG_BIN/initdb" ] && [ -x "$MOSTRADOR_PG_BIN/pg_ctl" ] && [ -x "$MOSTRADOR_PG_BIN/postgres" ] ||
+    missing+=(postgresql)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "${missing[@]}"
+  fi
+  [ -x "$MOSTRADOR_PG_BIN/initdb" ] || die "$MOSTRADOR_PG_BIN/initdb still missing after installing postgresql"
+  say "ok: $(/usr/bin/chromium --version 2>/dev/null || echo chromium), $(/usr/bin/chromedriver --version 2>/dev/null | cut -d' ' -f1-2), $("$MOSTRADOR_PG_BIN/postgres" --version)"
+  if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+    warn "no 'postgres' user: as root the PostgreSQL tests run the cluster as that user"
+  fi
+fi
+
+say "done in $((SECONDS - started))s"
