@@ -1,7 +1,9 @@
 //! `?from=YYYY-MM-DD&to=YYYY-MM-DD` filters over the stored UTC timestamps.
 //! Days are UTC days for now; the shop's own time zone comes with the exports.
 
+use app::model::Page;
 use serde::Deserialize;
+use sqlx::{any::AnyRow, AnyPool};
 
 use crate::http::error::ApiError;
 
@@ -53,5 +55,45 @@ impl PeriodParams {
             limit: number(self.limit.as_deref(), "limit", 100, 1000)?,
             offset: number(self.offset.as_deref(), "offset", 0, i64::MAX)?,
         })
+    }
+}
+
+impl Period {
+    /// A page of `table` rows whose `column` lies in `[lower, upper)`, newest first, with the total.
+    /// (`lower`/`upper`: the period's timestamps, or their day parts for a day column.)
+    pub async fn page<T>(
+        &self,
+        pool: &AnyPool,
+        (table, columns, column): (&str, &str, &str),
+        (lower, upper): (&str, &str),
+        from_row: fn(&AnyRow) -> Result<T, sqlx::Error>,
+    ) -> Result<Page<T>, ApiError> {
+        let filter = format!("{column} >= $1 AND {column} < $2");
+        let rows = sqlx::query(&format!(
+            "SELECT {columns} FROM {table} WHERE {filter} ORDER BY {column} DESC, created_at DESC, id LIMIT $3 OFFSET $4"
+        ))
+        .bind(lower)
+        .bind(upper)
+        .bind(self.limit)
+        .bind(self.offset)
+        .fetch_all(pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {filter}"))
+            .bind(lower)
+            .bind(upper)
+            .fetch_one(pool)
+            .await?;
+        let items = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+        Ok(Page { items, total, limit: self.limit, offset: self.offset })
+    }
+
+    /// The bounds for a timestamp column.
+    pub fn timestamps(&self) -> (&str, &str) {
+        (&self.start, &self.end)
+    }
+
+    /// The bounds for a YYYY-MM-DD column.
+    pub fn days(&self) -> (&str, &str) {
+        (self.start.get(..10).unwrap_or(""), self.end.get(..10).unwrap_or("9999"))
     }
 }

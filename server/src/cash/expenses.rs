@@ -103,22 +103,5 @@ pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): A
 /// `?from=&to=` by the day it was spent.
 pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<Expense>>, ApiError> {
     let p = params.parse()?;
-    // spent_on is a day: compare it with the day part of the period bounds.
-    let (start, end) = (p.start.get(..10).unwrap_or("").to_owned(), p.end.get(..10).unwrap_or("9999").to_owned());
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM expenses WHERE spent_on >= $1 AND spent_on < $2 ORDER BY spent_on DESC, created_at DESC LIMIT $3 OFFSET $4"
-    ))
-    .bind(&start)
-    .bind(&end)
-    .bind(p.limit)
-    .bind(p.offset)
-    .fetch_all(&state.db.pool)
-    .await?;
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM expenses WHERE spent_on >= $1 AND spent_on < $2")
-        .bind(&start)
-        .bind(&end)
-        .fetch_one(&state.db.pool)
-        .await?;
-    let items = rows.iter().map(from_row).collect::<Result<_, _>>()?;
-    Ok(Json(Page { items, total, limit: p.limit, offset: p.offset }))
+    Ok(Json(p.page(&state.db.pool, ("expenses", COLUMNS, "spent_on"), p.days(), from_row).await?))
 }

@@ -141,20 +141,5 @@ pub async fn create(
 
 pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<InventoryMovement>>, ApiError> {
     let p = params.parse()?;
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM inventory_movements WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
-    ))
-    .bind(&p.start)
-    .bind(&p.end)
-    .bind(p.limit)
-    .bind(p.offset)
-    .fetch_all(&state.db.pool)
-    .await?;
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inventory_movements WHERE created_at >= $1 AND created_at < $2")
-        .bind(&p.start)
-        .bind(&p.end)
-        .fetch_one(&state.db.pool)
-        .await?;
-    let items = rows.iter().map(from_row).collect::<Result<_, _>>()?;
-    Ok(Json(Page { items, total, limit: p.limit, offset: p.offset }))
+    Ok(Json(p.page(&state.db.pool, ("inventory_movements", COLUMNS, "created_at"), p.timestamps(), from_row).await?))
 }

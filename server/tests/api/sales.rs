@@ -55,6 +55,17 @@ pub async fn cash_session_lifecycle(app: TestApp) {
     assert_eq!(status, StatusCode::CREATED);
     app.post("/api/cash-movements", &json!({"id": Uuid::new_v4(), "cash_session_id": session, "kind": "out", "amount_cents": 500, "reason": "cambio al banco"})).await;
     app.post("/api/expenses", &json!({"id": Uuid::new_v4(), "spent_on": "2026-11-22", "category": "limpieza", "amount_cents": 300, "description": "lavandina", "cash_session_id": session})).await;
+    let (_, expenses) = status_json(app.get("/api/expenses?from=2026-11-22&to=2026-11-22").await).await;
+    assert_eq!(expenses["total"], 1, "listed by the day it was spent");
+    assert_eq!(expenses["items"][0]["description"], "lavandina");
+    let (_, none) = status_json(app.get("/api/expenses?from=2026-11-23").await).await;
+    assert_eq!(none["total"], 0);
+    let (_, moves) = status_json(app.get("/api/cash-movements").await).await;
+    assert_eq!(moves["items"][0]["kind"], "out");
+    let (_, old) = status_json(app.get("/api/cash-movements?to=2000-01-01").await).await;
+    assert_eq!(old["total"], 0);
+    let (_, stock_moves) = status_json(app.get("/api/inventory-movements").await).await;
+    assert_eq!(stock_moves["items"][0]["delta"], 10);
     // 10000 float + 2000 cash − 400 change − 500 out − 300 expense
     let (_, open) = status_json(app.get(&format!("/api/cash-sessions/{session}")).await).await;
     assert_eq!(open["expected_cents"], 10_800);
