@@ -14,7 +14,11 @@ export const PHONE = { width: 360, height: 740 };
 export const DESKTOP = { width: 1280, height: 800 };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const SCREENSHOTS = path.join(here, '..', 'screenshots');
+// The committed screenshots (used by the README) are rewritten only when asked, UPDATE_SCREENSHOTS=1;
+// other runs write theirs under test-results/ (ignored), so a test run leaves the work tree clean.
+export const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1'
+  ? path.join(here, '..', 'screenshots')
+  : path.join(here, '..', 'test-results', 'screenshots');
 
 if (!ADMIN_PASSWORD) {
   throw new Error('set ADMIN_PASSWORD (and BASE_URL) to the running server under test');
