@@ -132,13 +132,10 @@ async fn in_process(b: &Bench) -> Run {
                     break;
                 }
                 let t = Instant::now();
-                let _writer = match db.engine {
-                    mostrador::db::Engine::Sqlite => Some(db.sqlite_writers.acquire().await.unwrap()),
-                    mostrador::db::Engine::Postgres => None,
-                };
-                let mut tx = mostrador::idempotency::begin(&db).await.map_err(|e| format!("{e:?}")).unwrap();
-                mostrador::sales::record(&mut tx, None, "admin", &sale, "bench", false).await.map_err(|e| format!("{e:?}")).unwrap();
-                tx.commit().await.unwrap();
+                let mut write = mostrador::idempotency::begin(&db).await.map_err(|e| format!("{e:?}")).unwrap();
+                let tx = &mut write.tx;
+                mostrador::sales::record(tx, None, "admin", &sale, "bench", false).await.map_err(|e| format!("{e:?}")).unwrap();
+                write.tx.commit().await.unwrap();
                 h.record(t.elapsed().as_micros() as u64).unwrap();
             }
             h

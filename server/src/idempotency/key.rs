@@ -15,11 +15,15 @@ impl IdempotencyKey {
     /// `Ok(None)` without the header; `Err` for a present but malformed one.
     pub fn from_headers(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, &'static str> {
         let Some(raw) = headers.get(HEADER) else { return Ok(None) };
-        let raw = raw.to_str().map_err(|_| "the Idempotency-Key header is not text")?.trim();
+        let raw = raw.to_str().map_err(|_| "the Idempotency-Key header is not text")?;
+        IdempotencyKey::parse(raw).map(Some).ok_or("the Idempotency-Key header must be a UUID")
+    }
+
+    /// The key in a header value or a pushed operation.
+    pub fn parse(raw: &str) -> Option<IdempotencyKey> {
+        let raw = raw.trim();
         let unquoted = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
-        Uuid::parse_str(unquoted)
-            .map(|u| Some(IdempotencyKey(u)))
-            .map_err(|_| "the Idempotency-Key header must be a UUID")
+        Uuid::parse_str(unquoted).ok().map(IdempotencyKey)
     }
 }
 

@@ -80,10 +80,21 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteTx {
     }
 }
 
-/// Opens a write transaction. SQLite: BEGIN IMMEDIATE takes the write lock up front, so two writers
-/// queue on busy_timeout instead of one failing on a lock upgrade. PostgreSQL: a lock wait longer than
-/// 5 s (a concurrent request with the same key still running) fails with 55P03 → 409 in progress.
-pub async fn begin(db: &Db) -> Result<Transaction<'static, Any>, ApiError> {
+/// An open write transaction, and on SQLite the turn of the one writer it holds until it ends.
+pub struct WriteTransaction {
+    pub tx: Transaction<'static, Any>,
+    _writer: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// Opens a write transaction. SQLite: writers queue on the process's writer gate before taking a pooled
+/// connection (so waiting writers cannot hold every connection), then BEGIN IMMEDIATE takes the write
+/// lock up front, so a writer never fails on a lock upgrade. PostgreSQL: a lock wait longer than 5 s (a
+/// concurrent request with the same key still running) fails with 55P03 → 409 in progress.
+pub async fn begin(db: &Db) -> Result<WriteTransaction, ApiError> {
+    let writer = match db.engine {
+        Engine::Sqlite => Some(db.sqlite_writers.clone().acquire_owned().await.expect("never closed")),
+        Engine::Postgres => None,
+    };
     let mut tx = match db.engine {
         Engine::Sqlite => db.pool.begin_with("BEGIN IMMEDIATE").await,
         Engine::Postgres => db.pool.begin().await,
@@ -92,7 +103,7 @@ pub async fn begin(db: &Db) -> Result<Transaction<'static, Any>, ApiError> {
     if db.engine == Engine::Postgres {
         sqlx::query("SET LOCAL lock_timeout = '5s'").execute(&mut *tx).await?;
     }
-    Ok(tx)
+    Ok(WriteTransaction { tx, _writer: writer })
 }
 
 /// SQLite's "database is locked" after busy_timeout means "try again", not "broken".
@@ -148,11 +159,7 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
     let path_and_query = parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str()).to_owned();
     let if_match = parts.headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned);
 
-    let _writer = match state.db.engine {
-        Engine::Sqlite => Some(state.db.sqlite_writers.acquire().await.expect("never closed")),
-        Engine::Postgres => None,
-    };
-    let mut tx = begin(&state.db).await.map_err(IntoResponse::into_response)?;
+    let WriteTransaction { mut tx, _writer } = begin(&state.db).await.map_err(IntoResponse::into_response)?;
     let started_at = now();
     if let Some(IdempotencyKey(k)) = key {
         let hash = key::fingerprint(&parts.method, &path_and_query, json.as_ref(), if_match.as_deref());

@@ -79,11 +79,7 @@ pub async fn push(
                 continue;
             }
         };
-        let key_ok = {
-            let mut h = HeaderMap::new();
-            h.insert("idempotency-key", op.idempotency_key.parse().unwrap_or(header::HeaderValue::from_static("x")));
-            matches!(IdempotencyKey::from_headers(&h), Ok(Some(_)))
-        };
+        let key_ok = IdempotencyKey::parse(&op.idempotency_key).is_some();
         let path_ok = op.path.starts_with("/api/")
             && !op.path.starts_with("/api/sync/")
             && !op.path.starts_with("/api/auth/")
