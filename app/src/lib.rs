@@ -8,6 +8,7 @@ pub mod components;
 pub mod entity;
 pub mod i18n;
 pub mod model;
+pub mod offline;
 pub mod money;
 pub mod pages;
 
