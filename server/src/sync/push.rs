@@ -32,6 +32,11 @@ pub struct PushOp {
     pub path: String,
     #[serde(default)]
     pub body: Option<Value>,
+    /// Keys of earlier operations in this batch that this one needs (a sale of a customer created
+    /// offline). If any of them did not succeed, this one is not run: it answers 424
+    /// `dependency_failed` and stores nothing, so it can be sent again once its dependency is fixed.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -69,57 +74,76 @@ pub async fn push(
         return Err(ApiError::invalid("ops", format!("at most {MAX_OPS} operations per push")));
     }
     let mut results = Vec::with_capacity(batch.ops.len());
+    let mut unsuccessful: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for op in &batch.ops {
-        let method = match op.method.to_ascii_uppercase().as_str() {
-            "POST" => Method::POST,
-            "PATCH" => Method::PATCH,
-            "DELETE" => Method::DELETE,
-            _ => {
-                results.push(refused(op, "method must be POST, PATCH or DELETE"));
-                continue;
-            }
-        };
-        let key_ok = IdempotencyKey::parse(&op.idempotency_key).is_some();
-        let path_ok = op.path.starts_with("/api/")
-            && !op.path.starts_with("/api/sync/")
-            && !op.path.starts_with("/api/auth/")
-            && !op.path.contains("..")
-            && !op.path.contains('#');
-        if !key_ok || !path_ok {
-            let message = if key_ok { "path must be an API path outside /api/sync and /api/auth" } else { "idempotency_key must be a UUID" };
-            results.push(refused(op, message));
+        if let Some(dep) = op.depends_on.iter().find(|k| unsuccessful.contains(k.as_str())) {
+            unsuccessful.insert(op.idempotency_key.as_str());
+            results.push(PushResult {
+                idempotency_key: op.idempotency_key.clone(),
+                status: 424,
+                body: serde_json::json!({"error": {"code": "dependency_failed",
+                    "message": format!("not run: operation {dep} it depends on did not succeed"),
+                    "details": {"depends_on": dep}}}),
+                replayed: false,
+            });
             continue;
         }
-        let mut request = Request::builder().method(method).uri(&op.path);
-        // The operation runs as the caller: same session cookie.
-        for name in [header::COOKIE, header::AUTHORIZATION] {
-            if let Some(v) = headers.get(&name) {
-                request = request.header(name, v.clone());
-            }
+        let result = run_op(&router, &headers, op).await?;
+        if !(200..300).contains(&result.status) {
+            unsuccessful.insert(op.idempotency_key.as_str());
         }
-        request = request.header("idempotency-key", op.idempotency_key.as_str());
-        let body = match &op.body {
-            Some(v) if !v.is_null() => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(v.to_string())
-            }
-            _ => Body::empty(),
-        };
-        let request = match request.body(body) {
-            Ok(r) => r,
-            Err(_) => {
-                results.push(refused(op, "path is not a valid URI"));
-                continue;
-            }
-        };
-        let Ok(response) = router.clone().oneshot(request).await;
-        let status = response.status().as_u16();
-        let replayed = response.headers().contains_key("idempotent-replayed");
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .map_err(|e| ApiError::Internal(format!("push: {e}")))?;
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-        results.push(PushResult { idempotency_key: op.idempotency_key.clone(), status, body, replayed });
+        results.push(result);
     }
     Ok(Json(PushResponse { results }))
+}
+
+/// One operation through the whole stack, as the caller, under its own idempotency key.
+async fn run_op(router: &axum::Router, headers: &HeaderMap, op: &PushOp) -> Result<PushResult, ApiError> {
+    let method = match op.method.to_ascii_uppercase().as_str() {
+        "POST" => Method::POST,
+        "PATCH" => Method::PATCH,
+        "DELETE" => Method::DELETE,
+        _ => {
+            return Ok(refused(op, "method must be POST, PATCH or DELETE"));
+        }
+    };
+    let key_ok = IdempotencyKey::parse(&op.idempotency_key).is_some();
+    let path_ok = op.path.starts_with("/api/")
+        && !op.path.starts_with("/api/sync/")
+        && !op.path.starts_with("/api/auth/")
+        && !op.path.contains("..")
+        && !op.path.contains('#');
+    if !key_ok || !path_ok {
+        let message = if key_ok { "path must be an API path outside /api/sync and /api/auth" } else { "idempotency_key must be a UUID" };
+        return Ok(refused(op, message));
+    }
+    let mut request = Request::builder().method(method).uri(&op.path);
+    // The operation runs as the caller: same session cookie.
+    for name in [header::COOKIE, header::AUTHORIZATION] {
+        if let Some(v) = headers.get(&name) {
+            request = request.header(name, v.clone());
+        }
+    }
+    request = request.header("idempotency-key", op.idempotency_key.as_str());
+    let body = match &op.body {
+        Some(v) if !v.is_null() => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Body::from(v.to_string())
+        }
+        _ => Body::empty(),
+    };
+    let request = match request.body(body) {
+        Ok(r) => r,
+        Err(_) => {
+            return Ok(refused(op, "path is not a valid URI"));
+        }
+    };
+    let Ok(response) = router.clone().oneshot(request).await;
+    let status = response.status().as_u16();
+    let replayed = response.headers().contains_key("idempotent-replayed");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .map_err(|e| ApiError::Internal(format!("push: {e}")))?;
+    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+    Ok(PushResult { idempotency_key: op.idempotency_key.clone(), status, body, replayed })
 }

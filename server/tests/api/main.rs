@@ -85,6 +85,7 @@ fn main() {
         idempotency::audit_log_records_writes,
         sync::push_answers_each_operation_like_its_single_call,
         sync::push_needs_a_session_and_limits_batches,
+        sync::push_skips_operations_whose_dependency_failed,
         sync::pull_returns_changes_and_tombstones,
         sync::pull_under_concurrent_writers_misses_nothing,
         sales::cash_session_lifecycle,

@@ -150,3 +150,41 @@ pub async fn pull_under_concurrent_writers_misses_nothing(app: TestApp) {
     assert!(pulls > 1, "the reader pulled while writers wrote");
     assert_eq!(seen, written, "every committed row reached the reader by following the cursor");
 }
+
+/// A customer created offline and its sale travel in one batch; if the customer is refused, the sale is
+/// not run (424) and nothing is stored under its key, so it goes through once the customer is fixed.
+pub async fn push_skips_operations_whose_dependency_failed(app: TestApp) {
+    app.login_admin().await;
+    let p = app.create_product("DEP", 100).await;
+    app.post("/api/inventory-movements", &json!({"id": Uuid::new_v4(), "product_id": p["id"], "delta": 5, "reason": "purchase"})).await;
+    let (_, session) = status_json(
+        app.post("/api/cash-sessions", &json!({"id": Uuid::new_v4(), "register": "A", "opening_float_cents": 0})).await,
+    )
+    .await;
+    let customer_id = Uuid::new_v4().to_string();
+    let bad_customer = op("POST", "/api/customers", json!({"id": customer_id, "name": ""}));
+    let sale_id = Uuid::new_v4().to_string();
+    let mut sale = op("POST", "/api/sales", json!({"id": sale_id, "cash_session_id": session["id"],
+        "customer_id": customer_id, "lines": [{"product_id": p["id"], "quantity": 1}],
+        "payments": [{"method": "cash", "amount_cents": 100}]}));
+    sale["depends_on"] = json!([bad_customer["idempotency_key"]]);
+    let unrelated = op("POST", "/api/categories", json!({"name": "Otra"}));
+    let (status, res) =
+        status_json(app.post("/api/sync/push", &json!({"ops": [bad_customer, sale, unrelated]})).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let statuses: Vec<u64> = res["results"].as_array().unwrap().iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [422, 424, 201], "{res}");
+    assert_eq!(res["results"][1]["body"]["error"]["code"], "dependency_failed");
+    let (_, sales) = status_json(app.get("/api/sales").await).await;
+    assert_eq!(sales["total"], 0, "the dependant did not run");
+
+    // Fixed customer (edited item: a new key), the same sale op again: it now runs, once.
+    let good_customer = op("POST", "/api/customers", json!({"id": customer_id, "name": "Ana"}));
+    sale["depends_on"] = json!([good_customer["idempotency_key"]]);
+    let (_, res) = status_json(app.post("/api/sync/push", &json!({"ops": [good_customer, sale.clone()]})).await).await;
+    let statuses: Vec<u64> = res["results"].as_array().unwrap().iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [201, 201], "{res}");
+    assert_eq!(res["results"][1]["replayed"], false);
+    let (_, sales) = status_json(app.get("/api/sales").await).await;
+    assert_eq!(sales["total"], 1);
+}
