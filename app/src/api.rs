@@ -268,6 +268,26 @@ pub async fn delete(entity: &str, id: &str, version: i64) -> Result<Value, ApiEr
     .await
 }
 
+/// `POST /api/sync/push` with `{"ops": [...]}`: one answer per operation.
+pub async fn sync_push(ops: Vec<Value>) -> Result<Value, ApiError> {
+    let body = serde_json::json!({ "ops": ops });
+    call(Method::Post, "/api/sync/push", Some(body.to_string())).await
+}
+
+/// `GET /api/sync/pull?since=<cursor>`: catalog changes after the cursor (all of it without one).
+pub async fn sync_pull(since: Option<&str>) -> Result<Value, ApiError> {
+    let url = match since {
+        Some(c) => format!("/api/sync/pull?since={}", encode_query(c)),
+        None => "/api/sync/pull".to_string(),
+    };
+    call(Method::Get, &url, None).await
+}
+
+/// Any JSON the API returns (lists the offline copy keeps, such as today's sales).
+pub async fn get_json(url: &str) -> Result<Value, ApiError> {
+    call(Method::Get, url, None).await
+}
+
 pub async fn list_users() -> Result<Page<User>, ApiError> {
     call(Method::Get, "/api/users", None).await
 }

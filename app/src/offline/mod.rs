@@ -1,4 +1,11 @@
-//! The offline client: the IndexedDB copy of the catalog, the outbox of writes and the sync engine
-//! that drains it. Browser only (`hydrate`); on the server these modules compile to nothing useful.
+//! The offline client: the IndexedDB copy of the catalog (`store`), the outbox of writes (`outbox`),
+//! how the outbox is laid over the copy (`overlay`), what pages read and write (`data`) and the sync
+//! engine that drains the outbox and pulls changes (`sync`). Browser only at run time; on the server
+//! these compile to stubs that nothing calls.
 
+pub mod data;
+pub mod outbox;
+pub mod overlay;
 pub mod service_worker;
+pub mod store;
+pub mod sync;

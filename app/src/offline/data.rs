@@ -1,0 +1,300 @@
+//! What pages read and write. Reads come from IndexedDB with the outbox laid over them (so they work
+//! offline and search is instant); writes become outbox items (so they survive anything) and are sent
+//! at once when there is a connection. One code path online and offline.
+
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::outbox::{Action, ItemError, ItemState, OutboxItem};
+use super::overlay::overlay;
+use super::store;
+use super::sync::{self, now_iso, Outcome, SyncState};
+use crate::api::{encode_query, ApiError};
+use crate::model::Page;
+
+impl From<ItemError> for ApiError {
+    fn from(e: ItemError) -> ApiError {
+        ApiError {
+            status: e.status,
+            code: e.code,
+            message: e.message,
+            details: e.details,
+            retry_after: None,
+        }
+    }
+}
+
+fn local_error(e: store::StoreError) -> ApiError {
+    ApiError {
+        status: 0,
+        code: "local_storage".into(),
+        message: e.to_string(),
+        details: None,
+        retry_after: None,
+    }
+}
+
+/// Every row of `table` as this device should show it.
+pub async fn rows(table: &str) -> Result<Vec<Value>, ApiError> {
+    let base = store::all(table).await.map_err(local_error)?;
+    let items = store::outbox_all().await.map_err(local_error)?;
+    Ok(overlay(table, base, &items))
+}
+
+/// Lower case without accents, so "cafe" finds "Café".
+pub fn fold(s: &str) -> String {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'á' | 'à' | 'ä' | 'â' => 'a',
+            'é' | 'è' | 'ë' | 'ê' => 'e',
+            'í' | 'ì' | 'ï' | 'î' => 'i',
+            'ó' | 'ò' | 'ö' | 'ô' => 'o',
+            'ú' | 'ù' | 'ü' | 'û' => 'u',
+            other => other,
+        })
+        .collect()
+}
+
+const SEARCHED: [&str; 7] = ["name", "sku", "barcode", "tax_id", "email", "phone", "description"];
+
+/// Does `row` match every word of `q` (in any searched field)?
+pub fn matches(row: &Value, q: &str) -> bool {
+    let haystack: String = SEARCHED
+        .iter()
+        .filter_map(|f| row.get(*f).and_then(Value::as_str))
+        .map(fold)
+        .collect::<Vec<_>>()
+        .join(" ");
+    fold(q).split_whitespace().all(|w| haystack.contains(w))
+}
+
+/// Filters, sorts by name and pages rows (the same contract as the API's list).
+pub fn page_of(mut rows: Vec<Value>, q: &str, limit: i64, offset: i64) -> (Vec<Value>, i64) {
+    rows.retain(|r| matches(r, q));
+    rows.sort_by_key(|r| fold(r.get("name").and_then(Value::as_str).unwrap_or_default()));
+    let total = rows.len() as i64;
+    let items = rows
+        .into_iter()
+        .skip(offset.max(0) as usize)
+        .take(limit.max(0) as usize)
+        .collect();
+    (items, total)
+}
+
+pub async fn list<R: DeserializeOwned>(
+    table: &str,
+    q: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Page<R>, ApiError> {
+    let (items, total) = page_of(rows(table).await?, q, limit, offset);
+    let items = items
+        .into_iter()
+        .filter_map(|v| serde_json::from_value(v).ok())
+        .collect();
+    Ok(Page {
+        items,
+        total,
+        limit,
+        offset,
+    })
+}
+
+pub async fn get(table: &str, id: &str) -> Result<Value, ApiError> {
+    rows(table)
+        .await?
+        .into_iter()
+        .find(|r| r.get("id").and_then(Value::as_str) == Some(id))
+        .ok_or(ApiError {
+            status: 404,
+            code: "not_found".into(),
+            message: String::new(),
+            details: None,
+            retry_after: None,
+        })
+}
+
+/// A new outbox item for the signed-in user.
+#[allow(clippy::too_many_arguments)]
+pub fn item(
+    user: Uuid,
+    method: &str,
+    path: String,
+    body: Option<Value>,
+    table: &str,
+    action: Action,
+    entity_id: Uuid,
+    depends_on: Vec<Uuid>,
+) -> OutboxItem {
+    OutboxItem {
+        seq: None,
+        key: Uuid::new_v4(),
+        user_id: user,
+        method: method.into(),
+        path,
+        body,
+        table: table.into(),
+        action,
+        entity_id,
+        depends_on,
+        base: None,
+        preview: None,
+        label: String::new(),
+        created_at: now_iso(),
+        state: ItemState::Pending,
+        attempts: 0,
+        last_attempt_at: None,
+        error: None,
+    }
+}
+
+/// Fields every row of a catalog table has, for a row created here before the server has it.
+fn catalog_preview(table: &str, id: Uuid, fields: &Map<String, Value>) -> Value {
+    let now = now_iso();
+    let mut row = match table {
+        "products" => json!({"barcode": null, "category_id": null, "stock": 0,
+            "low_stock_threshold": null, "active": true, "cost_cents": 0, "price_cents": 0}),
+        "customers" => json!({"tax_id": null, "email": null, "phone": null, "notes": null}),
+        "categories" => json!({"description": null}),
+        _ => json!({}),
+    };
+    let obj = row.as_object_mut().expect("object");
+    for (k, v) in fields {
+        obj.insert(k.clone(), v.clone());
+    }
+    obj.insert("id".into(), json!(id));
+    obj.insert("version".into(), json!(1));
+    obj.insert("created_at".into(), json!(now));
+    obj.insert("updated_at".into(), json!(now));
+    obj.insert("deleted_at".into(), Value::Null);
+    row
+}
+
+fn label_of(row: &Value) -> String {
+    row.get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn user_of(state: SyncState) -> Result<Uuid, ApiError> {
+    use leptos::prelude::GetUntracked;
+    state.user.get_untracked().ok_or(ApiError {
+        status: 401,
+        code: "unauthorized".into(),
+        message: String::new(),
+        details: None,
+        retry_after: None,
+    })
+}
+
+/// Creates a catalog row (id chosen here, so anything created offline can refer to it).
+/// `replacing` is the failed item this form sent before, if any: it is edited, never duplicated.
+pub async fn create(
+    state: SyncState,
+    table: &str,
+    mut fields: Map<String, Value>,
+    replacing: Option<OutboxItem>,
+) -> Result<(Outcome, OutboxItem), ApiError> {
+    let user = user_of(state)?;
+    let id = replacing
+        .as_ref()
+        .map(|i| i.entity_id)
+        .or_else(|| fields.get("id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()))
+        .unwrap_or_else(Uuid::new_v4);
+    fields.insert("id".into(), json!(id));
+    let preview = catalog_preview(table, id, &fields);
+    let mut it = item(user, "POST", format!("/api/{table}"), Some(Value::Object(fields)), table, Action::Create, id, vec![]);
+    if let Some(old) = replacing {
+        it.seq = old.seq;
+        it.created_at = old.created_at;
+    }
+    it.label = label_of(&preview);
+    it.preview = Some(preview);
+    let outcome = sync::submit(state, it.clone()).await.map_err(local_error)?;
+    Ok((outcome, it))
+}
+
+/// Sends only `changes`, based on the version of `base` (the row the person edited).
+pub async fn patch(
+    state: SyncState,
+    table: &str,
+    base: &Value,
+    mut changes: Map<String, Value>,
+    replacing: Option<OutboxItem>,
+) -> Result<(Outcome, OutboxItem), ApiError> {
+    let user = user_of(state)?;
+    let id = base
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .unwrap_or_default();
+    let version = base.get("version").and_then(Value::as_i64).unwrap_or(1);
+    changes.insert("version".into(), json!(version));
+    let mut it = item(
+        user,
+        "PATCH",
+        format!("/api/{table}/{}", encode_query(&id.to_string())),
+        Some(Value::Object(changes)),
+        table,
+        Action::Update,
+        id,
+        vec![],
+    );
+    if let Some(old) = replacing {
+        it.seq = old.seq;
+        it.created_at = old.created_at;
+    }
+    it.base = Some(base.clone());
+    it.label = label_of(base);
+    let outcome = sync::submit(state, it.clone()).await.map_err(local_error)?;
+    Ok((outcome, it))
+}
+
+pub async fn delete(state: SyncState, table: &str, base: &Value) -> Result<(Outcome, OutboxItem), ApiError> {
+    let user = user_of(state)?;
+    let id = base
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .unwrap_or_default();
+    let version = base.get("version").and_then(Value::as_i64).unwrap_or(1);
+    let mut it = item(
+        user,
+        "DELETE",
+        format!("/api/{table}/{id}?version={version}"),
+        None,
+        table,
+        Action::Delete,
+        id,
+        vec![],
+    );
+    it.base = Some(base.clone());
+    it.label = label_of(base);
+    let outcome = sync::submit(state, it.clone()).await.map_err(local_error)?;
+    Ok((outcome, it))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_ignores_case_and_accents_and_needs_every_word() {
+        let row = json!({"name": "Café Molido 500 g", "sku": "CAF-500"});
+        assert!(matches(&row, "cafe"));
+        assert!(matches(&row, "MOLIDO caf-500"));
+        assert!(!matches(&row, "cafe te"));
+        assert!(matches(&row, ""));
+    }
+
+    #[test]
+    fn pages_sorted_by_name() {
+        let rows = vec![json!({"name": "b"}), json!({"name": "Á"}), json!({"name": "c"})];
+        let (items, total) = page_of(rows, "", 2, 1);
+        assert_eq!(total, 3);
+        assert_eq!(items, vec![json!({"name": "b"}), json!({"name": "c"})]);
+    }
+}

@@ -1,0 +1,252 @@
+//! What a screen shows = the server's rows as last pulled + this device's outbox laid over them, in
+//! queue order. Recomputed on every read, so a pull can never erase a pending change, and an item
+//! leaves the outbox in the same IndexedDB transaction as the pulled data that includes it, so it is
+//! never counted twice. Rows touched by an open item carry `"_pending": "<state>"`.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use super::outbox::{Action, ItemState, OutboxItem};
+
+fn state_name(s: ItemState) -> &'static str {
+    match s {
+        ItemState::Pending => "pending",
+        ItemState::Failed => "failed",
+        ItemState::Conflict => "conflict",
+        ItemState::Done => "done",
+    }
+}
+
+fn id_of(row: &Value) -> String {
+    row.get("id").and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+fn add_i64(row: &mut Value, field: &str, delta: i64) {
+    if let Some(obj) = row.as_object_mut() {
+        let now = obj.get(field).and_then(Value::as_i64).unwrap_or(0);
+        obj.insert(field.into(), Value::from(now + delta));
+    }
+}
+
+/// Cash a sale leaves in the drawer: cash taken minus change given.
+pub fn sale_cash_cents(sale: &Value) -> i64 {
+    let cash: i64 = sale
+        .get("payments")
+        .and_then(Value::as_array)
+        .map(|ps| {
+            ps.iter()
+                .filter(|p| p.get("method").and_then(Value::as_str) == Some("cash"))
+                .filter_map(|p| p.get("amount_cents").and_then(Value::as_i64))
+                .sum()
+        })
+        .unwrap_or(0);
+    cash - sale.get("change_cents").and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// `rows` of `table` with every outbox item applied.
+pub fn overlay(table: &str, rows: Vec<Value>, items: &[OutboxItem]) -> Vec<Value> {
+    let mut rows = rows;
+    let mut index: HashMap<String, usize> =
+        rows.iter().enumerate().map(|(i, r)| (id_of(r), i)).collect();
+    let mut removed: Vec<bool> = vec![false; rows.len()];
+
+    for item in items {
+        let id = item.entity_id.to_string();
+        let mark = |row: &mut Value| {
+            if item.is_open() {
+                if let Some(o) = row.as_object_mut() {
+                    o.insert("_pending".into(), json!(state_name(item.state)));
+                }
+            }
+        };
+        if item.table == table {
+            match item.action {
+                Action::Create => match index.get(&id) {
+                    Some(&i) => {
+                        if !item.is_open() {
+                            continue;
+                        }
+                        mark(&mut rows[i]);
+                    }
+                    None => {
+                        let Some(mut row) = item.preview.clone() else { continue };
+                        mark(&mut row);
+                        index.insert(id, rows.len());
+                        rows.push(row);
+                        removed.push(false);
+                    }
+                },
+                Action::Update => {
+                    if let (Some(&i), Some(Value::Object(changes))) =
+                        (index.get(&id), item.body.as_ref())
+                    {
+                        if let Some(row) = rows[i].as_object_mut() {
+                            for (k, v) in changes {
+                                if k != "version" {
+                                    row.insert(k.clone(), v.clone());
+                                }
+                            }
+                        }
+                        mark(&mut rows[i]);
+                    }
+                }
+                Action::Delete => {
+                    if let Some(&i) = index.get(&id) {
+                        removed[i] = true;
+                    }
+                }
+                Action::Close => {
+                    if let Some(&i) = index.get(&id) {
+                        let counted = item
+                            .body
+                            .as_ref()
+                            .and_then(|b| b.get("counted_cents"))
+                            .and_then(Value::as_i64)
+                            .unwrap_or(0);
+                        let row = &mut rows[i];
+                        let expected = row.get("expected_cents").and_then(Value::as_i64).unwrap_or(0);
+                        if row.get("closed_at").map(Value::is_null).unwrap_or(true) {
+                            if let Some(o) = row.as_object_mut() {
+                                o.insert("closed_at".into(), json!(item.created_at));
+                                o.insert("counted_cents".into(), json!(counted));
+                                o.insert("difference_cents".into(), json!(counted - expected));
+                            }
+                        }
+                        mark(row);
+                    }
+                }
+            }
+        }
+        // Effects on other tables, as the server computes them. A confirmed (done) item's effect is
+        // applied until its pull arrives, because pulled rows are the only thing that includes it.
+        if item.action != Action::Create || item.state == ItemState::Failed {
+            continue;
+        }
+        let body = item.body.clone().unwrap_or(Value::Null);
+        match (item.table.as_str(), table) {
+            ("sales", "products") => {
+                for line in body.get("lines").and_then(Value::as_array).into_iter().flatten() {
+                    let pid = line.get("product_id").and_then(Value::as_str).unwrap_or_default();
+                    let qty = line.get("quantity").and_then(Value::as_i64).unwrap_or(0);
+                    if let Some(&i) = index.get(pid) {
+                        add_i64(&mut rows[i], "stock", -qty);
+                    }
+                }
+            }
+            ("inventory_movements", "products") => {
+                let pid = body.get("product_id").and_then(Value::as_str).unwrap_or_default();
+                if let Some(&i) = index.get(pid) {
+                    add_i64(&mut rows[i], "stock", body.get("delta").and_then(Value::as_i64).unwrap_or(0));
+                }
+            }
+            ("sales", "cash_sessions") => {
+                let sid = body.get("cash_session_id").and_then(Value::as_str).unwrap_or_default();
+                let cash = item.preview.as_ref().map(sale_cash_cents).unwrap_or(0);
+                if let Some(&i) = index.get(sid) {
+                    add_i64(&mut rows[i], "expected_cents", cash);
+                }
+            }
+            ("cash_movements", "cash_sessions") => {
+                let sid = body.get("cash_session_id").and_then(Value::as_str).unwrap_or_default();
+                let amount = body.get("amount_cents").and_then(Value::as_i64).unwrap_or(0);
+                let sign = if body.get("kind").and_then(Value::as_str) == Some("out") { -1 } else { 1 };
+                if let Some(&i) = index.get(sid) {
+                    add_i64(&mut rows[i], "expected_cents", sign * amount);
+                }
+            }
+            ("expenses", "cash_sessions") => {
+                if let Some(sid) = body.get("cash_session_id").and_then(Value::as_str) {
+                    let amount = body.get("amount_cents").and_then(Value::as_i64).unwrap_or(0);
+                    if let Some(&i) = index.get(sid) {
+                        add_i64(&mut rows[i], "expected_cents", -amount);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    rows.into_iter()
+        .zip(removed)
+        .filter(|(r, gone)| !gone && r.get("deleted_at").map(Value::is_null).unwrap_or(true))
+        .map(|(r, _)| r)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn item(table: &str, action: Action, entity: Uuid, body: Value, preview: Option<Value>, state: ItemState) -> OutboxItem {
+        OutboxItem {
+            seq: None,
+            key: Uuid::new_v4(),
+            user_id: Uuid::nil(),
+            method: "POST".into(),
+            path: String::new(),
+            body: Some(body),
+            table: table.into(),
+            action,
+            entity_id: entity,
+            depends_on: vec![],
+            base: None,
+            preview,
+            label: String::new(),
+            created_at: "2026-11-23T10:00:00.000Z".into(),
+            state,
+            attempts: 0,
+            last_attempt_at: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn pending_sale_lowers_stock_and_raises_expected_cash_until_it_is_pulled() {
+        let (p, s, sale_id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let products = vec![json!({"id": p.to_string(), "name": "Yerba", "stock": 10})];
+        let sessions = vec![json!({"id": s.to_string(), "expected_cents": 1000, "closed_at": null})];
+        let body = json!({"id": sale_id, "cash_session_id": s, "lines": [{"product_id": p, "quantity": 3}],
+            "payments": [{"method": "cash", "amount_cents": 2000}]});
+        let preview = json!({"id": sale_id, "total_cents": 1500, "change_cents": 500,
+            "payments": [{"method": "cash", "amount_cents": 2000}]});
+        let sale = item("sales", Action::Create, sale_id, body, Some(preview), ItemState::Pending);
+        let shown = overlay("products", products.clone(), std::slice::from_ref(&sale));
+        assert_eq!(shown[0]["stock"], 7);
+        let shown = overlay("cash_sessions", sessions, std::slice::from_ref(&sale));
+        assert_eq!(shown[0]["expected_cents"], 2500);
+        let shown = overlay("sales", vec![], std::slice::from_ref(&sale));
+        assert_eq!(shown[0]["_pending"], "pending");
+        // Refused by the server: the stock was never taken.
+        let mut failed = sale.clone();
+        failed.state = ItemState::Failed;
+        assert_eq!(overlay("products", products, &[failed])[0]["stock"], 10);
+    }
+
+    #[test]
+    fn edits_merge_over_pulled_rows_and_deletes_hide_them() {
+        let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let rows = vec![
+            json!({"id": a.to_string(), "name": "A", "version": 3}),
+            json!({"id": b.to_string(), "name": "B", "version": 1}),
+            json!({"id": c.to_string(), "name": "C", "version": 1, "deleted_at": "2026-11-01T00:00:00Z"}),
+        ];
+        let edit = item("customers", Action::Update, a, json!({"version": 2, "name": "A2"}), None, ItemState::Conflict);
+        let delete = item("customers", Action::Delete, b, Value::Null, None, ItemState::Pending);
+        let shown = overlay("customers", rows, &[edit, delete]);
+        assert_eq!(shown.len(), 1, "deleted locally and tombstoned rows are gone");
+        assert_eq!(shown[0]["name"], "A2");
+        assert_eq!(shown[0]["version"], 3, "the row keeps the server's version");
+        assert_eq!(shown[0]["_pending"], "conflict");
+    }
+
+    #[test]
+    fn a_confirmed_create_whose_row_arrived_is_not_marked() {
+        let id = Uuid::new_v4();
+        let rows = vec![json!({"id": id.to_string(), "name": "Ana"})];
+        let create = item("customers", Action::Create, id, json!({}), Some(json!({"id": id.to_string(), "name": "Ana"})), ItemState::Done);
+        let shown = overlay("customers", rows, &[create]);
+        assert_eq!(shown.len(), 1);
+        assert!(shown[0].get("_pending").is_none());
+    }
+}

@@ -1,0 +1,324 @@
+//! The browser's IndexedDB database `mostrador`: the server's rows as last pulled (one object store per
+//! table), the outbox of writes not yet confirmed, and a few settings (`meta`).
+//!
+//! Rows are kept exactly as the server sent them; what this device has queued is laid over them at read
+//! time (`overlay.rs`), so a pull can never wipe out a pending change and a confirmed change is never
+//! counted twice. On the server (SSR) every call answers `Err`: nothing there reads IndexedDB.
+
+use serde_json::Value;
+
+use super::outbox::OutboxItem;
+
+pub const DB_NAME: &str = "mostrador";
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const DB_VERSION: u32 = 1;
+
+/// Object stores of server rows, keyed by `id`.
+pub const TABLES: [&str; 6] = [
+    "categories",
+    "products",
+    "customers",
+    "quotes",
+    "cash_sessions",
+    "sales",
+];
+pub const OUTBOX: &str = "outbox";
+pub const META: &str = "meta";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "local storage: {}", self.0)
+    }
+}
+
+/// What one pull page changes: rows to put and ids to delete, per table.
+#[derive(Default, Debug)]
+pub struct Changes {
+    pub put: Vec<(&'static str, Value)>,
+    pub delete: Vec<(&'static str, String)>,
+    pub meta: Vec<(String, Value)>,
+    /// Outbox entries with their new state (sent, failed, rebased).
+    pub outbox_put: Vec<OutboxItem>,
+    /// Outbox entries (by seq) the server has confirmed and this data now includes.
+    pub outbox_delete: Vec<u64>,
+}
+
+pub use imp::*;
+
+#[cfg(feature = "hydrate")]
+mod imp {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use idb::{Database, DatabaseEvent, Factory, KeyPath, ObjectStoreParams, TransactionMode};
+    use serde::Serialize;
+    use serde_json::Value;
+    use wasm_bindgen::JsValue;
+
+    use super::*;
+
+    thread_local! {
+        static DB: RefCell<Option<Rc<Database>>> = const { RefCell::new(None) };
+    }
+
+    fn err(e: impl std::fmt::Debug) -> StoreError {
+        StoreError(format!("{e:?}"))
+    }
+
+    fn to_js<T: Serialize>(v: &T) -> Result<JsValue, StoreError> {
+        v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .map_err(err)
+    }
+
+    fn from_js<T: serde::de::DeserializeOwned>(v: JsValue) -> Result<T, StoreError> {
+        serde_wasm_bindgen::from_value(v).map_err(err)
+    }
+
+    async fn db() -> Result<Rc<Database>, StoreError> {
+        if let Some(db) = DB.with(|d| d.borrow().clone()) {
+            return Ok(db);
+        }
+        let factory = Factory::new().map_err(err)?;
+        let mut request = factory.open(DB_NAME, Some(DB_VERSION)).map_err(err)?;
+        request.on_upgrade_needed(|event| {
+            let Ok(db) = event.database() else { return };
+            let names = db.store_names();
+            for table in TABLES {
+                if !names.iter().any(|n| n == table) {
+                    let mut p = ObjectStoreParams::new();
+                    p.key_path(Some(KeyPath::new_single("id")));
+                    let _ = db.create_object_store(table, p);
+                }
+            }
+            if !names.iter().any(|n| n == OUTBOX) {
+                // Auto-increment `seq`: getAll returns the queue in the order it was written.
+                let mut p = ObjectStoreParams::new();
+                p.key_path(Some(KeyPath::new_single("seq")));
+                p.auto_increment(true);
+                let _ = db.create_object_store(OUTBOX, p);
+            }
+            if !names.iter().any(|n| n == META) {
+                let _ = db.create_object_store(META, ObjectStoreParams::new());
+            }
+        });
+        let mut database = request.await.map_err(err)?;
+        // Another tab upgrading the schema: let it, this tab reopens on its next call.
+        database.on_version_change(|_| DB.with(|d| *d.borrow_mut() = None));
+        let database = Rc::new(database);
+        DB.with(|d| *d.borrow_mut() = Some(database.clone()));
+        Ok(database)
+    }
+
+    pub async fn all(table: &str) -> Result<Vec<Value>, StoreError> {
+        let db = db().await?;
+        let tx = db
+            .transaction(&[table], TransactionMode::ReadOnly)
+            .map_err(err)?;
+        let store = tx.object_store(table).map_err(err)?;
+        let rows = store.get_all(None, None).map_err(err)?.await.map_err(err)?;
+        rows.into_iter().map(from_js).collect()
+    }
+
+    pub async fn get(table: &str, id: &str) -> Result<Option<Value>, StoreError> {
+        let db = db().await?;
+        let tx = db
+            .transaction(&[table], TransactionMode::ReadOnly)
+            .map_err(err)?;
+        let store = tx.object_store(table).map_err(err)?;
+        let row = store
+            .get(JsValue::from_str(id))
+            .map_err(err)?
+            .await
+            .map_err(err)?;
+        row.map(from_js).transpose()
+    }
+
+    pub async fn put_rows(table: &str, rows: &[Value]) -> Result<(), StoreError> {
+        let db = db().await?;
+        let tx = db
+            .transaction(&[table], TransactionMode::ReadWrite)
+            .map_err(err)?;
+        let store = tx.object_store(table).map_err(err)?;
+        for row in rows {
+            store.put(&to_js(row)?, None).map_err(err)?.await.map_err(err)?;
+        }
+        tx.commit().map_err(err)?.await.map_err(err)?;
+        Ok(())
+    }
+
+    /// One pull page (or one push answer) in one transaction: the data and the outbox entries it
+    /// supersedes change together, so a reader never sees a confirmed sale counted twice.
+    pub async fn apply(changes: Changes) -> Result<(), StoreError> {
+        let db = db().await?;
+        let mut names: Vec<&str> = TABLES.to_vec();
+        names.push(OUTBOX);
+        names.push(META);
+        let tx = db
+            .transaction(&names, TransactionMode::ReadWrite)
+            .map_err(err)?;
+        for (table, row) in &changes.put {
+            let store = tx.object_store(table).map_err(err)?;
+            store.put(&to_js(row)?, None).map_err(err)?.await.map_err(err)?;
+        }
+        for (table, id) in &changes.delete {
+            let store = tx.object_store(table).map_err(err)?;
+            store
+                .delete(JsValue::from_str(id))
+                .map_err(err)?
+                .await
+                .map_err(err)?;
+        }
+        let meta = tx.object_store(META).map_err(err)?;
+        for (key, value) in &changes.meta {
+            meta.put(&to_js(value)?, Some(&JsValue::from_str(key)))
+                .map_err(err)?
+                .await
+                .map_err(err)?;
+        }
+        let outbox = tx.object_store(OUTBOX).map_err(err)?;
+        for item in &changes.outbox_put {
+            outbox.put(&to_js(item)?, None).map_err(err)?.await.map_err(err)?;
+        }
+        for seq in &changes.outbox_delete {
+            outbox
+                .delete(JsValue::from_f64(*seq as f64))
+                .map_err(err)?
+                .await
+                .map_err(err)?;
+        }
+        tx.commit().map_err(err)?.await.map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn meta_get(key: &str) -> Result<Option<Value>, StoreError> {
+        let db = db().await?;
+        let tx = db
+            .transaction(&[META], TransactionMode::ReadOnly)
+            .map_err(err)?;
+        let store = tx.object_store(META).map_err(err)?;
+        let v = store
+            .get(JsValue::from_str(key))
+            .map_err(err)?
+            .await
+            .map_err(err)?;
+        v.map(from_js).transpose()
+    }
+
+    pub async fn meta_set(key: &str, value: &Value) -> Result<(), StoreError> {
+        apply(Changes {
+            meta: vec![(key.to_string(), value.clone())],
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Appends to the queue; returns its `seq`.
+    pub async fn outbox_add(item: &OutboxItem) -> Result<u64, StoreError> {
+        let db = db().await?;
+        let tx = db
+            .transaction(&[OUTBOX], TransactionMode::ReadWrite)
+            .map_err(err)?;
+        let store = tx.object_store(OUTBOX).map_err(err)?;
+        let key = store
+            .add(&to_js(item)?, None)
+            .map_err(err)?
+            .await
+            .map_err(err)?;
+        tx.commit().map_err(err)?.await.map_err(err)?;
+        key.as_f64()
+            .map(|k| k as u64)
+            .ok_or_else(|| StoreError("outbox key is not a number".into()))
+    }
+
+    pub async fn outbox_put(item: &OutboxItem) -> Result<(), StoreError> {
+        let db = db().await?;
+        let tx = db
+            .transaction(&[OUTBOX], TransactionMode::ReadWrite)
+            .map_err(err)?;
+        let store = tx.object_store(OUTBOX).map_err(err)?;
+        store.put(&to_js(item)?, None).map_err(err)?.await.map_err(err)?;
+        tx.commit().map_err(err)?.await.map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn outbox_delete(seq: u64) -> Result<(), StoreError> {
+        apply(Changes {
+            outbox_delete: vec![seq],
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// The whole queue, oldest first.
+    pub async fn outbox_all() -> Result<Vec<OutboxItem>, StoreError> {
+        let db = db().await?;
+        let tx = db
+            .transaction(&[OUTBOX], TransactionMode::ReadOnly)
+            .map_err(err)?;
+        let store = tx.object_store(OUTBOX).map_err(err)?;
+        let rows = store.get_all(None, None).map_err(err)?.await.map_err(err)?;
+        rows.into_iter().map(from_js).collect()
+    }
+
+    /// Signing out forgets this device's copy of the data (not the outbox: unsent work is never dropped
+    /// silently; it waits for its author to sign in again).
+    pub async fn clear_data() -> Result<(), StoreError> {
+        let db = db().await?;
+        let mut names: Vec<&str> = TABLES.to_vec();
+        names.push(META);
+        let tx = db
+            .transaction(&names, TransactionMode::ReadWrite)
+            .map_err(err)?;
+        for name in names {
+            let store = tx.object_store(name).map_err(err)?;
+            store.clear().map_err(err)?.await.map_err(err)?;
+        }
+        tx.commit().map_err(err)?.await.map_err(err)?;
+        Ok(())
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+mod imp {
+    use super::*;
+
+    fn none<T>() -> Result<T, StoreError> {
+        Err(StoreError("IndexedDB exists only in the browser".into()))
+    }
+    pub async fn all(_: &str) -> Result<Vec<Value>, StoreError> {
+        none()
+    }
+    pub async fn get(_: &str, _: &str) -> Result<Option<Value>, StoreError> {
+        none()
+    }
+    pub async fn put_rows(_: &str, _: &[Value]) -> Result<(), StoreError> {
+        none()
+    }
+    pub async fn apply(_: Changes) -> Result<(), StoreError> {
+        none()
+    }
+    pub async fn meta_get(_: &str) -> Result<Option<Value>, StoreError> {
+        none()
+    }
+    pub async fn meta_set(_: &str, _: &Value) -> Result<(), StoreError> {
+        none()
+    }
+    pub async fn outbox_add(_: &OutboxItem) -> Result<u64, StoreError> {
+        none()
+    }
+    pub async fn outbox_put(_: &OutboxItem) -> Result<(), StoreError> {
+        none()
+    }
+    pub async fn outbox_delete(_: u64) -> Result<(), StoreError> {
+        none()
+    }
+    pub async fn outbox_all() -> Result<Vec<OutboxItem>, StoreError> {
+        none()
+    }
+    pub async fn clear_data() -> Result<(), StoreError> {
+        none()
+    }
+}
