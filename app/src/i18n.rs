@@ -171,6 +171,9 @@ texts! {
     DuplicateSku: "Ya hay un producto con ese SKU.", "Another product has that SKU.";
     LastAdmin: "Debe quedar al menos un administrador activo.", "There must be at least one active administrator.";
     UnknownError: "Algo salió mal.", "Something went wrong.";
+    // PWA shell
+    UpdateAvailable: "Nueva versión disponible — recargar", "New version available — reload";
+    Updating: "Actualizando…", "Updating…";
 }
 
 /// The language signal every component reads (through [`use_i18n`]).

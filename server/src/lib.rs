@@ -13,6 +13,7 @@ pub mod inventory;
 pub mod idempotency;
 pub mod openapi;
 pub mod period;
+pub mod pwa;
 pub mod sales;
 pub mod sync;
 pub mod telemetry;

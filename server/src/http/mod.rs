@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
     let full = pages
         .merge(api)
+        .merge(crate::pwa::router(&state))
         .with_state(state.clone())
         .layer(axum::middleware::from_fn(move |req, next| middleware::timeout(timeout, req, next)))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))

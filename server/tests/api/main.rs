@@ -9,6 +9,7 @@ mod helpers;
 mod idempotency;
 mod operations;
 mod postgres;
+mod pwa;
 mod sales;
 mod sync;
 mod users;
@@ -106,6 +107,10 @@ fn main() {
         auth::behind_tls_the_cookie_is_secure,
         operations::binary_creates_first_admin_and_stops_on_sigterm,
         users::cli_creates_a_user_from_stdin,
+        pwa::service_worker_has_version_precache_list_and_headers,
+        pwa::service_worker_version_follows_every_shell_file,
+        pwa::without_a_usable_sw_js_there_is_no_worker,
+        pwa::manifest_is_served_as_manifest_json,
     ];
 
     let mut trials = Vec::new();

@@ -1,0 +1,163 @@
+// Mostrador's service worker: the installable, offline app shell. Hand-written JavaScript on purpose
+// (see end2end/PWA-NOTES.md): it only caches the shell; the outbox and the sync logic live once, in the
+// Rust app, which this worker merely wakes up (Background Sync → postMessage {type: "SYNC"}).
+//
+// A classic script (not an ES module) so that every browser that has service workers can run it.
+// The server (server/src/pwa) serves it at /sw.js with two placeholders filled in:
+//   VERSION   a hash of every shell file (pkg/, icons, manifest, this file), of the app version and of
+//             the rendered HTML of every page; a new deploy changes this file's bytes, which is how the
+//             browser notices an update;
+//   PRECACHE  {pages, routes, assets, notFound}: the pages' URLs, the route patterns with an id and the
+//             URL of a placeholder page for each (`/products/:id` → `/products/00000000-…`), and every
+//             static file of the site.
+// Served as a plain file (without the server filling them in) this script fails to evaluate, so a broken
+// worker is never installed.
+'use strict';
+
+const VERSION = '__MOSTRADOR_VERSION__';
+const PRECACHE = __MOSTRADOR_PRECACHE__;
+
+// Every cache this worker owns starts with this prefix; activate deletes the ones of older versions.
+// (The app's data lives in IndexedDB, never in these caches.)
+const PREFIX = 'mostrador-shell-';
+const CACHE = PREFIX + VERSION;
+const SYNC_TAG = 'mostrador-outbox';
+
+// Paths that are data or operations, never the shell: not cached and not intercepted.
+function isBypassed(path) {
+  return path === '/api' || path.startsWith('/api/') || path === '/health' || path === '/sw.js'
+    || path === '/metrics';
+}
+
+// A page's key in the cache: the URL itself when it is one of the precached pages, the placeholder page
+// of its route when the route has an id (the server renders a data-free shell, the same for every id;
+// the page loads its data after hydration, reading the real id from the URL), or null.
+function pageKey(path) {
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  if (PRECACHE.pages.includes(path)) return path;
+  const segments = path.split('/');
+  for (const route of PRECACHE.routes) {
+    const pattern = route.pattern.split('/');
+    const wildcard = pattern[pattern.length - 1] === '*';
+    if (wildcard ? segments.length < pattern.length - 1 : segments.length !== pattern.length) continue;
+    let ok = true;
+    for (let i = 0; i < pattern.length && ok; i++) {
+      if (pattern[i] === '*') break;
+      ok = pattern[i].startsWith(':') ? segments[i] !== '' : pattern[i] === segments[i];
+    }
+    if (ok) return route.page;
+  }
+  return null;
+}
+
+// Precache requests skip the HTTP cache's freshness rules ('no-cache' revalidates): asset names are not
+// hashed, so a heuristically fresh /pkg/mostrador.js of the previous build must not get into this cache.
+function fresh(url) {
+  return new Request(url, { cache: 'no-cache', credentials: 'same-origin' });
+}
+
+// A navigation must not be answered with a response that was redirected ("/" → "/products"): store a
+// redirect of our own instead, which the browser follows (and which this worker then answers again).
+async function storable(response) {
+  if (!response.redirected) return response;
+  return Response.redirect(response.url, 302);
+}
+
+async function precache() {
+  const cache = await caches.open(CACHE);
+  // The static files: all or nothing (addAll rejects on any non-2xx, and then install fails and the
+  // previous worker keeps serving the previous, complete shell).
+  await cache.addAll(PRECACHE.assets.map(fresh));
+  await Promise.all(PRECACHE.pages.map(async (url) => {
+    const response = await fetch(fresh(url));
+    if (!response.ok && !response.redirected) throw new Error(`precache ${url}: HTTP ${response.status}`);
+    await cache.put(url, await storable(response));
+  }));
+  // The "page not found" shell answers unknown paths offline (any 4xx page of the app's own router).
+  if (PRECACHE.notFound) {
+    const response = await fetch(fresh(PRECACHE.notFound));
+    if (response.status === 404) await cache.put(PRECACHE.notFound, response);
+  }
+}
+
+self.addEventListener('install', (event) => {
+  // No skipWaiting(): a new version waits until the page asks ({type: "SKIP_WAITING"}, the update banner),
+  // so a cashier is never switched to new code in the middle of a sale.
+  event.waitUntil(precache());
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    const names = await caches.keys();
+    await Promise.all(names.filter((n) => n.startsWith(PREFIX) && n !== CACHE).map((n) => caches.delete(n)));
+    // The first visit's page (and every open tab after an update) is controlled at once, so the app works
+    // offline from the first visit on, not from the second.
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener('message', (event) => {
+  const data = event.data || {};
+  if (data.type === 'SKIP_WAITING') {
+    self.skipWaiting();
+  } else if (data.type === 'GET_VERSION' && event.source) {
+    event.source.postMessage({ type: 'VERSION', version: VERSION });
+  }
+});
+
+// Navigations are answered cache-first from this version's cache, with no network wait:
+//  - the shell is one versioned unit: the HTML, /pkg/mostrador.js and the wasm must come from the same
+//    build (their names are not hashed, and a new HTML hydrated by an old wasm breaks). Network-first
+//    navigations would mix a new deploy's HTML with this version's cached wasm;
+//  - on a poor connection ("lie-fi") a network-first timeout makes every start wait; cache-first opens at
+//    once, and the pages fetch their data themselves after hydration;
+//  - freshness comes from the update check instead: the browser re-fetches /sw.js on navigations (and
+//    the app calls registration.update() periodically); a new version installs in the background and the
+//    page offers "Nueva versión disponible — recargar".
+// Paths that are not pages of the app go to the network, and offline get the app's "not found" page.
+async function navigate(request, url) {
+  const cache = await caches.open(CACHE);
+  const key = pageKey(url.pathname);
+  if (key) {
+    const hit = await cache.match(key);
+    if (hit) return hit;
+  }
+  try {
+    return await fetch(request);
+  } catch (error) {
+    const fallback = (key && await caches.match(key)) || (PRECACHE.notFound && await cache.match(PRECACHE.notFound));
+    if (fallback) return fallback;
+    throw error;
+  }
+}
+
+// Static files of the shell: cache-first, network when (unexpectedly) missing from the cache.
+async function asset(request, url) {
+  const hit = await (await caches.open(CACHE)).match(url.pathname);
+  return hit || fetch(request);
+}
+
+self.addEventListener('fetch', (event) => {
+  const request = event.request;
+  if (request.method !== 'GET') return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin || isBypassed(url.pathname)) return;
+  if (request.mode === 'navigate') {
+    event.respondWith(navigate(request, url));
+  } else if (PRECACHE.assets.includes(url.pathname)) {
+    event.respondWith(asset(request, url));
+  }
+  // Anything else is left to the browser: the worker never sees the app's data.
+});
+
+// Background Sync (Chromium): the browser fires this when the connection is back, even if the page is in
+// the background. The worker never sends data itself: it asks every open window to drain its outbox
+// (the Rust sync engine, which holds the Web Lock so that only one tab sends). With no window open
+// nothing is lost: the outbox is drained when the app next starts.
+self.addEventListener('sync', (event) => {
+  if (event.tag !== SYNC_TAG) return;
+  event.waitUntil((async () => {
+    const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+    for (const client of windows) client.postMessage({ type: 'SYNC' });
+  })());
+});
