@@ -315,11 +315,13 @@ test('a new deployment: the new worker waits, the banner applies it, the page re
 
 test('a Background Sync event makes the worker wake the page with {type: "SYNC"}', async () => {
   const context = await browser.newContext({ viewport: PHONE, locale: 'es-ES', baseURL: BASE_URL });
+  await apiLogin(context);
   const page = await context.newPage();
-  const errors = watchErrors(page, { allowHttp: [401] });
+  const errors = watchErrors(page);
   try {
-    await page.goto('/login');
+    await page.goto('/products');
     await hydrated(page);
+    await page.getByTestId('user-name').filter({ hasText: 'admin' }).waitFor();
     await registration(page);
     await controlledVersion(page);
     await page.evaluate(() => {
@@ -340,8 +342,11 @@ test('a Background Sync event makes the worker wake the page with {type: "SYNC"}
     await cdp.send('ServiceWorker.enable');
     const registrationId = await registrations;
     const origin = new URL(BASE_URL).origin;
+    // The app's sync engine runs on it (on_sync_message → sync): it pulls.
+    const pulled = page.waitForRequest((r) => new URL(r.url()).pathname === '/api/sync/pull', { timeout: 5_000 });
     await cdp.send('ServiceWorker.dispatchSyncEvent', { origin, registrationId, tag: 'mostrador-outbox', lastChance: false });
     await page.waitForFunction(() => window.__syncMessages === 1);
+    await pulled;
     // Another tag is none of the worker's business.
     await cdp.send('ServiceWorker.dispatchSyncEvent', { origin, registrationId, tag: 'something-else', lastChance: false });
     await new Promise((r) => setTimeout(r, 300));
