@@ -1,7 +1,10 @@
 //! Mostrador's user interface: the HTML shell the server renders, the router, and every page.
 //!
 //! Pages render a data-free shell on the server ("Cargando…") and load their data in the browser after
-//! hydration, from the REST API today and from the offline IndexedDB copy later.
+//! hydration, from the offline IndexedDB copy (`offline/`), which the sync engine keeps fresh.
+
+// The view types of the larger pages nest deeper than the default limit when building for wasm.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod components;
@@ -27,6 +30,9 @@ use pages::customers::{CustomerEditPage, CustomersPage};
 use pages::login::LoginPage;
 use pages::not_found::NotFound;
 use pages::products::{ProductEditPage, ProductsPage};
+use pages::pending::PendingPage;
+use pages::sale::SalePage;
+use pages::settings::SettingsPage;
 use pages::users::UsersPage;
 
 /// The whole HTML document, rendered by the server for every page.
@@ -65,6 +71,11 @@ pub fn App() -> impl IntoView {
     provide_context(Session::new());
     provide_context(Toast::new());
     provide_context(ListMemory::new());
+    let sync = offline::sync::SyncState::new();
+    provide_context(sync);
+    offline::service_worker::register();
+    // Background Sync (Chromium) wakes the page when the connection is back: drain then.
+    offline::service_worker::on_sync_message(move || offline::sync::kick(sync));
 
     // Browser only, right after hydration.
     Effect::new(move || {
@@ -74,6 +85,7 @@ pub fn App() -> impl IntoView {
                 i18n.set(saved);
             }
         }
+        offline::sync::start(sync);
         mark_hydrated();
     });
 
@@ -82,6 +94,7 @@ pub fn App() -> impl IntoView {
         <Title formatter=|text: String| {
             if text.is_empty() { "Mostrador".to_string() } else { format!("{text} · Mostrador") }
         }/>
+        <offline::service_worker::UpdateBanner/>
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/") view=|| view! { <Redirect path="/products"/> }/>
@@ -94,6 +107,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("customers") view=CustomersPage/>
                     <Route path=path!("customers/:id") view=CustomerEditPage/>
                     <Route path=path!("users") view=UsersPage/>
+                    <Route path=path!("sale") view=SalePage/>
+                    <Route path=path!("pending") view=PendingPage/>
+                    <Route path=path!("settings") view=SettingsPage/>
                 </ParentRoute>
             </Routes>
         </Router>

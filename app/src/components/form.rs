@@ -16,7 +16,10 @@ use serde_json::{Map, Value};
 
 use super::icons::Icon;
 use super::{use_goto, use_list_memory, use_session, use_toast};
-use crate::api::{self, ApiError};
+use crate::api::ApiError;
+use crate::offline::outbox::{conflict_current, OutboxItem};
+use crate::offline::sync::{self, use_sync, Outcome};
+use crate::offline::{data, store};
 use crate::entity::{changed_fields, default_text, from_text, to_text, EntityDef, Field, Kind};
 use crate::i18n::{fill, use_i18n, Lang, T};
 use crate::model::Category;
@@ -52,10 +55,6 @@ struct Conflict {
     mine: Map<String, Value>,
 }
 
-fn version_of(row: &Value) -> i64 {
-    row.get("version").and_then(Value::as_i64).unwrap_or(0)
-}
-
 /// Known duplicate codes → the field they belong to and our sentence for it.
 fn duplicate_message(code: &str) -> Option<(&'static str, T)> {
     match code {
@@ -68,10 +67,14 @@ fn duplicate_message(code: &str) -> Option<(&'static str, T)> {
 pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
+    let sync = use_sync();
     let toast = use_toast();
     let goto = use_goto();
     let memory = use_list_memory();
     let params = use_params_map();
+    // The outbox entry this form sent that the server refused or found stale: a resubmit edits it
+    // (same entry, new key) rather than queueing a second one.
+    let sent_item = RwSignal::new(None::<OutboxItem>);
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
 
     let fields: Vec<(&'static Field, RwSignal<String>)> = def
@@ -111,6 +114,7 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         banner.set(None);
         conflict.set(None);
         confirming.set(false);
+        sent_item.set(None);
         if id == "new" {
             fields.with_value(|fs| fs.iter().for_each(|(f, s)| s.set(default_text(f.kind))));
             base.set(None);
@@ -119,7 +123,7 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         }
         load.set(Load::Loading);
         spawn_local(async move {
-            let result = api::get(def.path, &id).await;
+            let result = data::get(def.path, &id).await;
             // The person may have moved on to another row meanwhile.
             if id_now.try_get_untracked().as_deref() != Some(id.as_str()) {
                 return;
@@ -139,10 +143,10 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
     if def.fields.iter().any(|f| f.kind == Kind::CategoryRef) {
         Effect::new(move || {
             spawn_local(async move {
-                if let Ok(page) = api::list::<Category>("categories", "", 100, 0).await {
-                    let mut opts: Vec<(String, String)> = page
-                        .items
+                if let Ok(rows) = data::rows("categories").await {
+                    let mut opts: Vec<(String, String)> = rows
                         .into_iter()
+                        .filter_map(|v| serde_json::from_value::<Category>(v).ok())
                         .map(|c| (c.id.to_string(), c.name))
                         .collect();
                     opts.sort_by_key(|(_, name)| name.to_lowercase());
@@ -196,21 +200,44 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         }));
     };
 
-    let send_patch = move |version: i64, changes: Map<String, Value>| {
+    // What became of a queued write: sent, kept for later, refused or stale.
+    let on_outcome = move |result: Result<(Outcome, OutboxItem), ApiError>, mine: Map<String, Value>| {
+        busy.set(false);
+        match result {
+            Ok((Outcome::Confirmed, _)) => {
+                sent_item.set(None);
+                conflict.set(None);
+                toast.show(T::Saved);
+                goto.go(memory.url_now(def.path));
+            }
+            Ok((Outcome::Queued, _)) => {
+                sent_item.set(None);
+                conflict.set(None);
+                toast.show(T::SavedOffline);
+                goto.go(memory.url_now(def.path));
+            }
+            Ok((Outcome::Conflict(e), item)) => {
+                sent_item.set(Some(item));
+                match conflict_current(&e) {
+                    Some(current) => conflict.set(Some(Conflict { current, mine })),
+                    None => on_error(e.into(), mine),
+                }
+            }
+            Ok((Outcome::Failed(e), item)) => {
+                sent_item.set(Some(item));
+                on_error(e.into(), mine)
+            }
+            Err(e) => on_error(e, mine),
+        }
+    };
+
+    let send_patch = move |base_row: Value, changes: Map<String, Value>| {
         busy.set(true);
         banner.set(None);
-        let id = id.get_untracked();
         spawn_local(async move {
-            match api::patch(def.path, &id, version, changes.clone()).await {
-                Ok(row) => {
-                    busy.set(false);
-                    conflict.set(None);
-                    fill_from(&row);
-                    toast.show(T::Saved);
-                    goto.go(memory.url_now(def.path));
-                }
-                Err(e) => on_error(e, changes),
-            }
+            let replacing = sent_item.get_untracked();
+            let result = data::patch(sync, def.path, &base_row, changes.clone(), replacing).await;
+            on_outcome(result, changes);
         });
     };
     // The form's values as JSON, or the message of each field that cannot be sent.
@@ -256,14 +283,9 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
             None => {
                 busy.set(true);
                 spawn_local(async move {
-                    match api::create(def.path, mine.clone()).await {
-                        Ok(_) => {
-                            busy.set(false);
-                            toast.show(T::Saved);
-                            goto.go(memory.url_now(def.path));
-                        }
-                        Err(e) => on_error(e, mine),
-                    }
+                    let replacing = sent_item.get_untracked();
+                    let result = data::create(sync, def.path, mine.clone(), replacing).await;
+                    on_outcome(result, mine);
                 });
             }
             Some(row) => {
@@ -271,7 +293,7 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
                 if changes.is_empty() {
                     banner.set(Some(Msg::T(T::NoChanges)));
                 } else {
-                    send_patch(version_of(&row), changes);
+                    send_patch(row, changes);
                 }
             }
         }
@@ -286,10 +308,8 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         match collect() {
             Ok(mine) => {
                 let changes = changed_fields(def, &row, &mine);
-                send_patch(
-                    version_of(&c.current),
-                    if changes.is_empty() { c.mine } else { changes },
-                );
+                // My changes, on top of the server's current version.
+                send_patch(c.current, if changes.is_empty() { c.mine } else { changes });
             }
             Err(invalid) => {
                 errors.set(invalid);
@@ -299,6 +319,13 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
     };
     let take_server = move |_| {
         if let Some(c) = conflict.get_untracked() {
+            // My stale change is dropped from the outbox: the person chose the server's version.
+            if let Some(seq) = sent_item.get_untracked().and_then(|i| i.seq) {
+                spawn_local(async move {
+                    let _ = sync::discard(sync, seq).await;
+                });
+            }
+            sent_item.set(None);
             fill_from(&c.current);
             errors.set(HashMap::new());
             banner.set(None);
@@ -313,22 +340,39 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         busy.set(true);
         let id = id.get_untracked();
         spawn_local(async move {
-            match api::delete(def.path, &id, version_of(&row)).await {
-                Ok(_) => {
+            let _ = id;
+            match data::delete(sync, def.path, &row).await {
+                Ok((Outcome::Confirmed, _)) => {
                     busy.set(false);
                     toast.show(T::Deleted);
                     goto.go(memory.url_now(def.path));
                 }
-                Err(e) => {
+                Ok((Outcome::Queued, _)) => {
+                    busy.set(false);
+                    toast.show(T::SavedOffline);
+                    goto.go(memory.url_now(def.path));
+                }
+                Ok((Outcome::Conflict(e) | Outcome::Failed(e), item)) => {
                     busy.set(false);
                     confirming.set(false);
-                    if let Some(current) = e.conflict_current() {
+                    // The delete was refused here and now, in front of the person: it leaves the
+                    // outbox rather than waiting there as a failed item.
+                    if let Some(seq) = item.seq {
+                        let _ = store::outbox_delete(seq).await;
+                        sync::refresh(sync).await;
+                    }
+                    if let Some(current) = conflict_current(&e) {
                         // Deleting what someone just changed would discard their change unseen: show it first.
                         fill_from(&current);
                         banner.set(Some(Msg::T(T::ConflictDeleteHelp)));
                     } else {
-                        on_error(e, Map::new());
+                        on_error(e.into(), Map::new());
                     }
+                }
+                Err(e) => {
+                    busy.set(false);
+                    confirming.set(false);
+                    on_error(e, Map::new());
                 }
             }
         });

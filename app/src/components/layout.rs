@@ -8,12 +8,45 @@ use leptos_router::{components::Outlet, hooks::use_location};
 use super::icons::Icon;
 use super::{use_goto, use_session, LangToggle, ToastView};
 use crate::api;
-use crate::i18n::{use_i18n, T};
+use crate::i18n::{fill, use_i18n, T};
+use crate::model::User;
+use crate::offline::sync::{self, use_sync, Connection};
+
+const REMEMBERED_USER: &str = "mostrador_user";
+
+/// The signed-in user, kept in localStorage so the app opens offline for whoever used it last. It is
+/// only a display name and an id: the session itself is the server's HttpOnly cookie.
+fn remember_user(user: Option<&User>) {
+    #[cfg(feature = "hydrate")]
+    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = match user.and_then(|u| serde_json::to_string(u).ok()) {
+            Some(json) => storage.set_item(REMEMBERED_USER, &json),
+            None => storage.remove_item(REMEMBERED_USER),
+        };
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (user, REMEMBERED_USER);
+}
+
+fn remembered_user() -> Option<User> {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.local_storage().ok().flatten())
+            .and_then(|s| s.get_item(REMEMBERED_USER).ok().flatten())
+            .and_then(|j| serde_json::from_str(&j).ok())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        None
+    }
+}
 
 #[component]
 pub fn AppLayout() -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
+    let sync = use_sync();
     let goto = use_goto();
     let check_failed = RwSignal::new(false);
 
@@ -22,11 +55,49 @@ pub fn AppLayout() -> impl IntoView {
         spawn_local(async move {
             match api::me().await {
                 Ok(user) => session.user.set(Some(user)),
-                Err(e) if e.is_unauthorized() => session.expired(),
-                Err(_) => check_failed.set(true),
+                Err(e) if e.is_unauthorized() => {
+                    remember_user(None);
+                    session.expired()
+                }
+                // No server: whoever used this device last keeps working offline; their writes
+                // wait in the outbox and go out under their session when the server is back.
+                Err(e) => match remembered_user() {
+                    Some(user) => {
+                        if e.is_network() {
+                            sync.connection.set(if sync::browser_online() {
+                                Connection::Unreachable
+                            } else {
+                                Connection::Offline
+                            });
+                        }
+                        session.user.set(Some(user))
+                    }
+                    None => check_failed.set(true),
+                },
             }
         });
     };
+    // The sync engine sends only the signed-in user's items.
+    Effect::new(move || {
+        let user = session.user.get();
+        if user.is_some() {
+            remember_user(user.as_ref());
+        }
+        let id = user.map(|u| u.id);
+        if sync.user.get_untracked() != id {
+            sync.user.set(id);
+            if id.is_some() {
+                sync::kick(sync);
+            }
+        }
+    });
+    Effect::new(move || {
+        if sync.unauthorized.get() {
+            sync.unauthorized.set(false);
+            remember_user(None);
+            session.expired();
+        }
+    });
     // Runs once, in the browser only: the server renders the shell without knowing who is signed in.
     Effect::new(move || {
         if session.user.get_untracked().is_none() {
@@ -62,6 +133,7 @@ pub fn AppLayout() -> impl IntoView {
             <TopBar/>
             <NavBar/>
             <main id="main" class="main" tabindex="-1">
+                <ConnectionBar/>
                 <Show when=move || session.user.with(|u| u.is_some()) fallback=pending>
                     <Outlet/>
                 </Show>
@@ -81,6 +153,7 @@ fn TopBar() -> impl IntoView {
         spawn_local(async move {
             // Whatever the server says, this device forgets the user; the cookie is HttpOnly.
             let _ = api::logout().await;
+            remember_user(None);
             session.expired();
         });
     };
@@ -92,6 +165,10 @@ fn TopBar() -> impl IntoView {
                 <span class="brand-name">"Mostrador"</span>
             </a>
             <div class="topbar-end">
+                <a class="btn ghost icon-only" href="/settings" data-testid="nav-settings"
+                    aria-label=move || i18n.t(T::Settings) title=move || i18n.t(T::Settings)>
+                    <Icon name="settings"/>
+                </a>
                 <LangToggle/>
                 <span class="who" data-testid="user-name">
                     {move || session.user.with(|u| u.as_ref().map(|u| u.username.clone()).unwrap_or_default())}
@@ -110,6 +187,7 @@ fn TopBar() -> impl IntoView {
 fn NavBar() -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
+    let sync = use_sync();
     let location = use_location();
     let link = move |href: &'static str, icon: &'static str, label: T| {
         let current = move || {
@@ -125,11 +203,115 @@ fn NavBar() -> impl IntoView {
     };
     view! {
         <nav class="nav" aria-label=move || i18n.t(T::MainNav)>
+            {link("/sale", "sale", T::Sell)}
             {link("/products", "products", T::Products)}
             {link("/categories", "categories", T::Categories)}
             {link("/customers", "customers", T::Customers)}
+            <a href="/pending" class="nav-link" data-testid="nav-pending"
+                aria-current=move || (location.pathname.get() == "/pending").then_some("page")>
+                <span class="nav-icon-wrap">
+                    <Icon name="pending"/>
+                    <Show when=move || { sync.open_count() > 0 }>
+                        <span class=move || { if sync.attention_count() > 0 { "badge count alert" } else { "badge count" } }
+                            data-testid="pending-badge"
+                            aria-label=move || fill(i18n.t(T::PendingBadge), &[("n", &sync.open_count().to_string())])>
+                            {move || sync.open_count()}
+                        </span>
+                    </Show>
+                </span>
+                <span>{move || i18n.t(T::PendingNav)}</span>
+            </a>
             <Show when=move || session.is_admin()>{link("/users", "users", T::Users)}</Show>
         </nav>
     }
     .into_any()
+}
+
+/// Connection state and what is waiting, on every page: "Sin conexión — 3 pendientes". Reading is
+/// never blocked by it; it only says what is true.
+#[component]
+pub fn ConnectionBar() -> impl IntoView {
+    let i18n = use_i18n();
+    let sync = use_sync();
+    let now = RwSignal::new(sync::now_ms());
+    // Re-render the age every 30 s.
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(move || now.set(sync::now_ms()), std::time::Duration::from_secs(30));
+        on_cleanup(move || {
+            if let Ok(h) = handle {
+                h.clear();
+            }
+        });
+    }
+    let state = move || match sync.connection.get() {
+        Connection::Online => ("online", T::ConnOnline),
+        Connection::Offline => ("offline", T::ConnOffline),
+        Connection::Unreachable => ("unreachable", T::ConnUnreachable),
+        Connection::Unknown => ("unknown", T::ConnChecking),
+    };
+    let age = move || {
+        now.track();
+        sync.data_version.track();
+        data_age(sync.last_pull_ms.get(), sync::now_ms())
+    };
+    let send_now = move |_| {
+        sync::kick(sync);
+    };
+    view! {
+        <div class="connbar" data-state=move || state().0 data-testid="connection" role="status">
+            <span class="conn-dot" aria-hidden="true"></span>
+            <span class="conn-text" data-testid="connection-text">{move || i18n.t(state().1)}</span>
+            <Show when=move || { sync.open_count() > 0 }>
+                <a class="conn-pending" href="/pending" data-testid="connection-pending">
+                    {move || fill(i18n.t(T::PendingBadge), &[("n", &sync.open_count().to_string())])}
+                </a>
+            </Show>
+            <span class="conn-age" data-testid="data-age">
+                {move || {
+                    let (t, n) = age();
+                    fill(i18n.t(t), &[("n", &n.to_string())])
+                }}
+            </span>
+            {move || sync.progress.get().map(|(n, total)| view! {
+                <span class="conn-progress" data-testid="send-progress">
+                    <progress max=total.to_string() value=n.to_string()></progress>
+                    {fill(i18n.t(T::SendingProgress), &[("n", &n.to_string()), ("total", &total.to_string())])}
+                </span>
+            })}
+            <Show when=move || { sync.open_count() > 0 && sync.progress.get().is_none() }>
+                <button type="button" class="btn small" data-testid="send-now" on:click=send_now>
+                    {move || i18n.t(T::SendNow)}
+                </button>
+            </Show>
+        </div>
+    }
+}
+
+/// How old the local copy is, as a text key and a number.
+pub fn data_age(last_pull_ms: Option<f64>, now_ms: f64) -> (T, i64) {
+    let Some(last) = last_pull_ms else {
+        return (T::DataNever, 0);
+    };
+    let minutes = ((now_ms - last) / 60_000.0).floor().max(0.0) as i64;
+    match minutes {
+        0 => (T::DataAgeNow, 0),
+        1..=119 => (T::DataAgeMin, minutes),
+        120..=2879 => (T::DataAgeHours, minutes / 60),
+        _ => (T::DataAgeDays, minutes / 1440),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_age_in_words() {
+        assert_eq!(data_age(None, 0.0), (T::DataNever, 0));
+        assert_eq!(data_age(Some(0.0), 59_000.0), (T::DataAgeNow, 0));
+        assert_eq!(data_age(Some(0.0), 12.0 * 60_000.0), (T::DataAgeMin, 12));
+        assert_eq!(data_age(Some(0.0), 5.0 * 3_600_000.0), (T::DataAgeHours, 5));
+        assert_eq!(data_age(Some(0.0), 3.0 * 86_400_000.0), (T::DataAgeDays, 3));
+    }
 }

@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use super::icons::Icon;
 use super::{use_goto, use_list_memory, use_session};
-use crate::api::{self, encode_query, ApiError};
+use crate::api::{encode_query, ApiError};
+use crate::offline::{data, sync::use_sync};
 use crate::entity::EntityDef;
 use crate::i18n::{fill, use_i18n, Lang, T};
 use crate::model::{Category, Customer, Page, Product};
@@ -65,6 +66,7 @@ where
 {
     let i18n = use_i18n();
     let session = use_session();
+    let sync = use_sync();
     let goto = use_goto();
     let memory = use_list_memory();
     let query = use_query_map();
@@ -88,12 +90,15 @@ where
     Effect::new(move || {
         let (q, page) = (q.get(), page.get());
         reload.track();
+        // Reload when the local copy changes (a pull, a queued write, another tab).
+        sync.data_version.track();
         memory.remember(def.path, list_url(def.path, &q, page));
         let n = latest.get_value() + 1;
         latest.set_value(n);
         loading.set(true);
         spawn_local(async move {
-            let r = api::list::<R>(def.path, &q, PAGE_SIZE, (page - 1) * PAGE_SIZE).await;
+            // From IndexedDB with this device's queued writes laid over it: instant, and offline too.
+            let r = data::list::<R>(def.path, &q, PAGE_SIZE, (page - 1) * PAGE_SIZE).await;
             if latest.try_get_value() != Some(n) {
                 return;
             }
@@ -129,7 +134,9 @@ where
             }
             .into_any(),
             Some(Ok(p)) if p.items.is_empty() => {
-                let text = if q.get().is_empty() {
+                let text = if sync.first_load.get() {
+                    T::FirstDownload
+                } else if q.get().is_empty() {
                     T::EmptyList
                 } else {
                     T::NoResults

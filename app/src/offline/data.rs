@@ -102,18 +102,21 @@ pub async fn list<R: DeserializeOwned>(
     })
 }
 
+/// One row as this device should show it. A row the local copy does not have yet (the first pull is
+/// still on its way) is asked of the server, and kept.
 pub async fn get(table: &str, id: &str) -> Result<Value, ApiError> {
-    rows(table)
+    let local = rows(table)
         .await?
         .into_iter()
-        .find(|r| r.get("id").and_then(Value::as_str) == Some(id))
-        .ok_or(ApiError {
-            status: 404,
-            code: "not_found".into(),
-            message: String::new(),
-            details: None,
-            retry_after: None,
-        })
+        .find(|r| r.get("id").and_then(Value::as_str) == Some(id));
+    if let Some(row) = local {
+        return Ok(row);
+    }
+    let row = crate::api::get(table, id).await?;
+    if store::TABLES.contains(&table) {
+        let _ = store::put_rows(table, std::slice::from_ref(&row)).await;
+    }
+    Ok(row)
 }
 
 /// A new outbox item for the signed-in user.
@@ -213,8 +216,7 @@ pub async fn create(
     }
     it.label = label_of(&preview);
     it.preview = Some(preview);
-    let outcome = sync::submit(state, it.clone()).await.map_err(local_error)?;
-    Ok((outcome, it))
+    sync::submit(state, it).await.map_err(local_error)
 }
 
 /// Sends only `changes`, based on the version of `base` (the row the person edited).
@@ -249,8 +251,7 @@ pub async fn patch(
     }
     it.base = Some(base.clone());
     it.label = label_of(base);
-    let outcome = sync::submit(state, it.clone()).await.map_err(local_error)?;
-    Ok((outcome, it))
+    sync::submit(state, it).await.map_err(local_error)
 }
 
 pub async fn delete(state: SyncState, table: &str, base: &Value) -> Result<(Outcome, OutboxItem), ApiError> {
@@ -273,8 +274,7 @@ pub async fn delete(state: SyncState, table: &str, base: &Value) -> Result<(Outc
     );
     it.base = Some(base.clone());
     it.label = label_of(base);
-    let outcome = sync::submit(state, it.clone()).await.map_err(local_error)?;
-    Ok((outcome, it))
+    sync::submit(state, it).await.map_err(local_error)
 }
 
 #[cfg(test)]

@@ -119,7 +119,7 @@ pub fn now_ms() -> f64 {
     }
 }
 
-fn browser_online() -> bool {
+pub fn browser_online() -> bool {
     #[cfg(feature = "hydrate")]
     {
         web_sys::window()
@@ -135,7 +135,10 @@ fn browser_online() -> bool {
 /// Re-reads the outbox and tells every screen (and every other tab) that local data changed.
 pub async fn refresh(state: SyncState) {
     if let Ok(items) = store::outbox_all().await {
-        state.items.set(items);
+        // Only a real change re-renders the pending page (an open editor there survives a refresh).
+        if state.items.with_untracked(|now| *now != items) {
+            state.items.set(items);
+        }
     }
     state.data_version.update(|v| *v += 1);
 }
@@ -157,6 +160,10 @@ fn note_failure(state: SyncState, e: &ApiError) {
     });
     state.failures.update(|n| *n = (*n + 1).min(20));
     schedule_retry(state);
+    // Where the browser has Background Sync, it also wakes us when the connection is back.
+    if state.items.with_untracked(|v| v.iter().any(|i| i.is_open())) {
+        super::service_worker::request_background_sync();
+    }
 }
 
 fn note_success(state: SyncState) {
@@ -524,41 +531,45 @@ pub enum Outcome {
     Conflict(ItemError),
 }
 
-/// Queues `item`, sends it now if possible, and says what happened to it.
+/// Queues `item`, sends it now if possible, and says what happened to it (with the item as stored,
+/// `seq` included, so a form can edit and resend the same entry).
 /// An item with a `seq` replaces that entry (an edited failed item), never adds a second one.
-pub async fn submit(state: SyncState, item: OutboxItem) -> Result<Outcome, store::StoreError> {
+pub async fn submit(
+    state: SyncState,
+    mut item: OutboxItem,
+) -> Result<(Outcome, OutboxItem), store::StoreError> {
     let key = item.key;
     if item.seq.is_some() {
         store::outbox_put(&item).await?;
     } else {
-        store::outbox_add(&item).await?;
+        item.seq = Some(store::outbox_add(&item).await?);
     }
     changed(state).await;
     if !browser_online() {
         state.connection.set(Connection::Offline);
-        return Ok(Outcome::Queued);
+        kick(state);
+        return Ok((Outcome::Queued, item));
     }
     run(state).await;
-    let items = store::outbox_all().await?;
-    Ok(match items.iter().find(|i| i.key == key) {
-        None => Outcome::Confirmed,
-        Some(i) => match i.state {
-            ItemState::Done => Outcome::Confirmed,
-            ItemState::Failed => Outcome::Failed(i.error.clone().unwrap_or(ItemError {
-                status: 0,
-                code: "failed".into(),
-                message: String::new(),
-                details: None,
-            })),
-            ItemState::Conflict => Outcome::Conflict(i.error.clone().unwrap_or(ItemError {
-                status: 409,
-                code: "version_conflict".into(),
-                message: String::new(),
-                details: None,
-            })),
-            ItemState::Pending => Outcome::Queued,
-        },
-    })
+    let stored = store::outbox_all().await?.into_iter().find(|i| i.key == key);
+    let Some(stored) = stored else {
+        return Ok((Outcome::Confirmed, item));
+    };
+    let fallback = |status: u16, code: &str| ItemError {
+        status,
+        code: code.into(),
+        message: String::new(),
+        details: None,
+    };
+    let outcome = match stored.state {
+        ItemState::Done => Outcome::Confirmed,
+        ItemState::Failed => Outcome::Failed(stored.error.clone().unwrap_or(fallback(0, "failed"))),
+        ItemState::Conflict => {
+            Outcome::Conflict(stored.error.clone().unwrap_or(fallback(409, "version_conflict")))
+        }
+        ItemState::Pending => Outcome::Queued,
+    };
+    Ok((outcome, stored))
 }
 
 /// Puts a changed item back (edit, keep mine, retry) and sends it.

@@ -4,5 +4,8 @@ pub mod categories;
 pub mod customers;
 pub mod login;
 pub mod not_found;
+pub mod pending;
 pub mod products;
+pub mod sale;
+pub mod settings;
 pub mod users;

@@ -1,0 +1,528 @@
+//! /sale — ring up a sale on a phone, online or not: the till (open with a float, close with the
+//! counted cash), product search from IndexedDB (a barcode scanner typing into it and pressing Enter
+//! adds the product), the cart, an optional customer (a new one is created offline with the sale),
+//! cash received and change, and today's sales with what is still waiting to be sent.
+//!
+//! Every write goes through the outbox; the sale shows at once, marked pending, and the stock and
+//! expected cash shown already include it.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_meta::Title;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::components::{use_session, use_toast};
+use crate::i18n::{fill, use_i18n, T};
+use crate::money::{format_display, parse_cents};
+use crate::offline::data::{self, matches};
+use crate::offline::outbox::Action;
+use crate::offline::sync::{self, now_iso, use_sync};
+
+#[derive(Clone, Debug, PartialEq)]
+struct Line {
+    product_id: Uuid,
+    name: String,
+    unit_price_cents: i64,
+    quantity: i64,
+}
+
+fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn i64_of(v: &Value, k: &str) -> i64 {
+    v.get(k).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn uuid_of(v: &Value, k: &str) -> Option<Uuid> {
+    Uuid::parse_str(str_of(v, k)).ok()
+}
+
+/// Today's date in the device's time zone (YYYY-MM-DD) and a local day of an RFC 3339 timestamp.
+fn local_day(iso: Option<&str>) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let d = match iso {
+            Some(s) => js_sys::Date::new(&wasm_bindgen::JsValue::from_str(s)),
+            None => js_sys::Date::new_0(),
+        };
+        format!("{:04}-{:02}-{:02}", d.get_full_year(), d.get_month() + 1, d.get_date())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        iso.unwrap_or_default().get(..10).unwrap_or_default().to_string()
+    }
+}
+
+fn local_time(iso: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(iso));
+        format!("{:02}:{:02}", d.get_hours(), d.get_minutes())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        iso.get(11..16).unwrap_or_default().to_string()
+    }
+}
+
+#[component]
+pub fn SalePage() -> impl IntoView {
+    let i18n = use_i18n();
+    let sync = use_sync();
+
+    let products = RwSignal::new(Vec::<Value>::new());
+    let customers = RwSignal::new(Vec::<Value>::new());
+    let session = RwSignal::new(None::<Value>);
+    let sales = RwSignal::new(Vec::<Value>::new());
+    let loaded = RwSignal::new(false);
+    // The register is rebuilt only when the till itself changes, not when its totals do.
+    let session_id = Memo::new(move |_| session.with(|s| s.as_ref().and_then(|v| uuid_of(v, "id"))));
+
+    Effect::new(move || {
+        sync.data_version.track();
+        spawn_local(async move {
+            let (p, c, s, sa) = (
+                data::rows("products").await,
+                data::rows("customers").await,
+                data::rows("cash_sessions").await,
+                data::rows("sales").await,
+            );
+            // Set only what changed: a sync tick must not rebuild the register under the cashier.
+            let set_if = |sig: RwSignal<Vec<Value>>, v: Vec<Value>| {
+                if sig.with_untracked(|now| *now != v) {
+                    sig.set(v);
+                }
+            };
+            set_if(products, p.unwrap_or_default());
+            set_if(customers, c.unwrap_or_default());
+            // The most recently opened till that is still open.
+            let mut open: Vec<Value> = s
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| r.get("closed_at").map(Value::is_null).unwrap_or(true))
+                .collect();
+            open.sort_by(|a, b| str_of(b, "opened_at").cmp(str_of(a, "opened_at")));
+            let open = open.into_iter().next();
+            if session.with_untracked(|now| *now != open) {
+                session.set(open);
+            }
+            let today = local_day(None);
+            let mut today_sales: Vec<Value> = sa
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| local_day(Some(str_of(r, "created_at"))) == today)
+                .collect();
+            today_sales.sort_by(|a, b| str_of(b, "created_at").cmp(str_of(a, "created_at")));
+            set_if(sales, today_sales);
+            loaded.set(true);
+        });
+    });
+
+    view! {
+        <Title text=move || i18n.t(T::Sell).to_string()/>
+        <section class="page sale-page">
+            <header class="page-head">
+                <h1>{move || i18n.t(T::Sell)}</h1>
+            </header>
+            <Show when=move || loaded.get() fallback=move || view! { <p class="loading" data-testid="loading">{i18n.t(T::Loading)}</p> }>
+                {move || match session_id.get() {
+                    None => view! { <OpenTill/> }.into_any(),
+                    Some(id) => view! {
+                        <TillBar session/>
+                        <Register session_id=id products customers/>
+                    }
+                    .into_any(),
+                }}
+            </Show>
+            <TodaySales sales/>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn OpenTill() -> impl IntoView {
+    let i18n = use_i18n();
+    let sync = use_sync();
+    let session = use_session();
+    let register = RwSignal::new("Caja 1".to_string());
+    let float = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<T>);
+
+    let open = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let cents = match parse_cents(&float.get_untracked()) {
+            Ok(c) => c,
+            Err(crate::money::MoneyError::Empty) => 0,
+            Err(_) => {
+                error.set(Some(T::InvalidMoney));
+                return;
+            }
+        };
+        let Some(user) = sync.user.get_untracked() else { return };
+        let id = Uuid::new_v4();
+        let name = register.get_untracked().trim().to_string();
+        let body = json!({"id": id, "register": name, "opening_float_cents": cents});
+        let mut item = data::item(user, "POST", "/api/cash-sessions".into(), Some(body), "cash_sessions", Action::Create, id, vec![]);
+        let now = now_iso();
+        item.preview = Some(json!({"id": id, "register": name, "opening_float_cents": cents,
+            "opened_by": session.user.with_untracked(|u| u.as_ref().map(|u| u.username.clone())).unwrap_or_default(),
+            "opened_at": now, "expected_cents": cents, "closed_at": null, "closed_by": null,
+            "counted_cents": null, "difference_cents": null, "version": 1, "updated_at": now}));
+        item.label = name;
+        spawn_local(async move {
+            let _ = sync::enqueue(sync, item).await;
+        });
+    };
+
+    view! {
+        <form class="panel till-open" on:submit=open data-testid="open-till">
+            <p>{move || i18n.t(T::CashClosed)}</p>
+            <label class="field">
+                <span class="label">{move || i18n.t(T::Register)}</span>
+                <input type="text" name="register" prop:value=register on:input=move |ev| register.set(event_target_value(&ev))/>
+            </label>
+            <label class="field">
+                <span class="label">{move || i18n.t(T::OpeningFloat)}</span>
+                <input type="text" name="opening_float" inputmode="decimal" prop:value=float on:input=move |ev| float.set(event_target_value(&ev))/>
+            </label>
+            {move || error.get().map(|t| view! { <p class="field-error" role="alert">{i18n.t(t)}</p> })}
+            <button type="submit" class="btn primary big" data-testid="open-till-button">{move || i18n.t(T::OpenCash)}</button>
+        </form>
+    }
+}
+
+#[component]
+fn TillBar(session: RwSignal<Option<Value>>) -> impl IntoView {
+    let i18n = use_i18n();
+    let sync = use_sync();
+    let closing = RwSignal::new(false);
+    let counted = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let field = move |f: &'static str| session.with(|s| s.as_ref().map(|v| v.get(f).cloned().unwrap_or(Value::Null)).unwrap_or(Value::Null));
+    let id = session.with_untracked(|s| s.as_ref().and_then(|v| uuid_of(v, "id"))).unwrap_or_default();
+    let register = move || field("register").as_str().unwrap_or_default().to_string();
+    let expected = move || field("expected_cents").as_i64().unwrap_or(0);
+
+    let close = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let lang = i18n.lang.get_untracked();
+        // This device still owes the server operations of this till: closing now would freeze a
+        // total that is missing them.
+        let unsent = sync.items.with_untracked(|items| {
+            items.iter().filter(|i| i.is_open() && (i.depends_on.contains(&id) || (i.entity_id == id && i.action != Action::Create))).count()
+        });
+        if unsent > 0 {
+            error.set(Some(fill(T::CloseBlocked.text(lang), &[("n", &unsent.to_string())])));
+            return;
+        }
+        let cents = match parse_cents(&counted.get_untracked()) {
+            Ok(c) => c,
+            Err(_) => {
+                error.set(Some(T::InvalidMoney.text(lang).to_string()));
+                return;
+            }
+        };
+        let Some(user) = sync.user.get_untracked() else { return };
+        let mut item = data::item(user, "POST", format!("/api/cash-sessions/{id}/close"),
+            Some(json!({"counted_cents": cents})), "cash_sessions", Action::Close, id, vec![id]);
+        item.label = session.with_untracked(|s| s.as_ref().map(|v| str_of(v, "register").to_string())).unwrap_or_default();
+        spawn_local(async move {
+            let _ = sync::enqueue(sync, item).await;
+        });
+        closing.set(false);
+    };
+
+    view! {
+        <div class="till-bar" data-testid="till-bar">
+            <span>{move || fill(i18n.t(T::CashOpenSince), &[("register", &register())])}</span>
+            <span data-testid="expected-cash">{move || format!("{}: {}", i18n.t(T::ExpectedCash), format_display(expected(), i18n.lang.get()))}</span>
+            <button type="button" class="btn small" data-testid="close-till" on:click=move |_| closing.update(|c| *c = !*c)>
+                {move || i18n.t(T::CloseCash)}
+            </button>
+        </div>
+        <Show when=move || closing.get()>
+            <form class="panel" on:submit=close data-testid="close-till-form">
+                <label class="field">
+                    <span class="label">{move || i18n.t(T::CountedCash)}</span>
+                    <input type="text" name="counted" inputmode="decimal" prop:value=counted on:input=move |ev| counted.set(event_target_value(&ev))/>
+                </label>
+                {move || error.get().map(|e| view! { <p class="field-error" role="alert" data-testid="close-error">{e}</p> })}
+                <button type="submit" class="btn primary" data-testid="confirm-close-till">{move || i18n.t(T::CloseCash)}</button>
+            </form>
+        </Show>
+    }
+}
+
+#[component]
+fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSignal<Vec<Value>>) -> impl IntoView {
+    let i18n = use_i18n();
+    let sync = use_sync();
+    let toast = use_toast();
+    let user_session = use_session();
+
+    let search = RwSignal::new(String::new());
+    let cart = RwSignal::new(Vec::<Line>::new());
+    let customer = RwSignal::new(String::new());
+    let new_customer = RwSignal::new(String::new());
+    let received = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<T>);
+
+    let results = Memo::new(move |_| {
+        let q = search.get();
+        if q.trim().is_empty() {
+            return Vec::new();
+        }
+        products.with(|ps| {
+            ps.iter()
+                .filter(|p| p.get("active").and_then(Value::as_bool).unwrap_or(true))
+                .filter(|p| matches(p, &q))
+                .take(8)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
+
+    let add = move |p: &Value| {
+        let Some(pid) = uuid_of(p, "id") else { return };
+        let name = str_of(p, "name").to_string();
+        let price = i64_of(p, "price_cents");
+        cart.update(|c| match c.iter_mut().find(|l| l.product_id == pid) {
+            Some(l) => l.quantity += 1,
+            None => c.push(Line { product_id: pid, name, unit_price_cents: price, quantity: 1 }),
+        });
+        search.set(String::new());
+        error.set(None);
+    };
+
+    // A scanner types the code and presses Enter: an exact barcode or SKU adds at once; otherwise
+    // Enter adds the first match.
+    let on_search_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() != "Enter" {
+            return;
+        }
+        ev.prevent_default();
+        let q = search.get_untracked().trim().to_string();
+        let exact = products.with_untracked(|ps| {
+            ps.iter()
+                .find(|p| str_of(p, "barcode") == q || str_of(p, "sku").eq_ignore_ascii_case(&q))
+                .cloned()
+        });
+        if let Some(p) = exact.or_else(|| results.get_untracked().into_iter().next()) {
+            add(&p);
+        }
+    };
+
+    let total = Memo::new(move |_| cart.with(|c| c.iter().map(|l| l.unit_price_cents * l.quantity).sum::<i64>()));
+    let paid = move || match parse_cents(&received.get()) {
+        Ok(c) => Some(c),
+        Err(crate::money::MoneyError::Empty) => Some(total.get()),
+        Err(_) => None,
+    };
+    let change = move || paid().map(|p| (p - total.get()).max(0));
+
+    let charge = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let lines = cart.get_untracked();
+        if lines.is_empty() {
+            error.set(Some(T::EmptyCart));
+            return;
+        }
+        let total = total.get_untracked();
+        let Some(paid) = paid() else {
+            error.set(Some(T::InvalidMoney));
+            return;
+        };
+        if paid < total {
+            error.set(Some(T::NotEnoughPaid));
+            return;
+        }
+        let Some(user) = sync.user.get_untracked() else { return };
+        let username = user_session.user.with_untracked(|u| u.as_ref().map(|u| u.username.clone())).unwrap_or_default();
+        let now = now_iso();
+        let mut depends_on = vec![session_id];
+        depends_on.extend(lines.iter().map(|l| l.product_id));
+
+        // A new customer typed in: created first, and the sale waits for it.
+        let new_name = new_customer.get_untracked().trim().to_string();
+        let mut customer_item = None;
+        let customer_id = if !new_name.is_empty() {
+            let cid = Uuid::new_v4();
+            let mut it = data::item(user, "POST", "/api/customers".into(), Some(json!({"id": cid, "name": new_name})),
+                "customers", Action::Create, cid, vec![]);
+            it.preview = Some(json!({"id": cid, "name": new_name, "tax_id": null, "email": null, "phone": null,
+                "notes": null, "version": 1, "created_at": now, "updated_at": now, "deleted_at": null}));
+            it.label = new_name.clone();
+            customer_item = Some(it);
+            Some(cid)
+        } else {
+            Uuid::parse_str(&customer.get_untracked()).ok()
+        };
+        if let Some(c) = customer_id {
+            depends_on.push(c);
+        }
+
+        let sale_id = Uuid::new_v4();
+        let payments = json!([{"method": "cash", "amount_cents": paid}]);
+        let body = json!({
+            "id": sale_id, "cash_session_id": session_id, "customer_id": customer_id,
+            "lines": lines.iter().map(|l| json!({"product_id": l.product_id, "quantity": l.quantity})).collect::<Vec<_>>(),
+            "payments": payments,
+        });
+        let preview = json!({
+            "id": sale_id, "cash_session_id": session_id, "customer_id": customer_id,
+            "lines": lines.iter().map(|l| json!({"product_id": l.product_id, "quantity": l.quantity,
+                "unit_price_cents": l.unit_price_cents, "total_cents": l.unit_price_cents * l.quantity})).collect::<Vec<_>>(),
+            "payments": payments, "total_cents": total, "paid_cents": paid, "change_cents": paid - total,
+            "created_by": username, "created_at": now,
+        });
+        let mut sale = data::item(user, "POST", "/api/sales".into(), Some(body), "sales", Action::Create, sale_id, depends_on);
+        sale.label = lines.iter().map(|l| format!("{} × {}", l.name, l.quantity)).collect::<Vec<_>>().join(", ");
+        sale.preview = Some(preview);
+
+        cart.set(Vec::new());
+        received.set(String::new());
+        new_customer.set(String::new());
+        customer.set(String::new());
+        error.set(None);
+        spawn_local(async move {
+            if let Some(c) = customer_item {
+                let _ = sync::enqueue(sync, c).await;
+            }
+            if sync::enqueue(sync, sale).await.is_ok() {
+                toast.show(T::SaleSaved);
+            }
+        });
+    };
+
+    view! {
+        <div class="register">
+            <div class="search sale-search" role="search">
+                <label class="visually-hidden" for="sale-search">{move || i18n.t(T::SearchToAdd)}</label>
+                <input id="sale-search" type="search" data-testid="sale-search" autocomplete="off" enterkeyhint="enter"
+                    placeholder=move || i18n.t(T::SearchToAdd)
+                    prop:value=search
+                    on:input=move |ev| search.set(event_target_value(&ev))
+                    on:keydown=on_search_key/>
+            </div>
+            <ul class="rows results" data-testid="sale-results">
+                {move || results.get().into_iter().map(|p| {
+                    let lang = i18n.lang.get();
+                    let label = format!("{} · {} · {}", str_of(&p, "name"), format_display(i64_of(&p, "price_cents"), lang),
+                        fill("{t}: {n}", &[("t", T::Stock.text(lang)), ("n", &i64_of(&p, "stock").to_string())]));
+                    let p2 = p.clone();
+                    view! {
+                        <li>
+                            <button type="button" class="row result" data-testid="sale-result" on:click=move |_| add(&p2)>
+                                <span class="row-title">{label}</span>
+                                <span class="row-end">{move || i18n.t(T::Add)}</span>
+                            </button>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <form class="panel cart" on:submit=charge data-testid="cart">
+                <h2>{move || i18n.t(T::Cart)}</h2>
+                {move || {
+                    let lang = i18n.lang.get();
+                    let lines = cart.get();
+                    if lines.is_empty() {
+                        return view! { <p class="empty">{i18n.t(T::EmptyCart)}</p> }.into_any();
+                    }
+                    view! {
+                        <ul class="cart-lines">
+                            {lines.into_iter().map(|l| {
+                                let pid = l.product_id;
+                                let step = move |d: i64| cart.update(|c| {
+                                    if let Some(x) = c.iter_mut().find(|x| x.product_id == pid) { x.quantity += d; }
+                                    c.retain(|x| x.quantity > 0);
+                                });
+                                view! {
+                                    <li class="cart-line" data-testid="cart-line">
+                                        <span class="cart-name">{l.name.clone()}</span>
+                                        <span class="stepper">
+                                            <button type="button" class="btn icon-only" aria-label=i18n.t(T::Less) data-testid="qty-less" on:click=move |_| step(-1)>"−"</button>
+                                            <span class="qty" data-testid="qty" aria-label=i18n.t(T::Quantity)>{l.quantity}</span>
+                                            <button type="button" class="btn icon-only" aria-label=i18n.t(T::More) data-testid="qty-more" on:click=move |_| step(1)>"+"</button>
+                                        </span>
+                                        <span class="cart-total">{format_display(l.unit_price_cents * l.quantity, lang)}</span>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+                <p class="cart-sum"><span>{move || i18n.t(T::Total)}</span>
+                    <strong data-testid="cart-total">{move || format_display(total.get(), i18n.lang.get())}</strong></p>
+                <label class="field">
+                    <span class="label">{move || i18n.t(T::CustomerOptional)}</span>
+                    <select name="customer" data-testid="sale-customer" prop:value=customer on:change=move |ev| customer.set(event_target_value(&ev))>
+                        <option value="">{move || i18n.t(T::NoCustomer)}</option>
+                        {move || {
+                            let mut cs = customers.get();
+                            cs.sort_by_key(|c| data::fold(str_of(c, "name")));
+                            cs.into_iter().map(|c| view! { <option value=str_of(&c, "id").to_string()>{str_of(&c, "name").to_string()}</option> }).collect_view()
+                        }}
+                    </select>
+                </label>
+                <label class="field">
+                    <span class="label">{move || i18n.t(T::NewCustomerName)}</span>
+                    <input type="text" name="new_customer" data-testid="sale-new-customer" autocomplete="off" prop:value=new_customer on:input=move |ev| new_customer.set(event_target_value(&ev))/>
+                </label>
+                <label class="field">
+                    <span class="label">{move || i18n.t(T::CashReceived)}</span>
+                    <input type="text" name="received" inputmode="decimal" data-testid="sale-received" autocomplete="off"
+                        placeholder=move || format_display(total.get(), i18n.lang.get())
+                        prop:value=received on:input=move |ev| received.set(event_target_value(&ev))/>
+                </label>
+                <p class="cart-sum"><span>{move || i18n.t(T::Change)}</span>
+                    <strong data-testid="sale-change">{move || change().map(|c| format_display(c, i18n.lang.get())).unwrap_or_default()}</strong></p>
+                {move || error.get().map(|t| view! { <p class="field-error" role="alert" data-testid="sale-error">{i18n.t(t)}</p> })}
+                <button type="submit" class="btn primary big" data-testid="charge">{move || i18n.t(T::Charge)}</button>
+            </form>
+        </div>
+    }
+}
+
+#[component]
+fn TodaySales(sales: RwSignal<Vec<Value>>) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <section class="today">
+            <h2>{move || i18n.t(T::TodaySales)}</h2>
+            {move || {
+                let lang = i18n.lang.get();
+                let list = sales.get();
+                if list.is_empty() {
+                    return view! { <p class="empty">{i18n.t(T::NoSalesToday)}</p> }.into_any();
+                }
+                view! {
+                    <ul class="rows" data-testid="today-sales">
+                        {list.into_iter().map(|s| {
+                            let state = s.get("_pending").and_then(Value::as_str).unwrap_or("sent").to_string();
+                            let items: i64 = s.get("lines").and_then(Value::as_array)
+                                .map(|ls| ls.iter().map(|l| i64_of(l, "quantity")).sum()).unwrap_or(0);
+                            let badge = match state.as_str() {
+                                "pending" => Some(T::StatePending),
+                                "failed" => Some(T::StateFailed),
+                                "conflict" => Some(T::StateConflict),
+                                _ => None,
+                            };
+                            view! {
+                                <li class="row" data-testid="sale-row" data-state=state.clone() data-id=str_of(&s, "id").to_string()>
+                                    <div class="row-main">
+                                        <span class="row-title">{format!("{} · {} {}", local_time(str_of(&s, "created_at")), items, T::Items.text(lang))}</span>
+                                        {badge.map(|t| view! { <span class=format!("badge state-{state}")>{t.text(lang)}</span> })}
+                                    </div>
+                                    <span class="row-end price">{format_display(i64_of(&s, "total_cents"), lang)}</span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+    }
+}

@@ -1,0 +1,46 @@
+//! /settings — this device: storage (persistent or not, usage and quota) and language.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_meta::Title;
+
+use crate::components::LangToggle;
+use crate::i18n::{fill, use_i18n, T};
+use crate::offline::sync::{self, use_sync};
+
+fn megabytes(bytes: f64) -> String {
+    if bytes >= 1e9 {
+        format!("{:.1} GB", bytes / 1e9)
+    } else {
+        format!("{:.1} MB", bytes / 1e6)
+    }
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let sync = use_sync();
+    Effect::new(move || spawn_local(sync::ask_persistent_storage(sync)));
+    view! {
+        <Title text=move || i18n.t(T::Settings).to_string()/>
+        <section class="page">
+            <header class="page-head"><h1>{move || i18n.t(T::Settings)}</h1></header>
+            <div class="panel" data-testid="storage">
+                <h2>{move || i18n.t(T::StorageTitle)}</h2>
+                {move || sync.storage.get().map(|s| view! {
+                    <p data-testid="storage-usage">{fill(i18n.t(T::StorageUsage), &[("used", &megabytes(s.usage)), ("quota", &megabytes(s.quota))])}</p>
+                    {if s.persisted {
+                        view! { <p data-testid="storage-persistent">{i18n.t(T::StoragePersistent)}</p> }.into_any()
+                    } else {
+                        view! { <p class="warn" role="alert" data-testid="storage-not-persistent">{i18n.t(T::StorageNotPersistent)}</p> }.into_any()
+                    }}
+                })}
+            </div>
+            <div class="panel">
+                <h2>{move || i18n.t(T::Language)}</h2>
+                <LangToggle/>
+            </div>
+        </section>
+    }
+    .into_any()
+}
