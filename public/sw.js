@@ -7,9 +7,10 @@
 //   VERSION   a hash of every shell file (pkg/, icons, manifest, this file), of the app version and of
 //             the rendered HTML of every page; a new deploy changes this file's bytes, which is how the
 //             browser notices an update;
-//   PRECACHE  {pages, routes, assets, notFound}: the pages' URLs, the route patterns with an id and the
-//             URL of a placeholder page for each (`/products/:id` → `/products/00000000-…`), and every
-//             static file of the site.
+//   PRECACHE  {pages, routes, assets, notFound, build}: the pages' URLs, the route patterns with an id
+//             and the URL of a placeholder page for each (`/products/:id` → `/products/00000000-…`),
+//             every static file of the site, and the build id of those files, which the server also
+//             sends as `x-mostrador-build` on every response.
 // Served as a plain file (without the server filling them in) this script fails to evaluate, so a broken
 // worker is never installed.
 'use strict';
@@ -22,6 +23,9 @@ const PRECACHE = __MOSTRADOR_PRECACHE__;
 const PREFIX = 'mostrador-shell-';
 const CACHE = PREFIX + VERSION;
 const SYNC_TAG = 'mostrador-outbox';
+const BUILD_HEADER = 'x-mostrador-build';
+// How long a navigation waits for the network before the cached page answers (a poor connection).
+const NAVIGATION_TIMEOUT_MS = 3000;
 
 // Paths that are data or operations, never the shell: not cached and not intercepted.
 function isBypassed(path) {
@@ -58,25 +62,30 @@ function fresh(url) {
 
 // A navigation must not be answered with a response that was redirected ("/" → "/products"): store a
 // redirect of our own instead, which the browser follows (and which this worker then answers again).
-async function storable(response) {
-  if (!response.redirected) return response;
-  return Response.redirect(response.url, 302);
+function storable(response) {
+  return response.redirected ? Response.redirect(response.url, 302) : response;
+}
+
+// One response for the cache, refused unless it belongs to this worker's build (a deploy during the
+// install would otherwise mix two builds' HTML, JS and wasm, whose names are not hashed).
+async function fetchForCache(url, okStatus = (s) => s === 200) {
+  const response = await fetch(fresh(url));
+  if (!okStatus(response.status)) throw new Error(`precache ${url}: HTTP ${response.status}`);
+  const build = response.headers.get(BUILD_HEADER);
+  if (build !== PRECACHE.build) throw new Error(`precache ${url}: build ${build}, expected ${PRECACHE.build}`);
+  return storable(response);
 }
 
 async function precache() {
   const cache = await caches.open(CACHE);
-  // The static files: all or nothing (addAll rejects on any non-2xx, and then install fails and the
-  // previous worker keeps serving the previous, complete shell).
-  await cache.addAll(PRECACHE.assets.map(fresh));
-  await Promise.all(PRECACHE.pages.map(async (url) => {
-    const response = await fetch(fresh(url));
-    if (!response.ok && !response.redirected) throw new Error(`precache ${url}: HTTP ${response.status}`);
-    await cache.put(url, await storable(response));
-  }));
-  // The "page not found" shell answers unknown paths offline (any 4xx page of the app's own router).
+  // All or nothing: if one file fails, install fails and the previous worker keeps serving the previous,
+  // complete shell (the browser tries again at its next update check).
+  const urls = [...PRECACHE.assets, ...PRECACHE.pages];
+  const responses = await Promise.all(urls.map((url) => fetchForCache(url)));
+  await Promise.all(responses.map((response, i) => cache.put(urls[i], response)));
+  // The "page not found" shell answers unknown paths offline.
   if (PRECACHE.notFound) {
-    const response = await fetch(fresh(PRECACHE.notFound));
-    if (response.status === 404) await cache.put(PRECACHE.notFound, response);
+    await cache.put(PRECACHE.notFound, await fetchForCache(PRECACHE.notFound, (s) => s === 404));
   }
 }
 
@@ -105,30 +114,43 @@ self.addEventListener('message', (event) => {
   }
 });
 
-// Navigations are answered cache-first from this version's cache, with no network wait:
-//  - the shell is one versioned unit: the HTML, /pkg/mostrador.js and the wasm must come from the same
-//    build (their names are not hashed, and a new HTML hydrated by an old wasm breaks). Network-first
-//    navigations would mix a new deploy's HTML with this version's cached wasm;
-//  - on a poor connection ("lie-fi") a network-first timeout makes every start wait; cache-first opens at
-//    once, and the pages fetch their data themselves after hydration;
-//  - freshness comes from the update check instead: the browser re-fetches /sw.js on navigations (and
-//    the app calls registration.update() periodically); a new version installs in the background and the
-//    page offers "Nueva versión disponible — recargar".
-// Paths that are not pages of the app go to the network, and offline get the app's "not found" page.
-async function navigate(request, url) {
+// Navigations: network first, with a short timeout, then this version's cache.
+//  - Online, the server's page is always the right one: rendered in the language the person chose (the
+//    `lang` cookie), and it refreshes the cached copy, so offline the app opens in that language too.
+//  - But only a page of this worker's own build is used: the HTML, /pkg/mostrador.js and the wasm must
+//    come from one build (their names are not hashed, and a new HTML hydrated by an old wasm breaks).
+//    When a new deploy answers, the cached page of this build is served (the assets are served from the
+//    cache too) and the worker checks for its successor, which the page then offers to switch to
+//    ("Nueva versión disponible — recargar").
+//  - Offline the fetch fails at once and the cache answers; on a poor connection the cache answers after
+//    NAVIGATION_TIMEOUT_MS.
+// Paths that are not pages of the app get the app's "not found" page when the network cannot answer.
+async function navigate(event, url) {
   const cache = await caches.open(CACHE);
   const key = pageKey(url.pathname);
-  if (key) {
-    const hit = await cache.match(key);
-    if (hit) return hit;
-  }
+  const cached = async () => (key && await cache.match(key)) || (PRECACHE.notFound && await cache.match(PRECACHE.notFound));
+  const network = fetch(event.request);
+  network.catch(() => {}); // after a timeout nobody waits for it any more
+  let response;
   try {
-    return await fetch(request);
+    response = await Promise.race([
+      network,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('navigation timeout')), NAVIGATION_TIMEOUT_MS)),
+    ]);
   } catch (error) {
-    const fallback = (key && await caches.match(key)) || (PRECACHE.notFound && await cache.match(PRECACHE.notFound));
+    const fallback = await cached();
     if (fallback) return fallback;
-    throw error;
+    return network; // nothing cached for it: let the browser wait for the network after all
   }
+  if (response.type === 'opaqueredirect') return response;
+  if (response.headers.get(BUILD_HEADER) !== PRECACHE.build) {
+    event.waitUntil(self.registration.update().catch(() => {}));
+    const fallback = key && await cache.match(key);
+    if (fallback) return fallback;
+    return response;
+  }
+  if (key && response.status === 200) event.waitUntil(cache.put(key, response.clone()));
+  return response;
 }
 
 // Static files of the shell: cache-first, network when (unexpectedly) missing from the cache.
@@ -143,7 +165,7 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(request.url);
   if (url.origin !== self.location.origin || isBypassed(url.pathname)) return;
   if (request.mode === 'navigate') {
-    event.respondWith(navigate(request, url));
+    event.respondWith(navigate(event, url));
   } else if (PRECACHE.assets.includes(url.pathname)) {
     event.respondWith(asset(request, url));
   }

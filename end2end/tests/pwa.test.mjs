@@ -279,8 +279,14 @@ test('a new deployment: the new worker waits, the banner applies it, the page re
     fs.appendFileSync(path.join(site, 'pkg', 'mostrador.css'), '\n/* deployed again */\n');
     await server.restart();
 
-    // The app checks for updates periodically and on visibility; the test does not wait for that.
-    await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());
+    // A reload now gets the new server, whose HTML needs the new wasm: the worker serves its own build's
+    // page from the cache instead (the page still works), and looks for its successor.
+    const buildOf = (r) => r.headers()['x-mostrador-build'];
+    const v1Build = await page.evaluate(async () => (await fetch('/pkg/mostrador.css')).headers.get('x-mostrador-build'));
+    const reloadedOld = await page.reload();
+    assert.equal(buildOf(reloadedOld), v1Build, 'the reload was not served from the cache of the running build');
+    await hydrated(page);
+    assert.doesNotMatch(await page.evaluate(async () => (await fetch('/pkg/mostrador.css')).text()), /deployed again/);
     await page.waitForFunction(async () => {
       const r = await navigator.serviceWorker.getRegistration();
       return r.waiting != null;
@@ -357,6 +363,40 @@ test('a Background Sync event makes the worker wake the page with {type: "SYNC"}
     await page.waitForFunction(() => window.__syncMessages === 2);
     assert.deepEqual(errors, []);
   } finally {
+    await context.close();
+  }
+});
+
+test('online, pages come from the network in the chosen language, and offline the last one is kept', async () => {
+  const context = await browser.newContext({ viewport: PHONE, locale: 'es-ES', baseURL: BASE_URL });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  try {
+    await page.goto('/login');
+    await hydrated(page);
+    await registration(page);
+    await controlledVersion(page);
+
+    await page.getByTestId('lang-toggle').click();
+    await page.getByTestId('login-title').filter({ hasText: 'Sign in' }).waitFor();
+    const online = await page.reload();
+    assert.ok(online.fromServiceWorker());
+    assert.match(await online.text(), /Sign in/, 'the worker served a page in the old language');
+    await hydrated(page);
+
+    await context.setOffline(true);
+    const offline = await page.reload();
+    assert.match(await offline.text(), /Sign in/, 'offline, the cached page is not the last one seen');
+    await hydrated(page);
+    assert.equal(await page.getByTestId('login-title').textContent(), 'Sign in');
+    await context.setOffline(false);
+
+    // Back to Spanish for whoever shares this server's cookies (none: the context is the test's own).
+    await page.getByTestId('lang-toggle').click();
+    await page.getByTestId('login-title').filter({ hasText: 'Iniciar sesión' }).waitFor();
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.setOffline(false);
     await context.close();
   }
 });

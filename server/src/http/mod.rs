@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
     let full = pages
         .merge(api)
         .merge(crate::pwa::router(&state))
+        .layer(crate::pwa::BuildStamp::new(&state))
         .with_state(state.clone())
         .layer(axum::middleware::from_fn(move |req, next| middleware::timeout(timeout, req, next)))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))

@@ -1,5 +1,6 @@
 //! The installable app shell: `GET /sw.js` (the service worker in `public/sw.js`, with its version and its
-//! precache list filled in) and `GET /manifest.webmanifest` with the manifest's media type.
+//! precache list filled in), `GET /manifest.webmanifest` with the manifest's media type, and
+//! [`BuildStamp`], which names on every response the build of the site's files it belongs to.
 //!
 //! The version is a SHA-256 over everything the worker caches: every file of the site root (pkg/, icons,
 //! the manifest, sw.js itself), the app's version and the HTML the server renders for every page. So any
@@ -19,7 +20,7 @@ use std::{
 use axum::{
     body::Body,
     extract::Extension,
-    http::{header, Request, StatusCode},
+    http::{header, HeaderValue, Request, StatusCode},
     response::{IntoResponse, Response},
     routing::get,
     Router,
@@ -53,6 +54,9 @@ pub struct Precache {
     /// Every static file of the site (`/pkg/mostrador.js`, `/pkg/mostrador.wasm`, icons…), but sw.js.
     pub assets: Vec<String>,
     pub not_found: String,
+    /// The site's build id, also sent as `x-mostrador-build` on every response ([`BuildStamp`]): the
+    /// worker accepts into its cache, and serves from the network, only what belongs to its own build.
+    pub build: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -68,7 +72,7 @@ struct Shell {
     /// and the app simply runs without a worker).
     template: Option<String>,
     precache: Precache,
-    /// SHA-256 state over the app version and the site's files; the pages are added at the first request.
+    /// SHA-256 state over the build id (app version and site files); the pages are added at the first request.
     files: Sha256,
     script: OnceCell<Arc<str>>,
 }
@@ -96,33 +100,18 @@ pub fn router(state: &AppState) -> Router<AppState> {
 
 impl Shell {
     fn load(site_root: &Path, route_paths: &[String]) -> Shell {
-        let files = match site_files(site_root) {
-            Ok(files) => files,
-            Err(e) => {
-                tracing::warn!(site_root = %site_root.display(), error = %e, "cannot read the site root: no service worker");
-                Vec::new()
-            }
-        };
-        let mut hash = Sha256::new();
-        hash.update(format!("mostrador {}\n", env!("CARGO_PKG_VERSION")));
+        let site = Site::read(site_root);
         let mut template = None;
         let mut assets = Vec::new();
-        for (url, path) in &files {
-            let bytes = match std::fs::read(path) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    tracing::warn!(file = %path.display(), error = %e, "cannot read a site file");
-                    continue;
-                }
-            };
-            hash.update(format!("{url} {}\n", bytes.len()));
-            hash.update(&bytes);
+        for (url, bytes) in &site.files {
             if url == "/sw.js" {
-                template = String::from_utf8(bytes).ok();
+                template = String::from_utf8(bytes.clone()).ok();
             } else {
                 assets.push(url.clone());
             }
         }
+        let mut hash = Sha256::new();
+        hash.update(format!("build {}\n", site.build));
         let template = template.filter(|t| {
             let usable = t.matches(VERSION_TOKEN).count() == 1 && t.matches(PRECACHE_TOKEN).count() == 1;
             if !usable {
@@ -130,13 +119,13 @@ impl Shell {
             }
             usable
         });
-        if template.is_none() && !files.is_empty() {
+        if template.is_none() && !site.files.is_empty() {
             tracing::warn!(site_root = %site_root.display(), "no usable sw.js in the site root: the app will not work offline");
         }
         let (pages, routes) = pages_and_routes(route_paths);
         Shell {
             template,
-            precache: Precache { pages, routes, assets, not_found: NOT_FOUND_PAGE.into() },
+            precache: Precache { pages, routes, assets, not_found: NOT_FOUND_PAGE.into(), build: site.build },
             files: hash,
             script: OnceCell::new(),
         }
@@ -168,6 +157,91 @@ impl Shell {
             script.to_string(),
         )
             .into_response()
+    }
+}
+
+/// The static files of the site root and their build id: a SHA-256 over the app version and every file.
+struct Site {
+    files: Vec<(String, Vec<u8>)>,
+    build: String,
+}
+
+impl Site {
+    fn read(root: &Path) -> Site {
+        let paths = site_files(root).unwrap_or_else(|e| {
+            tracing::warn!(site_root = %root.display(), error = %e, "cannot read the site root: no service worker");
+            Vec::new()
+        });
+        let mut hash = Sha256::new();
+        hash.update(format!("mostrador {}\n", env!("CARGO_PKG_VERSION")));
+        let mut files = Vec::new();
+        for (url, path) in paths {
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    hash.update(format!("{url} {}\n", bytes.len()));
+                    hash.update(&bytes);
+                    files.push((url, bytes));
+                }
+                Err(e) => tracing::warn!(file = %path.display(), error = %e, "cannot read a site file"),
+            }
+        }
+        Site { files, build: hex::encode(hash.finalize())[..VERSION_LEN].to_owned() }
+    }
+}
+
+/// The response header that names the build a response belongs to.
+pub const BUILD_HEADER: &str = "x-mostrador-build";
+
+/// A layer that stamps every response with `x-mostrador-build: <build id of the site's files>`.
+///
+/// Asset names are not hashed, so the HTML, the JS and the wasm of one build must never be mixed. The
+/// worker refuses to precache a response of another build (a deploy during its install), and a
+/// navigation answered by a newer build is served from the worker's own, consistent cache until the
+/// new worker takes over.
+#[derive(Clone)]
+pub struct BuildStamp(HeaderValue);
+
+impl BuildStamp {
+    pub fn new(state: &AppState) -> BuildStamp {
+        let build = Site::read(Path::new(&state.config.site_root)).build;
+        BuildStamp(HeaderValue::from_str(&build).expect("hex is a valid header value"))
+    }
+}
+
+impl<S> tower::Layer<S> for BuildStamp {
+    type Service = Stamped<S>;
+    fn layer(&self, inner: S) -> Stamped<S> {
+        Stamped { inner, build: self.0.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct Stamped<S> {
+    inner: S,
+    build: HeaderValue,
+}
+
+impl<S, B> tower::Service<Request<B>> for Stamped<S>
+where
+    S: tower::Service<Request<B>, Response = Response>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let future = self.inner.call(request);
+        let build = self.build.clone();
+        Box::pin(async move {
+            let mut response = future.await?;
+            response.headers_mut().insert(BUILD_HEADER, build);
+            Ok(response)
+        })
     }
 }
 

@@ -93,6 +93,14 @@ pub async fn service_worker_has_version_precache_list_and_headers() {
     let not_found = precache["notFound"].as_str().unwrap();
     assert_eq!(new_client().get(app.url(not_found)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
 
+    // Every response names the build it belongs to; the worker's list carries the same id.
+    let build = precache["build"].as_str().unwrap();
+    assert_eq!(build.len(), 16);
+    for path in ["/products", "/pkg/mostrador.css", "/manifest.webmanifest", "/health", not_found] {
+        let r = new_client().get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.headers().get("x-mostrador-build").map(|v| v.to_str().unwrap()), Some(build), "{path}");
+    }
+
     // The same bytes every time, and on a second server with the same files (a standby behind the same
     // name must not make every phone "update").
     let (again, _, _) = service_worker(&app).await;
@@ -111,6 +119,11 @@ pub async fn service_worker_version_follows_every_shell_file() {
     let second = spawn_on(site.path()).await;
     let (_, v2, _) = service_worker(&second).await;
     assert_ne!(v1, v2, "a changed pkg file must change the version");
+    let build = |app: &TestApp| {
+        let url = app.url("/login");
+        async move { new_client().get(url).send().await.unwrap().headers()["x-mostrador-build"].to_str().unwrap().to_owned() }
+    };
+    assert_ne!(build(&first).await, build(&second).await, "a changed pkg file must change the build id");
     // …while the running one keeps the version it computed at start-up.
     assert_eq!(service_worker(&first).await.1, v1);
 
