@@ -5,7 +5,9 @@
 //      (each list, the forms with an id, "/", an unknown path) opens from the cache and hydrates;
 //  (3) a new deployment (a test-owned server on a copy of the site, one CSS file changed, restarted on the
 //      same port and data dir) installs a new worker that waits; the update banner applies it and the
-//      page reloads into the new version, with the old cache deleted.
+//      page reloads into the new version, with the old cache deleted; with sales queued, the outbox
+//      survives the update and is sent once afterwards (issue 4, browser test 6);
+//  (4) Background Sync reaches the page and its sync engine; (5) pages follow the chosen language.
 // Numbers (precache size, offline start times) are printed and written to test-results/pwa-metrics.json.
 
 import assert from 'node:assert/strict';
@@ -16,6 +18,7 @@ import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { apiLogin, BASE_URL, hydrated, PHONE } from './helpers.mjs';
 import { copySite, startServer } from './server.mjs';
+import { openOn, openTill, seedProduct, sell, signIn, total, waitForBadge, waitForProduct } from './offline.helpers.mjs';
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -398,5 +401,49 @@ test('online, pages come from the network in the chosen language, and offline th
   } finally {
     await context.setOffline(false);
     await context.close();
+  }
+});
+
+test('a new deployment keeps the outbox: sales queued before the update are sent after it, once', async () => {
+  const site = copySite();
+  const server = await startServer({ siteRoot: site });
+  const { context, page, errors } = await openOn(browser, server);
+  try {
+    await signIn(page, server);
+    await registration(page);
+    const v1 = await controlledVersion(page);
+    await seedProduct(context, { sku: 'U-1', name: 'Yerba', price: 250, stock: 10 });
+    await waitForProduct(page, 'U-1');
+    await openTill(page, '0');
+    await waitForBadge(page, 0);
+
+    // Two sales that cannot leave the device yet (their push fails like a dead connection).
+    await context.route('**/api/sync/push', (route) => route.abort('internetdisconnected'));
+    await sell(page, ['U-1']);
+    await sell(page, ['U-1', 'U-1']);
+    await waitForBadge(page, 2);
+
+    await server.stop();
+    fs.appendFileSync(path.join(site, 'pkg', 'mostrador.css'), '\n/* deployed with sales pending */\n');
+    await server.restart();
+    await page.reload();
+    await hydrated(page);
+    await page.getByTestId('update-banner').waitFor();
+    const reloaded = page.waitForEvent('load');
+    await page.getByTestId('update-reload').click();
+    await reloaded;
+    await hydrated(page);
+    assert.notEqual(await controlledVersion(page), v1, 'the page runs the new version');
+    await waitForBadge(page, 2);
+
+    await context.unroute('**/api/sync/push');
+    await page.getByTestId('send-now').click().catch(() => {});
+    await waitForBadge(page, 0, 60_000);
+    assert.equal(await total(context, '/api/sales?limit=1'), 2);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await server.cleanup();
+    fs.rmSync(site, { recursive: true, force: true });
   }
 });
