@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { apiLogin, BASE_URL, hydrated, PHONE } from './helpers.mjs';
+import { apiLogin, BASE_URL, hydrated, PHONE, screenshot } from './helpers.mjs';
 import { copySite, startServer } from './server.mjs';
 import { openOn, openTill, seedProduct, sell, signIn, total, waitForBadge, waitForProduct } from './offline.helpers.mjs';
 
@@ -301,6 +301,9 @@ test('a new deployment: the new worker waits, the banner applies it, the page re
     const banner = page.getByTestId('update-banner');
     await banner.waitFor();
     assert.equal((await banner.textContent()).trim(), 'Nueva versión disponible — recargar');
+    const box = await page.getByTestId('update-reload').boundingBox();
+    assert.ok(box.height >= 44 && box.width >= 200, `the button is a small target: ${JSON.stringify(box)}`);
+    await screenshot(page, 'phone-update-banner');
     const reloaded = page.waitForEvent('load');
     const clicked = Date.now();
     await page.getByTestId('update-reload').click();
