@@ -7,7 +7,8 @@
 //      same port and data dir) installs a new worker that waits; the update banner applies it and the
 //      page reloads into the new version, with the old cache deleted; with sales queued, the outbox
 //      survives the update and is sent once afterwards (issue 4, browser test 6);
-//  (4) Background Sync reaches the page and its sync engine; (5) pages follow the chosen language.
+//  (4) Background Sync reaches the page and its sync engine; (5) pages follow the chosen language;
+//  (7) under `cargo leptos watch` the worker removes itself.
 // Numbers (precache size, offline start times) are printed and written to test-results/pwa-metrics.json.
 
 import assert from 'node:assert/strict';
@@ -448,5 +449,30 @@ test('a new deployment keeps the outbox: sales queued before the update are sent
     await context.close();
     await server.cleanup();
     fs.rmSync(site, { recursive: true, force: true });
+  }
+});
+
+test('under cargo leptos watch the worker removes itself and its caches', async () => {
+  const server = await startServer();
+  const context = await browser.newContext({ viewport: PHONE, locale: 'es-ES', baseURL: server.url });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  try {
+    await page.goto('/login');
+    await hydrated(page);
+    await registration(page);
+    await controlledVersion(page);
+
+    // The same data dir and port, now as `cargo leptos watch` runs it.
+    await server.stop();
+    server.options.env = { ...server.options.env, LEPTOS_WATCH: 'true' };
+    await server.start();
+    await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.update());
+    await page.waitForFunction(async () => (await navigator.serviceWorker.getRegistration()) === undefined
+      && (await caches.keys()).every((n) => !n.startsWith('mostrador-shell-')));
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await server.cleanup();
   }
 });

@@ -77,7 +77,29 @@ struct Shell {
     script: OnceCell<Arc<str>>,
 }
 
+/// Served instead of the real worker under `cargo leptos watch`: it takes over at once, deletes the shell
+/// caches and unregisters itself, so that a developer's rebuilt CSS and wasm are never hidden behind a
+/// cached shell and an update banner.
+const DEV_WORKER: &str = "// cargo leptos watch: no offline shell while developing.
+self.addEventListener('install', () => self.skipWaiting());
+self.addEventListener('activate', (event) => event.waitUntil((async () => {
+  for (const name of await caches.keys()) if (name.startsWith('mostrador-shell-')) await caches.delete(name);
+  await self.registration.unregister();
+})()));
+";
+
+/// `cargo leptos watch` sets LEPTOS_WATCH=true for the build and for the server it runs.
+fn watching() -> bool {
+    option_env!("LEPTOS_WATCH") == Some("true") || std::env::var("LEPTOS_WATCH").is_ok_and(|v| v == "true")
+}
+
 pub fn router(state: &AppState) -> Router<AppState> {
+    if watching() {
+        return Router::new().route(
+            "/sw.js",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], DEV_WORKER) }),
+        );
+    }
     let routes = leptos_axum::generate_route_list(app::App);
     let paths: Vec<String> = routes.iter().map(|r| r.path().to_owned()).collect();
     let shell = Arc::new(Shell::load(Path::new(&state.config.site_root), &paths));
