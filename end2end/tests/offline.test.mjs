@@ -4,6 +4,7 @@
 // what depends on it.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 
 import { assertNoErrors, launch, screenshot, hydrated, unique } from './helpers.mjs';
@@ -47,6 +48,12 @@ test('sales, a till and a new customer made offline survive a reload and reach t
     await page.locator('[data-testid="sale-row"][data-state="pending"]').nth(3).waitFor();
     assert.equal(await page.locator('[data-testid="sale-row"][data-state="pending"]').count(), 4);
     await screenshot(page, 'phone-sale-offline');
+    // The till cannot be closed while this device still owes the server its sales.
+    await page.getByTestId('close-till').click();
+    await page.locator('input[name="counted"]').fill('199');
+    await page.getByTestId('confirm-close-till').click();
+    await page.getByTestId('close-error').filter({ hasText: '4 operaciones' }).waitFor();
+    await waitForBadge(page, 6);
 
     // A reload with no network: the service worker serves the app, IndexedDB the data.
     await page.reload();
@@ -264,6 +271,11 @@ test('a rejected item shows the server\'s message and blocks only what depends o
     await page.locator('[data-testid="pending-item"][data-state="blocked"]').waitFor();
     assert.equal(await total(context, '/api/sales?limit=1'), 1);
     await screenshot(page, 'phone-pending-rejected');
+    // The whole outbox, as a file the owner can keep or send to support.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-outbox').click()]);
+    assert.match(download.suggestedFilename(), /^mostrador-pendientes-\d{4}-\d{2}-\d{2}\.json$/);
+    const exported = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+    assert.deepEqual(exported.filter((i) => i.state !== 'done').map((i) => i.state).sort(), ['failed', 'failed', 'pending']);
 
     // Fix them: one frasco instead of three, a real name. Everything goes.
     const sale = failed.filter({ hasText: 'Último frasco' });
