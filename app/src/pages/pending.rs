@@ -11,10 +11,21 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::components::use_toast;
+use crate::entity::{to_text, EntityDef, Kind, CATEGORIES, CUSTOMERS, PRODUCTS};
 use crate::i18n::{fill, use_i18n, Lang, T};
 use crate::money::format_display;
 use crate::offline::outbox::{blocked, conflict_current, conflicting_fields, Action, ItemState, OutboxItem};
 use crate::offline::sync::{self, now_ms, use_sync};
+
+/// The edit form's description of a catalog table (labels and kinds of its fields).
+fn entity_def(table: &str) -> Option<&'static EntityDef> {
+    match table {
+        "products" => Some(&PRODUCTS),
+        "categories" => Some(&CATEGORIES),
+        "customers" => Some(&CUSTOMERS),
+        _ => None,
+    }
+}
 
 fn op_text(a: Action) -> T {
     match a {
@@ -246,7 +257,8 @@ fn PendingRow(item: OutboxItem, blocker: Option<String>, other_user: bool) -> im
         });
     };
 
-    let message = item.with_value(|i| i.error.as_ref().map(error_text));
+    // A conflict explains itself in the resolver; other refusals show the server's words.
+    let message = item.with_value(|i| i.error.as_ref().filter(|e| e.code != "version_conflict").map(error_text));
     let lang = i18n.lang.get_untracked();
     let (summary_text, age, attempts) =
         item.with_value(|i| (summary(i, lang), age_text(&i.created_at, lang), i.attempts));
@@ -340,6 +352,7 @@ fn ItemEditor(item: OutboxItem, done: impl Fn() + Copy + Send + Sync + 'static) 
                 .collect()
         })
         .unwrap_or_default();
+    let def = entity_def(&item.table);
     let fields = StoredValue::new(fields);
     let lines = StoredValue::new(lines);
     let item = StoredValue::new(item);
@@ -376,7 +389,7 @@ fn ItemEditor(item: OutboxItem, done: impl Fn() + Copy + Send + Sync + 'static) 
                 let id = format!("edit-{k}");
                 view! {
                     <label class="field">
-                        <span class="label">{k.clone()}</span>
+                        <span class="label">{def.and_then(|d| d.field(&k)).map(|f| f.label.text(i18n.lang.get_untracked()).to_string()).unwrap_or_else(|| k.clone())}</span>
                         <input type="text" id=id name=k.clone() prop:value=text on:input=move |ev| text.set(event_target_value(&ev))/>
                     </label>
                 }
@@ -439,10 +452,20 @@ fn ConflictResolver(item: OutboxItem) -> impl IntoView {
         });
     };
 
-    let shown = |v: Option<&Value>| match v {
-        None | Some(Value::Null) => "—".to_string(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+    // Field names and values as the edit form shows them ("Precio", "$ 12,00"), not as the API has them.
+    let def = entity_def(&item.with_value(|i| i.table.clone()));
+    let label = move |f: &str| match def.and_then(|d| d.field(f)) {
+        Some(field) => field.label.text(i18n.lang.get_untracked()).to_string(),
+        None => f.to_string(),
+    };
+    let shown = move |f: &str, v: Option<&Value>| {
+        let lang = i18n.lang.get_untracked();
+        match (def.and_then(|d| d.field(f)), v) {
+            (_, None | Some(Value::Null)) => "—".to_string(),
+            (Some(field), Some(v)) if field.kind == Kind::Money => to_text(field.kind, Some(v), lang),
+            (_, Some(Value::String(s))) => s.clone(),
+            (_, Some(other)) => other.to_string(),
+        }
     };
 
     view! {
@@ -458,12 +481,12 @@ fn ConflictResolver(item: OutboxItem) -> impl IntoView {
                 </thead>
                 <tbody>
                     {choice.get_value().into_iter().map(|(f, keep)| {
-                        let m = shown(mine.with_value(|m| m.get(&f).cloned()).as_ref());
-                        let t = shown(current.with_value(|c| c.get(&f).cloned()).as_ref());
+                        let m = shown(&f, mine.with_value(|m| m.get(&f).cloned()).as_ref());
+                        let t = shown(&f, current.with_value(|c| c.get(&f).cloned()).as_ref());
                         let name = format!("choice-{f}");
                         view! {
                             <tr data-testid="conflict-field" data-field=f.clone()>
-                                <th scope="row">{f.clone()}</th>
+                                <th scope="row">{label(&f)}</th>
                                 <td>
                                     <label class="choice">
                                         <input type="radio" name=name.clone() data-testid="choose-mine"
