@@ -217,7 +217,7 @@ test('version conflicts: keep mine, a per-field choice, and edits of different f
 
     // The price: keep mine.
     const priceItem = page.locator('[data-testid="pending-item"]').filter({ hasText: 'Mate' });
-    await priceItem.locator('[data-testid="conflict-field"][data-field="price_cents"] [data-testid="theirs-value"]').filter({ hasText: '1500' }).waitFor();
+    await priceItem.locator('[data-testid="conflict-field"][data-field="price_cents"] [data-testid="theirs-value"]').filter({ hasText: '15,00' }).waitFor();
     await priceItem.getByTestId('keep-mine').click();
     await waitForBadge(page, 1);
     const pNow = await api(context, 'GET', `/api/products/${p.id}`);
