@@ -62,6 +62,34 @@ mod imp {
 
     thread_local! {
         static DB: RefCell<Option<Rc<Database>>> = const { RefCell::new(None) };
+        /// This tab's copy of the outbox, so screens do not re-read and re-decode the whole queue from
+        /// IndexedDB on every change (that made each sale slower the longer a device stayed offline).
+        /// Every write of this tab updates it after its transaction commits; a message from another tab
+        /// drops it; the sync engine reads IndexedDB itself, under its lock.
+        static OUTBOX_CACHE: RefCell<Option<Vec<OutboxItem>>> = const { RefCell::new(None) };
+    }
+
+    fn cache_update(f: impl FnOnce(&mut Vec<OutboxItem>)) {
+        OUTBOX_CACHE.with(|c| {
+            if let Some(items) = c.borrow_mut().as_mut() {
+                f(items);
+            }
+        });
+    }
+
+    fn cache_put(items: &mut Vec<OutboxItem>, item: &OutboxItem) {
+        match items.iter_mut().find(|i| i.seq == item.seq) {
+            Some(slot) => *slot = item.clone(),
+            None => {
+                items.push(item.clone());
+                items.sort_by_key(|i| i.seq);
+            }
+        }
+    }
+
+    /// Forget this tab's copy (another tab changed the outbox).
+    pub fn outbox_cache_drop() {
+        OUTBOX_CACHE.with(|c| *c.borrow_mut() = None);
     }
 
     fn err(e: impl std::fmt::Debug) -> StoreError {
@@ -190,6 +218,12 @@ mod imp {
                 .map_err(err)?;
         }
         tx.commit().map_err(err)?.await.map_err(err)?;
+        cache_update(|items| {
+            for item in &changes.outbox_put {
+                cache_put(items, item);
+            }
+            items.retain(|i| !i.seq.is_some_and(|s| changes.outbox_delete.contains(&s)));
+        });
         Ok(())
     }
 
@@ -228,9 +262,14 @@ mod imp {
             .await
             .map_err(err)?;
         tx.commit().map_err(err)?.await.map_err(err)?;
-        key.as_f64()
+        let seq = key
+            .as_f64()
             .map(|k| k as u64)
-            .ok_or_else(|| StoreError("outbox key is not a number".into()))
+            .ok_or_else(|| StoreError("outbox key is not a number".into()))?;
+        let mut stored = item.clone();
+        stored.seq = Some(seq);
+        cache_update(|items| cache_put(items, &stored));
+        Ok(seq)
     }
 
     pub async fn outbox_put(item: &OutboxItem) -> Result<(), StoreError> {
@@ -241,6 +280,7 @@ mod imp {
         let store = tx.object_store(OUTBOX).map_err(err)?;
         store.put(&to_js(item)?, None).map_err(err)?.await.map_err(err)?;
         tx.commit().map_err(err)?.await.map_err(err)?;
+        cache_update(|items| cache_put(items, item));
         Ok(())
     }
 
@@ -252,15 +292,25 @@ mod imp {
         .await
     }
 
-    /// The whole queue, oldest first.
+    /// The whole queue, oldest first (this tab's copy when it has one).
     pub async fn outbox_all() -> Result<Vec<OutboxItem>, StoreError> {
+        if let Some(items) = OUTBOX_CACHE.with(|c| c.borrow().clone()) {
+            return Ok(items);
+        }
+        outbox_all_fresh().await
+    }
+
+    /// The whole queue as IndexedDB has it now (what the sync engine sends from).
+    pub async fn outbox_all_fresh() -> Result<Vec<OutboxItem>, StoreError> {
         let db = db().await?;
         let tx = db
             .transaction(&[OUTBOX], TransactionMode::ReadOnly)
             .map_err(err)?;
         let store = tx.object_store(OUTBOX).map_err(err)?;
         let rows = store.get_all(None, None).map_err(err)?.await.map_err(err)?;
-        rows.into_iter().map(from_js).collect()
+        let items: Vec<OutboxItem> = rows.into_iter().map(from_js).collect::<Result<_, _>>()?;
+        OUTBOX_CACHE.with(|c| *c.borrow_mut() = Some(items.clone()));
+        Ok(items)
     }
 
     /// Signing out forgets this device's copy of the data (not the outbox: unsent work is never dropped
@@ -318,6 +368,10 @@ mod imp {
     pub async fn outbox_all() -> Result<Vec<OutboxItem>, StoreError> {
         none()
     }
+    pub async fn outbox_all_fresh() -> Result<Vec<OutboxItem>, StoreError> {
+        none()
+    }
+    pub fn outbox_cache_drop() {}
     pub async fn clear_data() -> Result<(), StoreError> {
         none()
     }

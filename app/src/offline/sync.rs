@@ -262,10 +262,15 @@ async fn drain(state: SyncState) -> bool {
     let Some(user) = state.user.get_untracked() else {
         return true;
     };
+    if !browser_online() {
+        // No network at all: nothing to try (the `online` event starts the next drain).
+        state.connection.set(Connection::Offline);
+        return false;
+    }
     let mut sent = 0usize;
     let mut ok = true;
     loop {
-        let Ok(items) = store::outbox_all().await else {
+        let Ok(items) = store::outbox_all_fresh().await else {
             break;
         };
         state.items.set(items.clone());
@@ -381,7 +386,7 @@ pub fn rebase(item: &mut OutboxItem, current: Option<&Value>) {
 /// Brings the local copy up to date, page after page; the last page also removes the confirmed
 /// items its data now includes.
 pub async fn pull(state: SyncState) -> bool {
-    let done: Vec<u64> = store::outbox_all()
+    let done: Vec<u64> = store::outbox_all_fresh()
         .await
         .unwrap_or_default()
         .iter()
@@ -503,10 +508,19 @@ where
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const CHANNEL: &str = "mostrador-sync";
 
+/// This tab's name on the channel: a tab hears its own messages too and must ignore them.
+#[cfg(feature = "hydrate")]
+fn tab_id() -> String {
+    thread_local! {
+        static ID: String = Uuid::new_v4().to_string();
+    }
+    ID.with(|id| id.clone())
+}
+
 fn broadcast() {
     #[cfg(feature = "hydrate")]
     if let Ok(ch) = web_sys::BroadcastChannel::new(CHANNEL) {
-        let _ = ch.post_message(&wasm_bindgen::JsValue::from_str("changed"));
+        let _ = ch.post_message(&wasm_bindgen::JsValue::from_str(&tab_id()));
         ch.close();
     }
 }
@@ -617,7 +631,11 @@ pub fn start(state: SyncState) {
             }));
         }
         if let Ok(ch) = web_sys::BroadcastChannel::new(CHANNEL) {
-            let c = Closure::<dyn FnMut()>::new(move || {
+            let c = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                if ev.data().as_string().as_deref() == Some(tab_id().as_str()) {
+                    return;
+                }
+                store::outbox_cache_drop();
                 leptos::task::spawn_local(refresh(state));
             });
             ch.set_onmessage(Some(c.as_ref().unchecked_ref()));
