@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod cash;
 pub mod catalog;
 pub mod cli;
