@@ -100,6 +100,10 @@ pub struct BackupConfig {
     pub s3_endpoint: Option<String>,
     #[arg(long, env = "MOSTRADOR_S3_REGION", default_value = "us-east-1")]
     pub s3_region: String,
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    pub s3_access_key_id: Option<String>,
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
     /// The shop's time zone (IANA name such as America/Argentina/Buenos_Aires) for schedules and
     /// export days; default: TZ, else UTC.
     #[arg(long, env = "MOSTRADOR_TIMEZONE")]

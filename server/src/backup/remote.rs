@@ -24,6 +24,9 @@ impl Remote {
     pub fn from_config(config: &BackupConfig) -> Result<Option<Remote>, String> {
         let Some(bucket) = &config.s3_bucket else { return Ok(None) };
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket).with_region(&config.s3_region);
+        if let (Some(id), Some(secret)) = (&config.s3_access_key_id, &config.s3_secret_access_key) {
+            builder = builder.with_access_key_id(id).with_secret_access_key(secret);
+        }
         if let Some(endpoint) = &config.s3_endpoint {
             builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
         }

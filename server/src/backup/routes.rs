@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/backups", get(list).post(create))
         .route("/api/backups/upload", post(upload))
+        .route("/api/backups/prune", post(prune))
         .route("/api/backups/{id}", get(get_one).delete(delete))
         .route("/api/backups/{id}/download", get(download))
         .route("/api/backups/{id}/verify", post(verify))
@@ -137,6 +138,14 @@ pub async fn restore(AdminUser(user): AdminUser, State(state): State<AppState>, 
     let id = parse_id(&id)?;
     let backups = state.backups.clone();
     Ok(Json(detached(async move { backups.restore(&id, &Actor::User(user)).await }).await?))
+}
+
+/// Applies retention now: keeps the newest `--backup-keep` and the newest verified backup.
+#[utoipa::path(post, path = "/api/backups/prune", tag = "backups", responses((status = 200, description = "{\"removed\": [ids]}")))]
+pub async fn prune(AdminUser(user): AdminUser, State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let backups = state.backups.clone();
+    let removed = detached(async move { backups.prune(&Actor::User(user)).await }).await?;
+    Ok(Json(serde_json::json!({ "removed": removed })))
 }
 
 /// Takes in a backup file taken elsewhere (the body is the `.db.zst`/`.pgdump.zst` file as

@@ -3,6 +3,7 @@
 //! cluster that this harness starts once and stops at the end.
 
 mod auth;
+mod backup;
 mod catalog;
 mod durability;
 mod helpers;
@@ -96,6 +97,17 @@ fn main() {
         sales::sale_is_idempotent_by_its_id,
         sales::pull_carries_stock_and_cash_sessions,
         sales::quote_is_edited_then_converted_once,
+        backup::cashier_is_403_on_every_backup_route,
+        backup::create_list_get_and_download_match_the_checksum,
+        backup::bad_ids_are_400_and_unknown_ids_404,
+        backup::repeated_create_with_the_same_key_replays,
+        backup::restore_round_trip_gives_identical_rows,
+        backup::backup_during_concurrent_writes_restores_consistent,
+        backup::flipped_byte_fails_verification_and_restore,
+        backup::backup_with_a_newer_schema_is_refused,
+        backup::retention_never_prunes_the_newest_verified_backup,
+        backup::upload_checks_the_file_and_restores_elsewhere,
+        backup::offsite_copy_and_fetch_back,
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
         operations::health_is_503_when_postgres_stops,
@@ -105,6 +117,8 @@ fn main() {
         auth::behind_tls_the_cookie_is_secure,
         operations::binary_creates_first_admin_and_stops_on_sigterm,
         users::cli_creates_a_user_from_stdin,
+        backup::sigkill_during_backups_leaves_nothing_half_made_sqlite,
+        backup::sigkill_during_restore_leaves_old_or_new_sqlite,
     ];
 
     let mut trials = Vec::new();
@@ -124,6 +138,14 @@ fn main() {
     }));
     trials.push(Trial::test("idempotency::two_instances_share_one_database::postgres", || {
         runtime().block_on(idempotency::two_instances_share_one_database());
+        Ok(())
+    }));
+    trials.push(Trial::test("backup::sigkill_during_backups_leaves_nothing_half_made::postgres", || {
+        runtime().block_on(backup::sigkill_during_backups_leaves_nothing_half_made_postgres());
+        Ok(())
+    }));
+    trials.push(Trial::test("backup::sigkill_during_restore_leaves_old_or_new::postgres", || {
+        runtime().block_on(backup::sigkill_during_restore_leaves_old_or_new_postgres());
         Ok(())
     }));
     for (name, test) in plain {
