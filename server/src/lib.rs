@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod export;
 pub mod health;
 pub mod http;
 pub mod inventory;

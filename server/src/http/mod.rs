@@ -68,7 +68,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::sync::router())
         .merge(health::router())
         .merge(openapi::router())
-        .merge(crate::backup::router());
+        .merge(crate::backup::router())
+        .merge(crate::export::router());
     if state.config.test_routes {
         api = api.merge(middleware::test_routes());
     }

@@ -119,6 +119,7 @@ pub async fn cashier_is_403_on_every_backup_route(app: TestApp) {
         ("GET", format!("/api/backups/{id}/download")),
         ("POST", format!("/api/backups/{id}/verify")),
         ("POST", format!("/api/backups/{id}/restore")),
+        ("GET", "/api/export/sales?format=csv".to_owned()),
     ];
     for (method, path) in &routes {
         let r = cashier.request(method.parse().unwrap(), app.url(path)).body(vec![1u8, 2, 3]).send().await.unwrap();

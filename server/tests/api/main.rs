@@ -6,6 +6,7 @@ mod auth;
 mod backup;
 mod catalog;
 mod durability;
+mod export;
 mod helpers;
 mod idempotency;
 mod operations;
@@ -108,6 +109,9 @@ fn main() {
         backup::retention_never_prunes_the_newest_verified_backup,
         backup::upload_checks_the_file_and_restores_elsewhere,
         backup::offsite_copy_and_fetch_back,
+        export::expenses_csv_has_the_rows_of_the_local_days_asked_for,
+        export::sales_and_lines_export_in_csv_and_xlsx,
+        export::bad_export_requests_are_clear_errors,
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
         operations::health_is_503_when_postgres_stops,
