@@ -98,3 +98,28 @@ pub async fn bad_export_requests_are_clear_errors(app: TestApp) {
     let r = cashier.get(app.url("/api/export/sales")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+/// Days are the shop's days: a sale belongs to the local date, which can differ from the UTC date.
+pub async fn export_days_follow_the_shop_time_zone(app: TestApp) {
+    let url = match app.engine {
+        crate::helpers::Engine::Sqlite => None,
+        crate::helpers::Engine::Postgres => Some(crate::helpers::CLUSTER.get().unwrap().create_database().await),
+    };
+    // UTC+14: the local date is "tomorrow" for most of the UTC day.
+    let app = crate::helpers::spawn_app_with(app.engine, url, |c| c.backup.timezone = Some("Pacific/Kiritimati".into())).await;
+    app.login_admin().await;
+    let (session, product) = shop(&app).await;
+    let r = app.post("/api/sales", &sale(&session, &product, 1)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: serde_json::Value = r.json().await.unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339(created["created_at"].as_str().unwrap()).unwrap();
+    let tz: chrono_tz::Tz = "Pacific/Kiritimati".parse().unwrap();
+    let local = at.with_timezone(&tz);
+    let day = local.format("%Y-%m-%d").to_string();
+    let (_, rows) = csv(&app, &format!("/api/export/sales?from={day}&to={day}")).await;
+    assert_eq!(rows.len(), 2, "the sale is in its local day {day}: {rows:?}");
+    assert_eq!(rows[1][1], local.format("%Y-%m-%d %H:%M:%S").to_string(), "times are local");
+    let before = (local.date_naive() - chrono::Duration::days(1)).to_string();
+    let (_, rows) = csv(&app, &format!("/api/export/sales?from={before}&to={before}")).await;
+    assert_eq!(rows.len(), 1, "not in the local day before");
+}

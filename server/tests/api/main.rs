@@ -112,6 +112,7 @@ fn main() {
         export::expenses_csv_has_the_rows_of_the_local_days_asked_for,
         export::sales_and_lines_export_in_csv_and_xlsx,
         export::bad_export_requests_are_clear_errors,
+        export::export_days_follow_the_shop_time_zone,
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
         operations::health_is_503_when_postgres_stops,
@@ -123,6 +124,7 @@ fn main() {
         users::cli_creates_a_user_from_stdin,
         backup::sigkill_during_backups_leaves_nothing_half_made_sqlite,
         backup::sigkill_during_restore_leaves_old_or_new_sqlite,
+        backup::cli_creates_lists_verifies_restores_and_prunes,
     ];
 
     let mut trials = Vec::new();
