@@ -438,10 +438,20 @@ struct Moto {
     endpoint: String,
 }
 
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(program)).find(|p| p.exists()))
+}
+
 impl Moto {
     async fn start() -> Moto {
         let port = free_port();
-        let child = tokio::process::Command::new("moto_server")
+        // On PATH, or where scripts/setup.sh --test puts it.
+        let cached = std::env::var("HOME").map(|h| PathBuf::from(h).join(".cache/mostrador/moto/bin/moto_server")).ok();
+        let program = match cached {
+            Some(p) if p.exists() && which("moto_server").is_none() => p,
+            _ => PathBuf::from("moto_server"),
+        };
+        let child = tokio::process::Command::new(program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
