@@ -423,6 +423,7 @@ async fn sqlite_copy(live: &mut SqliteConnection, expected: &Counts) -> Result<C
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *live).await.map_err(sqlx_failed("begin"))?;
     // Foreign keys are checked at COMMIT: a violation there rolls everything back.
     sqlx::query("PRAGMA defer_foreign_keys = ON").execute(&mut *live).await.map_err(sqlx_failed("pragma"))?;
+    let last_seq = live_last_seq(&wanted, sqlx::query_scalar("SELECT last_seq FROM main.sync_state WHERE id = 1").fetch_optional(&mut *live).await);
     for t in &wanted {
         let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info($1, 'main') ORDER BY cid")
             .bind(t.as_str())
@@ -451,6 +452,10 @@ async fn sqlite_copy(live: &mut SqliteConnection, expected: &Counts) -> Result<C
             .execute(&mut *live)
             .await
             .map_err(sqlx_failed("sequence"))?;
+    }
+    let tables: Vec<String> = wanted.iter().map(|t| (*t).clone()).collect();
+    for statement in republish(&tables, last_seq) {
+        sqlx::query(&statement).execute(&mut *live).await.map_err(sqlx_failed("republish"))?;
     }
     let counts = sqlite_counts(live, "main").await?;
     check_counts(expected, &counts)?;
@@ -496,6 +501,7 @@ async fn pg_copy(source: &mut PgConnection, live: &mut PgConnection, expected: &
 
     sqlx::query("BEGIN").execute(&mut *live).await.map_err(sqlx_failed("begin"))?;
     sqlx::query("SET LOCAL lock_timeout = '30s'").execute(&mut *live).await.map_err(sqlx_failed("lock timeout"))?;
+    let last_seq = live_last_seq(&wanted, sqlx::query_scalar("SELECT last_seq FROM sync_state WHERE id = 1").fetch_optional(&mut *live).await);
     let list = wanted.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
     sqlx::query(&format!("TRUNCATE {list}")).execute(&mut *live).await.map_err(sqlx_failed("truncate"))?;
     for t in &order {
@@ -551,6 +557,9 @@ async fn pg_copy(source: &mut PgConnection, live: &mut PgConnection, expected: &
             None => sqlx::query("SELECT setval($1::regclass, 1, false)").bind(format!("\"{name}\"")),
         };
         q.execute(&mut *live).await.map_err(sqlx_failed("setval"))?;
+    }
+    for statement in republish(&wanted, last_seq) {
+        sqlx::query(&statement).execute(&mut *live).await.map_err(sqlx_failed("republish"))?;
     }
     let counts = pg_counts(live).await?;
     check_counts(expected, &counts)?;
@@ -630,6 +639,41 @@ async fn pg_schema_version(conn: &mut PgConnection) -> Result<i64, ApiError> {
         .map_err(|e| corrupt(format!("not a Mostrador database (no migrations table): {e}")))
 }
 
+/// The live change feed's position before the restore (None when there is no feed).
+fn live_last_seq<S: AsRef<str>>(tables: &[S], read: Result<Option<i64>, sqlx::Error>) -> Option<i64> {
+    if !tables.iter().any(|t| t.as_ref() == "sync_state") {
+        return None;
+    }
+    read.ok().flatten()
+}
+
+/// Devices pull changes after a cursor (`sync_state.last_seq`). The restored feed is older than the
+/// cursors devices already hold, so, inside the restore's transaction, the feed moves on past the
+/// live position and every restored catalog row is published at that new number: devices then
+/// refetch the restored rows, and later changes get numbers above every cursor handed out.
+/// (Change_log rows are not counted against the backup for that reason: see `comparable`.)
+fn republish<S: AsRef<str>>(tables: &[S], live_last_seq: Option<i64>) -> Vec<String> {
+    let Some(before) = live_last_seq else { return Vec::new() };
+    let has = |t: &str| tables.iter().any(|x| x.as_ref() == t);
+    if !has("change_log") {
+        return Vec::new();
+    }
+    let mut out = vec![format!(
+        "UPDATE sync_state SET last_seq = (CASE WHEN last_seq > {before} THEN last_seq ELSE {before} END) + 1 WHERE id = 1"
+    )];
+    for entity in SYNCED {
+        if has(entity) {
+            out.push(format!(
+                "INSERT INTO change_log (seq, entity, entity_id) SELECT (SELECT last_seq FROM sync_state WHERE id = 1), '{entity}', id FROM \"{entity}\""
+            ));
+        }
+    }
+    out
+}
+
+/// Tables whose rows devices keep (what /api/sync/pull serves).
+const SYNCED: &[&str] = &["categories", "products", "customers", "quotes", "cash_sessions"];
+
 fn check_counts(expected: &Counts, live: &Counts) -> Result<(), ApiError> {
     let live = comparable(live);
     if &live != expected {
@@ -640,7 +684,11 @@ fn check_counts(expected: &Counts, live: &Counts) -> Result<(), ApiError> {
 
 /// Rows per table of the live database (tables a restore leaves alone are not compared).
 pub fn comparable(counts: &Counts) -> Counts {
-    counts.iter().filter(|(t, _)| !NOT_RESTORED.contains(&t.as_str())).map(|(t, n)| (t.clone(), *n)).collect()
+    counts
+        .iter()
+        .filter(|(t, _)| !NOT_RESTORED.contains(&t.as_str()) && *t != "change_log")
+        .map(|(t, n)| (t.clone(), *n))
+        .collect()
 }
 
 #[cfg(test)]

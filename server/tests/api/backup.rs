@@ -98,8 +98,9 @@ pub async fn digest(db: &mostrador::db::Db, skip: &[&str]) -> BTreeMap<String, V
     out
 }
 
-/// What a restore compares: everything but sign-ins and the audit log (which gains the restore).
-const NOT_COMPARED: &[&str] = &["sessions", "audit_log", "_sqlx_migrations"];
+/// What a restore compares: everything but sign-ins, the audit log (which gains the restore) and the
+/// change feed (which moves past every device's cursor).
+const NOT_COMPARED: &[&str] = &["sessions", "audit_log", "_sqlx_migrations", "change_log", "sync_state"];
 
 // ------------------------------------------------------------------------------------------------
 // Engine tests (SQLite and PostgreSQL)
@@ -242,7 +243,7 @@ pub async fn restore_round_trip_gives_identical_rows(app: TestApp) {
     assert_eq!(report["safety_backup"]["restore_of"], backup["id"]);
     assert_eq!(digest(&app.db, NOT_COMPARED).await, before, "the restored rows are exactly the backup's");
     for (table, n) in backup["row_counts"].as_object().unwrap() {
-        if !["sessions", "audit_log"].contains(&table.as_str()) {
+        if !["sessions", "audit_log", "change_log"].contains(&table.as_str()) {
             assert_eq!(report["row_counts"][table], *n, "{table}");
         }
     }
@@ -263,6 +264,34 @@ pub async fn restore_round_trip_gives_identical_rows(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
     let p: Value = app.get(&format!("/api/products/{product}")).await.json().await.unwrap();
     assert_eq!(p["name"], "Renamed");
+}
+
+/// A device that pulled after the backup was taken must, after the restore, get the restored rows
+/// and every later change: the feed cannot go back below the cursors devices hold.
+pub async fn devices_pull_the_restored_rows_and_later_changes(app: TestApp) {
+    app.login_admin().await;
+    let kept = app.create_product("KEPT", 100).await;
+    let backup = create_backup(&app).await;
+    let gone = app.create_product("GONE", 100).await;
+    for i in 0..5 {
+        app.create_product(&format!("MORE-{i}"), 100).await;
+    }
+    let renamed = app.patch(&format!("/api/products/{}", kept["id"].as_str().unwrap()), &json!({"version": 1, "name": "renamed"})).await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    let (_, pulled) = status_json(app.get("/api/sync/pull").await).await;
+    let cursor = pulled["cursor"].as_str().unwrap().to_owned();
+
+    let (status, body) = status_json(app.post(&format!("/api/backups/{}/restore", backup["id"].as_str().unwrap()), &json!({})).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let after = app.create_product("AFTER", 100).await;
+
+    let (status, pulled) = status_json(app.get(&format!("/api/sync/pull?since={cursor}")).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let products = pulled["products"].as_array().unwrap();
+    let find = |id: &Value| products.iter().find(|p| p["id"] == *id).cloned();
+    assert_eq!(find(&kept["id"]).expect("the restored row is pulled again")["name"], kept["name"]);
+    assert!(find(&after["id"]).is_some(), "a change after the restore reaches a device whose cursor was ahead");
+    assert!(find(&gone["id"]).is_none());
 }
 
 pub async fn backup_during_concurrent_writes_restores_consistent(app: TestApp) {

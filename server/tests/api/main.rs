@@ -104,6 +104,7 @@ fn main() {
         backup::repeated_create_with_the_same_key_replays,
         backup::restore_round_trip_gives_identical_rows,
         backup::backup_during_concurrent_writes_restores_consistent,
+        backup::devices_pull_the_restored_rows_and_later_changes,
         backup::flipped_byte_fails_verification_and_restore,
         backup::backup_with_a_newer_schema_is_refused,
         backup::retention_never_prunes_the_newest_verified_backup,
