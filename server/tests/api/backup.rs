@@ -885,3 +885,80 @@ pub async fn cli_creates_lists_verifies_restores_and_prunes() {
     let (_, out) = cli(data.path(), &["list"]);
     assert!(out.contains(&id) && out.contains("2 backup(s)"), "the verified one stays: {out}");
 }
+
+// ------------------------------------------------------------------------------------------------
+// Schedule, and PostgreSQL tools that are missing or too old
+
+/// Backups every second and a verification every two (cron with seconds), keep 2: scheduled backups
+/// appear, the newest gets verified, retention runs after each.
+pub async fn schedule_takes_verifies_and_prunes(app: TestApp) {
+    let app = spawn_like(&app, |c| {
+        c.backup.backup_schedule = "* * * * * *".into();
+        c.backup.backup_verify_schedule = "*/2 * * * * *".into();
+        c.backup.backup_keep = 2;
+    })
+    .await;
+    app.login_admin().await;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut verified = false;
+    // Wait (up to a generous bound) for five scheduled backups and one verification.
+    for _ in 0..600 {
+        let listed = list(&app).await;
+        let backups = listed["backups"].as_array().unwrap();
+        for b in backups {
+            assert_eq!(b["trigger"], "scheduled");
+            seen.insert(b["id"].as_str().unwrap().to_owned());
+        }
+        verified |= backups.iter().any(|b| b["verified_at"].is_string());
+        assert!(backups.len() <= 4, "retention keeps 2 (+ the newest verified, + one being made): {}", backups.len());
+        if seen.len() >= 5 && verified {
+            assert!(listed["totals"]["next_scheduled_at"].is_string());
+            let (_, audit) = status_json(app.get("/api/audit?entity=backups").await).await;
+            assert!(audit["items"].as_array().unwrap().iter().any(|e| e["username"] == "(scheduler)" && e["action"] == "prune"), "{audit}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("after 60 s: {} scheduled backups seen, verified: {verified}", seen.len());
+}
+
+pub async fn missing_or_old_pg_dump_is_a_clear_error() {
+    let bin = tempfile::tempdir().unwrap();
+    let url = CLUSTER.get().expect("cluster").create_database().await;
+    let dir = bin.path().to_owned();
+    let app = spawn_app_with(Engine::Postgres, Some(url), move |c| c.backup.pg_bin_dir = Some(dir)).await;
+    app.login_admin().await;
+    let (status, body) = status_json(app.client.post(app.url("/api/backups")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(code(&body), "pg_dump_missing");
+    // A pg_dump older than the server.
+    let script = bin.path().join("pg_dump");
+    std::fs::write(&script, "#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (status, body) = status_json(app.client.post(app.url("/api/backups")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(code(&body), "pg_dump_too_old");
+    assert!(body["error"]["message"].as_str().unwrap().contains("pg_dump 9"), "{body}");
+    let listed = list(&app).await;
+    assert_eq!(listed["totals"]["count"], 0);
+    assert!(leftovers(&backup_dir(&listed)).is_empty());
+}
+
+/// Edited metadata (row counts that do not match the file) fails verification by name.
+pub async fn edited_metadata_fails_the_row_count_check(app: TestApp) {
+    app.login_admin().await;
+    app.create_product("X", 1).await;
+    let backup = create_backup(&app).await;
+    let id = backup["id"].as_str().unwrap();
+    let path = backup_dir(&list(&app).await).join(format!("{id}.json"));
+    let mut meta: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    meta["row_counts"]["products"] = json!(2);
+    std::fs::write(&path, serde_json::to_vec(&meta).unwrap()).unwrap();
+    let (_, report) = status_json(app.post(&format!("/api/backups/{id}/verify"), &json!({})).await).await;
+    assert_eq!(report["ok"], false);
+    let last = report["checks"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["name"], "row_counts");
+    assert_eq!(last["ok"], false);
+    assert!(last["detail"].as_str().unwrap().contains("products: 1 rows, recorded 2"), "{last}");
+}

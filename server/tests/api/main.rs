@@ -110,6 +110,8 @@ fn main() {
         backup::retention_never_prunes_the_newest_verified_backup,
         backup::upload_checks_the_file_and_restores_elsewhere,
         backup::offsite_copy_and_fetch_back,
+        backup::schedule_takes_verifies_and_prunes,
+        backup::edited_metadata_fails_the_row_count_check,
         export::expenses_csv_has_the_rows_of_the_local_days_asked_for,
         export::sales_and_lines_export_in_csv_and_xlsx,
         export::bad_export_requests_are_clear_errors,
@@ -153,6 +155,10 @@ fn main() {
     }));
     trials.push(Trial::test("backup::sigkill_during_restore_leaves_old_or_new::postgres", || {
         runtime().block_on(backup::sigkill_during_restore_leaves_old_or_new_postgres());
+        Ok(())
+    }));
+    trials.push(Trial::test("backup::missing_or_old_pg_dump_is_a_clear_error::postgres", || {
+        runtime().block_on(backup::missing_or_old_pg_dump_is_a_clear_error());
         Ok(())
     }));
     for (name, test) in plain {
