@@ -59,6 +59,7 @@ async fn spawn(database_url: Option<String>) -> Bench {
             s3_region: "us-east-1".into(),
             s3_access_key_id: None,
             s3_secret_access_key: None,
+            backup_passphrase: None,
             timezone: Some("UTC".into()),
         },
         public_url: None,

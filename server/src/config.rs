@@ -104,6 +104,10 @@ pub struct BackupConfig {
     pub s3_access_key_id: Option<String>,
     #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub s3_secret_access_key: Option<String>,
+    /// Encrypt off-site copies with this passphrase (age, scrypt) before they leave the machine;
+    /// the same passphrase decrypts them on fetch-back. Local copies stay unencrypted.
+    #[arg(long, env = "MOSTRADOR_BACKUP_PASSPHRASE", hide_env_values = true)]
+    pub backup_passphrase: Option<String>,
     /// The shop's time zone (IANA name such as America/Argentina/Buenos_Aires) for schedules and
     /// export days; default: TZ, else UTC.
     #[arg(long, env = "MOSTRADOR_TIMEZONE")]

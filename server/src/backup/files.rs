@@ -15,6 +15,9 @@ use sha2::{Digest, Sha256};
 use crate::db::Engine;
 
 pub const TEMP_PREFIX: &str = ".tmp-";
+/// Encrypted copies on their way off-site: made and sent outside the operation lock (an upload can
+/// be slow), so only the start-up sweep removes them.
+pub const UPLOAD_PREFIX: &str = ".upload-";
 pub const LOCK_FILE: &str = ".lock";
 /// zstd frame magic number.
 pub const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
@@ -98,15 +101,16 @@ pub fn temp_path(dir: &Path, what: &str) -> PathBuf {
 }
 
 /// Deletes leftovers of interrupted operations: temp files, and data files whose metadata (the commit
-/// point) was never written. Call only while holding the directory lock. Returns what was removed.
-pub fn sweep(dir: &Path) -> io::Result<Vec<String>> {
+/// point) was never written; at start-up also unfinished off-site uploads. Call only while holding
+/// the directory lock. Returns what was removed.
+pub fn sweep(dir: &Path, at_startup: bool) -> io::Result<Vec<String>> {
     let mut removed = Vec::new();
     let mut metas = std::collections::HashSet::new();
     let mut data = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(TEMP_PREFIX) {
+        if name.starts_with(TEMP_PREFIX) || (at_startup && name.starts_with(UPLOAD_PREFIX)) {
             let path = entry.path();
             if entry.file_type()?.is_dir() {
                 std::fs::remove_dir_all(&path)?;

@@ -171,7 +171,7 @@ impl Backups {
         });
         // Leftovers of a crash: temp files, data without metadata, scratch databases.
         let guard = backups.lock().await.map_err(|e| e.to_string())?;
-        backups.sweep().await;
+        backups.sweep_with(true).await;
         drop(guard);
         Ok(backups)
     }
@@ -196,7 +196,11 @@ impl Backups {
     }
 
     async fn sweep(&self) {
-        match files::sweep(&self.dir) {
+        self.sweep_with(false).await
+    }
+
+    async fn sweep_with(&self, at_startup: bool) {
+        match files::sweep(&self.dir, at_startup) {
             Ok(removed) if !removed.is_empty() => tracing::info!(?removed, "removed leftovers of interrupted backups"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not sweep the backup directory"),
@@ -294,7 +298,7 @@ impl Backups {
         let remote = self.remote.as_ref().ok_or(ApiError::NotFound)?;
         let tmp = files::temp_path(&self.dir, &format!("fetch-{id}"));
         let result = async {
-            remote.download(id, engine, &tmp).await.map_err(|e| failed("remote_unavailable", e))?;
+            remote.download(&meta, engine, &tmp).await.map_err(|e| failed("remote_unavailable", e))?;
             let sha = blocking({
                 let tmp = tmp.clone();
                 move || files::sha256_file(&tmp)
@@ -397,7 +401,7 @@ impl Backups {
         let engine = self.engine();
         let key = remote.data_key(&meta.id, engine);
         let mut with_remote = meta.clone();
-        with_remote.remote = Some(meta::RemoteCopy { key, uploaded_at: db::now(), encrypted: false });
+        with_remote.remote = Some(meta::RemoteCopy { key, uploaded_at: db::now(), encrypted: remote.encrypts() });
         match remote.upload(&files::data_path(&self.dir, &meta.id, engine), &with_remote, engine).await {
             Ok(()) => {
                 // Another operation may have changed the local metadata meanwhile (verify): re-read.
@@ -685,7 +689,7 @@ impl Backups {
         }
         let _ = files::sync_dir(&self.dir);
         if let Some(remote) = &self.remote {
-            remote.delete(&meta.id, engine).await.map_err(|e| failed("remote_unavailable", e))?;
+            remote.delete(meta, engine).await.map_err(|e| failed("remote_unavailable", e))?;
         }
         Ok(())
     }

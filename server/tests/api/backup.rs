@@ -517,6 +517,14 @@ impl Moto {
 }
 
 pub async fn offsite_copy_and_fetch_back(app: TestApp) {
+    offsite(app, None).await;
+}
+
+pub async fn offsite_copy_is_encrypted_with_age(app: TestApp) {
+    offsite(app, Some("correct horse battery staple")).await;
+}
+
+async fn offsite(app: TestApp, passphrase: Option<&'static str>) {
     let mut moto = Moto::start().await;
     let bucket = format!("b{}", &Uuid::new_v4().simple().to_string()[..12]);
     moto.create_bucket(&bucket).await;
@@ -528,6 +536,7 @@ pub async fn offsite_copy_and_fetch_back(app: TestApp) {
         c.backup.s3_access_key_id = Some("testing".into());
         c.backup.s3_secret_access_key = Some("testing".into());
         c.backup.s3_prefix = "shop/one".into();
+        c.backup.backup_passphrase = passphrase.map(str::to_owned);
     })
     .await;
     app.login_admin().await;
@@ -543,7 +552,16 @@ pub async fn offsite_copy_and_fetch_back(app: TestApp) {
     let s3 = moto.store(&bucket);
     let key = object_store::path::Path::from(remote["key"].as_str().unwrap());
     let object = s3.get(&key).await.unwrap().bytes().await.unwrap();
-    assert_eq!(hex::encode(Sha256::digest(&object)), backup["sha256"].as_str().unwrap());
+    match passphrase {
+        None => assert_eq!(hex::encode(Sha256::digest(&object)), backup["sha256"].as_str().unwrap()),
+        Some(_) => {
+            assert!(object.starts_with(b"age-encryption.org/v1"), "encrypted before it left");
+            assert!(key.as_ref().ends_with(".age"));
+            assert_eq!(remote["encrypted"], true);
+            let local = std::fs::read(data_file(&backup_dir(&list(&app).await), &backup)).unwrap();
+            assert!(!object.windows(64).any(|w| local.windows(64).next() == Some(w)), "no plaintext in the object");
+        }
+    }
 
     // The disk dies: the local copy is gone, the list still shows the remote one.
     let dir = backup_dir(&list(&app).await);
@@ -555,6 +573,23 @@ pub async fn offsite_copy_and_fetch_back(app: TestApp) {
     assert!(listed["backups"][0]["remote"].is_object());
 
     assert_eq!(app.post("/api/sales", &sale(&session, &product, 7)).await.status(), StatusCode::CREATED);
+    if passphrase.is_some() {
+        // Another server on the same bucket without the passphrase cannot read it, and says why.
+        let (endpoint, bucket3) = (moto.endpoint.clone(), bucket.clone());
+        let other = spawn_like(&app, move |c| {
+            c.backup.s3_bucket = Some(bucket3);
+            c.backup.s3_endpoint = Some(endpoint);
+            c.backup.s3_access_key_id = Some("testing".into());
+            c.backup.s3_secret_access_key = Some("testing".into());
+            c.backup.s3_prefix = "shop/one".into();
+            c.backup.backup_passphrase = Some("wrong".into());
+        })
+        .await;
+        other.login_admin().await;
+        let (status, body) = status_json(other.post(&format!("/api/backups/{id}/restore"), &json!({})).await).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("passphrase"), "{body}");
+    }
     let (status, body) = status_json(app.post(&format!("/api/backups/{id}/restore"), &json!({})).await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(digest(&app.db, NOT_COMPARED).await, expected);

@@ -66,6 +66,7 @@ pub fn backup_config() -> BackupConfig {
         s3_region: "us-east-1".into(),
         s3_access_key_id: None,
         s3_secret_access_key: None,
+        backup_passphrase: None,
         timezone: Some("UTC".into()),
     }
 }

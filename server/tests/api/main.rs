@@ -110,6 +110,7 @@ fn main() {
         backup::retention_never_prunes_the_newest_verified_backup,
         backup::upload_checks_the_file_and_restores_elsewhere,
         backup::offsite_copy_and_fetch_back,
+        backup::offsite_copy_is_encrypted_with_age,
         backup::schedule_takes_verifies_and_prunes,
         backup::edited_metadata_fails_the_row_count_check,
         export::expenses_csv_has_the_rows_of_the_local_days_asked_for,
