@@ -997,3 +997,22 @@ pub async fn edited_metadata_fails_the_row_count_check(app: TestApp) {
     assert_eq!(last["ok"], false);
     assert!(last["detail"].as_str().unwrap().contains("products: 1 rows, recorded 2"), "{last}");
 }
+
+/// An upload over `--backup-upload-limit` is 413 and leaves nothing behind; the ordinary body limit
+/// (64 KiB in tests) does not apply to uploads.
+pub async fn upload_over_the_limit_is_413(app: TestApp) {
+    let app = spawn_like(&app, |c| c.backup.backup_upload_limit = 200 * 1024).await;
+    app.login_admin().await;
+    let r = app.client.post(app.url("/api/backups/upload")).body(vec![7u8; 300 * 1024]).send().await.unwrap();
+    let (status, body) = status_json(r).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(code(&body), "payload_too_large");
+    // 100 KiB (over the JSON limit, under the upload limit) reaches the checks: not a backup.
+    let r = app.client.post(app.url("/api/backups/upload")).body(vec![7u8; 100 * 1024]).send().await.unwrap();
+    let (status, body) = status_json(r).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(code(&body), "invalid_backup");
+    let listed = list(&app).await;
+    assert_eq!(listed["totals"]["count"], 0);
+    assert!(leftovers(&backup_dir(&listed)).is_empty());
+}
