@@ -439,6 +439,12 @@ impl Backups {
                 current.verified_at = Some(now);
             }
             current.write(&self.dir).map_err(io_failed("write metadata"))?;
+            // The off-site metadata learns the result too (retention reads it when the disk is gone).
+            if let (Some(remote), Some(_)) = (&self.remote, &current.remote) {
+                if let Err(e) = remote.put_metadata(&current).await {
+                    tracing::warn!(%id, error = %e, "could not update the off-site metadata");
+                }
+            }
         }
         drop(guard);
         if ok {

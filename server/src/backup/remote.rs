@@ -102,8 +102,13 @@ impl Remote {
             let _ = std::fs::remove_file(tmp);
         }
         result?;
-        let json = serde_json::to_vec_pretty(meta).map_err(|e| e.to_string())?;
         // Metadata last: the remote commit point.
+        self.put_metadata(meta).await
+    }
+
+    /// Writes (or rewrites, after a verification) the metadata object.
+    pub async fn put_metadata(&self, meta: &Metadata) -> Result<(), String> {
+        let json = serde_json::to_vec_pretty(meta).map_err(|e| e.to_string())?;
         self.store.put(&self.key(&format!("{}.json", meta.id)), json.into()).await.map_err(|e| format!("upload metadata: {e}"))?;
         Ok(())
     }

@@ -563,7 +563,10 @@ async fn offsite(app: TestApp, passphrase: Option<&'static str>) {
         }
     }
 
-    // The disk dies: the local copy is gone, the list still shows the remote one.
+    let (_, report) = status_json(app.post(&format!("/api/backups/{id}/verify"), &json!({})).await).await;
+    assert_eq!(report["ok"], true, "{report}");
+
+    // The disk dies: the local copy is gone, the list still shows the remote one (verified).
     let dir = backup_dir(&list(&app).await);
     std::fs::remove_file(data_file(&dir, &backup)).unwrap();
     std::fs::remove_file(dir.join(format!("{id}.json"))).unwrap();
@@ -571,6 +574,7 @@ async fn offsite(app: TestApp, passphrase: Option<&'static str>) {
     assert_eq!(listed["totals"]["count"], 1);
     assert_eq!(listed["backups"][0]["local"], false);
     assert!(listed["backups"][0]["remote"].is_object());
+    assert!(listed["backups"][0]["verified_at"].is_string(), "the off-site metadata knows it was verified");
 
     assert_eq!(app.post("/api/sales", &sale(&session, &product, 7)).await.status(), StatusCode::CREATED);
     if passphrase.is_some() {
