@@ -186,7 +186,7 @@ impl Backups {
         let path = self.dir.join(files::LOCK_FILE);
         let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
             let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
-            f.lock()?;
+            lock_exclusive(&f)?;
             Ok(f)
         })
         .await
@@ -785,6 +785,23 @@ fn differences(expected: &Counts, found: &Counts) -> String {
         }
     }
     out.join("; ")
+}
+
+/// An exclusive advisory lock (flock) on `file`, held until the file is closed (also when the process
+/// dies). Blocks until it is free.
+fn lock_exclusive(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: flock on a file descriptor that `file` keeps open for the duration of the call.
+        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> std::io::Result<T> {

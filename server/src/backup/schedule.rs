@@ -11,13 +11,11 @@ pub async fn run(backups: Arc<Backups>) {
     let backup_loop = async move {
         while let Some(at) = b.next_backup_at() {
             sleep_until(at).await;
-            match b.create(Trigger::Scheduled, &Actor::Scheduler, None).await {
-                Ok(_) => {
-                    if let Err(e) = b.prune(&Actor::Scheduler).await {
-                        tracing::error!(target: "alert", error = %e, "pruning old backups failed");
-                    }
+            // A failed create() has raised its alert already.
+            if b.create(Trigger::Scheduled, &Actor::Scheduler, None).await.is_ok() {
+                if let Err(e) = b.prune(&Actor::Scheduler).await {
+                    tracing::error!(target: "alert", error = %e, "pruning old backups failed");
                 }
-                Err(_) => {} // create() raised the alert
             }
         }
     };
