@@ -1020,3 +1020,53 @@ pub async fn upload_over_the_limit_is_413(app: TestApp) {
     assert_eq!(listed["totals"]["count"], 0);
     assert!(leftovers(&backup_dir(&listed)).is_empty());
 }
+
+/// While a restore runs, other requests either succeed (before or after the swap) or get 503
+/// `restoring` with Retry-After; never a 500, never a half-restored answer.
+pub async fn requests_during_a_restore_succeed_or_get_503_restoring(app: TestApp) {
+    app.login_admin().await;
+    for i in 0..100 {
+        let r = app.post("/api/customers", &json!({"name": format!("c{i}"), "notes": "x".repeat(1500)})).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let backup = create_backup(&app).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for n in 0..3 {
+        let (client, base, stop) = (app.client.clone(), app.address.clone(), stop.clone());
+        load.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = if n == 0 {
+                    client.post(format!("{base}/api/customers")).json(&json!({"name": "during"})).send().await.unwrap()
+                } else {
+                    client.get(format!("{base}/api/customers?limit=1")).send().await.unwrap()
+                };
+                let status = r.status();
+                let retry = r.headers().get("retry-after").is_some();
+                let body: Value = r.json().await.unwrap_or(Value::Null);
+                if status.is_success() {
+                    if n != 0 {
+                        let total = body["total"].as_i64().unwrap();
+                        assert!(total >= 100, "a read saw {total} customers: a half-restored answer");
+                    }
+                } else {
+                    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+                    assert_eq!(body["error"]["code"], "restoring");
+                    assert!(retry);
+                }
+                seen.push(status);
+            }
+            seen
+        }));
+    }
+    for _ in 0..3 {
+        let (status, body) = status_json(app.post(&format!("/api/backups/{}/restore", backup["id"].as_str().unwrap()), &json!({})).await).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for l in load {
+        let seen = l.await.unwrap();
+        assert!(!seen.is_empty());
+    }
+}

@@ -114,6 +114,7 @@ fn main() {
         backup::schedule_takes_verifies_and_prunes,
         backup::edited_metadata_fails_the_row_count_check,
         backup::upload_over_the_limit_is_413,
+        backup::requests_during_a_restore_succeed_or_get_503_restoring,
         export::expenses_csv_has_the_rows_of_the_local_days_asked_for,
         export::sales_and_lines_export_in_csv_and_xlsx,
         export::bad_export_requests_are_clear_errors,
