@@ -807,3 +807,58 @@ fn lock_exclusive(file: &std::fs::File) -> std::io::Result<()> {
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> std::io::Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(std::io::Error::other)?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_run_in_shop_time() {
+        let cron = parse_cron("0 2 * * *", "schedule").unwrap().unwrap();
+        let tz: chrono_tz::Tz = "America/Argentina/Buenos_Aires".parse().unwrap();
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z").unwrap().with_timezone(&tz);
+        let next = cron.find_next_occurrence(&now, false).unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(next.to_rfc3339(), "2026-11-23T05:00:00+00:00", "02:00 in Buenos Aires is 05:00 UTC");
+        assert!(parse_cron("off", "schedule").unwrap().is_none());
+        assert!(parse_cron("every night", "schedule").is_err());
+        assert!(time_zone(&BackupConfig { timezone: Some("Mars/Olympus".into()), ..BackupConfig::defaults() }).is_err());
+    }
+
+    fn meta(id: &str, verified: bool) -> Metadata {
+        Metadata {
+            id: BackupId::parse(id).unwrap(),
+            created_at: format!("2026-11-{}T02:00:00.000Z", &id[6..8]),
+            trigger: Trigger::Scheduled,
+            engine: "sqlite".into(),
+            schema_version: 1,
+            size_bytes: 1,
+            raw_size_bytes: 1,
+            sha256: String::new(),
+            row_counts: Default::default(),
+            verified_at: verified.then(|| "2026-11-30T00:00:00.000Z".into()),
+            last_verification: None,
+            remote: None,
+            app_version: String::new(),
+            node: String::new(),
+            duration_ms: 0,
+            idempotency_key: None,
+            restore_of: None,
+        }
+    }
+
+    #[test]
+    fn retention_keeps_the_newest_and_the_newest_verified() {
+        let list = vec![
+            meta("20261125-020000-000005", false),
+            meta("20261124-020000-000004", false),
+            meta("20261123-020000-000003", true),
+            meta("20261122-020000-000002", true),
+            meta("20261121-020000-000001", false),
+        ];
+        let doomed: Vec<String> = to_prune(&list, 2).iter().map(|m| m.id.to_string()).collect();
+        assert_eq!(doomed, ["20261122-020000-000002", "20261121-020000-000001"]);
+        assert!(to_prune(&list, 10).is_empty());
+        let doomed: Vec<String> = to_prune(&list, 0).iter().map(|m| m.id.to_string()).collect();
+        assert_eq!(doomed.len(), 4, "keep 0 still keeps the newest verified");
+    }
+}
