@@ -29,4 +29,8 @@ _mostrador_path_first "$MOSTRADOR_PG_BIN"
 _mostrador_path_first "${CARGO_HOME:-$HOME/.cargo}/bin"
 _mostrador_path_first "$MOSTRADOR_ROOT/tools/node_modules/.bin"
 unset -f _mostrador_path_first
+# moto_server for the backup tests (scripts/setup.sh --test), last so it shadows nothing.
+if [ -d "$MOSTRADOR_CACHE/moto/bin" ] && [[ ":$PATH:" != *":$MOSTRADOR_CACHE/moto/bin:"* ]]; then
+  PATH="$PATH:$MOSTRADOR_CACHE/moto/bin"
+fi
 export PATH

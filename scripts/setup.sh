@@ -149,6 +149,16 @@ if [ -n "$want_test" ]; then
   if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
     warn "no 'postgres' user: as root the PostgreSQL tests run the cluster as that user"
   fi
+  # The backup tests' S3-compatible server: moto's server mode from PyPI, in a venv under the cache
+  # (env.sh appends its bin/ to PATH; a moto_server already on PATH is used as it is).
+  if command -v moto_server >/dev/null 2>&1 || [ -x "$MOSTRADOR_CACHE/moto/bin/moto_server" ]; then
+    say "ok: moto_server ($(command -v moto_server || echo "$MOSTRADOR_CACHE/moto/bin/moto_server"))"
+  else
+    python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+    say "installing moto[server] from PyPI into $MOSTRADOR_CACHE/moto"
+    python3 -m venv "$MOSTRADOR_CACHE/moto"
+    "$MOSTRADOR_CACHE/moto/bin/pip" install --quiet 'moto[server]>=5,<6' || die "pip install moto[server] failed"
+  fi
 fi
 
 say "done in $((SECONDS - started))s"

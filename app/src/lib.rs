@@ -110,6 +110,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("sale") view=SalePage/>
                     <Route path=path!("pending") view=PendingPage/>
                     <Route path=path!("settings") view=SettingsPage/>
+                    <Route path=path!("backups") view=pages::backups::BackupsPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -11,7 +11,7 @@ use std::{sync::Arc, time::{Duration, Instant}};
 
 use hdrhistogram::Histogram;
 use mostrador::{
-    config::{DatabaseConfig, ServeConfig},
+    config::{BackupConfig, DatabaseConfig, ServeConfig},
     db::Db,
     http::Application,
 };
@@ -37,6 +37,7 @@ async fn spawn(database_url: Option<String>) -> Bench {
     let config = ServeConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
         db: DatabaseConfig { data_dir: dir.path().to_owned(), database_url },
+        backup: BackupConfig { backup_schedule: "off".into(), backup_verify_schedule: "off".into(), ..BackupConfig::defaults() },
         public_url: None,
         admin_password: None,
         site_root: "target/site".into(),

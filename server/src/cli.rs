@@ -21,6 +21,7 @@ pub async fn run(cli: Cli) -> CliResult {
     match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(config)) => serve(config).await,
+        Some(Command::Backup(command)) => crate::backup::cli::run(command).await,
         Some(Command::User(UserCommand::Create { username, role, db })) => {
             let username = Username::parse(&username).map_err(|e| format!("username {e}"))?;
             let role = Role::parse(&role).ok_or("role must be admin or cashier")?;

@@ -2,11 +2,13 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod cash;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod export;
 pub mod health;
 pub mod http;
 pub mod inventory;

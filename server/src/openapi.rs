@@ -16,6 +16,10 @@ use crate::{auth, health, http::AppState, users};
         users::list_users, users::create_user, users::update_user,
         crate::audit::list,
         crate::sync::pull, crate::sync::push,
+        crate::backup::routes::list, crate::backup::routes::create, crate::backup::routes::get_one,
+        crate::backup::routes::delete, crate::backup::routes::download, crate::backup::routes::verify,
+        crate::backup::routes::restore, crate::backup::routes::upload, crate::backup::routes::prune,
+        crate::export::export,
     ),
     components(schemas(
         app::model::ErrorEnvelope, app::model::ErrorBody, app::model::User, app::model::Role,
@@ -26,6 +30,9 @@ use crate::{auth, health, http::AppState, users};
         app::model::Page<serde_json::Value>, app::model::Health, app::model::Status, app::model::StatusCounts,
         crate::audit::Entry, crate::sync::PullResponse, crate::sync::PushRequest, crate::sync::PushOp,
         crate::sync::PushResult, crate::sync::PushResponse,
+        crate::backup::BackupList, crate::backup::BackupView, crate::backup::Totals, crate::backup::Metadata,
+        crate::backup::meta::RemoteCopy, crate::backup::meta::LastVerification, crate::backup::Trigger,
+        crate::backup::VerifyReport, crate::backup::Check, crate::backup::RestoreReport,
     ))
 )]
 struct ApiDoc;

@@ -40,6 +40,12 @@ pub fn Icon(name: &'static str) -> impl IntoView {
         }
         .into_any(),
         "plus" => view! { <path d="M12 5v14M5 12h14"/> }.into_any(),
+        "backups" => view! {
+            <ellipse cx="12" cy="5" rx="8" ry="3"/>
+            <path d="M4 5v6c0 1.7 3.6 3 8 3s8-1.3 8-3V5"/>
+            <path d="M4 11v6c0 1.7 3.6 3 8 3s8-1.3 8-3v-6"/>
+        }
+        .into_any(),
         "minus" => view! { <path d="M5 12h14"/> }.into_any(),
         "sale" => view! {
             <circle cx="9" cy="20" r="1.5"/>

@@ -222,6 +222,7 @@ fn NavBar() -> impl IntoView {
                 <span>{move || i18n.t(T::PendingNav)}</span>
             </a>
             <Show when=move || session.is_admin()>{link("/users", "users", T::Users)}</Show>
+            <Show when=move || session.is_admin()>{link("/backups", "backups", T::Backups)}</Show>
         </nav>
     }
     .into_any()

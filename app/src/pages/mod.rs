@@ -1,5 +1,6 @@
 //! One module per screen.
 
+pub mod backups;
 pub mod categories;
 pub mod customers;
 pub mod login;

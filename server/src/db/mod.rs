@@ -62,7 +62,7 @@ impl Db {
             None => {
                 std::fs::create_dir_all(&config.data_dir)
                     .map_err(|e| DbInitError::DataDir(config.data_dir.display().to_string(), e))?;
-                (sqlite_url(&config.data_dir.join("mostrador.db")), Engine::Sqlite)
+                (sqlite_url(&sqlite_file(&config.data_dir)), Engine::Sqlite)
             }
         };
         let options = AnyConnectOptions::from_str(&url)?;
@@ -106,6 +106,24 @@ impl Db {
             Ok(Ok(_))
         )
     }
+}
+
+/// The migrations this binary carries for `engine`.
+pub fn migrator(engine: Engine) -> &'static Migrator {
+    match engine {
+        Engine::Sqlite => &SQLITE_MIGRATIONS,
+        Engine::Postgres => &POSTGRES_MIGRATIONS,
+    }
+}
+
+/// The newest migration version this binary knows: the schema version a backup is compared with.
+pub fn code_schema_version(engine: Engine) -> i64 {
+    migrator(engine).iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// The SQLite database file under the data directory.
+pub fn sqlite_file(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("mostrador.db")
 }
 
 fn sqlite_url(path: &Path) -> String {

@@ -60,6 +60,17 @@ pub enum ApiError {
     DatabaseUnavailable,
     #[error("internal error")]
     Internal(String),
+    /// 422 with a stable code: the request was understood but its content is unusable
+    /// (e.g. `invalid_backup`, `backup_corrupt`).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String, details: Option<Value> },
+    /// 503 with a stable code and Retry-After: try again shortly (e.g. `restoring`).
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
+    /// 500 with a stable code and a message meant for the operator (admin routes only), e.g.
+    /// `pg_dump_missing`, `pg_dump_too_old`, `backup_failed`.
+    #[error("{message}")]
+    OperationFailed { code: &'static str, message: String },
 }
 
 impl ApiError {
@@ -87,7 +98,9 @@ impl ApiError {
             PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Timeout | DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Internal(_) | OperationFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -115,6 +128,7 @@ impl ApiError {
             Timeout => "timeout",
             DatabaseUnavailable => "database_unavailable",
             Internal(_) => "internal_error",
+            Unprocessable { code, .. } | Unavailable { code, .. } | OperationFailed { code, .. } => code,
         }
     }
 
@@ -122,7 +136,7 @@ impl ApiError {
         use ApiError::*;
         match self {
             Validation(fields) => Some(json!({ "fields": fields })),
-            Conflict { details, .. } => details.clone(),
+            Conflict { details, .. } | Unprocessable { details, .. } => details.clone(),
             VersionConflict { current_version, your_version, current, conflicting_fields } => Some(json!({
                 "current": current,
                 "current_version": current_version,
@@ -156,6 +170,9 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(cause) = &self {
             tracing::error!(%cause, "internal error");
         }
+        if let ApiError::OperationFailed { code, message } = &self {
+            tracing::error!(%code, %message, "operation failed");
+        }
         let body = ErrorEnvelope {
             error: ErrorBody {
                 code: self.code().to_owned(),
@@ -167,6 +184,7 @@ impl IntoResponse for ApiError {
         let retry_after = match self {
             ApiError::TooManyAttempts { retry_after_secs } => Some(retry_after_secs),
             ApiError::IdempotencyKeyInProgress | ApiError::Busy | ApiError::DatabaseUnavailable => Some(1),
+            ApiError::Unavailable { .. } => Some(2),
             _ => None,
         };
         if let Some(secs) = retry_after {

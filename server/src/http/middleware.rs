@@ -45,6 +45,10 @@ pub async fn check_origin(State(state): State<AppState>, req: Request, next: Nex
 /// the kernel reset the connection, and the client would see a broken connection instead of the 413.
 pub async fn limit_body(limit: usize, req: Request, next: Next) -> Response {
     const DRAIN_MAX: usize = 16 * 1024 * 1024;
+    // A backup upload streams to disk under its own, larger limit (--backup-upload-limit).
+    if req.uri().path() == "/api/backups/upload" {
+        return next.run(req).await;
+    }
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -64,6 +68,11 @@ pub async fn limit_body(limit: usize, req: Request, next: Next) -> Response {
 
 /// Answers 503 `timeout` when a request takes longer than the configured limit.
 pub async fn timeout(limit: Duration, req: Request, next: Next) -> Response {
+    // Backup operations on a big database take longer; they run in their own tasks and the route is
+    // admin-only (see backup::routes).
+    if req.uri().path().starts_with("/api/backups") {
+        return next.run(req).await;
+    }
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::Timeout.into_response(),

@@ -30,6 +30,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// This server's name in the audit log.
     pub node: Arc<str>,
+    /// Backups, their schedule, and the gate that holds requests back during a restore.
+    pub backups: Arc<crate::backup::Backups>,
 }
 
 /// The finished router, for /api/sync/push to run each operation through the whole stack. It rides
@@ -65,7 +67,9 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::inventory::router())
         .merge(crate::sync::router())
         .merge(health::router())
-        .merge(openapi::router());
+        .merge(openapi::router())
+        .merge(crate::backup::router())
+        .merge(crate::export::router());
     if state.config.test_routes {
         api = api.merge(middleware::test_routes());
     }
@@ -73,7 +77,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*rest}", axum::routing::any(middleware::api_not_found))
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::middleware))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::check_origin))
-        .layer(sessions);
+        .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::backup::gate::middleware));
 
     let leptos_options = state.leptos_options.clone();
     let routes = generate_route_list(app::App);
@@ -116,8 +121,12 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(listener.local_addr()?)
             .build();
-        let node = config.node().into();
+        let node: Arc<str> = config.node().into();
+        let backups = crate::backup::Backups::new(db.clone(), &config.db, config.backup.clone(), node.to_string())
+            .await
+            .map_err(std::io::Error::other)?;
         let state = AppState {
+            backups,
             node,
             db,
             config: Arc::new(config),
@@ -146,11 +155,13 @@ impl Application {
             }
         });
         let reaper = tokio::spawn(idempotency::reaper(self.state.db.clone(), Duration::from_secs(3600)));
+        let backup_schedule = tokio::spawn(crate::backup::schedule::run(self.state.backups.clone()));
         let result = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
         housekeeping.abort();
         reaper.abort();
+        backup_schedule.abort();
         result
     }
 }

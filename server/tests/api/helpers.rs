@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use mostrador::{
-    config::{DatabaseConfig, ServeConfig},
+    config::{BackupConfig, DatabaseConfig, ServeConfig},
     db::Db,
     http::Application,
 };
@@ -36,6 +36,7 @@ pub fn config(data_dir: &std::path::Path, database_url: Option<String>) -> Serve
     ServeConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
         db: DatabaseConfig { data_dir: data_dir.to_owned(), database_url },
+        backup: backup_config(),
         public_url: None,
         admin_password: Some(ADMIN_PASSWORD.into()),
         site_root: "target/site".into(),
@@ -47,6 +48,26 @@ pub fn config(data_dir: &std::path::Path, database_url: Option<String>) -> Serve
         idempotency_retention_days: 30,
         allow_negative_stock: false,
         node_name: Some("test-node".into()),
+    }
+}
+
+/// Backups with no schedule (a test never meets 02:00), no S3, UTC.
+pub fn backup_config() -> BackupConfig {
+    BackupConfig {
+        backup_dir: None,
+        backup_schedule: "off".into(),
+        backup_keep: 30,
+        backup_verify_schedule: "off".into(),
+        backup_upload_limit: 1 << 30,
+        pg_bin_dir: None,
+        s3_bucket: None,
+        s3_prefix: "mostrador".into(),
+        s3_endpoint: None,
+        s3_region: "us-east-1".into(),
+        s3_access_key_id: None,
+        s3_secret_access_key: None,
+        backup_passphrase: None,
+        timezone: Some("UTC".into()),
     }
 }
 

@@ -3,8 +3,10 @@
 //! cluster that this harness starts once and stops at the end.
 
 mod auth;
+mod backup;
 mod catalog;
 mod durability;
+mod export;
 mod helpers;
 mod idempotency;
 mod operations;
@@ -98,6 +100,27 @@ fn main() {
         sales::sale_is_idempotent_by_its_id,
         sales::pull_carries_stock_and_cash_sessions,
         sales::quote_is_edited_then_converted_once,
+        backup::cashier_is_403_on_every_backup_route,
+        backup::create_list_get_and_download_match_the_checksum,
+        backup::bad_ids_are_400_and_unknown_ids_404,
+        backup::repeated_create_with_the_same_key_replays,
+        backup::restore_round_trip_gives_identical_rows,
+        backup::backup_during_concurrent_writes_restores_consistent,
+        backup::devices_pull_the_restored_rows_and_later_changes,
+        backup::flipped_byte_fails_verification_and_restore,
+        backup::backup_with_a_newer_schema_is_refused,
+        backup::retention_never_prunes_the_newest_verified_backup,
+        backup::upload_checks_the_file_and_restores_elsewhere,
+        backup::offsite_copy_and_fetch_back,
+        backup::offsite_copy_is_encrypted_with_age,
+        backup::schedule_takes_verifies_and_prunes,
+        backup::edited_metadata_fails_the_row_count_check,
+        backup::upload_over_the_limit_is_413,
+        backup::requests_during_a_restore_succeed_or_get_503_restoring,
+        export::expenses_csv_has_the_rows_of_the_local_days_asked_for,
+        export::sales_and_lines_export_in_csv_and_xlsx,
+        export::bad_export_requests_are_clear_errors,
+        export::export_days_follow_the_shop_time_zone,
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
         operations::health_is_503_when_postgres_stops,
@@ -111,6 +134,9 @@ fn main() {
         pwa::service_worker_version_follows_every_shell_file,
         pwa::without_a_usable_sw_js_there_is_no_worker,
         pwa::manifest_is_served_as_manifest_json,
+        backup::sigkill_during_backups_leaves_nothing_half_made_sqlite,
+        backup::sigkill_during_restore_leaves_old_or_new_sqlite,
+        backup::cli_creates_lists_verifies_restores_and_prunes,
     ];
 
     let mut trials = Vec::new();
@@ -130,6 +156,18 @@ fn main() {
     }));
     trials.push(Trial::test("idempotency::two_instances_share_one_database::postgres", || {
         runtime().block_on(idempotency::two_instances_share_one_database());
+        Ok(())
+    }));
+    trials.push(Trial::test("backup::sigkill_during_backups_leaves_nothing_half_made::postgres", || {
+        runtime().block_on(backup::sigkill_during_backups_leaves_nothing_half_made_postgres());
+        Ok(())
+    }));
+    trials.push(Trial::test("backup::sigkill_during_restore_leaves_old_or_new::postgres", || {
+        runtime().block_on(backup::sigkill_during_restore_leaves_old_or_new_postgres());
+        Ok(())
+    }));
+    trials.push(Trial::test("backup::missing_or_old_pg_dump_is_a_clear_error::postgres", || {
+        runtime().block_on(backup::missing_or_old_pg_dump_is_a_clear_error());
         Ok(())
     }));
     for (name, test) in plain {
