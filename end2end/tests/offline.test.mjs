@@ -181,6 +181,8 @@ test('version conflicts: keep mine, a per-field choice, and edits of different f
     await page.goto('/customers');
     await hydrated(page);
     await page.getByTestId('row').filter({ hasText: 'Ana' }).waitFor();
+    // The edit pages open offline only once the service worker controls the page.
+    await controlled(page);
 
     await context.setOffline(true);
     // Offline edits, each based on version 1.

@@ -10,7 +10,7 @@ use super::outbox::{Action, ItemError, ItemState, OutboxItem};
 use super::overlay::overlay;
 use super::store;
 use super::sync::{self, now_iso, Outcome, SyncState};
-use crate::api::{encode_query, ApiError};
+use crate::api::ApiError;
 use crate::model::Page;
 
 impl From<ItemError> for ApiError {
@@ -175,6 +175,16 @@ fn catalog_preview(table: &str, id: Uuid, fields: &Map<String, Value>) -> Value 
     row
 }
 
+/// The id and version of the row an edit or delete is based on.
+fn id_and_version(row: &Value) -> (Uuid, i64) {
+    let id = row
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .unwrap_or_default();
+    (id, row.get("version").and_then(Value::as_i64).unwrap_or(1))
+}
+
 fn label_of(row: &Value) -> String {
     row.get("name")
         .and_then(Value::as_str)
@@ -228,17 +238,12 @@ pub async fn patch(
     replacing: Option<OutboxItem>,
 ) -> Result<(Outcome, OutboxItem), ApiError> {
     let user = user_of(state)?;
-    let id = base
-        .get("id")
-        .and_then(Value::as_str)
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .unwrap_or_default();
-    let version = base.get("version").and_then(Value::as_i64).unwrap_or(1);
+    let (id, version) = id_and_version(base);
     changes.insert("version".into(), json!(version));
     let mut it = item(
         user,
         "PATCH",
-        format!("/api/{table}/{}", encode_query(&id.to_string())),
+        format!("/api/{table}/{id}"),
         Some(Value::Object(changes)),
         table,
         Action::Update,
@@ -256,12 +261,7 @@ pub async fn patch(
 
 pub async fn delete(state: SyncState, table: &str, base: &Value) -> Result<(Outcome, OutboxItem), ApiError> {
     let user = user_of(state)?;
-    let id = base
-        .get("id")
-        .and_then(Value::as_str)
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .unwrap_or_default();
-    let version = base.get("version").and_then(Value::as_i64).unwrap_or(1);
+    let (id, version) = id_and_version(base);
     let mut it = item(
         user,
         "DELETE",
