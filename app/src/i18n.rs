@@ -250,6 +250,7 @@ texts! {
     StorageNotPersistent: "El navegador podría borrar los datos de este dispositivo si le falta espacio. Instala la app para evitarlo.", "The browser may evict this device's data when space runs low. Install the app to prevent it.";
     Language: "Idioma", "Language";
     Backups: "Copias de seguridad", "Backups";
+    Administration: "Administración", "Administration";
     UnknownError: "Algo salió mal.", "Something went wrong.";
     // PWA shell
     UpdateAvailable: "Nueva versión disponible — recargar", "New version available — reload";

@@ -194,8 +194,10 @@ fn NavBar() -> impl IntoView {
             let path = location.pathname.get();
             (path == href || path.starts_with(&format!("{href}/"))).then_some("page")
         };
+        // The admin pages stay out of a phone's bottom bar (five thumbs' worth); /settings links them.
+        let class = if matches!(icon, "users" | "backups") { "nav-link nav-admin" } else { "nav-link" };
         view! {
-            <a href=href class="nav-link" aria-current=current data-testid=format!("nav-{icon}")>
+            <a href=href class=class aria-current=current data-testid=format!("nav-{icon}")>
                 <Icon name=icon/>
                 <span>{move || i18n.t(label)}</span>
             </a>

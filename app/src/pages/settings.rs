@@ -4,7 +4,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 
-use crate::components::LangToggle;
+use crate::components::icons::Icon;
+use crate::components::{use_session, LangToggle};
 use crate::i18n::{fill, use_i18n, T};
 use crate::offline::sync::{self, use_sync};
 
@@ -20,6 +21,7 @@ fn megabytes(bytes: f64) -> String {
 pub fn SettingsPage() -> impl IntoView {
     let i18n = use_i18n();
     let sync = use_sync();
+    let session = use_session();
     Effect::new(move || spawn_local(sync::ask_persistent_storage(sync)));
     view! {
         <Title text=move || i18n.t(T::Settings).to_string()/>
@@ -40,6 +42,13 @@ pub fn SettingsPage() -> impl IntoView {
                 <h2>{move || i18n.t(T::Language)}</h2>
                 <LangToggle/>
             </div>
+            <Show when=move || session.is_admin()>
+                <nav class="panel admin-links" aria-label=move || i18n.t(T::Administration)>
+                    <h2>{move || i18n.t(T::Administration)}</h2>
+                    <a class="btn wide" href="/users" data-testid="settings-users"><Icon name="users"/><span>{move || i18n.t(T::Users)}</span></a>
+                    <a class="btn wide" href="/backups" data-testid="settings-backups"><Icon name="backups"/><span>{move || i18n.t(T::Backups)}</span></a>
+                </nav>
+            </Show>
         </section>
     }
     .into_any()
