@@ -17,26 +17,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { apiLogin, BASE_URL, hydrated, PHONE, screenshot } from './helpers.mjs';
+import { apiLogin, BASE_URL, CHROMIUM_ARGS, CHROMIUM_PATH, hydrated, PHONE, screenshot } from './helpers.mjs';
 import { copySite, startServer } from './server.mjs';
 import { openOn, openTill, seedProduct, sell, signIn, total, waitForBadge, waitForProduct } from './offline.helpers.mjs';
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 const PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
 const metrics = {};
 
 let browser;
 before(async () => {
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 });
 after(async () => {
   await browser?.close();
@@ -109,7 +99,7 @@ test('Chromium finds the app installable; the icons load and the maskable one re
   // Chromium never calls an incognito (non-persistent) context installable: use a real profile.
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mostrador-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     args: CHROMIUM_ARGS,
     viewport: PHONE,
     locale: 'es-ES',

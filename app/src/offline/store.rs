@@ -241,14 +241,6 @@ mod imp {
         v.map(from_js).transpose()
     }
 
-    pub async fn meta_set(key: &str, value: &Value) -> Result<(), StoreError> {
-        apply(Changes {
-            meta: vec![(key.to_string(), value.clone())],
-            ..Default::default()
-        })
-        .await
-    }
-
     /// Appends to the queue; returns its `seq`.
     pub async fn outbox_add(item: &OutboxItem) -> Result<u64, StoreError> {
         let db = db().await?;
@@ -273,15 +265,11 @@ mod imp {
     }
 
     pub async fn outbox_put(item: &OutboxItem) -> Result<(), StoreError> {
-        let db = db().await?;
-        let tx = db
-            .transaction(&[OUTBOX], TransactionMode::ReadWrite)
-            .map_err(err)?;
-        let store = tx.object_store(OUTBOX).map_err(err)?;
-        store.put(&to_js(item)?, None).map_err(err)?.await.map_err(err)?;
-        tx.commit().map_err(err)?.await.map_err(err)?;
-        cache_update(|items| cache_put(items, item));
-        Ok(())
+        apply(Changes {
+            outbox_put: vec![item.clone()],
+            ..Default::default()
+        })
+        .await
     }
 
     pub async fn outbox_delete(seq: u64) -> Result<(), StoreError> {
@@ -312,23 +300,6 @@ mod imp {
         OUTBOX_CACHE.with(|c| *c.borrow_mut() = Some(items.clone()));
         Ok(items)
     }
-
-    /// Signing out forgets this device's copy of the data (not the outbox: unsent work is never dropped
-    /// silently; it waits for its author to sign in again).
-    pub async fn clear_data() -> Result<(), StoreError> {
-        let db = db().await?;
-        let mut names: Vec<&str> = TABLES.to_vec();
-        names.push(META);
-        let tx = db
-            .transaction(&names, TransactionMode::ReadWrite)
-            .map_err(err)?;
-        for name in names {
-            let store = tx.object_store(name).map_err(err)?;
-            store.clear().map_err(err)?.await.map_err(err)?;
-        }
-        tx.commit().map_err(err)?.await.map_err(err)?;
-        Ok(())
-    }
 }
 
 #[cfg(not(feature = "hydrate"))]
@@ -353,9 +324,6 @@ mod imp {
     pub async fn meta_get(_: &str) -> Result<Option<Value>, StoreError> {
         none()
     }
-    pub async fn meta_set(_: &str, _: &Value) -> Result<(), StoreError> {
-        none()
-    }
     pub async fn outbox_add(_: &OutboxItem) -> Result<u64, StoreError> {
         none()
     }
@@ -372,7 +340,4 @@ mod imp {
         none()
     }
     pub fn outbox_cache_drop() {}
-    pub async fn clear_data() -> Result<(), StoreError> {
-        none()
-    }
 }

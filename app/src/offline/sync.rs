@@ -525,14 +525,22 @@ fn broadcast() {
     }
 }
 
-/// Appends a write to the outbox and tries to send it at once. The caller shows it as done
-/// optimistically; the outcome arrives through `items`.
+/// Stores a write in the outbox (a new entry, or the entry with the same `seq`: an edited failed
+/// item, a conflict resolved) and tries to send it at once. The caller shows it optimistically; the
+/// outcome arrives through `items`.
 pub async fn enqueue(state: SyncState, item: OutboxItem) -> Result<Uuid, store::StoreError> {
     let key = item.key;
-    store::outbox_add(&item).await?;
+    store_item(&item).await?;
     changed(state).await;
     kick(state);
     Ok(key)
+}
+
+async fn store_item(item: &OutboxItem) -> Result<Option<u64>, store::StoreError> {
+    match item.seq {
+        Some(_) => store::outbox_put(item).await.map(|_| item.seq),
+        None => store::outbox_add(item).await.map(Some),
+    }
 }
 
 /// What became of one item shortly after it was queued (the forms wait for this when online).
@@ -553,11 +561,7 @@ pub async fn submit(
     mut item: OutboxItem,
 ) -> Result<(Outcome, OutboxItem), store::StoreError> {
     let key = item.key;
-    if item.seq.is_some() {
-        store::outbox_put(&item).await?;
-    } else {
-        item.seq = Some(store::outbox_add(&item).await?);
-    }
+    item.seq = store_item(&item).await?;
     changed(state).await;
     if !browser_online() {
         state.connection.set(Connection::Offline);
@@ -584,14 +588,6 @@ pub async fn submit(
         ItemState::Pending => Outcome::Queued,
     };
     Ok((outcome, stored))
-}
-
-/// Puts a changed item back (edit, keep mine, retry) and sends it.
-pub async fn replace(state: SyncState, item: OutboxItem) -> Result<(), store::StoreError> {
-    store::outbox_put(&item).await?;
-    changed(state).await;
-    kick(state);
-    Ok(())
 }
 
 /// Removes an item the person chose to discard (after confirming).

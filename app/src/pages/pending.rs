@@ -245,7 +245,7 @@ fn PendingRow(item: OutboxItem, blocker: Option<String>, other_user: bool) -> im
     let retry = move |_| {
         let it = resend(item.get_value());
         spawn_local(async move {
-            let _ = sync::replace(sync, it).await;
+            let _ = sync::enqueue(sync, it).await;
         });
     };
     let discard = move |_| {
@@ -378,7 +378,7 @@ fn ItemEditor(item: OutboxItem, done: impl Fn() + Copy + Send + Sync + 'static) 
         it.body = Some(Value::Object(body));
         let it = resend(it);
         spawn_local(async move {
-            let _ = sync::replace(sync, it).await;
+            let _ = sync::enqueue(sync, it).await;
             done();
         });
     };
@@ -448,7 +448,7 @@ fn ConflictResolver(item: OutboxItem) -> impl IntoView {
             body.insert("version".into(), cur.get("version").cloned().unwrap_or(Value::Null));
             it.body = Some(Value::Object(body));
             it.base = Some(cur);
-            let _ = sync::replace(sync, resend(it)).await;
+            let _ = sync::enqueue(sync, resend(it)).await;
         });
     };
 
