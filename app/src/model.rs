@@ -147,9 +147,93 @@ pub struct Customer {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
+    /// `primary` (the configured database), `mirror` (after a failover) or `unreachable`.
     pub database: String,
+    /// `primary` or `standby`.
     pub role: String,
+    /// `normal`, or `emergency` on a standby taking writes.
+    #[serde(default = "normal_mode")]
+    pub mode: String,
     pub version: String,
+}
+
+fn normal_mode() -> String {
+    "normal".into()
+}
+
+/// `GET /api/ha/status`: what the admin "Sistema" page shows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SystemStatus {
+    pub node: String,
+    pub version: String,
+    pub role: String,
+    pub mode: String,
+    /// MOSTRADOR_EMERGENCY_MODE=true: the toggle cannot turn it off.
+    pub emergency_forced: bool,
+    pub engine: String,
+    /// `primary`, `mirror` or `unreachable`.
+    pub database: String,
+    pub failover: Option<FailoverStatus>,
+    pub newest_backup: Option<BackupSummary>,
+    pub standby_url: Option<String>,
+    pub last_shipment: Option<ShipmentSummary>,
+    pub last_reconciliation: Option<ReconciliationSummary>,
+    /// On a standby: emergency writes not reconciled into the primary yet.
+    pub unreconciled_emergency_writes: i64,
+    pub alerts: Vec<AlertSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FailoverStatus {
+    pub auto_failover_enabled: bool,
+    /// `normal`, `failed_over`, `needs_resync` (after a failback the mirror must be re-seeded).
+    pub state: String,
+    pub failed_checks: u32,
+    pub last_lag_bytes: Option<i64>,
+    pub since: Option<String>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct BackupSummary {
+    pub id: String,
+    pub created_at: String,
+    pub verified_at: Option<String>,
+    pub age_secs: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ShipmentSummary {
+    pub at: String,
+    /// `shipped`, `aborted` or `failed`.
+    pub status: String,
+    pub standby: String,
+    pub backup_id: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ReconciliationSummary {
+    pub source: String,
+    pub finished_at: String,
+    pub applied: u64,
+    pub already_present: u64,
+    pub rejected: u64,
+    pub stopped: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AlertSummary {
+    pub at: String,
+    pub kind: String,
+    pub message: String,
+    pub node: String,
 }
 
 /// `GET /api/status`

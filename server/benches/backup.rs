@@ -67,7 +67,9 @@ async fn spawn(database_url: Option<String>) -> Bench {
         site_root: "target/site".into(),
         body_limit: 4 * 1024 * 1024,
         request_timeout_secs: 600,
-        role: "primary".into(),
+        ha: mostrador::config::HaConfig::defaults(),
+        failover: mostrador::config::FailoverConfig::defaults(),
+        alerts: mostrador::config::AlertConfig::defaults(),
         allow_negative_stock: true,
         idempotency_retention_days: 30,
         node_name: Some("bench".into()),
@@ -77,7 +79,7 @@ async fn spawn(database_url: Option<String>) -> Bench {
     let db = Db::connect(&config.db).await.unwrap();
     let admin = mostrador::users::domain::Username::parse("admin").unwrap();
     let password = mostrador::users::domain::NewPassword::parse("bench-password").unwrap();
-    mostrador::users::repo::create(&mut *db.pool.acquire().await.unwrap(), &admin, password, app::model::Role::Admin).await.unwrap();
+    mostrador::users::repo::create(&mut *db.pool().acquire().await.unwrap(), &admin, password, app::model::Role::Admin).await.unwrap();
     let app = Application::build(config, db.clone()).await.unwrap();
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.serve(std::future::pending()));
@@ -100,7 +102,7 @@ async fn fill(b: &Bench) {
         t = 100 * LINES_PER_SALE
     ))
     .bind(&b.session)
-    .execute(&b.db.pool)
+    .execute(&b.db.pool())
     .await
     .unwrap();
     let lines = (1..=LINES_PER_SALE).map(|l| format!("SELECT {l} AS l")).collect::<Vec<_>>().join(" UNION ALL ");
@@ -109,7 +111,7 @@ async fn fill(b: &Bench) {
          SELECT 'bench-sale-' || i, ls.l, $1, 1, 100, 100 FROM n CROSS JOIN ({lines}) ls"
     ))
     .bind(&b.product)
-    .execute(&b.db.pool)
+    .execute(&b.db.pool())
     .await
     .unwrap();
 }

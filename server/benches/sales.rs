@@ -43,7 +43,9 @@ async fn spawn(database_url: Option<String>) -> Bench {
         site_root: "target/site".into(),
         body_limit: 4 * 1024 * 1024,
         request_timeout_secs: 60,
-        role: "primary".into(),
+        ha: mostrador::config::HaConfig::defaults(),
+        failover: mostrador::config::FailoverConfig::defaults(),
+        alerts: mostrador::config::AlertConfig::defaults(),
         allow_negative_stock: false,
         idempotency_retention_days: 30,
         node_name: Some("bench".into()),
@@ -53,7 +55,7 @@ async fn spawn(database_url: Option<String>) -> Bench {
     let db = Db::connect(&config.db).await.unwrap();
     let admin = mostrador::users::domain::Username::parse("admin").unwrap();
     let password = mostrador::users::domain::NewPassword::parse("bench-password").unwrap();
-    mostrador::users::repo::create(&mut *db.pool.acquire().await.unwrap(), &admin, password, app::model::Role::Admin).await.unwrap();
+    mostrador::users::repo::create(&mut *db.pool().acquire().await.unwrap(), &admin, password, app::model::Role::Admin).await.unwrap();
     let app = Application::build(config, db.clone()).await.unwrap();
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.serve(std::future::pending()));

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal};
 use app::model::Role;
 
 use crate::{
-    config::{Cli, Command, ServeConfig, UserCommand},
+    config::{Cli, Command, MirrorCommand, ServeConfig, UserCommand},
     db::Db,
     http::{shutdown_signal, Application},
     telemetry,
@@ -22,12 +22,16 @@ pub async fn run(cli: Cli) -> CliResult {
         None => serve(cli.serve).await,
         Some(Command::Serve(config)) => serve(config).await,
         Some(Command::Backup(command)) => crate::backup::cli::run(command).await,
+        Some(Command::Reconcile { from, serve }) => reconcile(&from, serve).await,
+        Some(Command::Mirror(MirrorCommand::Init { db, mirror_database_url, publisher_url })) => {
+            crate::ha::mirror::init(&db, &mirror_database_url, publisher_url.as_deref()).await
+        }
         Some(Command::User(UserCommand::Create { username, role, db })) => {
             let username = Username::parse(&username).map_err(|e| format!("username {e}"))?;
             let role = Role::parse(&role).ok_or("role must be admin or cashier")?;
             let password = NewPassword::parse(&read_password()?).map_err(|e| format!("password {e}"))?;
             let db = Db::connect(&db).await?;
-            match repo::create(&mut *db.pool.acquire().await?, &username, password, role).await {
+            match repo::create(&mut *db.pool().acquire().await?, &username, password, role).await {
                 Ok(user) => {
                     println!("created {} ({})", user.username, user.role.as_str());
                     Ok(())
@@ -37,6 +41,31 @@ pub async fn run(cli: Cli) -> CliResult {
             }
         }
     }
+}
+
+/// `mostrador reconcile --from URL`: the admin button's work, from the command line. The standby's
+/// writes go through this binary's own router, in-process, into the configured database (the
+/// server may be running or stopped).
+async fn reconcile(from: &str, config: ServeConfig) -> CliResult {
+    let _log_guard = telemetry::init(None);
+    let db = Db::connect(&config.db).await?;
+    let addr = config.addr;
+    let state = crate::http::state(config, db, addr).await?;
+    let report = crate::ha::reconcile::from_standby(&state, from).await?;
+    println!(
+        "reconciled from {}: {} applied, {} already present, {} rejected",
+        report.source,
+        report.applied,
+        report.already_present,
+        report.rejected.len()
+    );
+    for r in &report.rejected {
+        println!("  rejected #{} {} {} by {} at {}: {} {} — {}", r.audit_id, r.method, r.path, r.username, r.at, r.status, r.code, r.message);
+    }
+    if let Some(why) = &report.stopped {
+        return Err(format!("stopped early (run it again to resume): {why}").into());
+    }
+    Ok(())
 }
 
 /// Asks twice on a terminal; otherwise reads the first line of stdin (for scripts).
@@ -78,7 +107,7 @@ async fn ensure_first_admin(db: &Db, config: &ServeConfig) -> CliResult {
         Some(password) => {
             let password = NewPassword::parse(password).map_err(|e| format!("MOSTRADOR_ADMIN_PASSWORD {e}"))?;
             let username = Username::parse("admin").expect("valid");
-            match repo::create(&mut *db.pool.acquire().await?, &username, password, Role::Admin).await {
+            match repo::create(&mut *db.pool().acquire().await?, &username, password, Role::Admin).await {
                 // Another process started at the same moment and created it: fine.
                 Ok(_) | Err(repo::CreateUserError::Duplicate) => {
                     tracing::info!("created the first user: admin");

@@ -24,6 +24,19 @@ pub enum Command {
     /// Back up, verify, restore and prune (works while the server runs or is stopped).
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Replay a standby's emergency-mode writes into this (primary) database, in order, through the
+    /// idempotent write path; running it twice changes nothing.
+    Reconcile {
+        /// The standby's base URL.
+        #[arg(long)]
+        from: String,
+        /// The same settings as `serve` (database, HA secret…); nothing is served.
+        #[command(flatten)]
+        serve: ServeConfig,
+    },
+    /// PostgreSQL failover mirror set-up.
+    #[command(subcommand)]
+    Mirror(MirrorCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +77,22 @@ pub enum BackupCommand {
         db: DatabaseConfig,
         #[command(flatten)]
         backup: BackupConfig,
+    },
+}
+
+/// `mostrador mirror …`: PostgreSQL logical replication to the failover mirror.
+#[derive(Debug, Subcommand)]
+pub enum MirrorCommand {
+    /// Migrate the mirror, publish the primary's tables and subscribe the mirror to them.
+    Init {
+        #[command(flatten)]
+        db: DatabaseConfig,
+        /// The mirror's URL.
+        #[arg(long, env = "MIRROR_DATABASE_URL", hide_env_values = true)]
+        mirror_database_url: String,
+        /// How the mirror's PostgreSQL reaches the primary (default: DATABASE_URL).
+        #[arg(long)]
+        publisher_url: Option<String>,
     },
 }
 
@@ -126,6 +155,117 @@ impl BackupConfig {
     }
 }
 
+/// A node's role (issue #6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NodeRole {
+    /// Takes writes, runs scheduled backups and ships them to the standby.
+    Primary,
+    /// Serves reads; refuses writes (503 standby_read_only) unless emergency mode is on; runs no jobs.
+    Standby,
+}
+
+impl NodeRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeRole::Primary => "primary",
+            NodeRole::Standby => "standby",
+        }
+    }
+}
+
+/// Primary and standby: roles, emergency mode, backup shipping.
+#[derive(Debug, Clone, Args)]
+pub struct HaConfig {
+    /// `primary` or `standby`.
+    #[arg(long, env = "MOSTRADOR_ROLE", value_enum, default_value = "primary")]
+    pub role: NodeRole,
+    /// Standby only: take writes now (each tagged `mode=emergency` in the audit log). Also an admin
+    /// toggle on the Sistema page; this variable forces it on.
+    #[arg(long, env = "MOSTRADOR_EMERGENCY_MODE", default_value_t = false)]
+    pub emergency_mode: bool,
+    /// Primary: the standby's base URL (http://standby:3000); backups are shipped there.
+    #[arg(long, env = "MOSTRADOR_STANDBY_URL")]
+    pub standby_url: Option<String>,
+    /// Shared secret between primary and standby (sent as a Bearer token on /api/ha/peer/*).
+    #[arg(long, env = "MOSTRADOR_HA_SECRET", hide_env_values = true)]
+    pub ha_secret: Option<String>,
+    /// Primary: seconds between shipments of the newest verified backup to the standby.
+    #[arg(long, env = "MOSTRADOR_SHIP_INTERVAL", default_value_t = 4 * 3600)]
+    pub ship_interval_secs: u64,
+}
+
+/// PostgreSQL database failover to a logical-replication mirror (`MIRROR_DATABASE_URL`).
+#[derive(Debug, Clone, Args)]
+pub struct FailoverConfig {
+    /// `postgres://…` of the mirror: a database that subscribes to the primary's publication.
+    #[arg(long, env = "MIRROR_DATABASE_URL", hide_env_values = true)]
+    pub mirror_database_url: Option<String>,
+    /// Seconds between checks of the database in use.
+    #[arg(long, env = "HEALTH_CHECK_INTERVAL", default_value_t = 30)]
+    pub health_check_interval: u64,
+    /// Seconds a check may take before it counts as failed.
+    #[arg(long, env = "HEALTH_CHECK_TIMEOUT", default_value_t = 5)]
+    pub health_check_timeout: u64,
+    /// Failed checks in a row before failing over.
+    #[arg(long, env = "HEALTH_CHECK_MAX_RETRIES", default_value_t = 3)]
+    pub health_check_max_retries: u32,
+    /// Switch to the mirror by itself after the failed checks (otherwise: alert only).
+    #[arg(long, env = "AUTO_FAILOVER_ENABLED", default_value_t = false)]
+    pub auto_failover_enabled: bool,
+    /// Refuse a failover when the mirror was last seen further behind than this (bytes of WAL).
+    #[arg(long, env = "FAILOVER_MAX_LAG_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub failover_max_lag_bytes: u64,
+    /// Refuse a failover when the last lag measurement is older than this many seconds.
+    #[arg(long, env = "FAILOVER_MAX_LAG_AGE", default_value_t = 120)]
+    pub failover_max_lag_age_secs: u64,
+    /// Healthy checks of the old primary in a row before failing back (a flapping primary never gets there).
+    #[arg(long, env = "FAILBACK_HEALTHY_CHECKS", default_value_t = 10)]
+    pub failback_healthy_checks: u32,
+}
+
+impl FailoverConfig {
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.health_check_interval.max(1))
+    }
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.health_check_timeout.max(1))
+    }
+}
+
+/// Where alerts go besides the log and the Sistema page. Both optional.
+#[derive(Debug, Clone, Args)]
+pub struct AlertConfig {
+    /// POSTs each alert as JSON to this URL.
+    #[arg(long, env = "MOSTRADOR_ALERT_WEBHOOK_URL")]
+    pub alert_webhook_url: Option<String>,
+    /// Telegram bot token (Bot API sendMessage; send-only).
+    #[arg(long, env = "MOSTRADOR_TELEGRAM_BOT_TOKEN", hide_env_values = true)]
+    pub telegram_bot_token: Option<String>,
+    /// Telegram chat id that receives the alerts.
+    #[arg(long, env = "MOSTRADOR_TELEGRAM_CHAT_ID")]
+    pub telegram_chat_id: Option<String>,
+    /// Base URL of the Bot API (tests point it at a local receiver).
+    #[arg(long, env = "MOSTRADOR_TELEGRAM_API_URL", default_value = "https://api.telegram.org")]
+    pub telegram_api_url: String,
+}
+
+/// Defaults, as if no flag or variable were given (tests and embedding).
+macro_rules! defaults_of {
+    ($($t:ty),*) => {$(
+        impl $t {
+            pub fn defaults() -> $t {
+                #[derive(Parser)]
+                struct Only {
+                    #[command(flatten)]
+                    inner: $t,
+                }
+                Only::parse_from(["mostrador"]).inner
+            }
+        }
+    )*};
+}
+defaults_of!(HaConfig, FailoverConfig, AlertConfig);
+
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create a user; the password is asked for on a terminal, or read from stdin's first line.
@@ -173,9 +313,12 @@ pub struct ServeConfig {
     /// Seconds a request may take before it is answered 503 `timeout`.
     #[arg(long, env = "MOSTRADOR_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout_secs: u64,
-    /// Node role: `primary` or `standby` (reported by /health; the standby behaviour comes with HA).
-    #[arg(long, env = "MOSTRADOR_ROLE", default_value = "primary")]
-    pub role: String,
+    #[command(flatten)]
+    pub ha: HaConfig,
+    #[command(flatten)]
+    pub failover: FailoverConfig,
+    #[command(flatten)]
+    pub alerts: AlertConfig,
     /// Let sales and movements take stock below zero (the count is fixed later) instead of refusing
     /// them with 409 insufficient_stock.
     #[arg(long, env = "MOSTRADOR_ALLOW_NEGATIVE_STOCK", default_value_t = false)]

@@ -1,5 +1,6 @@
 //! Mostrador's server: the HTTP API, the pages (Leptos SSR), accounts, the catalog and the database.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod backup;
@@ -9,9 +10,11 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod export;
+pub mod ha;
 pub mod health;
 pub mod http;
 pub mod inventory;
+pub mod metrics;
 pub mod idempotency;
 pub mod openapi;
 pub mod period;

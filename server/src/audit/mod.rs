@@ -74,16 +74,32 @@ impl Entry {
             user_id: user.id.to_string(),
             username: user.username.clone(),
             node: state.node.to_string(),
-            mode: "normal".into(),
+            mode: state.ha.mode().as_str().into(),
             idempotency_key: key.map(|k| k.0.to_string()),
             method: parts.method.to_string(),
             path: parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str()).to_owned(),
             entity,
             entity_id,
             action,
-            request: request.cloned(),
+            request: request.map(redacted),
             status: status.as_u16(),
         }
+    }
+}
+
+/// The request as logged: passwords never reach the log (it is kept, exported and replayed).
+fn redacted(request: &Value) -> Value {
+    match request {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = if k.contains("password") { Value::String("[redacted]".into()) } else { redacted(v) };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
+        other => other.clone(),
     }
 }
 
@@ -142,8 +158,8 @@ pub async fn list(
         q = q.bind(e.clone());
         count = count.bind(e.clone());
     }
-    let rows = q.fetch_all(&state.db.pool).await?;
-    let total = count.fetch_one(&state.db.pool).await?;
+    let rows = q.fetch_all(&state.db.pool()).await?;
+    let total = count.fetch_one(&state.db.pool()).await?;
     let items = rows
         .iter()
         .map(|r| -> Result<Entry, sqlx::Error> {

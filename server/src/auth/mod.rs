@@ -52,7 +52,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             .await
             .map_err(|e| ApiError::Internal(format!("session store: {e}")))?;
         let Some(user_id) = user_id else { return Err(ApiError::Unauthenticated) };
-        let mut conn = state.db.pool.acquire().await?;
+        let mut conn = state.db.pool().acquire().await?;
         match repo::find(&mut conn, user_id).await? {
             Some(record) if record.user.active => {
                 parts.extensions.insert(record.user.clone());

@@ -27,7 +27,7 @@ impl DbSessionStore {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(now)
-            .execute(&self.db.pool)
+            .execute(&self.db.pool())
             .await?;
         Ok(done.rows_affected())
     }
@@ -50,7 +50,7 @@ impl SessionStore for DbSessionStore {
                 .bind(key(&record.id))
                 .bind(data)
                 .bind(record.expiry_date.unix_timestamp())
-                .execute(&self.db.pool)
+                .execute(&self.db.pool())
                 .await;
             match inserted {
                 Ok(_) => return Ok(()),
@@ -70,7 +70,7 @@ impl SessionStore for DbSessionStore {
         .bind(key(&record.id))
         .bind(data)
         .bind(record.expiry_date.unix_timestamp())
-        .execute(&self.db.pool)
+        .execute(&self.db.pool())
         .await
         .map_err(backend)?;
         Ok(())
@@ -82,7 +82,7 @@ impl SessionStore for DbSessionStore {
             sqlx::query_as("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at >= $2")
                 .bind(key(id))
                 .bind(now)
-                .fetch_optional(&self.db.pool)
+                .fetch_optional(&self.db.pool())
                 .await
                 .map_err(backend)?;
         let Some((data, expires_at)) = row else { return Ok(None) };
@@ -97,7 +97,7 @@ impl SessionStore for DbSessionStore {
     async fn delete(&self, id: &Id) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(key(id))
-            .execute(&self.db.pool)
+            .execute(&self.db.pool())
             .await
             .map_err(backend)?;
         Ok(())

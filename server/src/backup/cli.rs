@@ -15,7 +15,9 @@ use crate::{
 async fn open(db: &DatabaseConfig, backup: BackupConfig) -> Result<Arc<Backups>, Box<dyn std::error::Error>> {
     let database = Db::connect(db).await?;
     let node = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "mostrador".into());
-    Ok(Backups::new(database, db, backup, node).await?)
+    // Alerts from the command line are logged and kept in the history; delivery is the server's job.
+    let alerts = crate::alerts::Alerts::new(database.clone(), node.clone(), crate::config::AlertConfig::defaults());
+    Ok(Backups::new(database, db, backup, node, alerts).await?)
 }
 
 fn id(raw: &str) -> Result<BackupId, String> {

@@ -31,8 +31,9 @@ use crate::{
 
 /// Tables that a restore leaves as they are: who is signed in is not part of the shop's books
 /// (restoring them would sign everyone out, or back in as of the backup). The migrations table is
-/// the same on both sides once the scratch copy is migrated.
-pub const NOT_RESTORED: &[&str] = &["sessions", "_sqlx_migrations"];
+/// the same on both sides once the scratch copy is migrated. node_state and alerts describe this node
+/// (emergency toggle, shipments, alert history), not the shop.
+pub const NOT_RESTORED: &[&str] = &["sessions", "_sqlx_migrations", "node_state", "alerts"];
 
 pub type Counts = BTreeMap<String, i64>;
 
@@ -149,7 +150,7 @@ pub async fn dump(db: &Db, target: &Target, raw: &Path) -> Result<Snapshot, ApiE
             // VACUUM INTO reads one snapshot (a read transaction; WAL lets writers go on) and writes
             // a compact, complete database file. It needs a connection outside any transaction.
             let path = raw.to_str().ok_or_else(|| failed("backup_failed", "backup path is not UTF-8"))?;
-            sqlx::query("VACUUM INTO $1").bind(path).execute(&db.pool).await.map_err(sqlx_failed("VACUUM INTO"))?;
+            sqlx::query("VACUUM INTO $1").bind(path).execute(&db.pool()).await.map_err(sqlx_failed("VACUUM INTO"))?;
             let mut conn = open_sqlite(raw, true).await?;
             let snapshot = Snapshot {
                 schema_version: sqlite_schema_version(&mut conn).await?,
@@ -197,7 +198,7 @@ async fn check_pg_dump_version(db: &Db, target: &Target) -> Result<(), ApiError>
     let line = String::from_utf8_lossy(&out.stdout).into_owned();
     let tool_major = major_of(&line).ok_or_else(|| failed("pg_dump_missing", format!("unexpected pg_dump --version: {line}")))?;
     let server: String =
-        sqlx::query_scalar("SELECT current_setting('server_version_num')").fetch_one(&db.pool).await.map_err(sqlx_failed("server version"))?;
+        sqlx::query_scalar("SELECT current_setting('server_version_num')").fetch_one(&db.pool()).await.map_err(sqlx_failed("server version"))?;
     let server_major = server.trim().parse::<u32>().unwrap_or(0) / 10000;
     if tool_major < server_major {
         return Err(failed(

@@ -88,7 +88,13 @@ impl Gate {
 /// routes themselves pass (the restore runs under them, and a list or download touches no rows).
 pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if !path.starts_with("/api/") || path.starts_with("/api/backups") {
+    // HA peer calls pass too: a shipped backup's restore runs under its own request. So do
+    // in-process replays, which a failback runs while the gate holds everything else back.
+    if !path.starts_with("/api/")
+        || path.starts_with("/api/backups")
+        || path.starts_with("/api/ha/peer/")
+        || req.extensions().get::<crate::ha::reconcile::Replaying>().is_some()
+    {
         return next.run(req).await;
     }
     let gate = &state.backups.gate;

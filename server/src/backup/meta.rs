@@ -13,6 +13,8 @@ pub enum Trigger {
     Scheduled,
     PreRestore,
     Upload,
+    /// Received from the primary by backup shipping (issue #6).
+    Shipment,
 }
 
 impl Trigger {
@@ -22,6 +24,7 @@ impl Trigger {
             Trigger::Scheduled => "scheduled",
             Trigger::PreRestore => "pre-restore",
             Trigger::Upload => "upload",
+            Trigger::Shipment => "shipment",
         }
     }
 }

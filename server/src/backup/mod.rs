@@ -30,6 +30,7 @@ pub use meta::{Metadata, Trigger};
 pub use routes::router;
 
 use crate::{
+    alerts::{AlertKind, Alerts},
     audit,
     config::{BackupConfig, DatabaseConfig},
     db::{self, Db, Engine},
@@ -50,6 +51,7 @@ pub struct Backups {
     pub remote: Option<remote::Remote>,
     ops: Arc<tokio::sync::Mutex<()>>,
     pub gate: Gate,
+    pub alerts: Alerts,
 }
 
 /// Holds the right to run one backup operation (in-process mutex + cross-process file lock).
@@ -116,6 +118,8 @@ pub enum Actor {
     User(User),
     Cli,
     Scheduler,
+    /// The primary, shipping a backup to this standby.
+    Peer,
 }
 
 fn failed(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -143,7 +147,7 @@ fn parse_cron(expr: &str, what: &str) -> Result<Option<croner::Cron>, String> {
 }
 
 impl Backups {
-    pub async fn new(db: Db, db_config: &DatabaseConfig, config: BackupConfig, node: String) -> Result<Arc<Backups>, String> {
+    pub async fn new(db: Db, db_config: &DatabaseConfig, config: BackupConfig, node: String, alerts: Alerts) -> Result<Arc<Backups>, String> {
         let dir = config.backup_dir.clone().unwrap_or_else(|| db_config.data_dir.join("backups"));
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create the backup directory {}: {e}", dir.display()))?;
         let tz = time_zone(&config)?;
@@ -168,6 +172,7 @@ impl Backups {
             remote,
             ops: Arc::new(tokio::sync::Mutex::new(())),
             gate: Gate::default(),
+            alerts,
         });
         // Leftovers of a crash: temp files, data without metadata, scratch databases.
         let guard = backups.lock().await.map_err(|e| e.to_string())?;
@@ -383,14 +388,17 @@ impl Backups {
             // Data first, metadata last: the metadata's rename is the commit point.
             std::fs::rename(&packed, files::data_path(&self.dir, &id, engine)).map_err(io_failed("install backup"))?;
             meta.write(&self.dir).map_err(io_failed("write metadata"))?;
-            Ok(meta)
+            Ok::<_, ApiError>(meta)
         }
         .await;
         let _ = std::fs::remove_file(&raw);
         let _ = std::fs::remove_file(&packed);
         match &result {
             Ok(m) => tracing::info!(id = %m.id, trigger = trigger.as_str(), size = m.size_bytes, ms = m.duration_ms, "backup created"),
-            Err(e) => tracing::error!(target: "alert", trigger = trigger.as_str(), error = %e, "backup failed"),
+            Err(e) => {
+                let details = serde_json::json!({"trigger": trigger.as_str(), "error": e.to_string()});
+                self.alerts.raise(AlertKind::BackupFailed, format!("Backup failed on {}: {e}", self.node), Some(details)).await
+            }
         }
         result
     }
@@ -416,7 +424,10 @@ impl Backups {
                 }
                 tracing::info!(id = %meta.id, bucket = %remote.bucket, "backup copied off-site");
             }
-            Err(e) => tracing::error!(target: "alert", id = %meta.id, bucket = %remote.bucket, error = %e, "off-site copy failed"),
+            Err(e) => {
+                let details = serde_json::json!({"backup": meta.id, "bucket": remote.bucket, "error": e.to_string()});
+                self.alerts.raise(AlertKind::BackupFailed, format!("Off-site copy of backup {} failed: {e}", meta.id), Some(details)).await
+            }
         }
         meta
     }
@@ -451,7 +462,8 @@ impl Backups {
             tracing::info!(%id, "backup verified");
         } else {
             let failed: Vec<String> = checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.detail)).collect();
-            tracing::error!(target: "alert", %id, failed = ?failed, "backup verification FAILED");
+            let details = serde_json::json!({"backup": id, "failed_checks": failed});
+            self.alerts.raise(AlertKind::VerificationFailed, format!("Backup {id} failed verification: {}", failed.join("; ")), Some(details)).await;
         }
         Ok(VerifyReport { ok, checks })
     }
@@ -550,6 +562,17 @@ impl Backups {
     /// `pre-restore` safety backup, hold new API requests (503 `restoring`) while the ones in flight
     /// finish, then replace the live rows in one transaction.
     pub async fn restore(self: &Arc<Self>, id: &BackupId, actor: &Actor) -> Result<RestoreReport, ApiError> {
+        self.restore_checked(id, actor, || async { Ok(()) }).await
+    }
+
+    /// A restore that asks `still_allowed` once more when no request is in flight any more (the gate
+    /// closed), right before the rows are replaced: a shipment refuses there if an emergency write
+    /// slipped in meanwhile (issue #6's safety valve, re-checked by the receiver under its own lock).
+    pub async fn restore_checked<F, Fut>(self: &Arc<Self>, id: &BackupId, actor: &Actor, still_allowed: F) -> Result<RestoreReport, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(), ApiError>>,
+    {
         let started = Instant::now();
         let guard = self.lock().await?;
         self.sweep().await;
@@ -573,6 +596,7 @@ impl Backups {
             let expected = engine::comparable(&scratch.counts().await?);
             let safety = self.create_locked(Trigger::PreRestore, None, Some(id.to_string())).await?;
             let closed = self.gate.close().await?;
+            still_allowed().await?;
             let counts = engine::copy_into_live(&self.db, &self.target, &mut scratch, &expected).await;
             drop(closed);
             Ok::<_, ApiError>((safety, counts?))
@@ -594,7 +618,7 @@ impl Backups {
                 })
             }
             Err(e) => {
-                tracing::error!(target: "alert", %id, error = %e, "restore failed; the previous data is still serving");
+                tracing::error!(%id, error = %e, "restore failed; the previous data is still serving");
                 Err(e)
             }
         }
@@ -606,7 +630,7 @@ impl Backups {
     /// Takes in a backup file received into `tmp` (a temp file in the backup directory, which the
     /// caller created under `guard`): checks it by restoring it into a scratch database, and lists it
     /// with trigger `upload`.
-    pub async fn adopt_upload(self: &Arc<Self>, _guard: &OpGuard, tmp: &Path, actor: &Actor) -> Result<Metadata, ApiError> {
+    pub async fn adopt_upload(self: &Arc<Self>, _guard: &OpGuard, tmp: &Path, trigger: Trigger, actor: &Actor) -> Result<Metadata, ApiError> {
         let started = Instant::now();
         let invalid = |m: String| ApiError::Unprocessable { code: "invalid_backup", message: m, details: None };
         let head = files::head(tmp, 4).map_err(io_failed("read upload"))?;
@@ -645,7 +669,7 @@ impl Backups {
             let meta = Metadata {
                 id: id.clone(),
                 created_at: db::now(),
-                trigger: Trigger::Upload,
+                trigger,
                 engine: engine.as_str().into(),
                 schema_version,
                 size_bytes: size,
@@ -668,7 +692,7 @@ impl Backups {
         .await;
         let _ = std::fs::remove_file(&raw);
         let meta = result?;
-        self.audit(actor, "upload", Some(meta.id.as_str()), serde_json::json!({"size_bytes": meta.size_bytes})).await;
+        self.audit(actor, trigger.as_str(), Some(meta.id.as_str()), serde_json::json!({"size_bytes": meta.size_bytes})).await;
         Ok(meta)
     }
 
@@ -724,6 +748,7 @@ impl Backups {
             Actor::User(u) => (u.id.to_string(), u.username.clone()),
             Actor::Cli => ("00000000-0000-0000-0000-000000000000".into(), "(command line)".into()),
             Actor::Scheduler => ("00000000-0000-0000-0000-000000000000".into(), "(scheduler)".into()),
+            Actor::Peer => ("00000000-0000-0000-0000-000000000000".into(), "(primary node)".into()),
         };
         let entry = audit::Entry {
             at: db::now(),

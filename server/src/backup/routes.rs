@@ -156,6 +156,24 @@ pub async fn upload(AdminUser(user): AdminUser, State(state): State<AppState>, b
     let backups: Arc<Backups> = state.backups.clone();
     let limit = backups.config.backup_upload_limit;
     let guard = backups.lock().await?;
+    let tmp = receive_to_temp(&backups, body, limit).await?;
+    let b = backups.clone();
+    let t = tmp.clone();
+    let result = detached(async move {
+        let meta = b.adopt_upload(&guard, &t, Trigger::Upload, &Actor::User(user)).await;
+        drop(guard);
+        meta
+    })
+    .await;
+    let _ = tokio::fs::remove_file(&tmp).await;
+    let meta = result?;
+    let meta = backups.upload_remote(meta).await;
+    Ok((StatusCode::CREATED, Json(backups.view(meta))).into_response())
+}
+
+/// Streams a request body into a temp file of the backup directory (call with the lock held), at most
+/// `limit` bytes; the file is removed again when anything goes wrong.
+pub(crate) async fn receive_to_temp(backups: &Backups, body: Body, limit: u64) -> Result<std::path::PathBuf, ApiError> {
     let tmp = files::temp_path(&backups.dir, "upload");
     let received = async {
         let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -176,20 +194,11 @@ pub async fn upload(AdminUser(user): AdminUser, State(state): State<AppState>, b
         Ok(())
     }
     .await;
-    if let Err(e) = received {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(e);
+    match received {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            Err(e)
+        }
     }
-    let b = backups.clone();
-    let t = tmp.clone();
-    let result = detached(async move {
-        let meta = b.adopt_upload(&guard, &t, &Actor::User(user)).await;
-        drop(guard);
-        meta
-    })
-    .await;
-    let _ = tokio::fs::remove_file(&tmp).await;
-    let meta = result?;
-    let meta = backups.upload_remote(meta).await;
-    Ok((StatusCode::CREATED, Json(backups.view(meta))).into_response())
 }

@@ -4,17 +4,23 @@
 use std::sync::Arc;
 
 use super::{Actor, Backups, Trigger};
+use crate::alerts::AlertKind;
 
-/// Runs forever (spawned by `serve`).
-pub async fn run(backups: Arc<Backups>) {
+/// Runs forever (spawned by `serve`). A standby skips its turns unless emergency mode is on.
+pub async fn run(backups: Arc<Backups>, ha: Arc<crate::ha::Ha>) {
     let b = backups.clone();
+    let h = ha.clone();
     let backup_loop = async move {
         while let Some(at) = b.next_backup_at() {
             sleep_until(at).await;
+            if !h.runs_jobs() {
+                tracing::info!("scheduled backup skipped: this node is a standby");
+                continue;
+            }
             // A failed create() has raised its alert already.
             if b.create(Trigger::Scheduled, &Actor::Scheduler, None).await.is_ok() {
                 if let Err(e) = b.prune(&Actor::Scheduler).await {
-                    tracing::error!(target: "alert", error = %e, "pruning old backups failed");
+                    b.alerts.raise(AlertKind::BackupFailed, format!("Pruning old backups failed: {e}"), None).await;
                 }
             }
         }
@@ -23,6 +29,9 @@ pub async fn run(backups: Arc<Backups>) {
     let verify_loop = async move {
         while let Some(at) = b.next_verification_at() {
             sleep_until(at).await;
+            if !ha.runs_jobs() {
+                continue;
+            }
             verify_newest(&b).await;
         }
     };
@@ -34,15 +43,16 @@ pub async fn verify_newest(backups: &Arc<Backups>) {
     let newest = match backups.list().await {
         Ok(list) => list.backups.into_iter().next(),
         Err(e) => {
-            tracing::error!(target: "alert", error = %e, "cannot list backups to verify");
+            backups.alerts.raise(AlertKind::VerificationFailed, format!("Cannot list the backups to verify: {e}"), None).await;
             return;
         }
     };
     match newest {
-        None => tracing::error!(target: "alert", "no backup exists to verify"),
+        None => backups.alerts.raise(AlertKind::VerificationFailed, "No backup exists to verify", None).await,
         Some(b) => {
             if let Err(e) = backups.verify(&b.meta.id).await {
-                tracing::error!(target: "alert", id = %b.meta.id, error = %e, "backup verification could not run");
+                let message = format!("Verification of backup {} could not run: {e}", b.meta.id);
+                backups.alerts.raise(AlertKind::VerificationFailed, message, None).await;
             }
         }
     }

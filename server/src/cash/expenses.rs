@@ -103,5 +103,5 @@ pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): A
 /// `?from=&to=` by the day it was spent.
 pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<Expense>>, ApiError> {
     let p = params.parse()?;
-    Ok(Json(p.page(&state.db.pool, ("expenses", COLUMNS, "spent_on"), p.days(), from_row).await?))
+    Ok(Json(p.page(&state.db.pool(), ("expenses", COLUMNS, "spent_on"), p.days(), from_row).await?))
 }

@@ -91,5 +91,5 @@ pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): A
 
 pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<CashMovement>>, ApiError> {
     let p = params.parse()?;
-    Ok(Json(p.page(&state.db.pool, ("cash_movements", COLUMNS, "created_at"), p.timestamps(), from_row).await?))
+    Ok(Json(p.page(&state.db.pool(), ("cash_movements", COLUMNS, "created_at"), p.timestamps(), from_row).await?))
 }

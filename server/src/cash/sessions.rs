@@ -210,7 +210,7 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<CashSession>, ApiError> {
-    let mut conn = state.db.pool.acquire().await?;
+    let mut conn = state.db.pool().acquire().await?;
     Ok(Json(load(&mut conn, id).await?.ok_or(ApiError::NotFound)?))
 }
 
@@ -235,7 +235,7 @@ pub async fn list(
         Some(_) => return Err(ApiError::invalid("status", "must be open or closed")),
     };
     let filter = format!("opened_at >= $1 AND opened_at < $2{status}");
-    let mut conn = state.db.pool.acquire().await?;
+    let mut conn = state.db.pool().acquire().await?;
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM cash_sessions WHERE {filter} ORDER BY opened_at DESC, id LIMIT $3 OFFSET $4"
     ))

@@ -59,8 +59,8 @@ pub async fn list<E: CatalogEntity>(
         rows_q = rows_q.bind(p.clone());
         count_q = count_q.bind(p.clone());
     }
-    let rows = rows_q.bind(limit).bind(offset).fetch_all(&db.pool).await?;
-    let total = count_q.fetch_one(&db.pool).await?;
+    let rows = rows_q.bind(limit).bind(offset).fetch_all(&db.pool()).await?;
+    let total = count_q.fetch_one(&db.pool()).await?;
     let items = rows.iter().map(E::from_row).collect::<Result<_, _>>()?;
     Ok(Page { items, total, limit, offset })
 }
@@ -188,6 +188,6 @@ pub async fn soft_delete<E: CatalogEntity>(
 
 pub async fn count_live(db: &Db, table: &str) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE deleted_at IS NULL"))
-        .fetch_one(&db.pool)
+        .fetch_one(&db.pool())
         .await
 }

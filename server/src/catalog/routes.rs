@@ -106,7 +106,7 @@ async fn get_one<E: CatalogEntity>(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let mut conn = state.db.pool.acquire().await?;
+    let mut conn = state.db.pool().acquire().await?;
     Ok(with_etag(StatusCode::OK, load_live::<E>(&mut conn, id).await?))
 }
 

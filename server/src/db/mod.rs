@@ -29,9 +29,26 @@ impl Engine {
     }
 }
 
+/// Which database the pool points at: the configured one, or (PostgreSQL, after a failover) the mirror.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Primary,
+    Mirror,
+}
+
+impl Which {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Which::Primary => "primary",
+            Which::Mirror => "mirror",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Db {
-    pub pool: AnyPool,
+    /// Swapped as a whole by a database failover (ha::failover); every query takes the current one.
+    active: Arc<std::sync::RwLock<(AnyPool, Which)>>,
     pub engine: Engine,
     /// SQLite has one writer at a time; queueing writers here, before they take a pooled connection,
     /// keeps waiting writers from holding every connection. SQLite's own lock still decides.
@@ -86,26 +103,73 @@ impl Db {
                 })
             });
         }
+        if engine == Engine::Postgres {
+            // A fenced (read-only) primary or a standby PostgreSQL must not take this server's writes.
+            pool_options = pool_options.after_connect(|conn, _meta| Box::pin(async move { reject_read_only(conn).await }));
+        }
         let pool = pool_options.connect_with(options).await?;
-        let db = Db { pool, engine, sqlite_writers: Arc::new(tokio::sync::Semaphore::new(1)) };
+        let db = Db::from_pool(pool, engine);
         db.migrate().await?;
         Ok(db)
     }
 
+    pub fn from_pool(pool: AnyPool, engine: Engine) -> Db {
+        Db {
+            active: Arc::new(std::sync::RwLock::new((pool, Which::Primary))),
+            engine,
+            sqlite_writers: Arc::new(tokio::sync::Semaphore::new(1)),
+        }
+    }
+
+    /// The pool in use now (cheap: a pool is a handle).
+    pub fn pool(&self) -> AnyPool {
+        self.active.read().expect("not poisoned").0.clone()
+    }
+
+    pub fn which(&self) -> Which {
+        self.active.read().expect("not poisoned").1
+    }
+
+    /// Points every later query at `pool`; returns the previous one (the caller closes it).
+    pub fn swap(&self, pool: AnyPool, which: Which) -> AnyPool {
+        let mut active = self.active.write().expect("not poisoned");
+        std::mem::replace(&mut *active, (pool, which)).0
+    }
+
+    /// The same database handle with another pool (a replay into the primary while the mirror serves).
+    pub fn with_pool(&self, pool: AnyPool, which: Which) -> Db {
+        Db { active: Arc::new(std::sync::RwLock::new((pool, which))), engine: self.engine, sqlite_writers: self.sqlite_writers.clone() }
+    }
+
     async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self.engine {
-            Engine::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await,
-            Engine::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await,
+            Engine::Sqlite => SQLITE_MIGRATIONS.run(&self.pool()).await,
+            Engine::Postgres => POSTGRES_MIGRATIONS.run(&self.pool()).await,
         }
     }
 
     /// `SELECT 1` within `timeout`: what /health asks.
     pub async fn ping(&self, timeout: Duration) -> bool {
         matches!(
-            tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&self.pool)).await,
+            tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&self.pool())).await,
             Ok(Ok(_))
         )
     }
+}
+
+/// Refuses a PostgreSQL connection whose server only allows reading (a fenced old primary, a hot
+/// standby): the pool then fails fast instead of handing out a connection every write would fail on.
+pub async fn reject_read_only(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    use sqlx::Row;
+    let row = sqlx::query("SELECT current_setting('transaction_read_only') AS ro, pg_is_in_recovery()::text AS rec")
+        .fetch_one(&mut *conn)
+        .await?;
+    let ro: String = row.try_get("ro")?;
+    let rec: String = row.try_get("rec")?;
+    if ro == "on" || rec == "true" {
+        return Err(sqlx::Error::Protocol("the database only allows reading (fenced or a standby): connection refused".into()));
+    }
+    Ok(())
 }
 
 /// The migrations this binary carries for `engine`.
@@ -133,6 +197,11 @@ fn sqlite_url(path: &Path) -> String {
 /// `now + after`, in the stored format.
 pub fn timestamp_after(after: std::time::Duration) -> String {
     format_timestamp(time::OffsetDateTime::now_utc() + after)
+}
+
+/// `now - before`, in the stored format.
+pub fn timestamp_before(before: std::time::Duration) -> String {
+    format_timestamp(time::OffsetDateTime::now_utc() - before)
 }
 
 fn format_timestamp(at: time::OffsetDateTime) -> String {

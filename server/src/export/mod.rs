@@ -297,7 +297,7 @@ pub async fn export(
     let (column, _) = entity.period;
     let sql = format!("SELECT {exprs} FROM {} WHERE {column} >= $1 AND {column} < $2 ORDER BY {}", entity.from, entity.order);
     let file = format!("mostrador-{}{label}.{}", entity.name.replace('_', "-"), if xlsx { "xlsx" } else { "csv" });
-    let pool = state.db.pool.clone();
+    let pool = state.db.pool().clone();
     let kinds: Vec<Kind> = entity.columns.iter().map(|(_, _, k)| *k).collect();
     let headers: Vec<&'static str> = entity.columns.iter().map(|(h, _, _)| *h).collect();
 

@@ -46,7 +46,7 @@ pub async fn check_origin(State(state): State<AppState>, req: Request, next: Nex
 pub async fn limit_body(limit: usize, req: Request, next: Next) -> Response {
     const DRAIN_MAX: usize = 16 * 1024 * 1024;
     // A backup upload streams to disk under its own, larger limit (--backup-upload-limit).
-    if req.uri().path() == "/api/backups/upload" {
+    if req.uri().path() == "/api/backups/upload" || req.uri().path() == "/api/ha/peer/shipments" {
         return next.run(req).await;
     }
     let announced = req
@@ -70,7 +70,8 @@ pub async fn limit_body(limit: usize, req: Request, next: Next) -> Response {
 pub async fn timeout(limit: Duration, req: Request, next: Next) -> Response {
     // Backup operations on a big database take longer; they run in their own tasks and the route is
     // admin-only (see backup::routes).
-    if req.uri().path().starts_with("/api/backups") {
+    let path = req.uri().path();
+    if path.starts_with("/api/backups") || path == "/api/ha/peer/shipments" || path == "/api/ha/ship" || path == "/api/ha/reconcile" {
         return next.run(req).await;
     }
     match tokio::time::timeout(limit, next.run(req)).await {

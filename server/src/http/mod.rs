@@ -32,6 +32,12 @@ pub struct AppState {
     pub node: Arc<str>,
     /// Backups, their schedule, and the gate that holds requests back during a restore.
     pub backups: Arc<crate::backup::Backups>,
+    /// Role, emergency mode, shipping and reconciliation (issue #6).
+    pub ha: Arc<crate::ha::Ha>,
+    pub alerts: crate::alerts::Alerts,
+    /// PostgreSQL failover to a mirror, when MIRROR_DATABASE_URL is set.
+    pub failover: Option<Arc<crate::ha::failover::Failover>>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The finished router, for /api/sync/push to run each operation through the whole stack. It rides
@@ -69,7 +75,9 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(openapi::router())
         .merge(crate::backup::router())
-        .merge(crate::export::router());
+        .merge(crate::export::router())
+        .merge(crate::ha::router())
+        .merge(crate::alerts::router());
     if state.config.test_routes {
         api = api.merge(middleware::test_routes());
     }
@@ -78,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::middleware))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::check_origin))
         .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::ha::guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::backup::gate::middleware));
 
     let leptos_options = state.leptos_options.clone();
@@ -94,6 +103,8 @@ pub fn router(state: AppState) -> Router {
     let full = pages
         .merge(api)
         .merge(crate::pwa::router(&state))
+        .merge(crate::metrics::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::layer))
         .layer(crate::pwa::BuildStamp::new(&state))
         .with_state(state.clone())
         .layer(axum::middleware::from_fn(move |req, next| middleware::timeout(timeout, req, next)))
@@ -103,6 +114,36 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(TraceLayer::new_for_http());
     full.clone().layer(axum::Extension(FullRouter(full)))
+}
+
+/// Everything a request needs; built once (by `serve`, and by commands that run requests in-process,
+/// such as `mostrador reconcile`).
+pub async fn state(config: ServeConfig, db: Db, site_addr: SocketAddr) -> std::io::Result<AppState> {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("mostrador")
+        .site_root(config.site_root.clone())
+        .site_pkg_dir("pkg")
+        .site_addr(site_addr)
+        .build();
+    let node: Arc<str> = config.node().into();
+    let alerts = crate::alerts::Alerts::new(db.clone(), node.to_string(), config.alerts.clone());
+    let backups = crate::backup::Backups::new(db.clone(), &config.db, config.backup.clone(), node.to_string(), alerts.clone())
+        .await
+        .map_err(std::io::Error::other)?;
+    let ha = crate::ha::Ha::new(config.ha.clone(), db.clone(), alerts.clone(), node.to_string()).await;
+    let failover = crate::ha::failover::Failover::new(config.failover.clone(), &db, config.db.database_url.as_deref()).await;
+    Ok(AppState {
+        backups,
+        ha,
+        alerts,
+        failover,
+        metrics: Arc::new(crate::metrics::Metrics::default()),
+        node,
+        db,
+        config: Arc::new(config),
+        login_limiter: Arc::new(LoginLimiter::default()),
+        leptos_options,
+    })
 }
 
 /// A bound, ready-to-serve application (port 0 in tests).
@@ -115,24 +156,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: ServeConfig, db: Db) -> std::io::Result<Application> {
         let listener = TcpListener::bind(config.addr).await?;
-        let leptos_options = LeptosOptions::builder()
-            .output_name("mostrador")
-            .site_root(config.site_root.clone())
-            .site_pkg_dir("pkg")
-            .site_addr(listener.local_addr()?)
-            .build();
-        let node: Arc<str> = config.node().into();
-        let backups = crate::backup::Backups::new(db.clone(), &config.db, config.backup.clone(), node.to_string())
-            .await
-            .map_err(std::io::Error::other)?;
-        let state = AppState {
-            backups,
-            node,
-            db,
-            config: Arc::new(config),
-            login_limiter: Arc::new(LoginLimiter::default()),
-            leptos_options,
-        };
+        let state = state(config, db, listener.local_addr()?).await?;
         Ok(Application { router: router(state.clone()), listener, state })
     }
 
@@ -155,13 +179,20 @@ impl Application {
             }
         });
         let reaper = tokio::spawn(idempotency::reaper(self.state.db.clone(), Duration::from_secs(3600)));
-        let backup_schedule = tokio::spawn(crate::backup::schedule::run(self.state.backups.clone()));
+        let backup_schedule = tokio::spawn(crate::backup::schedule::run(self.state.backups.clone(), self.state.ha.clone()));
+        let ha = &self.state.ha;
+        let shipping = (ha.role() == crate::config::NodeRole::Primary && ha.config.standby_url.is_some())
+            .then(|| tokio::spawn(crate::ha::shipping::run(self.state.clone())));
+        let failover = self.state.failover.clone().map(|f| tokio::spawn(crate::ha::failover::run(self.state.clone(), f)));
         let result = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
         housekeeping.abort();
         reaper.abort();
         backup_schedule.abort();
+        for task in [shipping, failover].into_iter().flatten() {
+            task.abort();
+        }
         result
     }
 }

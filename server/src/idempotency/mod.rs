@@ -96,8 +96,8 @@ pub async fn begin(db: &Db) -> Result<WriteTransaction, ApiError> {
         Engine::Postgres => None,
     };
     let mut tx = match db.engine {
-        Engine::Sqlite => db.pool.begin_with("BEGIN IMMEDIATE").await,
-        Engine::Postgres => db.pool.begin().await,
+        Engine::Sqlite => db.pool().begin_with("BEGIN IMMEDIATE").await,
+        Engine::Postgres => db.pool().begin().await,
     }
     .map_err(busy_or)?;
     if db.engine == Engine::Postgres {
@@ -131,12 +131,14 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     let path = req.uri().path();
     // Sign-in/out have no user yet; a push runs each of its operations through this layer itself.
     // Backups write files, not rows, and a restore replaces the database this transaction would be
-    // open on: they manage their own keys and audit entries (see backup::routes).
+    // open on: they manage their own keys and audit entries (see backup::routes). The HA routes
+    // (shipments, reconciliation, the emergency toggle) run writes of their own the same way.
     if !is_write(req.method())
         || !path.starts_with("/api/")
         || path.starts_with("/api/auth/")
         || path == "/api/sync/push"
         || path.starts_with("/api/backups")
+        || path.starts_with("/api/ha/")
     {
         return next.run(req).await;
     }
@@ -225,7 +227,7 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
 pub async fn reap_expired(db: &Db) -> Result<u64, sqlx::Error> {
     let mut total = 0;
     loop {
-        let n = store::reap(&db.pool, &now(), 1000).await?;
+        let n = store::reap(&db.pool(), &now(), 1000).await?;
         total += n;
         if n < 1000 {
             return Ok(total);

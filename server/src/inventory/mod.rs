@@ -141,5 +141,5 @@ pub async fn create(
 
 pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<InventoryMovement>>, ApiError> {
     let p = params.parse()?;
-    Ok(Json(p.page(&state.db.pool, ("inventory_movements", COLUMNS, "created_at"), p.timestamps(), from_row).await?))
+    Ok(Json(p.page(&state.db.pool(), ("inventory_movements", COLUMNS, "created_at"), p.timestamps(), from_row).await?))
 }

@@ -271,14 +271,14 @@ pub async fn create(
 }
 
 pub async fn get_one(_: CurrentUser, State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Sale>, ApiError> {
-    let mut conn = state.db.pool.acquire().await?;
+    let mut conn = state.db.pool().acquire().await?;
     Ok(Json(load(&mut conn, id).await?.ok_or(ApiError::NotFound)?))
 }
 
 /// `?from=&to=` (days), newest first, with lines and payments.
 pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<Sale>>, ApiError> {
     let p = params.parse()?;
-    let mut conn = state.db.pool.acquire().await?;
+    let mut conn = state.db.pool().acquire().await?;
     let ids: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM sales WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
     )

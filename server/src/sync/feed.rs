@@ -75,7 +75,7 @@ pub async fn pull(
         None | Some("") => DEFAULT_LIMIT,
         Some(s) => s.parse::<i64>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| ApiError::invalid("limit", format!("must be 1 to {MAX_LIMIT}")))?,
     };
-    let mut conn = state.db.pool.acquire().await?;
+    let mut conn = state.db.pool().acquire().await?;
     // Whole transactions only: a page ends at a sequence number, never inside one.
     let seqs: Vec<i64> = sqlx::query_scalar(
         "SELECT DISTINCT seq FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2",

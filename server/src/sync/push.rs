@@ -66,6 +66,7 @@ fn refused(op: &PushOp, message: &str) -> PushResult {
     responses((status = 200, body = PushResponse)))]
 pub async fn push(
     _: CurrentUser,
+    axum::extract::State(state): axum::extract::State<crate::http::AppState>,
     axum::Extension(FullRouter(router)): axum::Extension<FullRouter>,
     headers: HeaderMap,
     ApiJson(batch): ApiJson<PushRequest>,
@@ -89,6 +90,7 @@ pub async fn push(
             continue;
         }
         let result = run_op(&router, &headers, op).await?;
+        state.metrics.push_operation(result.status);
         if !(200..300).contains(&result.status) {
             unsuccessful.insert(op.idempotency_key.as_str());
         }

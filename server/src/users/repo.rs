@@ -32,13 +32,13 @@ fn from_row(row: &AnyRow) -> Result<UserRecord, sqlx::Error> {
 }
 
 pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&db.pool).await
+    sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&db.pool()).await
 }
 
 pub async fn find_by_username(db: &Db, username: &str) -> Result<Option<UserRecord>, sqlx::Error> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE username = $1"))
         .bind(username.trim().to_lowercase())
-        .fetch_optional(&db.pool)
+        .fetch_optional(&db.pool())
         .await?;
     row.as_ref().map(from_row).transpose()
 }
@@ -53,7 +53,7 @@ pub async fn find(conn: &mut AnyConnection, id: Uuid) -> Result<Option<UserRecor
 
 pub async fn list(db: &Db) -> Result<Vec<User>, sqlx::Error> {
     let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))
-        .fetch_all(&db.pool)
+        .fetch_all(&db.pool())
         .await?;
     rows.iter().map(|r| from_row(r).map(|u| u.user)).collect()
 }

@@ -65,7 +65,7 @@ async fn tables(db: &mostrador::db::Db) -> Vec<String> {
         mostrador::db::Engine::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
         mostrador::db::Engine::Postgres => "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename",
     };
-    sqlx::query_scalar(sql).fetch_all(&db.pool).await.unwrap()
+    sqlx::query_scalar(sql).fetch_all(&db.pool()).await.unwrap()
 }
 
 /// Every row of every table but `skip`, as sorted text: two equal digests mean equal contents.
@@ -75,7 +75,7 @@ pub async fn digest(db: &mostrador::db::Db, skip: &[&str]) -> BTreeMap<String, V
         if skip.contains(&t.as_str()) {
             continue;
         }
-        let rows = sqlx::query(&format!("SELECT * FROM \"{t}\"")).fetch_all(&db.pool).await.unwrap();
+        let rows = sqlx::query(&format!("SELECT * FROM \"{t}\"")).fetch_all(&db.pool()).await.unwrap();
         let mut lines: Vec<String> = rows
             .iter()
             .map(|r| {

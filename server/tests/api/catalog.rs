@@ -46,7 +46,7 @@ pub async fn product_crud(app: TestApp) {
     assert_eq!(list["total"], 0);
     // The tombstone stays in the table for sync.
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE deleted_at IS NOT NULL")
-        .fetch_one(&app.db.pool)
+        .fetch_one(&app.db.pool())
         .await
         .unwrap();
     assert_eq!(n, 1);

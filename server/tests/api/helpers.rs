@@ -42,7 +42,9 @@ pub fn config(data_dir: &std::path::Path, database_url: Option<String>) -> Serve
         site_root: "target/site".into(),
         body_limit: 64 * 1024,
         request_timeout_secs: 30,
-        role: "primary".into(),
+        ha: mostrador::config::HaConfig::defaults(),
+        failover: mostrador::config::FailoverConfig::defaults(),
+        alerts: mostrador::config::AlertConfig::defaults(),
         no_log_file: true,
         test_routes: true,
         idempotency_retention_days: 30,
@@ -96,7 +98,7 @@ pub async fn spawn_app_with(
     // What `serve` does at start-up: the first admin from MOSTRADOR_ADMIN_PASSWORD.
     let password = mostrador::users::domain::NewPassword::parse(ADMIN_PASSWORD).unwrap();
     let admin = mostrador::users::domain::Username::parse("admin").unwrap();
-    mostrador::users::repo::create(&mut *db.pool.acquire().await.unwrap(), &admin, password, app::model::Role::Admin).await.unwrap();
+    mostrador::users::repo::create(&mut *db.pool().acquire().await.unwrap(), &admin, password, app::model::Role::Admin).await.unwrap();
     let app = Application::build(config, db.clone()).await.expect("bind");
     let address = format!("http://{}", app.local_addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -11,7 +11,7 @@ fn keyed(rb: RequestBuilder, key: &str) -> RequestBuilder {
 }
 
 async fn count(app: &TestApp, table: &str) -> i64 {
-    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&app.db.pool).await.unwrap()
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&app.db.pool()).await.unwrap()
 }
 
 pub async fn repeat_replays_stored_response(app: TestApp) {

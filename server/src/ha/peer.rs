@@ -1,0 +1,206 @@
+//! What the standby offers its primary, under `/api/ha/peer/*`, authenticated with the shared secret
+//! (`Authorization: Bearer $MOSTRADOR_HA_SECRET`): the safety valve's numbers, receiving a shipped
+//! backup, and its emergency operations for reconciliation.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    extract::{FromRequestParts, State},
+    http::{header, request::Parts},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{
+    reconcile::{self, ReplayOp, Selection, NOT_REPLAYED},
+    Mode,
+};
+use crate::{
+    backup::{Actor, Backups, RestoreReport, Trigger},
+    config::NodeRole,
+    db::{now, timestamp_before, Db},
+    http::{error::ApiError, extract::{ApiJson, ApiQuery}, AppState},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/ha/peer/valve", get(valve))
+        .route("/api/ha/peer/shipments", post(receive_shipment))
+        .route("/api/ha/peer/emergency-ops", get(emergency_ops))
+        .route("/api/ha/peer/emergency-ops/reconciled", post(mark_reconciled))
+}
+
+/// A request from the other node: it knows the shared secret.
+pub struct Peer;
+
+impl FromRequestParts<AppState> for Peer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(secret) = state.ha.config.ha_secret.as_deref().filter(|s| !s.is_empty()) else {
+            return Err(ApiError::conflict("ha_not_configured", "MOSTRADOR_HA_SECRET is not set on this node"));
+        };
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        // Comparing digests keeps the comparison's time independent of where the strings differ.
+        if Sha256::digest(given.as_bytes()) != Sha256::digest(secret.as_bytes()) {
+            return Err(ApiError::Unauthenticated);
+        }
+        Ok(Peer)
+    }
+}
+
+/// What the safety valve looks at.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ValveReport {
+    /// True when a shipment may overwrite this node.
+    pub clear: bool,
+    pub role: String,
+    pub emergency_mode: bool,
+    /// Emergency writes no reconciliation has covered yet (any age).
+    pub unreconciled: i64,
+    /// Emergency writes of the last 24 hours (reconciled or not).
+    pub recent_24h: i64,
+    pub oldest_unreconciled_at: Option<String>,
+}
+
+pub async fn valve_report(db: &Db, role: NodeRole, mode: Mode) -> Result<ValveReport, ApiError> {
+    let row = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM audit_log \
+         WHERE mode = 'emergency' AND reconciled_at IS NULL AND entity NOT IN {NOT_REPLAYED}"
+    ))
+    .fetch_one(&db.pool())
+    .await?;
+    let unreconciled: i64 = row.try_get("n")?;
+    let oldest_unreconciled_at: Option<String> = row.try_get("oldest")?;
+    let recent_24h: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM audit_log WHERE mode = 'emergency' AND at >= $1 AND entity NOT IN {NOT_REPLAYED}"
+    ))
+    .bind(timestamp_before(std::time::Duration::from_secs(24 * 3600)))
+    .fetch_one(&db.pool())
+    .await?;
+    let emergency_mode = mode == Mode::Emergency;
+    Ok(ValveReport {
+        clear: role == NodeRole::Standby && !emergency_mode && unreconciled == 0,
+        role: role.as_str().into(),
+        emergency_mode,
+        unreconciled,
+        recent_24h,
+        oldest_unreconciled_at,
+    })
+}
+
+/// 409 `emergency_writes_present` unless the valve is clear (409 `not_a_standby` on a primary).
+pub async fn check_valve(state: &AppState) -> Result<(), ApiError> {
+    let report = valve_report(&state.db, state.ha.role(), state.ha.mode()).await?;
+    if report.role != "standby" {
+        return Err(ApiError::conflict("not_a_standby", "this node is a primary: it never takes a shipped backup"));
+    }
+    if !report.clear {
+        let why = if report.emergency_mode {
+            "emergency mode is on here".to_owned()
+        } else {
+            format!("{} emergency write(s) are not reconciled yet (oldest {})", report.unreconciled, report.oldest_unreconciled_at.as_deref().unwrap_or("?"))
+        };
+        return Err(ApiError::Conflict {
+            code: "emergency_writes_present",
+            message: format!("backup shipping refused: {why}; reconcile them into the primary first"),
+            details: Some(serde_json::to_value(&report).unwrap_or(Value::Null)),
+        });
+    }
+    Ok(())
+}
+
+#[utoipa::path(get, path = "/api/ha/peer/valve", tag = "ha", responses((status = 200, body = ValveReport)))]
+pub async fn valve(_: Peer, State(state): State<AppState>) -> Result<Json<ValveReport>, ApiError> {
+    Ok(Json(valve_report(&state.db, state.ha.role(), state.ha.mode()).await?))
+}
+
+/// The answer to a shipment.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ShipmentReceipt {
+    pub backup_id: String,
+    pub restore: Value,
+}
+
+/// Receives the primary's backup file, checks it in a scratch database, and restores it in place:
+/// refused with 409 `emergency_writes_present` before, and again right before the rows are
+/// replaced (no request in flight then), if this standby holds emergency writes nobody reconciled.
+#[utoipa::path(post, path = "/api/ha/peer/shipments", tag = "ha",
+    responses((status = 200, body = ShipmentReceipt), (status = 409, description = "emergency_writes_present / not_a_standby")))]
+pub async fn receive_shipment(_: Peer, State(state): State<AppState>, body: Body) -> Result<Json<ShipmentReceipt>, ApiError> {
+    check_valve(&state).await?;
+    let _work = state.ha.work.lock().await;
+    let backups: Arc<Backups> = state.backups.clone();
+    let guard = backups.lock().await?;
+    let tmp = crate::backup::routes::receive_to_temp(&backups, body, backups.config.backup_upload_limit).await?;
+    let adopted = backups.adopt_upload(&guard, &tmp, Trigger::Shipment, &Actor::Peer).await;
+    let _ = tokio::fs::remove_file(&tmp).await;
+    drop(guard);
+    let meta = adopted?;
+    let recheck_state = state.clone();
+    let report: RestoreReport = backups.restore_checked(&meta.id, &Actor::Peer, || async move { check_valve(&recheck_state).await }).await?;
+    tracing::info!(backup = %meta.id, "shipped backup restored on this standby");
+    Ok(Json(ShipmentReceipt { backup_id: meta.id.to_string(), restore: serde_json::to_value(&report).unwrap_or(Value::Null) }))
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EmergencyOps {
+    pub ops: Vec<ReplayOp>,
+    /// More after the last one (ask again with `after`).
+    pub more: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OpsParams {
+    after: Option<i64>,
+    limit: Option<i64>,
+    /// Include writes already reconciled (a full re-check; replaying them is a no-op).
+    all: Option<bool>,
+}
+
+/// Emergency writes in the order they were made; unreconciled ones unless `all=true`.
+#[utoipa::path(get, path = "/api/ha/peer/emergency-ops", tag = "ha", responses((status = 200, body = EmergencyOps)))]
+pub async fn emergency_ops(_: Peer, State(state): State<AppState>, ApiQuery(p): ApiQuery<OpsParams>) -> Result<Json<EmergencyOps>, ApiError> {
+    let limit = p.limit.unwrap_or(200).clamp(1, 1000);
+    let selection = Selection::Emergency { all: p.all.unwrap_or(false) };
+    let mut ops = reconcile::load(&state.db, selection, p.after.unwrap_or(0), limit + 1).await?;
+    let more = ops.len() as i64 > limit;
+    ops.truncate(limit as usize);
+    Ok(Json(EmergencyOps { ops, more }))
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MarkReconciled {
+    /// Every emergency write with an audit id up to this one was replayed by the primary.
+    pub through: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Marked {
+    pub marked: i64,
+}
+
+#[utoipa::path(post, path = "/api/ha/peer/emergency-ops/reconciled", tag = "ha", request_body = MarkReconciled,
+    responses((status = 200, body = Marked)))]
+pub async fn mark_reconciled(_: Peer, State(state): State<AppState>, ApiJson(body): ApiJson<MarkReconciled>) -> Result<Json<Marked>, ApiError> {
+    let mut tx = crate::idempotency::begin(&state.db).await?;
+    let marked = sqlx::query("UPDATE audit_log SET reconciled_at = $1 WHERE mode = 'emergency' AND reconciled_at IS NULL AND id <= $2")
+        .bind(now())
+        .bind(body.through)
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected() as i64;
+    tx.tx.commit().await?;
+    tracing::info!(through = body.through, marked, "emergency writes marked reconciled");
+    Ok(Json(Marked { marked }))
+}

@@ -1,0 +1,293 @@
+//! Operation replay: writes taken elsewhere (a standby in emergency mode, or the mirror database
+//! after a failover) are run again, in their original order, through this node's own write path —
+//! the whole router, as the user who made them, under their original Idempotency-Key (or one
+//! derived from where they came from). A write the primary already holds replays its stored answer
+//! ("already present"); a write the primary refuses (a stale version, no stock) is reported with
+//! its reason for a person to look at. Running a replay twice changes nothing.
+
+use axum::{
+    body::Body,
+    http::{header, Method, Request},
+    Router,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sqlx::Row;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use crate::{db::Db, http::error::ApiError, users::repo};
+
+/// Marks a request as a replay (in-process only): it passes the request gate, which holds back
+/// everything else while a failback replays.
+#[derive(Debug, Clone, Copy)]
+pub struct Replaying;
+
+/// One write from an audit log.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReplayOp {
+    /// The source's audit log id: the replay order.
+    pub audit_id: i64,
+    pub at: String,
+    pub node: String,
+    pub user_id: String,
+    pub username: String,
+    pub idempotency_key: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub entity: String,
+    pub action: String,
+    pub request: Option<Value>,
+}
+
+/// Audit entries that are not writes of the shop's data: the HA toggle and backup operations (they
+/// are about a node).
+pub const NOT_REPLAYED: &str = "('ha', 'backups')";
+
+/// Which audit entries to load.
+pub enum Selection {
+    /// Emergency writes, only those not reconciled yet unless `all`.
+    Emergency { all: bool },
+    /// Every write (the mirror's, after a failover).
+    Every,
+}
+
+/// Up to `limit` replayable entries with an id above `after`, oldest first.
+pub async fn load(db: &Db, selection: Selection, after: i64, limit: i64) -> Result<Vec<ReplayOp>, sqlx::Error> {
+    let filter = match selection {
+        Selection::Emergency { all: false } => "mode = 'emergency' AND reconciled_at IS NULL AND",
+        Selection::Emergency { all: true } => "mode = 'emergency' AND",
+        Selection::Every => "",
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT id, at, node, user_id, username, idempotency_key, method, path, entity, action, request FROM audit_log \
+         WHERE {filter} entity NOT IN {NOT_REPLAYED} AND id > $1 ORDER BY id LIMIT $2"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let request: Option<String> = r.try_get("request")?;
+            Ok(ReplayOp {
+                audit_id: r.try_get("id")?,
+                at: r.try_get("at")?,
+                node: r.try_get("node")?,
+                user_id: r.try_get("user_id")?,
+                username: r.try_get("username")?,
+                idempotency_key: r.try_get("idempotency_key")?,
+                method: r.try_get("method")?,
+                path: r.try_get("path")?,
+                entity: r.try_get("entity")?,
+                action: r.try_get("action")?,
+                request: request.and_then(|s| serde_json::from_str(&s).ok()),
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Applied,
+    AlreadyPresent,
+    Rejected,
+}
+
+/// A write the target refused, with its reason.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Rejection {
+    pub audit_id: i64,
+    pub at: String,
+    pub username: String,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReplayReport {
+    pub source: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub applied: u64,
+    pub already_present: u64,
+    pub rejected: Vec<Rejection>,
+    /// The last source audit id handled (every one up to it is applied, present or rejected).
+    pub through: Option<i64>,
+    /// Set when the replay stopped early on a passing failure (it resumes from `through` next time).
+    pub stopped: Option<String>,
+}
+
+impl ReplayReport {
+    pub fn new(source: impl Into<String>) -> ReplayReport {
+        ReplayReport { source: source.into(), started_at: crate::db::now(), ..Default::default() }
+    }
+    pub fn total(&self) -> u64 {
+        self.applied + self.already_present + self.rejected.len() as u64
+    }
+}
+
+/// The key a write replays under: its own, else one derived from where it was logged, so a second
+/// replay of a keyless write still finds the first.
+pub fn replay_key(op: &ReplayOp) -> Uuid {
+    op.idempotency_key
+        .as_deref()
+        .and_then(|k| Uuid::parse_str(k).ok())
+        .unwrap_or_else(|| Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("mostrador-replay/{}/{}", op.node, op.audit_id).as_bytes()))
+}
+
+/// Runs one write through `router` (whose state writes into `target`). `Err` is a passing failure
+/// (the target is busy or down): stop and try again later.
+pub async fn replay_one(router: &Router, target: &Db, op: &ReplayOp, report: &mut ReplayReport) -> Result<(), String> {
+    let reject = |report: &mut ReplayReport, status: u16, code: &str, message: String| {
+        report.rejected.push(Rejection {
+            audit_id: op.audit_id,
+            at: op.at.clone(),
+            username: op.username.clone(),
+            method: op.method.clone(),
+            path: op.path.clone(),
+            status,
+            code: code.into(),
+            message,
+        });
+    };
+    if op.entity == "users" {
+        // The log never holds passwords, so an account cannot be made again from it.
+        reject(report, 422, "not_replayed", format!("user accounts are not replayed ({} {}): make the change on the primary", op.method, op.path));
+        report.through = Some(op.audit_id);
+        return Ok(());
+    }
+    let method = match op.method.as_str() {
+        "POST" => Method::POST,
+        "PATCH" => Method::PATCH,
+        "PUT" => Method::PUT,
+        "DELETE" => Method::DELETE,
+        other => {
+            reject(report, 400, "invalid_operation", format!("method {other} is not replayed"));
+            report.through = Some(op.audit_id);
+            return Ok(());
+        }
+    };
+    let user_id = Uuid::parse_str(&op.user_id).map_err(|e| format!("audit entry {}: user id: {e}", op.audit_id))?;
+    let user = {
+        let mut conn = target.pool().acquire().await.map_err(|e| e.to_string())?;
+        repo::find(&mut conn, user_id).await.map_err(|e| e.to_string())?
+    };
+    let Some(user) = user.filter(|u| u.user.active) else {
+        reject(report, 401, "unknown_user", format!("user {} does not exist (or is inactive) here", op.username));
+        report.through = Some(op.audit_id);
+        return Ok(());
+    };
+    let mut request = Request::builder()
+        .method(method)
+        .uri(&op.path)
+        .header("idempotency-key", replay_key(op).to_string())
+        // The write layer takes the user from here; a network request cannot put one there.
+        .extension(user.user)
+        .extension(Replaying);
+    let body = match &op.request {
+        Some(v) if !v.is_null() => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Body::from(v.to_string())
+        }
+        _ => Body::empty(),
+    };
+    let request = request.body(body).map_err(|e| format!("audit entry {}: {e}", op.audit_id))?;
+    let Ok(response) = router.clone().oneshot(request).await;
+    let status = response.status();
+    let replayed = response.headers().contains_key("idempotent-replayed");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.map_err(|e| e.to_string())?;
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let code = body["error"]["code"].as_str().unwrap_or("").to_owned();
+    let message = body["error"]["message"].as_str().unwrap_or("").to_owned();
+    let passing = status.is_server_error()
+        || matches!(status.as_u16(), 408 | 429)
+        || code == "idempotency_key_in_progress";
+    if passing {
+        return Err(format!("{} {} answered {status} {code}: {message}", op.method, op.path));
+    }
+    match (status.is_success(), replayed) {
+        (true, false) => report.applied += 1,
+        (true, true) => report.already_present += 1,
+        (false, _) => reject(report, status.as_u16(), &code, message),
+    }
+    report.through = Some(op.audit_id);
+    Ok(())
+}
+
+/// The outcome of one op, for callers that count differently.
+pub fn summary(report: &ReplayReport) -> Value {
+    json!({
+        "applied": report.applied,
+        "already_present": report.already_present,
+        "rejected": report.rejected.len(),
+        "through": report.through,
+        "stopped": report.stopped,
+    })
+}
+
+/// Standby reconciliation, primary side: pull the standby's unreconciled emergency writes page by
+/// page, replay them here, and tell the standby which ones are done.
+pub async fn from_standby(state: &crate::http::AppState, from: &str) -> Result<ReplayReport, ApiError> {
+    let ha = &state.ha;
+    let secret = ha
+        .config
+        .ha_secret
+        .clone()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::conflict("ha_not_configured", "MOSTRADOR_HA_SECRET is not set on this node"))?;
+    if ha.role() != crate::config::NodeRole::Primary {
+        return Err(ApiError::conflict("not_a_primary", "reconciliation replays a standby's writes into the primary: run it there"));
+    }
+    let _work = ha.work.lock().await;
+    let base = from.trim_end_matches('/').to_owned();
+    let router = crate::http::router(state.clone());
+    let mut report = ReplayReport::new(base.clone());
+    let unreachable = |e: String| ApiError::Unavailable { code: "standby_unreachable", message: format!("the standby at {base} could not be read: {e}") };
+    let mut after = 0;
+    loop {
+        let url = format!("{base}/api/ha/peer/emergency-ops?after={after}&limit=200");
+        let response = ha.http.get(&url).bearer_auth(&secret).send().await.map_err(|e| unreachable(e.to_string()))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            return Err(unreachable(format!("{status}: {text}")));
+        }
+        let page: crate::ha::peer::EmergencyOps = response.json().await.map_err(|e| unreachable(e.to_string()))?;
+        let mut stopped = false;
+        for op in &page.ops {
+            if let Err(e) = replay_one(&router, &state.db, op, &mut report).await {
+                report.stopped = Some(e);
+                stopped = true;
+                break;
+            }
+        }
+        if let Some(through) = report.through.filter(|t| *t > after) {
+            let r = ha
+                .http
+                .post(format!("{base}/api/ha/peer/emergency-ops/reconciled"))
+                .bearer_auth(&secret)
+                .json(&json!({ "through": through }))
+                .send()
+                .await
+                .map_err(|e| unreachable(e.to_string()))?;
+            if !r.status().is_success() {
+                return Err(unreachable(format!("marking reconciled answered {}", r.status())));
+            }
+            after = through;
+        }
+        if stopped || !page.more {
+            break;
+        }
+    }
+    report.finished_at = crate::db::now();
+    let _ = crate::ha::node_state::put(&state.db, "last_reconciliation", &serde_json::to_value(&report).unwrap_or(Value::Null)).await;
+    tracing::info!(source = %report.source, applied = report.applied, present = report.already_present,
+        rejected = report.rejected.len(), stopped = ?report.stopped, "reconciliation done");
+    Ok(report)
+}
