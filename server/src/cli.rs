@@ -51,7 +51,7 @@ async fn reconcile(from: &str, config: ServeConfig) -> CliResult {
     let db = Db::connect(&config.db).await?;
     let addr = config.addr;
     let state = crate::http::state(config, db, addr).await?;
-    let report = crate::ha::reconcile::from_standby(&state, from).await?;
+    let report = crate::ha::reconcile::from_standby(&state, from, false).await?;
     println!(
         "reconciled from {}: {} applied, {} already present, {} rejected",
         report.source,

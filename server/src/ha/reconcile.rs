@@ -233,7 +233,7 @@ pub fn summary(report: &ReplayReport) -> Value {
 
 /// Standby reconciliation, primary side: pull the standby's unreconciled emergency writes page by
 /// page, replay them here, and tell the standby which ones are done.
-pub async fn from_standby(state: &crate::http::AppState, from: &str) -> Result<ReplayReport, ApiError> {
+pub async fn from_standby(state: &crate::http::AppState, from: &str, all: bool) -> Result<ReplayReport, ApiError> {
     let ha = &state.ha;
     let secret = ha
         .config
@@ -251,7 +251,7 @@ pub async fn from_standby(state: &crate::http::AppState, from: &str) -> Result<R
     let unreachable = |e: String| ApiError::Unavailable { code: "standby_unreachable", message: format!("the standby at {base} could not be read: {e}") };
     let mut after = 0;
     loop {
-        let url = format!("{base}/api/ha/peer/emergency-ops?after={after}&limit=200");
+        let url = format!("{base}/api/ha/peer/emergency-ops?after={after}&limit=200&all={all}");
         let response = ha.http.get(&url).bearer_auth(&secret).send().await.map_err(|e| unreachable(e.to_string()))?;
         if !response.status().is_success() {
             let status = response.status();

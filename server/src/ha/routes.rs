@@ -109,6 +109,9 @@ pub async fn ship(_: AdminUser, State(state): State<AppState>) -> Result<Json<sh
 pub struct ReconcileRequest {
     /// The standby's base URL (default: MOSTRADOR_STANDBY_URL).
     pub from: Option<String>,
+    /// Replay the reconciled emergency writes too (a full re-check: each is found already present).
+    #[serde(default)]
+    pub all: bool,
 }
 
 /// Replays the standby's unreconciled emergency writes here. Admins only.
@@ -128,5 +131,5 @@ pub async fn reconcile(
     if state.ha.mode() == Mode::Emergency {
         return Err(ApiError::conflict("not_a_primary", "reconciliation runs on the primary"));
     }
-    Ok(Json(super::reconcile::from_standby(&state, &from).await?))
+    Ok(Json(super::reconcile::from_standby(&state, &from, body.all).await?))
 }

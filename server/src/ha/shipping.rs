@@ -1,5 +1,6 @@
 //! Backup shipping, primary side: every `MOSTRADOR_SHIP_INTERVAL` seconds (and on the admin's
-//! "ship now"), send the newest verified backup to the standby, which restores it in place. The
+//! "ship now"), take a backup, verify it, and send it — the newest verified backup — to the
+//! standby, which checks it again and restores it in place. The
 //! safety valve is asked first; when the standby holds emergency writes nobody reconciled, the
 //! shipment is aborted, this node's data is left untouched, and an alert is raised.
 
@@ -136,8 +137,8 @@ async fn ship(state: &AppState, standby: &str, secret: &str, shipment: &mut Ship
         return Err((status, why, serde_json::to_value(&report).ok()));
     }
 
-    // 2. The newest verified backup (verify the newest first if none is).
-    let backup = newest_verified(state).await.map_err(|e| failed(format!("no verified backup to ship: {e}")))?;
+    // 2. A fresh backup, verified before it leaves.
+    let backup = fresh_verified_backup(state).await.map_err(|e| failed(format!("no verified backup to ship: {e}")))?;
     shipment.backup_id = Some(backup.meta.id.to_string());
     shipment.size_bytes = Some(backup.meta.size_bytes);
     let engine = if backup.meta.engine == "postgres" { Engine::Postgres } else { Engine::Sqlite };
@@ -171,20 +172,17 @@ async fn ship(state: &AppState, standby: &str, secret: &str, shipment: &mut Ship
     Err(failed(format!("the standby answered {status} {code}: {message}")))
 }
 
-async fn newest_verified(state: &AppState) -> Result<BackupView, ApiError> {
+/// A fresh backup, verified: the standby is then at most one interval behind the primary, rather
+/// than one nightly backup behind. Retention runs after it, as after a scheduled backup.
+async fn fresh_verified_backup(state: &AppState) -> Result<BackupView, ApiError> {
     let backups = &state.backups;
-    let list = backups.list().await?;
-    if let Some(b) = list.backups.iter().find(|b| b.local && b.meta.verified_at.is_some()) {
-        return Ok(b.clone());
-    }
-    // None verified yet (a new install): take one if there is none, then verify the newest.
-    let newest = match list.backups.into_iter().find(|b| b.local) {
-        Some(b) => b.meta,
-        None => backups.create(Trigger::Scheduled, &Actor::Scheduler, None).await?,
-    };
-    let report = Arc::clone(backups).verify(&newest.id).await?;
+    let meta = backups.create(Trigger::Shipment, &Actor::Scheduler, None).await?;
+    let report = Arc::clone(backups).verify(&meta.id).await?;
     if !report.ok {
-        return Err(ApiError::conflict("backup_not_verified", format!("the newest backup {} failed verification", newest.id)));
+        return Err(ApiError::conflict("backup_not_verified", format!("backup {} failed verification", meta.id)));
     }
-    Ok(backups.view(backups.find(&newest.id).await?))
+    if let Err(e) = backups.prune(&Actor::Scheduler).await {
+        tracing::warn!(error = %e, "pruning after a shipment backup failed");
+    }
+    Ok(backups.view(backups.find(&meta.id).await?))
 }

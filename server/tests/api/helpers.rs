@@ -192,3 +192,96 @@ pub async fn status_json(r: Response) -> (StatusCode, Value) {
 pub fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or_else(|| panic!("no error envelope in {body}"))
 }
+
+/// The real `mostrador` binary as a child process on a free port, with `envs` on top of a test
+/// baseline (admin password, no log file); killed when dropped.
+pub struct Process {
+    _child: tokio::process::Child,
+    pub base: String,
+}
+
+pub async fn spawn_binary(data_dir: &std::path::Path, envs: &[(&str, String)]) -> Process {
+    let port = crate::postgres::free_port();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mostrador"));
+    cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir)
+        .env("MOSTRADOR_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("MOSTRADOR_NO_LOG_FILE", "true")
+        .env("MOSTRADOR_BACKUP_SCHEDULE", "off")
+        .env("MOSTRADOR_BACKUP_VERIFY_SCHEDULE", "off")
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(if std::env::var_os("MOSTRADOR_TEST_SERVER_LOGS").is_some() {
+            std::process::Stdio::inherit()
+        } else {
+            std::process::Stdio::null()
+        })
+        .kill_on_drop(true);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("spawn mostrador");
+    let base = format!("http://127.0.0.1:{port}");
+    let probe = Client::new();
+    for _ in 0..400 {
+        if probe.get(format!("{base}/livez")).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
+            return Process { _child: child, base };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("mostrador did not start on {base}");
+}
+
+impl Process {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A client signed in as the admin.
+    pub async fn admin(&self) -> Client {
+        let client = new_client();
+        let r = client
+            .post(self.url("/api/auth/login"))
+            .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "admin login on {}", self.base);
+        client
+    }
+}
+
+/// A local HTTP receiver that records every POST (path and JSON body): stands in for an alert
+/// webhook and for Telegram's Bot API.
+pub struct Receiver {
+    pub base: String,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+}
+
+pub async fn spawn_receiver() -> Receiver {
+    use axum::{extract::State, http::Uri, Json};
+    type Log = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+    async fn record(State(log): State<Log>, uri: Uri, Json(body): Json<Value>) -> Json<Value> {
+        log.lock().unwrap().push((uri.path().to_owned(), body));
+        Json(json!({"ok": true}))
+    }
+    let received: Log = Default::default();
+    let app = axum::Router::new().fallback(axum::routing::post(record)).with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Receiver { base, received }
+}
+
+impl Receiver {
+    /// Waits up to 10 s for a POST whose path ends with `path_suffix` and whose body satisfies `pred`.
+    pub async fn wait_for(&self, path_suffix: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..200 {
+            if let Some((_, v)) = self.received.lock().unwrap().iter().find(|(p, v)| p.ends_with(path_suffix) && pred(v)) {
+                return v.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("nothing received on {path_suffix}; got {:?}", self.received.lock().unwrap());
+    }
+}

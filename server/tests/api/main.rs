@@ -7,6 +7,7 @@ mod backup;
 mod catalog;
 mod durability;
 mod export;
+mod ha;
 mod helpers;
 mod idempotency;
 mod operations;
@@ -121,6 +122,8 @@ fn main() {
         export::sales_and_lines_export_in_csv_and_xlsx,
         export::bad_export_requests_are_clear_errors,
         export::export_days_follow_the_shop_time_zone,
+        ha::audit_log_never_holds_passwords,
+        ha::health_livez_metrics_and_guards,
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
         operations::health_is_503_when_postgres_stops,
@@ -137,6 +140,8 @@ fn main() {
         backup::sigkill_during_backups_leaves_nothing_half_made_sqlite,
         backup::sigkill_during_restore_leaves_old_or_new_sqlite,
         backup::cli_creates_lists_verifies_restores_and_prunes,
+        ha::standby_emergency_valve_reconcile_and_ship,
+        ha::reconcile_from_the_command_line,
     ];
 
     let mut trials = Vec::new();

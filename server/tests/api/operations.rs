@@ -14,7 +14,7 @@ pub async fn health_reports_connected_database(app: TestApp) {
     let (status, body) = status_json(app.client.get(app.url("/health")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "healthy");
-    assert_eq!(body["database"], "connected");
+    assert_eq!(body["database"], "primary");
     assert_eq!(body["role"], "primary");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
 }
