@@ -7,6 +7,7 @@ mod backup;
 mod catalog;
 mod durability;
 mod export;
+mod failover;
 mod ha;
 mod helpers;
 mod idempotency;
@@ -173,6 +174,10 @@ fn main() {
     }));
     trials.push(Trial::test("backup::missing_or_old_pg_dump_is_a_clear_error::postgres", || {
         runtime().block_on(backup::missing_or_old_pg_dump_is_a_clear_error());
+        Ok(())
+    }));
+    trials.push(Trial::test("failover::failover_to_the_mirror_and_failback_by_replay::postgres", || {
+        runtime().block_on(failover::failover_to_the_mirror_and_failback_by_replay());
         Ok(())
     }));
     for (name, test) in plain {

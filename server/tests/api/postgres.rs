@@ -7,6 +7,8 @@ use std::{net::TcpListener, path::PathBuf, process::Command};
 pub struct PgCluster {
     dir: tempfile::TempDir,
     pub port: u16,
+    /// Extra `-c name=value` server settings (e.g. wal_level=logical for a replication primary).
+    extra: String,
 }
 
 fn bin_dir() -> PathBuf {
@@ -54,6 +56,11 @@ pub fn free_port() -> u16 {
 
 impl PgCluster {
     pub fn start() -> PgCluster {
+        PgCluster::start_with("")
+    }
+
+    /// A cluster with extra server settings, e.g. `-c wal_level=logical`.
+    pub fn start_with(extra: &str) -> PgCluster {
         let dir = tempfile::Builder::new().prefix("mostrador-pg-").tempdir().expect("temp dir");
         if is_root() {
             run(
@@ -70,7 +77,7 @@ impl PgCluster {
         initdb.args(["-D"]).arg(&data).args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
         run(initdb, "initdb");
         let port = free_port();
-        let cluster = PgCluster { dir, port };
+        let cluster = PgCluster { dir, port, extra: extra.to_owned() };
         cluster.pg_ctl_start();
         cluster
     }
@@ -88,9 +95,10 @@ impl PgCluster {
             .arg(self.dir.path().join("log"))
             .arg("-o")
             .arg(format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=400",
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=400 {}",
                 self.port,
-                self.dir.path().display()
+                self.dir.path().display(),
+                self.extra
             ))
             .arg("start");
         run(start, "pg_ctl start");
