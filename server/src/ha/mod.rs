@@ -182,3 +182,46 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     next.run(req).await
 }
+
+/// Crash detection for the "repeated crashes" alert: `serve` leaves a `running` mark that only a
+/// clean shutdown removes. Finding it at start means the last run died (a panic that killed the
+/// process, OOM, SIGKILL, power); three such starts within ten minutes raise the alert — the
+/// pattern a supervisor's restart loop (systemd `Restart=on-failure`) produces.
+pub mod crashes {
+    use serde_json::{json, Value};
+
+    use crate::{alerts::AlertKind, db::now, http::AppState};
+
+    use super::node_state;
+
+    const RUNNING: &str = "running";
+    const CRASHES: &str = "crashes";
+    const WINDOW_SECS: i64 = 600;
+    const THRESHOLD: usize = 3;
+
+    pub async fn on_start(state: &AppState) {
+        let unclean = matches!(node_state::get(&state.db, RUNNING).await, Ok(Some(_)));
+        if unclean {
+            let cutoff = chrono::Utc::now() - chrono::Duration::seconds(WINDOW_SECS);
+            let mut recent: Vec<String> = node_state::get(&state.db, CRASHES)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default();
+            recent.retain(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok_and(|t| t > cutoff));
+            recent.push(now());
+            let _ = node_state::put(&state.db, CRASHES, &json!(recent)).await;
+            tracing::warn!(recent = recent.len(), "the previous run did not shut down cleanly");
+            if recent.len() >= THRESHOLD {
+                let message = format!("Repeated crashes: {} unclean restarts of {} in the last 10 minutes", recent.len(), state.node);
+                state.alerts.raise(AlertKind::RepeatedCrashes, message, Some(Value::from(recent))).await;
+            }
+        }
+        let _ = node_state::put(&state.db, RUNNING, &json!({"pid": std::process::id(), "since": now()})).await;
+    }
+
+    pub async fn on_clean_shutdown(state: &AppState) {
+        let _ = sqlx::query("DELETE FROM node_state WHERE key = $1").bind(RUNNING).execute(&state.db.pool()).await;
+    }
+}

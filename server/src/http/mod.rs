@@ -166,6 +166,7 @@ impl Application {
 
     /// Serves until `shutdown` resolves; requests in flight are finished first.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        crate::ha::crashes::on_start(&self.state).await;
         let state = self.state.clone();
         let housekeeping = tokio::spawn(async move {
             let store = DbSessionStore::new(state.db.clone());
@@ -192,6 +193,9 @@ impl Application {
         backup_schedule.abort();
         for task in [shipping, failover].into_iter().flatten() {
             task.abort();
+        }
+        if result.is_ok() {
+            crate::ha::crashes::on_clean_shutdown(&self.state).await;
         }
         result
     }

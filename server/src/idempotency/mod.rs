@@ -91,6 +91,28 @@ pub struct WriteTransaction {
 /// lock up front, so a writer never fails on a lock upgrade. PostgreSQL: a lock wait longer than 5 s (a
 /// concurrent request with the same key still running) fails with 55P03 → 409 in progress.
 pub async fn begin(db: &Db) -> Result<WriteTransaction, ApiError> {
+    // Nothing has happened yet when BEGIN fails, so a passing failure (a connection refused or
+    // reset, SQLite busy) is safe to retry: 3 more tries, 100/200/400 ms apart.
+    let mut pause = Duration::from_millis(100);
+    for _ in 0..3 {
+        match begin_once(db).await {
+            Err(e) if is_transient(&e) => {
+                tracing::warn!(error = %e, "starting a write transaction failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            other => return other,
+        }
+    }
+    begin_once(db).await
+}
+
+/// Errors that say "try again shortly", not "this request is wrong".
+fn is_transient(e: &ApiError) -> bool {
+    matches!(e, ApiError::Busy | ApiError::DatabaseUnavailable)
+}
+
+async fn begin_once(db: &Db) -> Result<WriteTransaction, ApiError> {
     let writer = match db.engine {
         Engine::Sqlite => Some(db.sqlite_writers.clone().acquire_owned().await.expect("never closed")),
         Engine::Postgres => None,

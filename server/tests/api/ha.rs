@@ -259,3 +259,21 @@ pub async fn health_livez_metrics_and_guards(app: TestApp) {
     assert!(text.contains(r#"mostrador_node_role{role="primary"} 1"#), "{text}");
     assert!(text.contains("mostrador_backup_newest_age_seconds"), "{text}");
 }
+
+/// Three unclean exits within ten minutes raise "repeated crashes"; clean stops do not count.
+pub async fn repeated_crashes_raise_an_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let kinds = |alerts: &Value| -> Vec<String> {
+        alerts.as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap().to_owned()).collect()
+    };
+    for _ in 0..3 {
+        let p = spawn_binary(dir.path(), &[]).await;
+        drop(p); // SIGKILL (kill_on_drop)
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let p = spawn_binary(dir.path(), &[]).await;
+    let admin = p.admin().await;
+    let alerts = get(&admin, &p, "/api/alerts").await;
+    assert_eq!(kinds(&alerts), ["repeated_crashes"], "{alerts}");
+    assert!(alerts[0]["message"].as_str().unwrap().contains("3 unclean restarts"), "{alerts}");
+}

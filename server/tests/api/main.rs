@@ -143,6 +143,7 @@ fn main() {
         backup::cli_creates_lists_verifies_restores_and_prunes,
         ha::standby_emergency_valve_reconcile_and_ship,
         ha::reconcile_from_the_command_line,
+        ha::repeated_crashes_raise_an_alert,
     ];
 
     let mut trials = Vec::new();
