@@ -87,8 +87,17 @@ fn read_password() -> Result<String, Box<dyn std::error::Error>> {
 async fn serve(config: ServeConfig) -> CliResult {
     let log_dir = config.db.data_dir.join("logs");
     let _log_guard = telemetry::init((!config.no_log_file).then_some(log_dir.as_path()));
-    let db = Db::connect(&config.db).await?;
-    tracing::info!(engine = db.engine.as_str(), "database ready");
+    let db = match Db::connect(&config.db).await {
+        Ok(db) => db,
+        Err(e) => match crate::ha::failover::connect_after_failover(&config).await {
+            Some(mirror) => {
+                tracing::warn!(error = %e, "the primary database is unreachable and the mirror took over: serving from the mirror");
+                mirror
+            }
+            None => return Err(e.into()),
+        },
+    };
+    tracing::info!(engine = db.engine.as_str(), database = db.which().as_str(), "database ready");
     ensure_first_admin(&db, &config).await?;
     let app = Application::build(config, db).await?;
     let addr = app.local_addr();

@@ -59,6 +59,16 @@ impl Gate {
         Some(pass)
     }
 
+    /// Closes the gate without waiting and without a guard, for as long as another process asks
+    /// (a failover follower while the decider fails back); [`Gate::release`] opens it again.
+    pub fn hold(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    pub fn release(&self) {
+        self.closed.store(false, Ordering::SeqCst);
+    }
+
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
     }

@@ -81,7 +81,6 @@ pub struct Failover {
     pub config: FailoverConfig,
     primary_url: String,
     mirror_url: String,
-    primary_pool: Mutex<AnyPool>,
     mirror_pool: AnyPool,
     inner: Mutex<Inner>,
     /// Held while this instance is the one that decided a failover.
@@ -110,7 +109,6 @@ impl Failover {
             config,
             primary_url,
             mirror_url,
-            primary_pool: Mutex::new(db.pool()),
             mirror_pool,
             inner: Mutex::new(Inner {
                 phase: Phase::Normal,
@@ -377,13 +375,11 @@ fn prepare_mirror(pool: AnyPool) -> BoxFuture<'static, Result<(Vec<String>, i64)
 }
 
 fn switch_to_mirror(state: &AppState, f: &Arc<Failover>, mark: i64, since: String) {
-    if state.db.which() == Which::Mirror {
-        return;
+    if state.db.which() != Which::Mirror {
+        let old = state.db.swap(f.mirror_pool.clone(), Which::Mirror);
+        // Connections stuck on the dead primary end with their requests' timeouts.
+        tokio::spawn(async move { old.close().await });
     }
-    let old = state.db.swap(f.mirror_pool.clone(), Which::Mirror);
-    *f.primary_pool.lock().expect("not poisoned") = old.clone();
-    // Connections stuck on the dead primary end with their requests' timeouts.
-    tokio::spawn(async move { old.close().await });
     let mut inner = f.inner.lock().expect("not poisoned");
     inner.phase = Phase::FailedOver;
     inner.audit_mark = mark;
@@ -415,6 +411,10 @@ fn fence(f: &Failover, on: bool) -> BoxFuture<'_, Result<(), String>> {
 
 async fn check_while_failed_over(state: &AppState, f: &Arc<Failover>) {
     let holder = f.lease.lock().await.is_some();
+    if !holder {
+        follow(state, f).await;
+        return;
+    }
     match f.reachable(&f.primary_url).await {
         Err(_) => {
             let mut inner = f.inner.lock().expect("not poisoned");
@@ -422,16 +422,6 @@ async fn check_while_failed_over(state: &AppState, f: &Arc<Failover>) {
         }
         Ok(conn) => {
             let _ = conn.close().await;
-            if !holder {
-                // A follower: go back when the decider's record says so.
-                let mirror_db = state.db.with_pool(f.mirror_pool.clone(), Which::Mirror);
-                if let Ok(Some(v)) = super::node_state::get(&mirror_db, STATE_KEY).await {
-                    if v["active"] == "primary" {
-                        switch_back(state, f).await;
-                    }
-                }
-                return;
-            }
             let not_fenced = !f.inner.lock().expect("not poisoned").fenced;
             if not_fenced && fence(f, true).await.is_ok() {
                 f.inner.lock().expect("not poisoned").fenced = true;
@@ -448,9 +438,32 @@ async fn check_while_failed_over(state: &AppState, f: &Arc<Failover>) {
     }
 }
 
+/// An instance that did not decide follows the decider's record on the mirror: it holds requests
+/// back while the decider replays (`failing_back`), and goes back to the primary after it.
+async fn follow(state: &AppState, f: &Arc<Failover>) {
+    let mirror_db = state.db.with_pool(f.mirror_pool.clone(), Which::Mirror);
+    let Ok(Some(record)) = super::node_state::get(&mirror_db, STATE_KEY).await else { return };
+    let gate = &state.backups.gate;
+    if record["active"] == "primary" {
+        switch_back(state, f).await;
+        gate.release();
+    } else if record["failing_back"] == true && !gate.is_closed() {
+        tracing::warn!("the decider is failing back: holding requests until it is done");
+        gate.hold();
+    }
+}
+
 /// Replays the mirror's writes since the failover into the primary, then serves from the primary.
 async fn failback(state: &AppState, f: &Arc<Failover>) {
     let mark = f.inner.lock().expect("not poisoned").audit_mark;
+    let mirror_db = state.db.with_pool(f.mirror_pool.clone(), Which::Mirror);
+    // Other instances (followers) hold their requests once they read this; give them two checks.
+    let announce = json!({"active": "mirror", "failing_back": true, "audit_mark": mark, "at": now()});
+    if super::node_state::put(&mirror_db, STATE_KEY, &announce).await.is_err() {
+        f.set_message("failback postponed: the mirror did not take the announcement");
+        return;
+    }
+    tokio::time::sleep(f.config.interval() * 2).await;
     let closed = match state.backups.gate.close().await {
         Ok(c) => c,
         Err(e) => {
@@ -481,6 +494,7 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
             }
         }
         report.finished_at = now();
+        copy_sessions(&f.mirror_pool, &primary).await.map_err(|e| format!("copying sign-ins: {e}"))?;
         Ok::<_, String>((primary, report))
     }
     .await;
@@ -498,7 +512,6 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
                 inner.since = Some(now());
                 inner.message = Some("failed back; the mirror diverged and must be seeded again (mostrador mirror init)".into());
             }
-            let mirror_db = state.db.with_pool(f.mirror_pool.clone(), Which::Mirror);
             let record = json!({"active": "primary", "needs_resync": true, "at": now(), "replay": reconcile::summary(&report)});
             let _ = super::node_state::put(&mirror_db, STATE_KEY, &record).await;
             let _ = super::node_state::put(&state.db, STATE_KEY, &record).await;
@@ -513,6 +526,8 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
         }
         Err(e) => {
             drop(closed);
+            let record = json!({"active": "mirror", "audit_mark": mark, "at": now()});
+            let _ = super::node_state::put(&mirror_db, STATE_KEY, &record).await;
             // Keep serving from the mirror; fence the primary again so nothing else writes there.
             let _ = fence(f, true).await;
             {
@@ -525,8 +540,35 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
     }
 }
 
+/// Sign-ins made on the mirror are not operations (nothing replays them): copy them over, so that
+/// nobody who signed in during the failover is signed out by the failback.
+fn copy_sessions<'a>(mirror: &'a AnyPool, primary: &'a AnyPool) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
+    async move {
+        let rows = sqlx::query("SELECT id, data, expires_at FROM sessions").fetch_all(mirror).await?;
+        let mut copied = 0;
+        for r in &rows {
+            let (id, data, expires): (String, String, i64) = (r.try_get("id")?, r.try_get("data")?, r.try_get("expires_at")?);
+            copied += sqlx::query(
+                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+            )
+            .bind(id)
+            .bind(data)
+            .bind(expires)
+            .execute(primary)
+            .await?
+            .rows_affected();
+        }
+        Ok(copied)
+    }
+    .boxed()
+}
+
 /// A follower going back to the primary after the decider failed back.
 async fn switch_back(state: &AppState, f: &Arc<Failover>) {
+    if state.db.which() == Which::Primary {
+        return;
+    }
     let Ok(options) = AnyConnectOptions::from_str(&f.primary_url) else { return };
     if let Ok(primary) = pool_options().connect_with(options).await {
         state.db.swap(primary, Which::Primary);
@@ -536,3 +578,13 @@ async fn switch_back(state: &AppState, f: &Arc<Failover>) {
     }
 }
 
+
+/// At start-up, when the primary database cannot be reached: if the mirror records that it took
+/// over (this server restarted while failed over), serve from the mirror; otherwise `None`.
+pub async fn connect_after_failover(config: &crate::config::ServeConfig) -> Option<Db> {
+    let mirror_url = config.failover.mirror_database_url.clone()?;
+    let mirror = crate::config::DatabaseConfig { data_dir: config.db.data_dir.clone(), database_url: Some(mirror_url) };
+    let db = Db::connect(&mirror).await.ok()?;
+    let record = super::node_state::get(&db, STATE_KEY).await.ok()??;
+    (record["active"] == "mirror").then(|| db.with_pool(db.pool(), Which::Mirror))
+}

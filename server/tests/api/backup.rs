@@ -98,9 +98,10 @@ pub async fn digest(db: &mostrador::db::Db, skip: &[&str]) -> BTreeMap<String, V
     out
 }
 
-/// What a restore compares: everything but sign-ins, the audit log (which gains the restore) and the
-/// change feed (which moves past every device's cursor).
-const NOT_COMPARED: &[&str] = &["sessions", "audit_log", "_sqlx_migrations", "change_log", "sync_state"];
+/// What a restore compares: everything but sign-ins, the audit log (which gains the restore), the
+/// change feed (which moves past every device's cursor) and the node-local tables (node_state,
+/// alerts), which a restore leaves as they are.
+const NOT_COMPARED: &[&str] = &["sessions", "audit_log", "_sqlx_migrations", "change_log", "sync_state", "node_state", "alerts"];
 
 // ------------------------------------------------------------------------------------------------
 // Engine tests (SQLite and PostgreSQL)

@@ -4,7 +4,8 @@
 //! black-holed one makes the server fail over to the mirror within its budget (/health 503 in the
 //! meantime, /livez 200); the old primary is fenced as soon as it answers; flapping while failed
 //! over causes no failback; once it stays back, the mirror's writes are replayed into the primary
-//! and the server fails back — every acknowledged write present exactly once.
+//! and the server fails back — every acknowledged write present exactly once. A second instance
+//! started while failed over serves from the mirror and follows the first one's decisions.
 
 use std::{
     collections::HashSet,
@@ -22,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
 use crate::{
-    helpers::{spawn_app_with, spawn_receiver, Engine},
+    helpers::{spawn_app_with, spawn_binary, spawn_receiver, Engine},
     postgres::PgCluster,
 };
 
@@ -121,7 +122,9 @@ fn start_load(base: &str, client: &Client, writers: usize) -> Load {
                             }
                         }
                     }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    // About 10 writes a second per writer: enough to be caught mid-flight by every
+                    // switch, few enough that the failback's replay stays short.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             })
         })
@@ -249,6 +252,27 @@ pub async fn failover_to_the_mirror_and_failback_by_replay() {
     assert!(load.acked() > on_mirror + 10, "writes continue on the mirror ({} → {})", on_mirror, load.acked());
     assert!(on_mirror >= before);
 
+    // A second instance starting now cannot reach the primary: it finds the failover recorded on
+    // the mirror, serves from it, and follows the first instance's decisions from then on.
+    let follower_dir = tempfile::tempdir().unwrap();
+    let follower = spawn_binary(
+        follower_dir.path(),
+        &[
+            ("DATABASE_URL", through_proxy.clone()),
+            ("MIRROR_DATABASE_URL", mirror_url.clone()),
+            ("HEALTH_CHECK_INTERVAL", "1".into()),
+            ("HEALTH_CHECK_TIMEOUT", "1".into()),
+            ("AUTO_FAILOVER_ENABLED", "true".into()),
+            ("FAILBACK_HEALTHY_CHECKS", "6".into()),
+            ("MOSTRADOR_REQUEST_TIMEOUT", "3".into()),
+            ("MOSTRADOR_NODE_NAME", "follower".into()),
+        ],
+    )
+    .await;
+    assert_eq!(health(&probe, &follower.base).await.1["database"], "mirror");
+    let follower_client = follower.admin().await;
+    let follower_load = start_load(&follower.base, &follower_client, 1);
+
     // 3. The primary flaps back and forth: it is fenced while it answers, and never failed back to.
     let mut fenced_seen = false;
     for _ in 0..4 {
@@ -266,10 +290,23 @@ pub async fn failover_to_the_mirror_and_failback_by_replay() {
 
     // 4. It stays back: after 6 healthy checks the mirror's writes are replayed, then failback.
     proxy.set_black_hole(false);
-    wait_for_database(&probe, &app.address, "primary", Duration::from_secs(40)).await;
+    let back = Instant::now();
+    while health(&probe, &app.address).await.1["database"] != "primary" {
+        if back.elapsed() > Duration::from_secs(60) {
+            let (_, system) = crate::helpers::status_json(app.get("/api/ha/status").await).await;
+            panic!("no failback within 60 s: {system}\nalerts: {:?}", receiver.received.lock().unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let failback_took = back.elapsed();
     let failback = receiver.wait_for("/hook", |v| v["alert"]["kind"] == "failback").await;
+    wait_for_database(&probe, &follower.base, "primary", Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (acked, attempted, retries) = load.finish().await;
+    let (follower_acked, follower_attempted, _) = follower_load.finish().await;
+    assert!(follower_acked.len() > 10, "the follower took writes: {}", follower_acked.len());
+    let (mut acked, mut attempted, retries) = load.finish().await;
+    acked.extend(follower_acked);
+    attempted.extend(follower_attempted);
     assert_eq!(metric(&probe, &app.address, "mostrador_database_failovers_total").await, 1.0);
     assert_eq!(metric(&probe, &app.address, "mostrador_database_failbacks_total").await, 1.0);
 
@@ -292,7 +329,7 @@ pub async fn failover_to_the_mirror_and_failback_by_replay() {
     let replayed = failback["alert"]["details"]["applied"].as_u64().unwrap();
     assert!(replayed > 10, "the mirror's writes were replayed: {failback}");
     println!(
-        "failover after {failover_after:?}; {} writes acknowledged ({} retried attempts), {replayed} replayed at failback",
+        "failover after {failover_after:?}; failback {failback_took:?} after the primary came back; {} writes acknowledged ({} retried attempts), {replayed} replayed at failback",
         acked.len(),
         retries
     );
