@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::i18n::{Lang, T};
+use crate::i18n::{Lang};
 use crate::model::{ErrorEnvelope, LoginRequest, NewUser, Page, User, UserChanges};
 
 /// A failed call. `status == 0` means no answer at all (offline, server down).
@@ -90,11 +90,11 @@ impl ApiError {
     /// A sentence to show when there is nothing more specific to say.
     pub fn describe(&self, lang: Lang) -> String {
         if self.is_network() {
-            T::NetworkError.text(lang).to_string()
+            crate::i18n::text(lang, "network_error").to_string()
         } else if !self.message.is_empty() {
             self.message.clone()
         } else {
-            format!("{} ({})", T::UnknownError.text(lang), self.status)
+            format!("{} ({})", crate::i18n::text(lang, "unknown_error"), self.status)
         }
     }
 }

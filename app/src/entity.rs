@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::i18n::{Lang, T};
+use crate::i18n::{Lang, Key};
 use crate::money;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,15 +31,15 @@ pub struct Field {
     pub key: &'static str,
     /// The `name` attribute of the input (tests and password managers rely on it).
     pub input: &'static str,
-    pub label: T,
+    pub label: Key,
     pub kind: Kind,
-    pub help: Option<T>,
+    pub help: Option<Key>,
     pub autocomplete: &'static str,
     pub input_mode: &'static str,
 }
 
 impl Field {
-    const fn new(key: &'static str, input: &'static str, label: T, kind: Kind) -> Field {
+    const fn new(key: &'static str, input: &'static str, label: Key, kind: Kind) -> Field {
         Field {
             key,
             input,
@@ -50,7 +50,7 @@ impl Field {
             input_mode: "text",
         }
     }
-    const fn help(mut self, help: T) -> Field {
+    const fn help(mut self, help: Key) -> Field {
         self.help = Some(help);
         self
     }
@@ -67,10 +67,10 @@ impl Field {
 pub struct EntityDef {
     /// Both the API collection (`/api/products`) and the page route (`/products`).
     pub path: &'static str,
-    pub title: T,
-    pub new_title: T,
-    pub edit_title: T,
-    pub search_hint: T,
+    pub title: Key,
+    pub new_title: Key,
+    pub edit_title: Key,
+    pub search_hint: Key,
     pub fields: &'static [Field],
     /// The field that names a row (used in "Delete “…”?").
     pub display_key: &'static str,
@@ -86,56 +86,56 @@ impl EntityDef {
 
 pub static PRODUCTS: EntityDef = EntityDef {
     path: "products",
-    title: T::Products,
-    new_title: T::NewProduct,
-    edit_title: T::EditProduct,
-    search_hint: T::SearchProducts,
+    title: "products",
+    new_title: "new_product",
+    edit_title: "edit_product",
+    search_hint: "search_products",
     display_key: "name",
     fields: &[
-        Field::new("name", "name", T::Name, Kind::Text),
-        Field::new("sku", "sku", T::Sku, Kind::Text),
-        Field::new("price_cents", "price", T::Price, Kind::Money).mode("decimal"),
-        Field::new("cost_cents", "cost", T::Cost, Kind::Money).mode("decimal"),
-        Field::new("category_id", "category_id", T::Category, Kind::CategoryRef),
-        Field::new("barcode", "barcode", T::Barcode, Kind::OptText).mode("numeric"),
+        Field::new("name", "name", "name", Kind::Text),
+        Field::new("sku", "sku", "sku", Kind::Text),
+        Field::new("price_cents", "price", "price", Kind::Money).mode("decimal"),
+        Field::new("cost_cents", "cost", "cost", Kind::Money).mode("decimal"),
+        Field::new("category_id", "category_id", "category", Kind::CategoryRef),
+        Field::new("barcode", "barcode", "barcode", Kind::OptText).mode("numeric"),
         Field::new(
             "low_stock_threshold",
             "low_stock_threshold",
-            T::LowStockThreshold,
+            "low_stock_threshold",
             Kind::OptCount,
         )
         .mode("numeric")
-        .help(T::LowStockHelp),
-        Field::new("active", "active", T::Active, Kind::Flag),
+        .help("low_stock_help"),
+        Field::new("active", "active", "active", Kind::Flag),
     ],
 };
 
 pub static CATEGORIES: EntityDef = EntityDef {
     path: "categories",
-    title: T::Categories,
-    new_title: T::NewCategory,
-    edit_title: T::EditCategory,
-    search_hint: T::SearchCategories,
+    title: "categories",
+    new_title: "new_category",
+    edit_title: "edit_category",
+    search_hint: "search_categories",
     display_key: "name",
     fields: &[
-        Field::new("name", "name", T::Name, Kind::Text),
-        Field::new("description", "description", T::Description, Kind::LongText),
+        Field::new("name", "name", "name", Kind::Text),
+        Field::new("description", "description", "description", Kind::LongText),
     ],
 };
 
 pub static CUSTOMERS: EntityDef = EntityDef {
     path: "customers",
-    title: T::Customers,
-    new_title: T::NewCustomer,
-    edit_title: T::EditCustomer,
-    search_hint: T::SearchCustomers,
+    title: "customers",
+    new_title: "new_customer",
+    edit_title: "edit_customer",
+    search_hint: "search_customers",
     display_key: "name",
     fields: &[
-        Field::new("name", "name", T::Name, Kind::Text).autocomplete("off"),
-        Field::new("tax_id", "tax_id", T::TaxId, Kind::OptText),
-        Field::new("email", "email", T::Email, Kind::OptText).mode("email"),
-        Field::new("phone", "phone", T::Phone, Kind::OptText).mode("tel"),
-        Field::new("notes", "notes", T::Notes, Kind::LongText),
+        Field::new("name", "name", "name", Kind::Text).autocomplete("off"),
+        Field::new("tax_id", "tax_id", "tax_id", Kind::OptText),
+        Field::new("email", "email", "email", Kind::OptText).mode("email"),
+        Field::new("phone", "phone", "phone", Kind::OptText).mode("tel"),
+        Field::new("notes", "notes", "notes", Kind::LongText),
     ],
 };
 
@@ -167,10 +167,10 @@ pub fn to_text(kind: Kind, v: Option<&Value>, lang: Lang) -> String {
 }
 
 /// The input text as the JSON value to send, or why it cannot be sent.
-pub fn from_text(kind: Kind, text: &str) -> Result<Value, T> {
+pub fn from_text(kind: Kind, text: &str) -> Result<Value, Key> {
     let t = text.trim();
     match kind {
-        Kind::Text if t.is_empty() => Err(T::Required),
+        Kind::Text if t.is_empty() => Err("required"),
         Kind::Text => Ok(Value::String(t.to_string())),
         Kind::OptText | Kind::CategoryRef if t.is_empty() => Ok(Value::Null),
         Kind::OptText | Kind::CategoryRef => Ok(Value::String(t.to_string())),
@@ -179,8 +179,8 @@ pub fn from_text(kind: Kind, text: &str) -> Result<Value, T> {
         Kind::LongText => Ok(Value::String(t.to_string())),
         Kind::Money => match money::parse_cents(t) {
             Ok(c) => Ok(Value::from(c)),
-            Err(money::MoneyError::Empty) => Err(T::Required),
-            Err(money::MoneyError::Invalid) => Err(T::InvalidMoney),
+            Err(money::MoneyError::Empty) => Err("required"),
+            Err(money::MoneyError::Invalid) => Err("invalid_money"),
         },
         Kind::OptCount if t.is_empty() => Ok(Value::Null),
         Kind::OptCount => t
@@ -188,7 +188,7 @@ pub fn from_text(kind: Kind, text: &str) -> Result<Value, T> {
             .ok()
             .filter(|n| *n >= 0)
             .map(Value::from)
-            .ok_or(T::InvalidCount),
+            .ok_or("invalid_count"),
         Kind::Flag => Ok(Value::Bool(t == "true")),
     }
 }
@@ -218,16 +218,16 @@ mod tests {
     fn text_round_trip() {
         assert_eq!(to_text(Kind::Money, Some(&json!(1250)), Lang::Es), "12,50");
         assert_eq!(from_text(Kind::Money, "12,50"), Ok(json!(1250)));
-        assert_eq!(from_text(Kind::Money, ""), Err(T::Required));
-        assert_eq!(from_text(Kind::Money, "12,345"), Err(T::InvalidMoney));
+        assert_eq!(from_text(Kind::Money, ""), Err("required"));
+        assert_eq!(from_text(Kind::Money, "12,345"), Err("invalid_money"));
         assert_eq!(from_text(Kind::Money, "1.234,50"), Ok(json!(123450)));
-        assert_eq!(from_text(Kind::Money, "1,2,3"), Err(T::InvalidMoney));
+        assert_eq!(from_text(Kind::Money, "1,2,3"), Err("invalid_money"));
         assert_eq!(from_text(Kind::OptText, "  "), Ok(Value::Null));
-        assert_eq!(from_text(Kind::Text, "  "), Err(T::Required));
+        assert_eq!(from_text(Kind::Text, "  "), Err("required"));
         assert_eq!(from_text(Kind::Text, " Yerba "), Ok(json!("Yerba")));
         assert_eq!(from_text(Kind::OptCount, "5"), Ok(json!(5)));
-        assert_eq!(from_text(Kind::OptCount, "-5"), Err(T::InvalidCount));
-        assert_eq!(from_text(Kind::OptCount, "2.5"), Err(T::InvalidCount));
+        assert_eq!(from_text(Kind::OptCount, "-5"), Err("invalid_count"));
+        assert_eq!(from_text(Kind::OptCount, "2.5"), Err("invalid_count"));
         assert_eq!(to_text(Kind::OptCount, Some(&Value::Null), Lang::Es), "");
         assert_eq!(to_text(Kind::Flag, Some(&json!(true)), Lang::Es), "true");
         assert_eq!(from_text(Kind::Flag, "false"), Ok(json!(false)));

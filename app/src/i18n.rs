@@ -1,4 +1,5 @@
-//! A small hand-written translation table (Spanish by default, English on request).
+//! Languages: Spanish by default, English on request. The texts live in `app/locales/app.yml`, which the
+//! rust-i18n crate compiles into the binary (see `i18n!` in lib.rs); this module picks the language.
 //!
 //! The language is chosen by the `lang` cookie so that the server renders the page in the language the
 //! browser will hydrate with: the server writes it into `<html lang>`, and the client reads it back from
@@ -40,6 +41,12 @@ impl Lang {
         }
     }
 
+    /// The first supported language of an `Accept-Language` header ("en-US,en;q=0.9,es;q=0.8" → En),
+    /// in the order the browser lists them (browsers send them by preference).
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        header.split(',').find_map(|part| Lang::parse(part.split(';').next().unwrap_or("")))
+    }
+
     /// Reads `lang=xx` out of a `Cookie:` header or `document.cookie`.
     pub fn from_cookie_header(header: &str) -> Option<Lang> {
         header
@@ -50,211 +57,16 @@ impl Lang {
     }
 }
 
-macro_rules! texts {
-    ($($key:ident: $es:expr, $en:expr;)*) => {
-        /// Every user-visible text of the app.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum T { $($key,)* }
+/// A message key: a key of `app/locales/app.yml` (checked by the `every_key_is_translated` test).
+pub type Key = &'static str;
 
-        impl T {
-            pub fn text(self, lang: Lang) -> &'static str {
-                match (self, lang) {
-                    $((T::$key, Lang::Es) => $es, (T::$key, Lang::En) => $en,)*
-                }
-            }
-        }
-    };
-}
-
-texts! {
-    AppName: "Mostrador", "Mostrador";
-    Loading: "Cargando…", "Loading…";
-    LoginTitle: "Iniciar sesión", "Sign in";
-    LoginSubtitle: "Punto de venta y stock", "Point of sale and stock";
-    Username: "Usuario", "Username";
-    Password: "Contraseña", "Password";
-    SignIn: "Entrar", "Sign in";
-    SigningIn: "Entrando…", "Signing in…";
-    InvalidCredentials: "Usuario o contraseña incorrectos.", "Wrong username or password.";
-    TooManyAttempts: "Demasiados intentos. Espera {n} s y vuelve a intentarlo.", "Too many attempts. Wait {n} s and try again.";
-    NetworkError: "No se pudo conectar con el servidor.", "Could not reach the server.";
-    SessionCheckFailed: "No se pudo comprobar la sesión.", "Could not check your session.";
-    Retry: "Reintentar", "Retry";
-    Products: "Productos", "Products";
-    Categories: "Categorías", "Categories";
-    Customers: "Clientes", "Customers";
-    Users: "Usuarios", "Users";
-    Logout: "Salir", "Log out";
-    MainNav: "Navegación principal", "Main navigation";
-    SkipToContent: "Saltar al contenido", "Skip to content";
-    SwitchLanguage: "Cambiar idioma a English", "Switch language to Español";
-    Search: "Buscar", "Search";
-    SearchProducts: "Nombre, SKU o código", "Name, SKU or barcode";
-    SearchCategories: "Nombre o descripción", "Name or description";
-    SearchCustomers: "Nombre, identificación, correo o teléfono", "Name, tax ID, email or phone";
-    New: "Nuevo", "New";
-    NoResults: "No hay resultados.", "Nothing found.";
-    EmptyList: "Todavía no hay nada aquí.", "Nothing here yet.";
-    Previous: "Anterior", "Previous";
-    Next: "Siguiente", "Next";
-    RangeOf: "{from}–{to} de {total}", "{from}–{to} of {total}";
-    Sku: "SKU", "SKU";
-    Name: "Nombre", "Name";
-    Barcode: "Código de barras", "Barcode";
-    Category: "Categoría", "Category";
-    NoCategory: "Sin categoría", "No category";
-    Price: "Precio de venta", "Sale price";
-    Cost: "Costo", "Cost";
-    Stock: "Stock", "Stock";
-    LowStockThreshold: "Aviso de stock bajo", "Low-stock alert";
-    LowStockHelp: "Avisar cuando queden estas unidades o menos.", "Warn when this many units or fewer are left.";
-    StockHelp: "El stock cambia con ventas y movimientos.", "Stock changes through sales and movements.";
-    Active: "Activo", "Active";
-    Inactive: "Inactivo", "Inactive";
-    LowStock: "Stock bajo", "Low stock";
-    Description: "Descripción", "Description";
-    TaxId: "Identificación fiscal", "Tax ID";
-    Email: "Correo electrónico", "Email";
-    Phone: "Teléfono", "Phone";
-    Notes: "Notas", "Notes";
-    Role: "Rol", "Role";
-    Admin: "Administrador", "Administrator";
-    Cashier: "Cajero", "Cashier";
-    NewProduct: "Nuevo producto", "New product";
-    EditProduct: "Editar producto", "Edit product";
-    NewCategory: "Nueva categoría", "New category";
-    EditCategory: "Editar categoría", "Edit category";
-    NewCustomer: "Nuevo cliente", "New customer";
-    EditCustomer: "Editar cliente", "Edit customer";
-    Save: "Guardar", "Save";
-    Saving: "Guardando…", "Saving…";
-    Cancel: "Cancelar", "Cancel";
-    Back: "Volver", "Back";
-    Delete: "Eliminar", "Delete";
-    Deleting: "Eliminando…", "Deleting…";
-    ConfirmDelete: "¿Eliminar «{name}»?", "Delete “{name}”?";
-    ConfirmDeleteHelp: "Dejará de aparecer en las listas y en las cajas.", "It will no longer appear in lists or at the tills.";
-    Saved: "Guardado.", "Saved.";
-    Deleted: "Eliminado.", "Deleted.";
-    NoChanges: "No hay cambios que guardar.", "There is nothing to save.";
-    Required: "Obligatorio.", "Required.";
-    InvalidMoney: "Importe no válido (por ejemplo 12,50).", "Invalid amount (for example 12.50).";
-    InvalidCount: "Debe ser un número entero, 0 o más.", "Must be a whole number, 0 or more.";
-    FixFields: "Revisa los campos marcados.", "Please check the marked fields.";
-    NotFound: "No encontrado.", "Not found.";
-    PageNotFound: "Esta página no existe.", "This page does not exist.";
-    GoToProducts: "Ir a productos", "Go to products";
-    ConflictTitle: "Otra persona cambió este registro", "Someone else changed this record";
-    ConflictHelp: "Tus cambios no se guardaron. Compara y elige qué conservar.", "Your changes were not saved. Compare and choose what to keep.";
-    ConflictDeleteHelp: "Alguien lo cambió mientras tanto; el formulario muestra ahora lo que hay en el servidor.", "Someone changed it meanwhile; the form now shows what the server has.";
-    Mine: "Lo mío", "Mine";
-    OnServer: "En el servidor", "On the server";
-    Yes: "Sí", "Yes";
-    No: "No", "No";
-    Empty: "(vacío)", "(empty)";
-    Forbidden: "No tienes permiso para ver esta página.", "You don't have permission to see this page.";
-    NewUser: "Nuevo usuario", "New user";
-    Create: "Crear", "Create";
-    NewPassword: "Nueva contraseña", "New password";
-    SetPassword: "Cambiar contraseña", "Set password";
-    PasswordChanged: "Contraseña cambiada.", "Password changed.";
-    Activate: "Activar", "Activate";
-    Deactivate: "Desactivar", "Deactivate";
-    You: "tú", "you";
-    Edit: "Editar", "Edit";
-    Close: "Cerrar", "Close";
-    UserCreated: "Usuario creado.", "User created.";
-    DuplicateUsername: "Ese nombre de usuario ya existe.", "That username is taken.";
-    DuplicateSku: "Ya hay un producto con ese SKU.", "Another product has that SKU.";
-    LastAdmin: "Debe quedar al menos un administrador activo.", "There must be at least one active administrator.";
-    // Offline: outbox, sync, sale screen
-    Pending: "Pendientes de enviar", "Waiting to be sent";
-    PendingNav: "Pendientes", "Pending";
-    PendingBadge: "{n} pendientes de enviar", "{n} waiting to be sent";
-    ConnOnline: "Conectado", "Online";
-    ConnOffline: "Sin conexión", "Offline";
-    ConnUnreachable: "Servidor no disponible", "Server unreachable";
-    ConnChecking: "Comprobando conexión…", "Checking connection…";
-    DataAgeNow: "datos al día", "data up to date";
-    DataAgeMin: "datos de hace {n} min", "data from {n} min ago";
-    DataAgeHours: "datos de hace {n} h", "data from {n} h ago";
-    DataAgeDays: "datos de hace {n} días", "data from {n} days ago";
-    DataNever: "todavía sin datos del servidor", "no data from the server yet";
-    FirstDownload: "Descargando el catálogo…", "Downloading the catalog…";
-    SendNow: "Enviar ahora", "Send now";
-    SendingProgress: "Enviando {n} de {total}", "Sending {n} of {total}";
-    StatePending: "Pendiente", "Pending";
-    StateFailed: "Rechazado", "Rejected";
-    StateConflict: "Conflicto", "Conflict";
-    StateBlocked: "En espera", "Waiting";
-    StateDone: "Enviado", "Sent";
-    BlockedBy: "Espera a: {what}", "Waits for: {what}";
-    WaitsForUser: "Lo envía {user} al iniciar sesión", "Sent when {user} signs in";
-    NothingPending: "Nada pendiente: todo está enviado.", "Nothing pending: everything has been sent.";
-    Discard: "Descartar", "Discard";
-    DiscardConfirm: "¿Descartar? Esta operación no se enviará nunca.", "Discard? This operation will never be sent.";
-    Discarded: "Descartado.", "Discarded.";
-    ExportOutbox: "Exportar como JSON", "Export as JSON";
-    Attempts: "intentos: {n}", "attempts: {n}";
-    SavedOffline: "Guardado en este dispositivo; se enviará al volver la conexión.", "Saved on this device; it will be sent when the connection is back.";
-    SavedRejected: "El servidor lo rechazó: revísalo en Pendientes.", "The server rejected it: see Pending.";
-    KeepMine: "Mantener lo mío", "Keep mine";
-    TakeServer: "Usar lo del servidor", "Take the server's";
-    ApplyChoice: "Aplicar mi elección", "Apply my choice";
-    Theirs: "Servidor", "Server";
-    Field: "Campo", "Field";
-    OpCreate: "Alta", "New";
-    OpUpdate: "Cambio", "Change";
-    OpDelete: "Baja", "Delete";
-    OpClose: "Cierre", "Close";
-    TableSales: "Venta", "Sale";
-    TableCashSessions: "Caja", "Till";
-    TableProducts: "Producto", "Product";
-    TableCategories: "Categoría", "Category";
-    TableCustomers: "Cliente", "Customer";
-    TableOther: "Operación", "Operation";
-    Sell: "Vender", "Sell";
-    TodaySales: "Ventas de hoy", "Today's sales";
-    NoSalesToday: "Todavía no hay ventas hoy.", "No sales today yet.";
-    SearchToAdd: "Buscar producto por nombre, SKU o código", "Search product by name, SKU or barcode";
-    Cart: "Venta actual", "Current sale";
-    EmptyCart: "Busca un producto y agrégalo.", "Search for a product and add it.";
-    Add: "Agregar", "Add";
-    Remove: "Quitar", "Remove";
-    Quantity: "Cantidad", "Quantity";
-    Less: "Uno menos", "One less";
-    More: "Uno más", "One more";
-    Total: "Total", "Total";
-    CustomerOptional: "Cliente (opcional)", "Customer (optional)";
-    NoCustomer: "Sin cliente", "No customer";
-    NewCustomerName: "O cliente nuevo (nombre)", "Or new customer (name)";
-    CashReceived: "Efectivo recibido", "Cash received";
-    Change: "Vuelto", "Change";
-    Charge: "Cobrar", "Charge";
-    SaleSaved: "Venta registrada.", "Sale recorded.";
-    NotEnoughPaid: "Lo recibido no alcanza para el total.", "The amount received does not cover the total.";
-    CashClosed: "No hay caja abierta.", "No till is open.";
-    OpenCash: "Abrir caja", "Open till";
-    OpeningFloat: "Fondo inicial", "Opening float";
-    Register: "Caja", "Till";
-    CloseCash: "Cerrar caja", "Close till";
-    CountedCash: "Efectivo contado", "Counted cash";
-    ExpectedCash: "Efectivo esperado", "Expected cash";
-    CashOpenSince: "{register}: abierta", "{register}: open";
-    CloseBlocked: "No se puede cerrar: hay {n} operaciones de esta caja sin enviar.", "Cannot close: {n} operations of this till have not been sent yet.";
-    Items: "artículos", "items";
-    Settings: "Ajustes", "Settings";
-    StorageTitle: "Almacenamiento en este dispositivo", "Storage on this device";
-    StorageUsage: "Usado: {used} de {quota}", "Used: {used} of {quota}";
-    StoragePersistent: "Almacenamiento persistente: el navegador no borrará estos datos.", "Persistent storage: the browser will not evict this data.";
-    StorageNotPersistent: "El navegador podría borrar los datos de este dispositivo si le falta espacio. Instala la app para evitarlo.", "The browser may evict this device's data when space runs low. Install the app to prevent it.";
-    Language: "Idioma", "Language";
-    Backups: "Copias de seguridad", "Backups";
-    Administration: "Administración", "Administration";
-    UnknownError: "Algo salió mal.", "Something went wrong.";
-    // PWA shell
-    UpdateAvailable: "Nueva versión disponible — recargar", "New version available — reload";
-    Updating: "Actualizando…", "Updating…";
+/// The text of `key` in `lang`, from the locale file that rust-i18n compiled into the binary. A missing key
+/// shows the key itself (and fails the unit test that scans the sources for keys).
+pub fn text(lang: Lang, key: Key) -> &'static str {
+    match crate::_rust_i18n_try_translate(lang.code(), key) {
+        Some(std::borrow::Cow::Borrowed(s)) => s,
+        _ => key,
+    }
 }
 
 /// The language signal every component reads (through [`use_i18n`]).
@@ -265,8 +77,8 @@ pub struct I18n {
 
 impl I18n {
     /// The text in the current language; reactive when called inside a closure in a view.
-    pub fn t(self, key: T) -> &'static str {
-        key.text(self.lang.get())
+    pub fn t(self, key: Key) -> &'static str {
+        text(self.lang.get(), key)
     }
 
     pub fn set(self, lang: Lang) {
@@ -292,6 +104,14 @@ pub fn initial_lang() -> Lang {
                     .iter()
                     .filter_map(|v| v.to_str().ok())
                     .find_map(Lang::from_cookie_header)
+                    // No choice saved yet: the browser's preferred language.
+                    .or_else(|| {
+                        parts
+                            .headers
+                            .get(http::header::ACCEPT_LANGUAGE)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(Lang::from_accept_language)
+                    })
             })
             .unwrap_or_default()
     }
@@ -353,13 +173,22 @@ fn persist(lang: Lang) {
     let _ = lang;
 }
 
-/// Fills `{name}` placeholders.
+/// "hace 5 min" / "5 min ago": how long ago, in whole minutes, hours or days. The one age wording of the app
+/// (the data's age in the connection bar, a pending item's age).
+pub fn ago(lang: Lang, minutes: i64) -> String {
+    let (key, n) = match minutes.max(0) {
+        0 => ("ago_now", 0),
+        m @ 1..=119 => ("ago_min", m),
+        m @ 120..=2879 => ("ago_hours", m / 60),
+        m => ("ago_days", m / 1440),
+    };
+    fill(text(lang, key), &[("n", &n.to_string())])
+}
+
+/// Fills `%{name}` placeholders (rust-i18n's syntax).
 pub fn fill(template: &str, args: &[(&str, &str)]) -> String {
-    let mut out = template.to_string();
-    for (k, v) in args {
-        out = out.replace(&format!("{{{k}}}"), v);
-    }
-    out
+    let (keys, values): (Vec<&str>, Vec<String>) = args.iter().map(|(k, v)| (*k, v.to_string())).unzip();
+    rust_i18n::replace_patterns(template, &keys, &values)
 }
 
 #[cfg(test)]
@@ -379,10 +208,72 @@ mod tests {
     }
 
     #[test]
+    fn accept_language() {
+        assert_eq!(Lang::from_accept_language("en-US,en;q=0.9,es;q=0.8"), Some(Lang::En));
+        assert_eq!(Lang::from_accept_language("fr-FR,fr;q=0.9,es-AR;q=0.8,en;q=0.5"), Some(Lang::Es));
+        assert_eq!(Lang::from_accept_language("de"), None);
+    }
+
+    #[test]
+    fn ago_in_both_languages() {
+        assert_eq!(ago(Lang::Es, 0), "ahora");
+        assert_eq!(ago(Lang::En, 12), "12 min ago");
+        assert_eq!(ago(Lang::Es, 300), "hace 5 h");
+        assert_eq!(ago(Lang::En, 3 * 1440), "3 days ago");
+    }
+
+    /// Every `"key"` the sources hand to the translation functions exists in both languages.
+    #[test]
+    fn every_key_is_translated() {
+        let yml = include_str!("../locales/app.yml");
+        let keys: std::collections::HashSet<&str> = yml
+            .lines()
+            .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && !l.starts_with('_') && l.ends_with(':'))
+            .map(|l| l.trim_end_matches(':'))
+            .collect();
+        // Both languages for every key (the Spanish fallback would hide a missing English text).
+        let lines: Vec<&str> = yml.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if keys.contains(line.trim_end_matches(':')) && line.ends_with(':') {
+                let block: Vec<&str> = lines[i + 1..].iter().take_while(|l| l.starts_with(' ')).copied().collect();
+                for lang in ["es", "en"] {
+                    assert!(block.iter().any(|l| l.trim_start().starts_with(&format!("{lang}:"))), "{line} has no {lang} text");
+                }
+            }
+        }
+        // Keys are snake_case string literals in the sources: every such literal that looks like a key and
+        // sits in a translation call must be known.
+        let mut missing = Vec::new();
+        visit(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")), &mut |src: &str| {
+            for marker in [".t(\"", "text(lang, \"", "tr(i18n.lang.get(), \"", "tr(lang, \"", "Msg::T(\"", ".show(\""] {
+                for (i, _) in src.match_indices(marker) {
+                    let rest = &src[i + marker.len()..];
+                    let key = &rest[..rest.find('"').unwrap_or(0)];
+                    if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') && !keys.contains(key) {
+                        missing.push(key.to_string());
+                    }
+                }
+            }
+        });
+        assert!(missing.is_empty(), "keys missing from app.yml: {missing:?}");
+    }
+
+    fn visit(dir: &std::path::Path, f: &mut dyn FnMut(&str)) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                visit(&path, f);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                f(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+
+    #[test]
     fn fill_placeholders() {
         assert_eq!(
             fill(
-                "{from}–{to} de {total}",
+                "%{from}–%{to} de %{total}",
                 &[("from", "1"), ("to", "20"), ("total", "45")]
             ),
             "1–20 de 45"

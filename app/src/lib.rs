@@ -6,6 +6,9 @@
 // The view types of the larger pages nest deeper than the default limit when building for wasm.
 #![recursion_limit = "256"]
 
+// Compiles app/locales/*.yml into lookup tables; `i18n::text` reads them.
+rust_i18n::i18n!("locales", fallback = "es");
+
 pub mod api;
 pub mod components;
 pub mod entity;

@@ -21,20 +21,20 @@ use crate::offline::outbox::{conflict_current, OutboxItem};
 use crate::offline::sync::{self, use_sync, Outcome};
 use crate::offline::{data, store};
 use crate::entity::{changed_fields, default_text, from_text, to_text, EntityDef, Field, Kind};
-use crate::i18n::{fill, use_i18n, Lang, T};
+use crate::i18n::{fill, use_i18n, Lang, Key};
 use crate::model::Category;
 
 /// A message that is either ours (re-translated when the language changes) or the server's text.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Msg {
-    T(T),
+    T(Key),
     Text(String),
 }
 
 impl Msg {
     pub fn show(&self, lang: Lang) -> String {
         match self {
-            Msg::T(t) => t.text(lang).to_string(),
+            Msg::T(t) => crate::i18n::text(lang, t).to_string(),
             Msg::Text(s) => s.clone(),
         }
     }
@@ -56,9 +56,9 @@ struct Conflict {
 }
 
 /// Known duplicate codes → the field they belong to and our sentence for it.
-fn duplicate_message(code: &str) -> Option<(&'static str, T)> {
+fn duplicate_message(code: &str) -> Option<(&'static str, Key)> {
     match code {
-        "duplicate_sku" => Some(("sku", T::DuplicateSku)),
+        "duplicate_sku" => Some(("sku", "duplicate_sku")),
         _ => None,
     }
 }
@@ -170,7 +170,7 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
             errors.update(|m| {
                 m.insert(key, Msg::T(text));
             });
-            banner.set(Some(Msg::T(T::FixFields)));
+            banner.set(Some(Msg::T("fix_fields")));
             return;
         }
         let field_errors = e.field_errors();
@@ -187,14 +187,14 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
             }
             errors.set(by_field);
             banner.set(Some(if other.is_empty() {
-                Msg::T(T::FixFields)
+                Msg::T("fix_fields")
             } else {
                 Msg::Text(other.join(" · "))
             }));
             return;
         }
         banner.set(Some(if e.status == 404 {
-            Msg::T(T::NotFound)
+            Msg::T("not_found")
         } else {
             Msg::Text(e.describe(i18n.lang.get_untracked()))
         }));
@@ -207,13 +207,13 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
             Ok((Outcome::Confirmed, _)) => {
                 sent_item.set(None);
                 conflict.set(None);
-                toast.show(T::Saved);
+                toast.show("saved");
                 goto.go(memory.url_now(def.path));
             }
             Ok((Outcome::Queued, _)) => {
                 sent_item.set(None);
                 conflict.set(None);
-                toast.show(T::SavedOffline);
+                toast.show("saved_offline");
                 goto.go(memory.url_now(def.path));
             }
             Ok((Outcome::Conflict(e), item)) => {
@@ -274,7 +274,7 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
             Ok(mine) => mine,
             Err(invalid) => {
                 errors.set(invalid);
-                banner.set(Some(Msg::T(T::FixFields)));
+                banner.set(Some(Msg::T("fix_fields")));
                 return;
             }
         };
@@ -291,7 +291,7 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
             Some(row) => {
                 let changes = changed_fields(def, &row, &mine);
                 if changes.is_empty() {
-                    banner.set(Some(Msg::T(T::NoChanges)));
+                    banner.set(Some(Msg::T("no_changes")));
                 } else {
                     send_patch(row, changes);
                 }
@@ -313,7 +313,7 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
             }
             Err(invalid) => {
                 errors.set(invalid);
-                banner.set(Some(Msg::T(T::FixFields)));
+                banner.set(Some(Msg::T("fix_fields")));
             }
         }
     };
@@ -344,12 +344,12 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
             match data::delete(sync, def.path, &row).await {
                 Ok((Outcome::Confirmed, _)) => {
                     busy.set(false);
-                    toast.show(T::Deleted);
+                    toast.show("deleted");
                     goto.go(memory.url_now(def.path));
                 }
                 Ok((Outcome::Queued, _)) => {
                     busy.set(false);
-                    toast.show(T::SavedOffline);
+                    toast.show("saved_offline");
                     goto.go(memory.url_now(def.path));
                 }
                 Ok((Outcome::Conflict(e) | Outcome::Failed(e), item)) => {
@@ -364,7 +364,7 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
                     if let Some(current) = conflict_current(&e) {
                         // Deleting what someone just changed would discard their change unseen: show it first.
                         fill_from(&current);
-                        banner.set(Some(Msg::T(T::ConflictDeleteHelp)));
+                        banner.set(Some(Msg::T("conflict_delete_help")));
                     } else {
                         on_error(e.into(), Map::new());
                     }
@@ -421,7 +421,7 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
                     on:change=move |ev| value.set(event_target_value(&ev))
                 >
                     <option value="" prop:selected=move || value.get().is_empty()>
-                        {move || i18n.t(T::NoCategory)}
+                        {move || i18n.t("no_category")}
                     </option>
                     {move || {
                         categories
@@ -504,7 +504,7 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
             _ => to_text(f.kind, v, lang),
         };
         if text.is_empty() {
-            T::Empty.text(lang).to_string()
+            crate::i18n::text(lang, "empty").to_string()
         } else {
             text
         }
@@ -523,13 +523,13 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
                     let differs = mine != theirs;
                     view! {
                         <div class="conflict-row" class:differs=differs data-testid=format!("conflict-{}", f.input)>
-                            <div class="conflict-field">{f.label.text(lang)}</div>
+                            <div class="conflict-field">{crate::i18n::text(lang, f.label)}</div>
                             <div class="conflict-mine">
-                                <span class="conflict-tag">{T::Mine.text(lang)}</span>
+                                <span class="conflict-tag">{crate::i18n::text(lang, "mine")}</span>
                                 <span class="conflict-value" data-testid="conflict-mine">{mine}</span>
                             </div>
                             <div class="conflict-theirs">
-                                <span class="conflict-tag">{T::OnServer.text(lang)}</span>
+                                <span class="conflict-tag">{crate::i18n::text(lang, "on_server")}</span>
                                 <span class="conflict-value" data-testid="conflict-server">{theirs}</span>
                             </div>
                         </div>
@@ -540,16 +540,16 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
                 <section class="conflict" role="alert" data-testid="conflict" aria-labelledby="conflict-title">
                     <h2 id="conflict-title">
                         <Icon name="alert"/>
-                        <span>{T::ConflictTitle.text(lang)}</span>
+                        <span>{crate::i18n::text(lang, "conflict_title")}</span>
                     </h2>
-                    <p>{T::ConflictHelp.text(lang)}</p>
+                    <p>{crate::i18n::text(lang, "conflict_help")}</p>
                     <div class="conflict-grid">{rows}</div>
                     <div class="actions">
                         <button type="button" class="btn primary" data-testid="keep-mine" disabled=busy on:click=keep_mine>
-                            {T::KeepMine.text(lang)}
+                            {crate::i18n::text(lang, "keep_mine")}
                         </button>
                         <button type="button" class="btn" data-testid="take-server" disabled=busy on:click=take_server>
-                            {T::TakeServer.text(lang)}
+                            {crate::i18n::text(lang, "take_server")}
                         </button>
                     </div>
                 </section>
@@ -563,9 +563,9 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
                 let stock = row.get("stock").and_then(Value::as_i64).unwrap_or(0);
                 view! {
                     <div class="readonly" data-testid="stock">
-                        <span class="readonly-label">{move || i18n.t(T::Stock)}</span>
+                        <span class="readonly-label">{move || i18n.t("stock")}</span>
                         <span class="readonly-value">{stock}</span>
-                        <span class="help">{move || i18n.t(T::StockHelp)}</span>
+                        <span class="help">{move || i18n.t("stock_help")}</span>
                     </div>
                 }
             })
@@ -596,16 +596,16 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
                                     on:click=move |_| confirming.set(true)
                                 >
                                     <Icon name="trash"/>
-                                    <span>{move || i18n.t(T::Delete)}</span>
+                                    <span>{move || i18n.t("delete")}</span>
                                 </button>
                             }
                         }
                     >
                         <div class="confirm" role="alertdialog" aria-labelledby="confirm-title" data-testid="confirm-delete">
                             <p id="confirm-title" class="confirm-title">
-                                {move || fill(i18n.t(T::ConfirmDelete), &[("name", &name())])}
+                                {move || fill(i18n.t("confirm_delete"), &[("name", &name())])}
                             </p>
-                            <p class="help">{move || i18n.t(T::ConfirmDeleteHelp)}</p>
+                            <p class="help">{move || i18n.t("confirm_delete_help")}</p>
                             <div class="actions">
                                 <button
                                     type="button"
@@ -614,10 +614,10 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
                                     disabled=busy
                                     on:click=confirm_delete
                                 >
-                                    {move || i18n.t(if busy.get() { T::Deleting } else { T::Delete })}
+                                    {move || i18n.t(if busy.get() { "deleting" } else { "delete" })}
                                 </button>
                                 <button type="button" class="btn" on:click=move |_| confirming.set(false)>
-                                    {move || i18n.t(T::Cancel)}
+                                    {move || i18n.t("cancel")}
                                 </button>
                             </div>
                         </div>
@@ -637,11 +637,11 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
 
     let body = move || match load.get() {
         Load::Loading => {
-            view! { <p class="loading" data-testid="loading">{move || i18n.t(T::Loading)}</p> }
+            view! { <p class="loading" data-testid="loading">{move || i18n.t("loading")}</p> }
                 .into_any()
         }
         Load::Missing => {
-            view! { <p class="panel center">{move || i18n.t(T::NotFound)}</p> }.into_any()
+            view! { <p class="panel center">{move || i18n.t("not_found")}</p> }.into_any()
         }
         Load::Failed(e) => {
             view! { <p class="panel center" role="alert">{e.describe(i18n.lang.get())}</p> }
@@ -668,9 +668,9 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
                     {read_only}
                     <div class="actions sticky">
                         <button type="submit" class="btn primary wide" data-testid="save" disabled=busy>
-                            {move || i18n.t(if busy.get() { T::Saving } else { T::Save })}
+                            {move || i18n.t(if busy.get() { "saving" } else { "save" })}
                         </button>
-                        <a class="btn" href=move || memory.url(def.path)>{move || i18n.t(T::Cancel)}</a>
+                        <a class="btn" href=move || memory.url(def.path)>{move || i18n.t("cancel")}</a>
                     </div>
                 </form>
                 {delete_zone}
@@ -683,7 +683,7 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         <Title text=move || title().to_string()/>
         <section class="page narrow">
             <header class="page-head">
-                <a class="back" href=move || memory.url(def.path) aria-label=move || i18n.t(T::Back)>
+                <a class="back" href=move || memory.url(def.path) aria-label=move || i18n.t("back")>
                     <Icon name="back"/>
                     <span>{move || i18n.t(def.title)}</span>
                 </a>
@@ -697,8 +697,8 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
 
 fn i18n_yes_no(b: bool, lang: Lang) -> &'static str {
     if b {
-        T::Yes.text(lang)
+        crate::i18n::text(lang, "yes")
     } else {
-        T::No.text(lang)
+        crate::i18n::text(lang, "no")
     }
 }

@@ -8,7 +8,7 @@ use leptos_router::{components::Outlet, hooks::use_location};
 use super::icons::Icon;
 use super::{use_goto, use_session, LangToggle, ToastView};
 use crate::api;
-use crate::i18n::{fill, use_i18n, T};
+use crate::i18n::{fill, use_i18n, Key, Lang};
 use crate::model::User;
 use crate::offline::sync::{self, use_sync, Connection};
 
@@ -114,22 +114,22 @@ pub fn AppLayout() -> impl IntoView {
         if check_failed.get() {
             view! {
                 <div class="panel center" role="alert">
-                    <p>{move || i18n.t(T::SessionCheckFailed)}</p>
+                    <p>{move || i18n.t("session_check_failed")}</p>
                     <button type="button" class="btn" on:click=move |_| check()>
-                        {move || i18n.t(T::Retry)}
+                        {move || i18n.t("retry")}
                     </button>
                 </div>
             }
             .into_any()
         } else {
-            view! { <p class="loading" data-testid="loading">{move || i18n.t(T::Loading)}</p> }
+            view! { <p class="loading" data-testid="loading">{move || i18n.t("loading")}</p> }
                 .into_any()
         }
     };
 
     view! {
         <div class="app">
-            <a class="skip-link" href="#main">{move || i18n.t(T::SkipToContent)}</a>
+            <a class="skip-link" href="#main">{move || i18n.t("skip_to_content")}</a>
             <TopBar/>
             <NavBar/>
             <main id="main" class="main" tabindex="-1">
@@ -166,7 +166,7 @@ fn TopBar() -> impl IntoView {
             </a>
             <div class="topbar-end">
                 <a class="btn ghost icon-only" href="/settings" data-testid="nav-settings"
-                    aria-label=move || i18n.t(T::Settings) title=move || i18n.t(T::Settings)>
+                    aria-label=move || i18n.t("settings") title=move || i18n.t("settings")>
                     <Icon name="settings"/>
                 </a>
                 <LangToggle/>
@@ -175,7 +175,7 @@ fn TopBar() -> impl IntoView {
                 </span>
                 <button type="button" class="btn ghost logout" data-testid="logout" on:click=logout>
                     <Icon name="logout"/>
-                    <span>{move || i18n.t(T::Logout)}</span>
+                    <span>{move || i18n.t("logout")}</span>
                 </button>
             </div>
         </header>
@@ -189,7 +189,7 @@ fn NavBar() -> impl IntoView {
     let session = use_session();
     let sync = use_sync();
     let location = use_location();
-    let link = move |href: &'static str, icon: &'static str, label: T| {
+    let link = move |href: &'static str, icon: &'static str, label: Key| {
         let current = move || {
             let path = location.pathname.get();
             (path == href || path.starts_with(&format!("{href}/"))).then_some("page")
@@ -204,11 +204,11 @@ fn NavBar() -> impl IntoView {
         }
     };
     view! {
-        <nav class="nav" aria-label=move || i18n.t(T::MainNav)>
-            {link("/sale", "sale", T::Sell)}
-            {link("/products", "products", T::Products)}
-            {link("/categories", "categories", T::Categories)}
-            {link("/customers", "customers", T::Customers)}
+        <nav class="nav" aria-label=move || i18n.t("main_nav")>
+            {link("/sale", "sale", "sell")}
+            {link("/products", "products", "products")}
+            {link("/categories", "categories", "categories")}
+            {link("/customers", "customers", "customers")}
             <a href="/pending" class="nav-link" data-testid="nav-pending"
                 aria-current=move || (location.pathname.get() == "/pending").then_some("page")>
                 <span class="nav-icon-wrap">
@@ -216,15 +216,15 @@ fn NavBar() -> impl IntoView {
                     <Show when=move || { sync.open_count() > 0 }>
                         <span class=move || { if sync.attention_count() > 0 { "badge count alert" } else { "badge count" } }
                             data-testid="pending-badge"
-                            aria-label=move || fill(i18n.t(T::PendingBadge), &[("n", &sync.open_count().to_string())])>
+                            aria-label=move || fill(i18n.t("pending_badge"), &[("n", &sync.open_count().to_string())])>
                             {move || sync.open_count()}
                         </span>
                     </Show>
                 </span>
-                <span>{move || i18n.t(T::PendingNav)}</span>
+                <span>{move || i18n.t("pending_nav")}</span>
             </a>
-            <Show when=move || session.is_admin()>{link("/users", "users", T::Users)}</Show>
-            <Show when=move || session.is_admin()>{link("/backups", "backups", T::Backups)}</Show>
+            <Show when=move || session.is_admin()>{link("/users", "users", "users")}</Show>
+            <Show when=move || session.is_admin()>{link("/backups", "backups", "backups")}</Show>
         </nav>
     }
     .into_any()
@@ -248,15 +248,15 @@ pub fn ConnectionBar() -> impl IntoView {
         });
     }
     let state = move || match sync.connection.get() {
-        Connection::Online => ("online", T::ConnOnline),
-        Connection::Offline => ("offline", T::ConnOffline),
-        Connection::Unreachable => ("unreachable", T::ConnUnreachable),
-        Connection::Unknown => ("unknown", T::ConnChecking),
+        Connection::Online => ("online", "conn_online"),
+        Connection::Offline => ("offline", "conn_offline"),
+        Connection::Unreachable => ("unreachable", "conn_unreachable"),
+        Connection::Unknown => ("unknown", "conn_checking"),
     };
     let age = move || {
         now.track();
         sync.data_version.track();
-        data_age(sync.last_pull_ms.get(), sync::now_ms())
+        data_age(i18n.lang.get(), sync.last_pull_ms.get(), sync::now_ms())
     };
     let send_now = move |_| {
         sync::kick(sync);
@@ -267,42 +267,37 @@ pub fn ConnectionBar() -> impl IntoView {
             <span class="conn-text" data-testid="connection-text">{move || i18n.t(state().1)}</span>
             <Show when=move || { sync.open_count() > 0 }>
                 <a class="conn-pending" href="/pending" data-testid="connection-pending">
-                    {move || fill(i18n.t(T::PendingBadge), &[("n", &sync.open_count().to_string())])}
+                    {move || fill(i18n.t("pending_badge"), &[("n", &sync.open_count().to_string())])}
                 </a>
             </Show>
             <span class="conn-age" data-testid="data-age">
-                {move || {
-                    let (t, n) = age();
-                    fill(i18n.t(t), &[("n", &n.to_string())])
-                }}
+                {age}
             </span>
             {move || sync.progress.get().map(|(n, total)| view! {
                 <span class="conn-progress" data-testid="send-progress">
                     <progress max=total.to_string() value=n.to_string()></progress>
-                    {fill(i18n.t(T::SendingProgress), &[("n", &n.to_string()), ("total", &total.to_string())])}
+                    {fill(i18n.t("sending_progress"), &[("n", &n.to_string()), ("total", &total.to_string())])}
                 </span>
             })}
             <Show when=move || { sync.open_count() > 0 && sync.progress.get().is_none() }>
                 <button type="button" class="btn small" data-testid="send-now" on:click=send_now>
-                    {move || i18n.t(T::SendNow)}
+                    {move || i18n.t("send_now")}
                 </button>
             </Show>
         </div>
     }
 }
 
-/// How old the local copy is, as a text key and a number.
-pub fn data_age(last_pull_ms: Option<f64>, now_ms: f64) -> (T, i64) {
+/// How old the local copy is, in words ("datos de hace 5 min").
+pub fn data_age(lang: Lang, last_pull_ms: Option<f64>, now_ms: f64) -> String {
     let Some(last) = last_pull_ms else {
-        return (T::DataNever, 0);
+        return crate::i18n::text(lang, "data_never").to_string();
     };
     let minutes = ((now_ms - last) / 60_000.0).floor().max(0.0) as i64;
-    match minutes {
-        0 => (T::DataAgeNow, 0),
-        1..=119 => (T::DataAgeMin, minutes),
-        120..=2879 => (T::DataAgeHours, minutes / 60),
-        _ => (T::DataAgeDays, minutes / 1440),
+    if minutes == 0 {
+        return crate::i18n::text(lang, "data_age_now").to_string();
     }
+    fill(crate::i18n::text(lang, "data_age"), &[("ago", &crate::i18n::ago(lang, minutes))])
 }
 
 #[cfg(test)]
@@ -311,10 +306,10 @@ mod tests {
 
     #[test]
     fn data_age_in_words() {
-        assert_eq!(data_age(None, 0.0), (T::DataNever, 0));
-        assert_eq!(data_age(Some(0.0), 59_000.0), (T::DataAgeNow, 0));
-        assert_eq!(data_age(Some(0.0), 12.0 * 60_000.0), (T::DataAgeMin, 12));
-        assert_eq!(data_age(Some(0.0), 5.0 * 3_600_000.0), (T::DataAgeHours, 5));
-        assert_eq!(data_age(Some(0.0), 3.0 * 86_400_000.0), (T::DataAgeDays, 3));
+        assert_eq!(data_age(Lang::Es, None, 0.0), "todavía sin datos del servidor");
+        assert_eq!(data_age(Lang::Es, Some(0.0), 59_000.0), "datos al día");
+        assert_eq!(data_age(Lang::Es, Some(0.0), 12.0 * 60_000.0), "datos de hace 12 min");
+        assert_eq!(data_age(Lang::En, Some(0.0), 5.0 * 3_600_000.0), "data from 5 h ago");
+        assert_eq!(data_age(Lang::Es, Some(0.0), 3.0 * 86_400_000.0), "datos de hace 3 días");
     }
 }

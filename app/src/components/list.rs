@@ -16,7 +16,7 @@ use super::{use_goto, use_list_memory, use_session};
 use crate::api::{encode_query, ApiError};
 use crate::offline::{data, sync::use_sync};
 use crate::entity::EntityDef;
-use crate::i18n::{fill, use_i18n, Lang, T};
+use crate::i18n::{fill, use_i18n, Lang};
 use crate::model::{Category, Customer, Page, Product};
 
 pub const PAGE_SIZE: i64 = 20;
@@ -122,24 +122,24 @@ where
     let rows = move || {
         let lang = i18n.lang.get();
         match result.get() {
-            None => view! { <p class="loading" data-testid="loading">{i18n.t(T::Loading)}</p> }
+            None => view! { <p class="loading" data-testid="loading">{i18n.t("loading")}</p> }
                 .into_any(),
             Some(Err(e)) => view! {
                 <div class="panel center" role="alert">
                     <p>{e.describe(lang)}</p>
                     <button type="button" class="btn" on:click=move |_| reload.update(|n| *n += 1)>
-                        {i18n.t(T::Retry)}
+                        {i18n.t("retry")}
                     </button>
                 </div>
             }
             .into_any(),
             Some(Ok(p)) if p.items.is_empty() => {
                 let text = if sync.first_load.get() {
-                    T::FirstDownload
+                    "first_download"
                 } else if q.get().is_empty() {
-                    T::EmptyList
+                    "empty_list"
                 } else {
-                    T::NoResults
+                    "no_results"
                 };
                 view! { <p class="empty" data-testid="empty">{i18n.t(text)}</p> }.into_any()
             }
@@ -147,7 +147,7 @@ where
                 let from = p.offset + 1;
                 let to = p.offset + p.items.len() as i64;
                 let range = fill(
-                    i18n.t(T::RangeOf),
+                    i18n.t("range_of"),
                     &[
                         ("from", &from.to_string()),
                         ("to", &to.to_string()),
@@ -183,7 +183,7 @@ where
                             enabled=has_prev
                             href=list_url(def.path, &q_now, current - 1)
                             icon="prev"
-                            label=i18n.t(T::Previous)
+                            label=i18n.t("previous")
                             testid="prev-page"
                         />
                         <span class="pager-range" data-testid="range">{range}</span>
@@ -191,7 +191,7 @@ where
                             enabled=has_next
                             href=list_url(def.path, &q_now, current + 1)
                             icon="next"
-                            label=i18n.t(T::Next)
+                            label=i18n.t("next")
                             testid="next-page"
                         />
                     </nav>
@@ -208,11 +208,11 @@ where
                 <h1>{move || i18n.t(def.title)}</h1>
                 <a class="btn primary" href=format!("/{}/new", def.path) data-testid="new-button">
                     <Icon name="plus"/>
-                    <span>{move || i18n.t(T::New)}</span>
+                    <span>{move || i18n.t("new")}</span>
                 </a>
             </header>
             <form class="search" role="search" method="get" on:submit=on_search_submit>
-                <label class="visually-hidden" for="search">{move || i18n.t(T::Search)}</label>
+                <label class="visually-hidden" for="search">{move || i18n.t("search")}</label>
                 <Icon name="search"/>
                 <input
                     id="search"

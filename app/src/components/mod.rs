@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 use leptos_router::{hooks::use_navigate, NavigateOptions};
 
-use crate::i18n::{use_i18n, T};
+use crate::i18n::{use_i18n, Key};
 use crate::model::{Role, User};
 
 /// Who is signed in. `None` until `/api/auth/me` (or the login form) has answered.
@@ -54,7 +54,7 @@ pub fn use_session() -> Session {
 /// A short message at the bottom of the screen ("Guardado.") that survives a navigation.
 #[derive(Clone, Copy)]
 pub struct Toast {
-    msg: RwSignal<Option<(T, u32)>>,
+    msg: RwSignal<Option<(Key, u32)>>,
 }
 
 impl Toast {
@@ -64,7 +64,7 @@ impl Toast {
         }
     }
 
-    pub fn show(self, text: T) {
+    pub fn show(self, text: Key) {
         let n = self.msg.with_untracked(|m| m.map(|(_, n)| n).unwrap_or(0)) + 1;
         self.msg.set(Some((text, n)));
         let msg = self.msg;
@@ -182,8 +182,8 @@ pub fn LangToggle() -> impl IntoView {
             type="button"
             class="lang-toggle"
             data-testid="lang-toggle"
-            aria-label=move || i18n.t(T::SwitchLanguage)
-            title=move || i18n.t(T::SwitchLanguage)
+            aria-label=move || i18n.t("switch_language")
+            title=move || i18n.t("switch_language")
             on:click=move |_| i18n.set(i18n.lang.get_untracked().other())
         >
             <icons::Icon name="globe"/>

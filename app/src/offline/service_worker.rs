@@ -12,7 +12,7 @@
 
 use leptos::prelude::*;
 
-use crate::i18n::{use_i18n, T};
+use crate::i18n::{use_i18n};
 
 /// The Background Sync tag the worker answers with `{type: "SYNC"}`.
 pub const SYNC_TAG: &str = "mostrador-outbox";
@@ -93,7 +93,7 @@ pub fn UpdateBanner() -> impl IntoView {
                             apply_update();
                         }
                     >
-                        {move || i18n.t(if updating.get() { T::Updating } else { T::UpdateAvailable })}
+                        {move || i18n.t(if updating.get() { "updating" } else { "update_available" })}
                     </button>
                 </div>
             </Show>

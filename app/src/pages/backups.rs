@@ -13,11 +13,8 @@ use crate::components::use_session;
 use crate::i18n::{use_i18n, Lang};
 
 /// Spanish or English text for the current language.
-fn tr(lang: Lang, es: &'static str, en: &'static str) -> &'static str {
-    match lang {
-        Lang::Es => es,
-        Lang::En => en,
-    }
+fn tr(lang: Lang, key: crate::i18n::Key) -> &'static str {
+    crate::i18n::text(lang, key)
 }
 
 /// A failed call: HTTP status (0 = no answer) and the server's message.
@@ -59,7 +56,7 @@ async fn call(_method: &str, _url: &str) -> Result<Value, CallError> {
 
 fn describe(e: &CallError, lang: Lang) -> String {
     if e.status == 0 {
-        return tr(lang, "Sin conexión con el servidor.", "No connection to the server.").into();
+        return tr(lang, "backup_no_connection_to_the_server").into();
     }
     if e.message.is_empty() {
         format!("HTTP {}", e.status)
@@ -79,10 +76,10 @@ fn size(bytes: u64) -> String {
 
 fn trigger_label(lang: Lang, trigger: &str) -> &'static str {
     match trigger {
-        "manual" => tr(lang, "manual", "manual"),
-        "scheduled" => tr(lang, "programada", "scheduled"),
-        "pre-restore" => tr(lang, "antes de restaurar", "pre-restore"),
-        "upload" => tr(lang, "subida", "upload"),
+        "manual" => tr(lang, "backup_manual"),
+        "scheduled" => tr(lang, "backup_scheduled"),
+        "pre-restore" => tr(lang, "backup_pre_restore"),
+        "upload" => tr(lang, "backup_upload"),
         _ => "?",
     }
 }
@@ -97,12 +94,12 @@ pub fn BackupsPage() -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
     view! {
-        <Title text=move || tr(i18n.lang.get(), "Copias de seguridad", "Backups").to_string()/>
+        <Title text=move || tr(i18n.lang.get(), "backup_backups").to_string()/>
         <Show
             when=move || session.is_admin()
             fallback=move || view! {
                 <p class="panel center" data-testid="forbidden">
-                    {move || tr(i18n.lang.get(), "Solo para administradores.", "Admins only.")}
+                    {move || tr(i18n.lang.get(), "backup_admins_only")}
                 </p>
             }
         >
@@ -142,7 +139,7 @@ fn BackupsAdmin() -> impl IntoView {
             busy.set(None);
             let lang = i18n.lang.get_untracked();
             notice.set(Some(match r {
-                Ok(b) => (true, format!("{} {}", tr(lang, "Copia creada:", "Backup created:"), b["id"].as_str().unwrap_or(""))),
+                Ok(b) => (true, format!("{} {}", tr(lang, "backup_backup_created"), b["id"].as_str().unwrap_or(""))),
                 Err(e) => (false, describe(&e, lang)),
             }));
             reload.update(|n| *n += 1);
@@ -154,13 +151,13 @@ fn BackupsAdmin() -> impl IntoView {
             Some(Ok(v)) => {
                 let t = &v["totals"];
                 let lang = i18n.lang.get();
-                let next = t["next_scheduled_at"].as_str().map(when).unwrap_or_else(|| tr(lang, "sin programar", "not scheduled").into());
+                let next = t["next_scheduled_at"].as_str().map(when).unwrap_or_else(|| tr(lang, "backup_not_scheduled").into());
                 Some(format!(
                     "{} {} · {} · {} {} · {}",
                     t["count"],
-                    tr(lang, "copias", "backups"),
+                    tr(lang, "backup_backups_2"),
                     size(t["size_bytes"].as_u64().unwrap_or(0)),
-                    tr(lang, "próxima:", "next:"),
+                    tr(lang, "backup_next"),
                     next,
                     t["directory"].as_str().unwrap_or(""),
                 ))
@@ -170,12 +167,12 @@ fn BackupsAdmin() -> impl IntoView {
     };
 
     let list = move || match data.get() {
-        None => view! { <p class="loading" data-testid="loading">{move || tr(i18n.lang.get(), "Cargando…", "Loading…")}</p> }.into_any(),
+        None => view! { <p class="loading" data-testid="loading">{move || tr(i18n.lang.get(), "backup_loading")}</p> }.into_any(),
         Some(Err(e)) => view! {
             <div class="panel center" role="alert">
                 <p>{describe(&e, i18n.lang.get())}</p>
                 <button type="button" class="btn" on:click=move |_| reload.update(|n| *n += 1)>
-                    {move || tr(i18n.lang.get(), "Reintentar", "Retry")}
+                    {move || tr(i18n.lang.get(), "backup_retry")}
                 </button>
             </div>
         }
@@ -183,7 +180,7 @@ fn BackupsAdmin() -> impl IntoView {
         Some(Ok(v)) => {
             let rows: Vec<Value> = v["backups"].as_array().cloned().unwrap_or_default();
             if rows.is_empty() {
-                return view! { <p class="panel center">{move || tr(i18n.lang.get(), "Todavía no hay copias.", "No backups yet.")}</p> }.into_any();
+                return view! { <p class="panel center">{move || tr(i18n.lang.get(), "backup_no_backups_yet")}</p> }.into_any();
             }
             view! {
                 <ul class="rows backups" data-testid="backup-list">
@@ -197,12 +194,12 @@ fn BackupsAdmin() -> impl IntoView {
     view! {
         <section class="page">
             <header class="page-head">
-                <h1>{move || tr(i18n.lang.get(), "Copias de seguridad", "Backups")}</h1>
+                <h1>{move || tr(i18n.lang.get(), "backup_backups")}</h1>
                 <button type="button" class="btn primary" data-testid="create-backup" disabled=move || busy.get().is_some() on:click=create>
                     {move || if busy.get() == Some("create") {
-                        tr(i18n.lang.get(), "Creando copia…", "Creating backup…")
+                        tr(i18n.lang.get(), "backup_creating_backup")
                     } else {
-                        tr(i18n.lang.get(), "Crear copia ahora", "Back up now")
+                        tr(i18n.lang.get(), "backup_back_up_now")
                     }}
                 </button>
             </header>
@@ -246,13 +243,13 @@ fn BackupRow(backup: Value, reload: RwSignal<u32>, notice: RwSignal<Option<(bool
                 verifying.set(false);
                 let lang = i18n.lang.get_untracked();
                 notice.set(Some(match r {
-                    Ok(v) if v["ok"] == Value::Bool(true) => (true, format!("{id}: {}", tr(lang, "verificada", "verified"))),
+                    Ok(v) if v["ok"] == Value::Bool(true) => (true, format!("{id}: {}", tr(lang, "backup_verified"))),
                     Ok(v) => {
                         let failed: Vec<String> = v["checks"]
                             .as_array()
                             .map(|c| c.iter().filter(|c| c["ok"] != Value::Bool(true)).map(|c| format!("{}: {}", c["name"].as_str().unwrap_or(""), c["detail"].as_str().unwrap_or(""))).collect())
                             .unwrap_or_default();
-                        (false, format!("{id}: {} ({})", tr(lang, "la verificación falló", "verification failed"), failed.join("; ")))
+                        (false, format!("{id}: {} ({})", tr(lang, "backup_verification_failed"), failed.join("; ")))
                     }
                     Err(e) => (false, describe(&e, lang)),
                 }));
@@ -277,8 +274,8 @@ fn BackupRow(backup: Value, reload: RwSignal<u32>, notice: RwSignal<Option<(bool
                         true,
                         format!(
                             "{} {id}. {} {}",
-                            tr(lang, "Restaurada la copia", "Restored backup"),
-                            tr(lang, "Los datos anteriores están en la copia", "The previous data is in backup"),
+                            tr(lang, "backup_restored_backup"),
+                            tr(lang, "backup_the_previous_data_is_in_backup"),
                             v["safety_backup"]["id"].as_str().unwrap_or("")
                         ),
                     ),
@@ -320,45 +317,41 @@ fn BackupRow(backup: Value, reload: RwSignal<u32>, notice: RwSignal<Option<(bool
                 <code title=backup["sha256"].as_str().unwrap_or("").to_owned()>{sha}</code>
                 <span class=if last_failed { "badge error" } else { "badge" }>
                     {move || match (&verified, last_failed) {
-                        (_, true) => tr(i18n.lang.get(), "verificación fallida", "verification failed").to_string(),
-                        (Some(at), _) => format!("{} {at}", tr(i18n.lang.get(), "verificada", "verified")),
-                        (None, _) => tr(i18n.lang.get(), "sin verificar", "not verified").to_string(),
+                        (_, true) => tr(i18n.lang.get(), "backup_verification_failed_2").to_string(),
+                        (Some(at), _) => format!("{} {at}", tr(i18n.lang.get(), "backup_verified")),
+                        (None, _) => tr(i18n.lang.get(), "backup_not_verified").to_string(),
                     }}
                 </span>
                 <span class="muted">
                     {move || match (local, remote) {
-                        (true, true) => tr(i18n.lang.get(), "local y remota", "local and remote"),
-                        (true, false) => tr(i18n.lang.get(), "local", "local"),
-                        (false, true) => tr(i18n.lang.get(), "solo remota", "remote only"),
+                        (true, true) => tr(i18n.lang.get(), "backup_local_and_remote"),
+                        (true, false) => tr(i18n.lang.get(), "backup_local"),
+                        (false, true) => tr(i18n.lang.get(), "backup_remote_only"),
                         (false, false) => "?",
                     }}
                 </span>
             </div>
             <div class="row-actions">
-                <a class="btn" href=download download="">{move || tr(i18n.lang.get(), "Descargar", "Download")}</a>
+                <a class="btn" href=download download="">{move || tr(i18n.lang.get(), "backup_download")}</a>
                 <button type="button" class="btn" disabled=move || verifying.get() on:click=verify>
-                    {move || if verifying.get() { tr(i18n.lang.get(), "Verificando…", "Verifying…") } else { tr(i18n.lang.get(), "Verificar", "Verify") }}
+                    {move || if verifying.get() { tr(i18n.lang.get(), "backup_verifying") } else { tr(i18n.lang.get(), "backup_verify") }}
                 </button>
                 <button type="button" class="btn" on:click=move |_| confirming.update(|c| *c = !*c)>
-                    {move || tr(i18n.lang.get(), "Restaurar…", "Restore…")}
+                    {move || tr(i18n.lang.get(), "backup_restore")}
                 </button>
                 <button type="button" class="btn danger" on:click=delete>
-                    {move || if deleting.get() { tr(i18n.lang.get(), "¿Borrar? Pulsa otra vez", "Delete? Click again") } else { tr(i18n.lang.get(), "Borrar", "Delete") }}
+                    {move || if deleting.get() { tr(i18n.lang.get(), "backup_delete_click_again") } else { tr(i18n.lang.get(), "backup_delete") }}
                 </button>
             </div>
             <Show when=move || confirming.get()>
                 <div class="panel confirm" data-testid="restore-confirm">
                     <p>
-                        {move || tr(
-                            i18n.lang.get(),
-                            "Restaurar reemplaza todos los datos por los de esta copia (antes se guarda una copia de los actuales). Escribe el identificador de la copia para confirmar:",
-                            "Restoring replaces all data with this backup's (a copy of the current data is taken first). Type the backup's id to confirm:",
-                        )}
+                        {move || tr(i18n.lang.get(), "backup_restoring_replaces_all_data_with_this_ba")}
                     </p>
                     <code>{id.clone()}</code>
                     <input type="text" autocomplete="off" prop:value=move || typed.get() on:input=move |ev| typed.set(event_target_value(&ev))/>
                     <button type="button" class="btn danger" disabled={let m = matches.clone(); move || !m() || working.get()} on:click=restore.clone()>
-                        {move || if working.get() { tr(i18n.lang.get(), "Restaurando…", "Restoring…") } else { tr(i18n.lang.get(), "Restaurar ahora", "Restore now") }}
+                        {move || if working.get() { tr(i18n.lang.get(), "backup_restoring") } else { tr(i18n.lang.get(), "backup_restore_now") }}
                     </button>
                 </div>
             </Show>
@@ -373,14 +366,14 @@ fn Exports() -> impl IntoView {
     let i18n = use_i18n();
     let from = RwSignal::new(String::new());
     let to = RwSignal::new(String::new());
-    let entities: [(&str, &str, &str); 7] = [
-        ("sales", "Ventas", "Sales"),
-        ("sale_lines", "Líneas de venta", "Sale lines"),
-        ("products", "Productos", "Products"),
-        ("customers", "Clientes", "Customers"),
-        ("expenses", "Gastos", "Expenses"),
-        ("cash_movements", "Movimientos de caja", "Cash movements"),
-        ("inventory_movements", "Movimientos de stock", "Stock movements"),
+    let entities: [(&str, crate::i18n::Key); 7] = [
+        ("sales", "export_sales"),
+        ("sale_lines", "export_sale_lines"),
+        ("products", "products"),
+        ("customers", "customers"),
+        ("expenses", "export_expenses"),
+        ("cash_movements", "export_cash_movements"),
+        ("inventory_movements", "export_inventory_movements"),
     ];
     let href = move |entity: &'static str, format: &'static str| {
         let mut url = format!("/api/export/{entity}?format={format}");
@@ -396,20 +389,20 @@ fn Exports() -> impl IntoView {
     view! {
         <section class="page">
             <header class="page-head">
-                <h2>{move || tr(i18n.lang.get(), "Exportar", "Export")}</h2>
+                <h2>{move || tr(i18n.lang.get(), "backup_export")}</h2>
             </header>
             <div class="filters">
-                <label>{move || tr(i18n.lang.get(), "Desde", "From")}
+                <label>{move || tr(i18n.lang.get(), "backup_from")}
                     <input type="date" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev))/>
                 </label>
-                <label>{move || tr(i18n.lang.get(), "Hasta", "To")}
+                <label>{move || tr(i18n.lang.get(), "backup_to")}
                     <input type="date" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev))/>
                 </label>
             </div>
             <ul class="rows exports" data-testid="export-list">
-                {entities.into_iter().map(|(entity, es, en)| view! {
+                {entities.into_iter().map(|(entity, key)| view! {
                     <li class="row">
-                        <span>{move || tr(i18n.lang.get(), es, en)}</span>
+                        <span>{move || tr(i18n.lang.get(), key)}</span>
                         <a class="btn" href=move || href(entity, "csv") download="">"CSV"</a>
                         <a class="btn" href=move || href(entity, "xlsx") download="">"XLSX"</a>
                     </li>

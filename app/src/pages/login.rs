@@ -9,7 +9,7 @@ use leptos_meta::Title;
 use crate::api;
 use crate::components::form::Msg;
 use crate::components::{use_goto, use_session, LangToggle};
-use crate::i18n::{fill, use_i18n, T};
+use crate::i18n::{fill, use_i18n};
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -42,7 +42,7 @@ pub fn LoginPage() -> impl IntoView {
             .map(|i| i.value())
             .unwrap_or_default();
         if username.trim().is_empty() || password.is_empty() {
-            error.set(Some(Msg::T(T::InvalidCredentials)));
+            error.set(Some(Msg::T("invalid_credentials")));
             return;
         }
         busy.set(true);
@@ -57,11 +57,11 @@ pub fn LoginPage() -> impl IntoView {
                 Err(e) => {
                     busy.set(false);
                     let msg = match e.status {
-                        401 => Msg::T(T::InvalidCredentials),
+                        401 => Msg::T("invalid_credentials"),
                         429 => {
                             let wait = e.retry_after.unwrap_or(60).to_string();
                             Msg::Text(fill(
-                                T::TooManyAttempts.text(i18n.lang.get_untracked()),
+                                crate::i18n::text(i18n.lang.get_untracked(), "too_many_attempts"),
                                 &[("n", &wait)],
                             ))
                         }
@@ -78,7 +78,7 @@ pub fn LoginPage() -> impl IntoView {
     };
 
     view! {
-        <Title text=move || i18n.t(T::LoginTitle).to_string()/>
+        <Title text=move || i18n.t("login_title").to_string()/>
         <main class="login">
             <div class="login-top">
                 <LangToggle/>
@@ -88,11 +88,11 @@ pub fn LoginPage() -> impl IntoView {
                     <span class="brand-mark big" aria-hidden="true">"M"</span>
                     <span class="brand-name">"Mostrador"</span>
                 </div>
-                <h1 data-testid="login-title">{move || i18n.t(T::LoginTitle)}</h1>
-                <p class="muted">{move || i18n.t(T::LoginSubtitle)}</p>
+                <h1 data-testid="login-title">{move || i18n.t("login_title")}</h1>
+                <p class="muted">{move || i18n.t("login_subtitle")}</p>
                 <form method="post" data-testid="login-form" on:submit=on_submit>
                     <div class="field">
-                        <label for="username">{move || i18n.t(T::Username)}</label>
+                        <label for="username">{move || i18n.t("username")}</label>
                         <input
                             id="username"
                             name="username"
@@ -105,7 +105,7 @@ pub fn LoginPage() -> impl IntoView {
                         />
                     </div>
                     <div class="field">
-                        <label for="password">{move || i18n.t(T::Password)}</label>
+                        <label for="password">{move || i18n.t("password")}</label>
                         <input
                             id="password"
                             name="password"
@@ -132,7 +132,7 @@ pub fn LoginPage() -> impl IntoView {
                         data-testid="login-submit"
                         disabled=move || busy.get() || !interactive.get()
                     >
-                        {move || i18n.t(if busy.get() { T::SigningIn } else { T::SignIn })}
+                        {move || i18n.t(if busy.get() { "signing_in" } else { "sign_in" })}
                     </button>
                 </form>
             </div>

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::i18n::{use_i18n, T};
+use crate::i18n::{use_i18n};
 
 #[component]
 pub fn NotFound() -> impl IntoView {
@@ -16,11 +16,11 @@ pub fn NotFound() -> impl IntoView {
         }
     }
     view! {
-        <Title text=move || i18n.t(T::PageNotFound).to_string()/>
+        <Title text=move || i18n.t("page_not_found").to_string()/>
         <main class="standalone">
             <div class="card center">
-                <h1>{move || i18n.t(T::PageNotFound)}</h1>
-                <a class="btn primary" href="/products">{move || i18n.t(T::GoToProducts)}</a>
+                <h1>{move || i18n.t("page_not_found")}</h1>
+                <a class="btn primary" href="/products">{move || i18n.t("go_to_products")}</a>
             </div>
         </main>
     }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::components::use_toast;
 use crate::entity::{to_text, EntityDef, Kind, CATEGORIES, CUSTOMERS, PRODUCTS};
-use crate::i18n::{fill, use_i18n, Lang, T};
+use crate::i18n::{fill, use_i18n, Lang, Key};
 use crate::money::format_display;
 use crate::offline::outbox::{blocked, conflict_current, conflicting_fields, Action, ItemState, OutboxItem};
 use crate::offline::sync::{self, now_ms, use_sync};
@@ -27,31 +27,31 @@ fn entity_def(table: &str) -> Option<&'static EntityDef> {
     }
 }
 
-fn op_text(a: Action) -> T {
+fn op_text(a: Action) -> Key {
     match a {
-        Action::Create => T::OpCreate,
-        Action::Update => T::OpUpdate,
-        Action::Delete => T::OpDelete,
-        Action::Close => T::OpClose,
+        Action::Create => "op_create",
+        Action::Update => "op_update",
+        Action::Delete => "op_delete",
+        Action::Close => "op_close",
     }
 }
 
-fn table_text(table: &str) -> T {
+fn table_text(table: &str) -> Key {
     match table {
-        "sales" => T::TableSales,
-        "cash_sessions" => T::TableCashSessions,
-        "products" => T::TableProducts,
-        "categories" => T::TableCategories,
-        "customers" => T::TableCustomers,
-        _ => T::TableOther,
+        "sales" => "table_sales",
+        "cash_sessions" => "table_cash_sessions",
+        "products" => "table_products",
+        "categories" => "table_categories",
+        "customers" => "table_customers",
+        _ => "table_other",
     }
 }
 
 /// "Alta · Venta · Yerba 1 kg × 2 · $ 3.000"
 pub fn summary(item: &OutboxItem, lang: Lang) -> String {
     let mut parts = vec![
-        op_text(item.action).text(lang).to_string(),
-        table_text(&item.table).text(lang).to_string(),
+        crate::i18n::text(lang, op_text(item.action)).to_string(),
+        crate::i18n::text(lang, table_text(&item.table)).to_string(),
     ];
     if !item.label.is_empty() {
         parts.push(item.label.clone());
@@ -79,15 +79,7 @@ fn age_minutes(created_at: &str) -> i64 {
 }
 
 fn age_text(created_at: &str, lang: Lang) -> String {
-    let m = age_minutes(created_at);
-    match (m, lang) {
-        (0, Lang::Es) => "ahora".into(),
-        (0, Lang::En) => "just now".into(),
-        (1..=119, Lang::Es) => format!("hace {m} min"),
-        (1..=119, Lang::En) => format!("{m} min ago"),
-        (_, Lang::Es) => format!("hace {} h", m / 60),
-        (_, Lang::En) => format!("{} h ago", m / 60),
-    }
+    crate::i18n::ago(lang, age_minutes(created_at))
 }
 
 /// The server's message, with its per-field messages (a 422 says which field and why).
@@ -179,7 +171,7 @@ pub fn PendingPage() -> impl IntoView {
         let by_key: HashMap<Uuid, OutboxItem> = items.iter().map(|i| (i.key, i.clone())).collect();
         let open: Vec<OutboxItem> = items.into_iter().filter(|i| i.is_open()).collect();
         if open.is_empty() {
-            return view! { <p class="empty" data-testid="nothing-pending">{i18n.t(T::NothingPending)}</p> }.into_any();
+            return view! { <p class="empty" data-testid="nothing-pending">{i18n.t("nothing_pending")}</p> }.into_any();
         }
         view! {
             <ul class="pending-list" data-testid="pending-list">
@@ -197,17 +189,17 @@ pub fn PendingPage() -> impl IntoView {
     };
 
     view! {
-        <Title text=move || i18n.t(T::Pending).to_string()/>
+        <Title text=move || i18n.t("pending").to_string()/>
         <section class="page">
             <header class="page-head">
-                <h1>{move || i18n.t(T::Pending)}</h1>
+                <h1>{move || i18n.t("pending")}</h1>
             </header>
             <div class="toolbar">
                 <button type="button" class="btn primary" data-testid="send-all" on:click=move |_| sync::kick(sync)>
-                    {move || i18n.t(T::SendNow)}
+                    {move || i18n.t("send_now")}
                 </button>
                 <button type="button" class="btn" data-testid="export-outbox" on:click=export>
-                    {move || i18n.t(T::ExportOutbox)}
+                    {move || i18n.t("export_outbox")}
                 </button>
             </div>
             {list}
@@ -229,13 +221,13 @@ fn PendingRow(item: OutboxItem, blocker: Option<String>, other_user: bool) -> im
     let state_key = move || {
         let it = item.get_value();
         if is_blocked && !it.needs_attention() {
-            ("blocked", T::StateBlocked)
+            ("blocked", "state_blocked")
         } else {
             match it.state {
-                ItemState::Pending => ("pending", T::StatePending),
-                ItemState::Failed => ("failed", T::StateFailed),
-                ItemState::Conflict => ("conflict", T::StateConflict),
-                ItemState::Done => ("done", T::StateDone),
+                ItemState::Pending => ("pending", "state_pending"),
+                ItemState::Failed => ("failed", "state_failed"),
+                ItemState::Conflict => ("conflict", "state_conflict"),
+                ItemState::Done => ("done", "state_done"),
             }
         }
     };
@@ -252,7 +244,7 @@ fn PendingRow(item: OutboxItem, blocker: Option<String>, other_user: bool) -> im
         let Some(seq) = item.with_value(|i| i.seq) else { return };
         spawn_local(async move {
             if sync::discard(sync, seq).await.is_ok() {
-                toast.show(T::Discarded);
+                toast.show("discarded");
             }
         });
     };
@@ -277,14 +269,14 @@ fn PendingRow(item: OutboxItem, blocker: Option<String>, other_user: bool) -> im
             <div class="pending-meta">
                 <span>{age}</span>
                 {(attempts > 0).then(|| view! {
-                    <span>{move || fill(i18n.t(T::Attempts), &[("n", &attempts.to_string())])}</span>
+                    <span>{move || fill(i18n.t("attempts"), &[("n", &attempts.to_string())])}</span>
                 })}
             </div>
             {message.map(|m| view! { <p class="pending-error" data-testid="pending-error">{m}</p> })}
             {blocker.clone().map(|b| view! {
-                <p class="pending-blocked">{move || fill(i18n.t(T::BlockedBy), &[("what", &b)])}</p>
+                <p class="pending-blocked">{move || fill(i18n.t("blocked_by"), &[("what", &b)])}</p>
             })}
-            {other_user.then(|| view! { <p class="pending-blocked">{move || fill(i18n.t(T::WaitsForUser), &[("user", "")])}</p> })}
+            {other_user.then(|| view! { <p class="pending-blocked">{move || fill(i18n.t("waits_for_user"), &[("user", "")])}</p> })}
             {is_conflict.then(|| view! { <ConflictResolver item=item.get_value()/> }.into_any())}
             <Show when=move || editing.get()>
                 {view! { <ItemEditor item=item.get_value() done=move || editing.set(false)/> }.into_any()}
@@ -292,28 +284,28 @@ fn PendingRow(item: OutboxItem, blocker: Option<String>, other_user: bool) -> im
             <div class="pending-actions">
                 {is_failed.then(|| view! {
                     <button type="button" class="btn" data-testid="retry-item" on:click=retry>
-                        {move || i18n.t(T::Retry)}
+                        {move || i18n.t("retry")}
                     </button>
                     <button type="button" class="btn" data-testid="edit-item" on:click=move |_| editing.update(|e| *e = !*e)>
-                        {move || i18n.t(T::Edit)}
+                        {move || i18n.t("edit")}
                     </button>
                 })}
                 {needs_attention.then(|| view! {
                     <Show when=move || !confirming.get()>
                         <button type="button" class="btn danger ghost" data-testid="discard-item" on:click=move |_| confirming.set(true)>
-                            {move || i18n.t(T::Discard)}
+                            {move || i18n.t("discard")}
                         </button>
                     </Show>
                 })}
             </div>
             <Show when=move || confirming.get()>
                 <div class="confirm" role="alertdialog" aria-live="assertive">
-                    <p>{move || i18n.t(T::DiscardConfirm)}</p>
+                    <p>{move || i18n.t("discard_confirm")}</p>
                     <button type="button" class="btn danger" data-testid="confirm-discard" on:click=discard>
-                        {move || i18n.t(T::Discard)}
+                        {move || i18n.t("discard")}
                     </button>
                     <button type="button" class="btn" on:click=move |_| confirming.set(false)>
-                        {move || i18n.t(T::Cancel)}
+                        {move || i18n.t("cancel")}
                     </button>
                 </div>
             </Show>
@@ -389,19 +381,19 @@ fn ItemEditor(item: OutboxItem, done: impl Fn() + Copy + Send + Sync + 'static) 
                 let id = format!("edit-{k}");
                 view! {
                     <label class="field">
-                        <span class="label">{def.and_then(|d| d.field(&k)).map(|f| f.label.text(i18n.lang.get_untracked()).to_string()).unwrap_or_else(|| k.clone())}</span>
+                        <span class="label">{def.and_then(|d| d.field(&k)).map(|f| crate::i18n::text(i18n.lang.get_untracked(), f.label).to_string()).unwrap_or_else(|| k.clone())}</span>
                         <input type="text" id=id name=k.clone() prop:value=text on:input=move |ev| text.set(event_target_value(&ev))/>
                     </label>
                 }
             }).collect_view()}
             {lines.get_value().into_iter().map(|(i, pid, q)| view! {
                 <label class="field">
-                    <span class="label">{move || format!("{} {} ({})", i18n.t(T::Quantity), i + 1, &pid[..8.min(pid.len())])}</span>
+                    <span class="label">{move || format!("{} {} ({})", i18n.t("quantity"), i + 1, &pid[..8.min(pid.len())])}</span>
                     <input type="number" inputmode="numeric" min="1" name=format!("quantity-{i}") data-testid="edit-quantity"
                         prop:value=q on:input=move |ev| q.set(event_target_value(&ev))/>
                 </label>
             }).collect_view()}
-            <button type="submit" class="btn primary" data-testid="resend-item">{move || i18n.t(T::SendNow)}</button>
+            <button type="submit" class="btn primary" data-testid="resend-item">{move || i18n.t("send_now")}</button>
         </form>
     }
 }
@@ -442,7 +434,7 @@ fn ConflictResolver(item: OutboxItem) -> impl IntoView {
                 if let Some(seq) = it.seq {
                     let _ = sync::discard(sync, seq).await;
                 }
-                toast.show(T::Discarded);
+                toast.show("discarded");
                 return;
             }
             body.insert("version".into(), cur.get("version").cloned().unwrap_or(Value::Null));
@@ -455,7 +447,7 @@ fn ConflictResolver(item: OutboxItem) -> impl IntoView {
     // Field names and values as the edit form shows them ("Precio", "$ 12,00"), not as the API has them.
     let def = entity_def(&item.with_value(|i| i.table.clone()));
     let label = move |f: &str| match def.and_then(|d| d.field(f)) {
-        Some(field) => field.label.text(i18n.lang.get_untracked()).to_string(),
+        Some(field) => crate::i18n::text(i18n.lang.get_untracked(), field.label).to_string(),
         None => f.to_string(),
     };
     let shown = move |f: &str, v: Option<&Value>| {
@@ -470,13 +462,13 @@ fn ConflictResolver(item: OutboxItem) -> impl IntoView {
 
     view! {
         <div class="conflict" data-testid="conflict-resolver">
-            <p class="conflict-title">{move || i18n.t(T::ConflictTitle)}</p>
+            <p class="conflict-title">{move || i18n.t("conflict_title")}</p>
             <table class="conflict-table">
                 <thead>
                     <tr>
-                        <th scope="col">{move || i18n.t(T::Field)}</th>
-                        <th scope="col">{move || i18n.t(T::Mine)}</th>
-                        <th scope="col">{move || i18n.t(T::OnServer)}</th>
+                        <th scope="col">{move || i18n.t("field")}</th>
+                        <th scope="col">{move || i18n.t("mine")}</th>
+                        <th scope="col">{move || i18n.t("on_server")}</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -508,13 +500,13 @@ fn ConflictResolver(item: OutboxItem) -> impl IntoView {
             </table>
             <div class="conflict-actions">
                 <button type="button" class="btn primary" data-testid="keep-mine" on:click=move |_| apply(Some(true))>
-                    {move || i18n.t(T::KeepMine)}
+                    {move || i18n.t("keep_mine")}
                 </button>
                 <button type="button" class="btn" data-testid="take-server" on:click=move |_| apply(Some(false))>
-                    {move || i18n.t(T::TakeServer)}
+                    {move || i18n.t("take_server")}
                 </button>
                 <button type="button" class="btn" data-testid="apply-choice" on:click=move |_| apply(None)>
-                    {move || i18n.t(T::ApplyChoice)}
+                    {move || i18n.t("apply_choice")}
                 </button>
             </div>
         </div>

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::components::form::EntityForm;
 use crate::components::list::entity_list;
 use crate::entity::PRODUCTS;
-use crate::i18n::{Lang, T};
+use crate::i18n::{Lang};
 use crate::model::Product;
 use crate::money::format_display;
 
@@ -17,9 +17,9 @@ fn product_row(p: Product, lang: Lang) -> impl IntoView {
             <span class="row-sub">
                 <span class="mono">{p.sku}</span>
                 <span class="dot" aria-hidden="true">"·"</span>
-                <span class:warn=low>{format!("{}: {}", T::Stock.text(lang), p.stock)}</span>
-                {(!p.active).then(|| view! { <span class="badge muted">{T::Inactive.text(lang)}</span> })}
-                {low.then(|| view! { <span class="badge warn">{T::LowStock.text(lang)}</span> })}
+                <span class:warn=low>{format!("{}: {}", crate::i18n::text(lang, "stock"), p.stock)}</span>
+                {(!p.active).then(|| view! { <span class="badge muted">{crate::i18n::text(lang, "inactive")}</span> })}
+                {low.then(|| view! { <span class="badge warn">{crate::i18n::text(lang, "low_stock")}</span> })}
             </span>
         </div>
         <span class="row-end price" data-testid="row-price">{format_display(p.price_cents, lang)}</span>

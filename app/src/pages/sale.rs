@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::components::{use_session, use_toast};
-use crate::i18n::{fill, use_i18n, T};
+use crate::i18n::{fill, use_i18n, Key};
 use crate::money::{format_display, parse_cents};
 use crate::offline::data::{self, matches};
 use crate::offline::outbox::Action;
@@ -121,12 +121,12 @@ pub fn SalePage() -> impl IntoView {
     });
 
     view! {
-        <Title text=move || i18n.t(T::Sell).to_string()/>
+        <Title text=move || i18n.t("sell").to_string()/>
         <section class="page sale-page">
             <header class="page-head">
-                <h1>{move || i18n.t(T::Sell)}</h1>
+                <h1>{move || i18n.t("sell")}</h1>
             </header>
-            <Show when=move || loaded.get() fallback=move || view! { <p class="loading" data-testid="loading">{i18n.t(T::Loading)}</p> }>
+            <Show when=move || loaded.get() fallback=move || view! { <p class="loading" data-testid="loading">{i18n.t("loading")}</p> }>
                 {move || match session_id.get() {
                     None => view! { <OpenTill/> }.into_any(),
                     Some(id) => view! {
@@ -149,7 +149,7 @@ fn OpenTill() -> impl IntoView {
     let session = use_session();
     let register = RwSignal::new("Caja 1".to_string());
     let float = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<T>);
+    let error = RwSignal::new(None::<Key>);
 
     let open = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -157,7 +157,7 @@ fn OpenTill() -> impl IntoView {
             Ok(c) => c,
             Err(crate::money::MoneyError::Empty) => 0,
             Err(_) => {
-                error.set(Some(T::InvalidMoney));
+                error.set(Some("invalid_money"));
                 return;
             }
         };
@@ -179,17 +179,17 @@ fn OpenTill() -> impl IntoView {
 
     view! {
         <form class="panel till-open" on:submit=open data-testid="open-till">
-            <p>{move || i18n.t(T::CashClosed)}</p>
+            <p>{move || i18n.t("cash_closed")}</p>
             <label class="field">
-                <span class="label">{move || i18n.t(T::Register)}</span>
+                <span class="label">{move || i18n.t("register")}</span>
                 <input type="text" name="register" prop:value=register on:input=move |ev| register.set(event_target_value(&ev))/>
             </label>
             <label class="field">
-                <span class="label">{move || i18n.t(T::OpeningFloat)}</span>
+                <span class="label">{move || i18n.t("opening_float")}</span>
                 <input type="text" name="opening_float" inputmode="decimal" prop:value=float on:input=move |ev| float.set(event_target_value(&ev))/>
             </label>
             {move || error.get().map(|t| view! { <p class="field-error" role="alert">{i18n.t(t)}</p> })}
-            <button type="submit" class="btn primary big" data-testid="open-till-button">{move || i18n.t(T::OpenCash)}</button>
+            <button type="submit" class="btn primary big" data-testid="open-till-button">{move || i18n.t("open_cash")}</button>
         </form>
     }
 }
@@ -215,13 +215,13 @@ fn TillBar(session: RwSignal<Option<Value>>) -> impl IntoView {
             items.iter().filter(|i| i.is_open() && (i.depends_on.contains(&id) || (i.entity_id == id && i.action != Action::Create))).count()
         });
         if unsent > 0 {
-            error.set(Some(fill(T::CloseBlocked.text(lang), &[("n", &unsent.to_string())])));
+            error.set(Some(fill(crate::i18n::text(lang, "close_blocked"), &[("n", &unsent.to_string())])));
             return;
         }
         let cents = match parse_cents(&counted.get_untracked()) {
             Ok(c) => c,
             Err(_) => {
-                error.set(Some(T::InvalidMoney.text(lang).to_string()));
+                error.set(Some(crate::i18n::text(lang, "invalid_money").to_string()));
                 return;
             }
         };
@@ -237,20 +237,20 @@ fn TillBar(session: RwSignal<Option<Value>>) -> impl IntoView {
 
     view! {
         <div class="till-bar" data-testid="till-bar">
-            <span>{move || fill(i18n.t(T::CashOpenSince), &[("register", &register())])}</span>
-            <span data-testid="expected-cash">{move || format!("{}: {}", i18n.t(T::ExpectedCash), format_display(expected(), i18n.lang.get()))}</span>
+            <span>{move || fill(i18n.t("cash_open_since"), &[("register", &register())])}</span>
+            <span data-testid="expected-cash">{move || format!("{}: {}", i18n.t("expected_cash"), format_display(expected(), i18n.lang.get()))}</span>
             <button type="button" class="btn small" data-testid="close-till" on:click=move |_| closing.update(|c| *c = !*c)>
-                {move || i18n.t(T::CloseCash)}
+                {move || i18n.t("close_cash")}
             </button>
         </div>
         <Show when=move || closing.get()>
             <form class="panel" on:submit=close data-testid="close-till-form">
                 <label class="field">
-                    <span class="label">{move || i18n.t(T::CountedCash)}</span>
+                    <span class="label">{move || i18n.t("counted_cash")}</span>
                     <input type="text" name="counted" inputmode="decimal" prop:value=counted on:input=move |ev| counted.set(event_target_value(&ev))/>
                 </label>
                 {move || error.get().map(|e| view! { <p class="field-error" role="alert" data-testid="close-error">{e}</p> })}
-                <button type="submit" class="btn primary" data-testid="confirm-close-till">{move || i18n.t(T::CloseCash)}</button>
+                <button type="submit" class="btn primary" data-testid="confirm-close-till">{move || i18n.t("close_cash")}</button>
             </form>
         </Show>
     }
@@ -268,7 +268,7 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
     let customer = RwSignal::new(String::new());
     let new_customer = RwSignal::new(String::new());
     let received = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<T>);
+    let error = RwSignal::new(None::<Key>);
 
     let results = Memo::new(move |_| {
         let q = search.get();
@@ -327,16 +327,16 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
         ev.prevent_default();
         let lines = cart.get_untracked();
         if lines.is_empty() {
-            error.set(Some(T::EmptyCart));
+            error.set(Some("empty_cart"));
             return;
         }
         let total = total.get_untracked();
         let Some(paid) = paid() else {
-            error.set(Some(T::InvalidMoney));
+            error.set(Some("invalid_money"));
             return;
         };
         if paid < total {
-            error.set(Some(T::NotEnoughPaid));
+            error.set(Some("not_enough_paid"));
             return;
         }
         let Some(user) = sync.user.get_untracked() else { return };
@@ -392,7 +392,7 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
                 let _ = sync::enqueue(sync, c).await;
             }
             if sync::enqueue(sync, sale).await.is_ok() {
-                toast.show(T::SaleSaved);
+                toast.show("sale_saved");
             }
         });
     };
@@ -400,9 +400,9 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
     view! {
         <div class="register">
             <div class="search sale-search" role="search">
-                <label class="visually-hidden" for="sale-search">{move || i18n.t(T::SearchToAdd)}</label>
+                <label class="visually-hidden" for="sale-search">{move || i18n.t("search_to_add")}</label>
                 <input id="sale-search" type="search" data-testid="sale-search" autocomplete="off" enterkeyhint="enter"
-                    placeholder=move || i18n.t(T::SearchToAdd)
+                    placeholder=move || i18n.t("search_to_add")
                     prop:value=search
                     on:input=move |ev| search.set(event_target_value(&ev))
                     on:keydown=on_search_key/>
@@ -411,25 +411,25 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
                 {move || results.get().into_iter().map(|p| {
                     let lang = i18n.lang.get();
                     let label = format!("{} · {} · {}", str_of(&p, "name"), format_display(i64_of(&p, "price_cents"), lang),
-                        fill("{t}: {n}", &[("t", T::Stock.text(lang)), ("n", &i64_of(&p, "stock").to_string())]));
+                        fill("{t}: {n}", &[("t", crate::i18n::text(lang, "stock")), ("n", &i64_of(&p, "stock").to_string())]));
                     let p2 = p.clone();
                     view! {
                         <li>
                             <button type="button" class="row result" data-testid="sale-result" on:click=move |_| add(&p2)>
                                 <span class="row-title">{label}</span>
-                                <span class="row-end">{move || i18n.t(T::Add)}</span>
+                                <span class="row-end">{move || i18n.t("add")}</span>
                             </button>
                         </li>
                     }
                 }).collect_view()}
             </ul>
             <form class="panel cart" on:submit=charge data-testid="cart">
-                <h2>{move || i18n.t(T::Cart)}</h2>
+                <h2>{move || i18n.t("cart")}</h2>
                 {move || {
                     let lang = i18n.lang.get();
                     let lines = cart.get();
                     if lines.is_empty() {
-                        return view! { <p class="empty">{i18n.t(T::EmptyCart)}</p> }.into_any();
+                        return view! { <p class="empty">{i18n.t("empty_cart")}</p> }.into_any();
                     }
                     view! {
                         <ul class="cart-lines">
@@ -443,9 +443,9 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
                                     <li class="cart-line" data-testid="cart-line">
                                         <span class="cart-name">{l.name.clone()}</span>
                                         <span class="stepper">
-                                            <button type="button" class="btn icon-only" aria-label=i18n.t(T::Less) data-testid="qty-less" on:click=move |_| step(-1)>"−"</button>
-                                            <span class="qty" data-testid="qty" aria-label=i18n.t(T::Quantity)>{l.quantity}</span>
-                                            <button type="button" class="btn icon-only" aria-label=i18n.t(T::More) data-testid="qty-more" on:click=move |_| step(1)>"+"</button>
+                                            <button type="button" class="btn icon-only" aria-label=i18n.t("less") data-testid="qty-less" on:click=move |_| step(-1)>"−"</button>
+                                            <span class="qty" data-testid="qty" aria-label=i18n.t("quantity")>{l.quantity}</span>
+                                            <button type="button" class="btn icon-only" aria-label=i18n.t("more") data-testid="qty-more" on:click=move |_| step(1)>"+"</button>
                                         </span>
                                         <span class="cart-total">{format_display(l.unit_price_cents * l.quantity, lang)}</span>
                                     </li>
@@ -454,12 +454,12 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
                         </ul>
                     }.into_any()
                 }}
-                <p class="cart-sum"><span>{move || i18n.t(T::Total)}</span>
+                <p class="cart-sum"><span>{move || i18n.t("total")}</span>
                     <strong data-testid="cart-total">{move || format_display(total.get(), i18n.lang.get())}</strong></p>
                 <label class="field">
-                    <span class="label">{move || i18n.t(T::CustomerOptional)}</span>
+                    <span class="label">{move || i18n.t("customer_optional")}</span>
                     <select name="customer" data-testid="sale-customer" prop:value=customer on:change=move |ev| customer.set(event_target_value(&ev))>
-                        <option value="">{move || i18n.t(T::NoCustomer)}</option>
+                        <option value="">{move || i18n.t("no_customer")}</option>
                         {move || {
                             let mut cs = customers.get();
                             cs.sort_by_key(|c| data::fold(str_of(c, "name")));
@@ -468,19 +468,19 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
                     </select>
                 </label>
                 <label class="field">
-                    <span class="label">{move || i18n.t(T::NewCustomerName)}</span>
+                    <span class="label">{move || i18n.t("new_customer_name")}</span>
                     <input type="text" name="new_customer" data-testid="sale-new-customer" autocomplete="off" prop:value=new_customer on:input=move |ev| new_customer.set(event_target_value(&ev))/>
                 </label>
                 <label class="field">
-                    <span class="label">{move || i18n.t(T::CashReceived)}</span>
+                    <span class="label">{move || i18n.t("cash_received")}</span>
                     <input type="text" name="received" inputmode="decimal" data-testid="sale-received" autocomplete="off"
                         placeholder=move || format_display(total.get(), i18n.lang.get())
                         prop:value=received on:input=move |ev| received.set(event_target_value(&ev))/>
                 </label>
-                <p class="cart-sum"><span>{move || i18n.t(T::Change)}</span>
+                <p class="cart-sum"><span>{move || i18n.t("change")}</span>
                     <strong data-testid="sale-change">{move || change().map(|c| format_display(c, i18n.lang.get())).unwrap_or_default()}</strong></p>
                 {move || error.get().map(|t| view! { <p class="field-error" role="alert" data-testid="sale-error">{i18n.t(t)}</p> })}
-                <button type="submit" class="btn primary big" data-testid="charge">{move || i18n.t(T::Charge)}</button>
+                <button type="submit" class="btn primary big" data-testid="charge">{move || i18n.t("charge")}</button>
             </form>
         </div>
     }
@@ -491,12 +491,12 @@ fn TodaySales(sales: RwSignal<Vec<Value>>) -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <section class="today">
-            <h2>{move || i18n.t(T::TodaySales)}</h2>
+            <h2>{move || i18n.t("today_sales")}</h2>
             {move || {
                 let lang = i18n.lang.get();
                 let list = sales.get();
                 if list.is_empty() {
-                    return view! { <p class="empty">{i18n.t(T::NoSalesToday)}</p> }.into_any();
+                    return view! { <p class="empty">{i18n.t("no_sales_today")}</p> }.into_any();
                 }
                 view! {
                     <ul class="rows" data-testid="today-sales">
@@ -505,16 +505,16 @@ fn TodaySales(sales: RwSignal<Vec<Value>>) -> impl IntoView {
                             let items: i64 = s.get("lines").and_then(Value::as_array)
                                 .map(|ls| ls.iter().map(|l| i64_of(l, "quantity")).sum()).unwrap_or(0);
                             let badge = match state.as_str() {
-                                "pending" => Some(T::StatePending),
-                                "failed" => Some(T::StateFailed),
-                                "conflict" => Some(T::StateConflict),
+                                "pending" => Some("state_pending"),
+                                "failed" => Some("state_failed"),
+                                "conflict" => Some("state_conflict"),
                                 _ => None,
                             };
                             view! {
                                 <li class="row" data-testid="sale-row" data-state=state.clone() data-id=str_of(&s, "id").to_string()>
                                     <div class="row-main">
-                                        <span class="row-title">{format!("{} · {} {}", local_time(str_of(&s, "created_at")), items, T::Items.text(lang))}</span>
-                                        {badge.map(|t| view! { <span class=format!("badge state-{state}")>{t.text(lang)}</span> })}
+                                        <span class="row-title">{format!("{} · {} {}", local_time(str_of(&s, "created_at")), items, crate::i18n::text(lang, "items"))}</span>
+                                        {badge.map(|t| view! { <span class=format!("badge state-{state}")>{crate::i18n::text(lang, t)}</span> })}
                                     </div>
                                     <span class="row-end price">{format_display(i64_of(&s, "total_cents"), lang)}</span>
                                 </li>

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 
 use crate::components::icons::Icon;
 use crate::components::{use_session, LangToggle};
-use crate::i18n::{fill, use_i18n, T};
+use crate::i18n::{fill, use_i18n};
 use crate::offline::sync::{self, use_sync};
 
 fn megabytes(bytes: f64) -> String {
@@ -24,29 +24,29 @@ pub fn SettingsPage() -> impl IntoView {
     let session = use_session();
     Effect::new(move || spawn_local(sync::ask_persistent_storage(sync)));
     view! {
-        <Title text=move || i18n.t(T::Settings).to_string()/>
+        <Title text=move || i18n.t("settings").to_string()/>
         <section class="page">
-            <header class="page-head"><h1>{move || i18n.t(T::Settings)}</h1></header>
+            <header class="page-head"><h1>{move || i18n.t("settings")}</h1></header>
             <div class="panel" data-testid="storage">
-                <h2>{move || i18n.t(T::StorageTitle)}</h2>
+                <h2>{move || i18n.t("storage_title")}</h2>
                 {move || sync.storage.get().map(|s| view! {
-                    <p data-testid="storage-usage">{fill(i18n.t(T::StorageUsage), &[("used", &megabytes(s.usage)), ("quota", &megabytes(s.quota))])}</p>
+                    <p data-testid="storage-usage">{fill(i18n.t("storage_usage"), &[("used", &megabytes(s.usage)), ("quota", &megabytes(s.quota))])}</p>
                     {if s.persisted {
-                        view! { <p data-testid="storage-persistent">{i18n.t(T::StoragePersistent)}</p> }.into_any()
+                        view! { <p data-testid="storage-persistent">{i18n.t("storage_persistent")}</p> }.into_any()
                     } else {
-                        view! { <p class="warn" role="alert" data-testid="storage-not-persistent">{i18n.t(T::StorageNotPersistent)}</p> }.into_any()
+                        view! { <p class="warn" role="alert" data-testid="storage-not-persistent">{i18n.t("storage_not_persistent")}</p> }.into_any()
                     }}
                 })}
             </div>
             <div class="panel">
-                <h2>{move || i18n.t(T::Language)}</h2>
+                <h2>{move || i18n.t("language")}</h2>
                 <LangToggle/>
             </div>
             <Show when=move || session.is_admin()>
-                <nav class="panel admin-links" aria-label=move || i18n.t(T::Administration)>
-                    <h2>{move || i18n.t(T::Administration)}</h2>
-                    <a class="btn wide" href="/users" data-testid="settings-users"><Icon name="users"/><span>{move || i18n.t(T::Users)}</span></a>
-                    <a class="btn wide" href="/backups" data-testid="settings-backups"><Icon name="backups"/><span>{move || i18n.t(T::Backups)}</span></a>
+                <nav class="panel admin-links" aria-label=move || i18n.t("administration")>
+                    <h2>{move || i18n.t("administration")}</h2>
+                    <a class="btn wide" href="/users" data-testid="settings-users"><Icon name="users"/><span>{move || i18n.t("users")}</span></a>
+                    <a class="btn wide" href="/backups" data-testid="settings-backups"><Icon name="backups"/><span>{move || i18n.t("backups")}</span></a>
                 </nav>
             </Show>
         </section>

@@ -12,13 +12,13 @@ use crate::api::{self, ApiError};
 use crate::components::form::Msg;
 use crate::components::icons::Icon;
 use crate::components::{use_session, use_toast, Session};
-use crate::i18n::{use_i18n, Lang, T};
+use crate::i18n::{use_i18n, Lang, Key};
 use crate::model::{NewUser, Role, User, UserChanges};
 
-fn role_label(role: Role) -> T {
+fn role_label(role: Role) -> Key {
     match role {
-        Role::Admin => T::Admin,
-        Role::Cashier => T::Cashier,
+        Role::Admin => "admin",
+        Role::Cashier => "cashier",
     }
 }
 
@@ -31,11 +31,11 @@ fn user_errors(e: &ApiError, session: Session, lang: Lang) -> (HashMap<String, M
     match e.code.as_str() {
         "duplicate_username" => {
             return (
-                HashMap::from([("username".to_string(), Msg::T(T::DuplicateUsername))]),
+                HashMap::from([("username".to_string(), Msg::T("duplicate_username"))]),
                 None,
             );
         }
-        "last_admin" => return (HashMap::new(), Some(Msg::T(T::LastAdmin))),
+        "last_admin" => return (HashMap::new(), Some(Msg::T("last_admin"))),
         _ => {}
     }
     let fields: HashMap<String, Msg> = e
@@ -46,7 +46,7 @@ fn user_errors(e: &ApiError, session: Session, lang: Lang) -> (HashMap<String, M
     if fields.is_empty() {
         (fields, Some(Msg::Text(e.describe(lang))))
     } else {
-        (fields, Some(Msg::T(T::FixFields)))
+        (fields, Some(Msg::T("fix_fields")))
     }
 }
 
@@ -55,10 +55,10 @@ pub fn UsersPage() -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
     view! {
-        <Title text=move || i18n.t(T::Users).to_string()/>
+        <Title text=move || i18n.t("users").to_string()/>
         <Show
             when=move || session.is_admin()
-            fallback=move || view! { <p class="panel center" data-testid="forbidden">{move || i18n.t(T::Forbidden)}</p> }
+            fallback=move || view! { <p class="panel center" data-testid="forbidden">{move || i18n.t("forbidden")}</p> }
         >
             <UsersAdmin/>
         </Show>
@@ -87,13 +87,13 @@ fn UsersAdmin() -> impl IntoView {
     });
 
     let list = move || match users.get() {
-        None => view! { <p class="loading" data-testid="loading">{move || i18n.t(T::Loading)}</p> }
+        None => view! { <p class="loading" data-testid="loading">{move || i18n.t("loading")}</p> }
             .into_any(),
         Some(Err(e)) => view! {
             <div class="panel center" role="alert">
                 <p>{e.describe(i18n.lang.get())}</p>
                 <button type="button" class="btn" on:click=move |_| reload.update(|n| *n += 1)>
-                    {move || i18n.t(T::Retry)}
+                    {move || i18n.t("retry")}
                 </button>
             </div>
         }
@@ -116,7 +116,7 @@ fn UsersAdmin() -> impl IntoView {
     view! {
         <section class="page">
             <header class="page-head">
-                <h1>{move || i18n.t(T::Users)}</h1>
+                <h1>{move || i18n.t("users")}</h1>
                 <button
                     type="button"
                     class="btn primary"
@@ -125,7 +125,7 @@ fn UsersAdmin() -> impl IntoView {
                     on:click=move |_| creating.update(|c| *c = !*c)
                 >
                     <Icon name="plus"/>
-                    <span>{move || i18n.t(T::New)}</span>
+                    <span>{move || i18n.t("new")}</span>
                 </button>
             </header>
             <Show when=move || creating.get()>
@@ -164,10 +164,10 @@ fn NewUserForm(
         };
         let mut missing = HashMap::new();
         if new.username.is_empty() {
-            missing.insert("username".to_string(), Msg::T(T::Required));
+            missing.insert("username".to_string(), Msg::T("required"));
         }
         if new.password.is_empty() {
-            missing.insert("password".to_string(), Msg::T(T::Required));
+            missing.insert("password".to_string(), Msg::T("required"));
         }
         errors.set(missing.clone());
         if !missing.is_empty() {
@@ -183,7 +183,7 @@ fn NewUserForm(
                             v.push(user);
                         }
                     });
-                    toast.show(T::UserCreated);
+                    toast.show("user_created");
                     creating.set(false);
                 }
                 Err(e) => {
@@ -207,11 +207,11 @@ fn NewUserForm(
 
     view! {
         <form class="card form" method="post" data-testid="user-create-form" on:submit=on_submit>
-            <h2>{move || i18n.t(T::NewUser)}</h2>
+            <h2>{move || i18n.t("new_user")}</h2>
             {move || banner.get().map(|m| view! { <p class="banner" role="alert">{m.show(i18n.lang.get())}</p> })}
             <div class="fields">
                 <div class="field">
-                    <label for="new-username">{move || i18n.t(T::Username)}</label>
+                    <label for="new-username">{move || i18n.t("username")}</label>
                     <input
                         id="new-username"
                         name="username"
@@ -226,7 +226,7 @@ fn NewUserForm(
                     {error("username")}
                 </div>
                 <div class="field">
-                    <label for="new-password">{move || i18n.t(T::Password)}</label>
+                    <label for="new-password">{move || i18n.t("password")}</label>
                     <input
                         id="new-password"
                         name="password"
@@ -239,7 +239,7 @@ fn NewUserForm(
                     {error("password")}
                 </div>
                 <div class="field">
-                    <label for="new-role">{move || i18n.t(T::Role)}</label>
+                    <label for="new-role">{move || i18n.t("role")}</label>
                     <select
                         id="new-role"
                         name="role"
@@ -250,10 +250,10 @@ fn NewUserForm(
                         }
                     >
                         <option value="cashier" prop:selected=move || role.get() == Role::Cashier>
-                            {move || i18n.t(T::Cashier)}
+                            {move || i18n.t("cashier")}
                         </option>
                         <option value="admin" prop:selected=move || role.get() == Role::Admin>
-                            {move || i18n.t(T::Admin)}
+                            {move || i18n.t("admin")}
                         </option>
                     </select>
                     {error("role")}
@@ -261,10 +261,10 @@ fn NewUserForm(
             </div>
             <div class="actions">
                 <button type="submit" class="btn primary" data-testid="create-user" disabled=busy>
-                    {move || i18n.t(if busy.get() { T::Saving } else { T::Create })}
+                    {move || i18n.t(if busy.get() { "saving" } else { "create" })}
                 </button>
                 <button type="button" class="btn" on:click=move |_| creating.set(false)>
-                    {move || i18n.t(T::Cancel)}
+                    {move || i18n.t("cancel")}
                 </button>
             </div>
         </form>
@@ -288,7 +288,7 @@ fn UserCard(user: User) -> impl IntoView {
     let message = RwSignal::new(None::<(bool, Msg)>);
     let new_password = RwSignal::new(String::new());
 
-    let apply = move |changes: UserChanges, done: T| {
+    let apply = move |changes: UserChanges, done: Key| {
         busy.set(true);
         message.set(None);
         spawn_local(async move {
@@ -320,7 +320,7 @@ fn UserCard(user: User) -> impl IntoView {
         ev.prevent_default();
         let password = new_password.get_untracked();
         if password.is_empty() {
-            message.set(Some((false, Msg::T(T::Required))));
+            message.set(Some((false, Msg::T("required"))));
             return;
         }
         apply(
@@ -328,7 +328,7 @@ fn UserCard(user: User) -> impl IntoView {
                 password: Some(password),
                 ..Default::default()
             },
-            T::PasswordChanged,
+            "password_changed",
         );
     };
 
@@ -347,7 +347,7 @@ fn UserCard(user: User) -> impl IntoView {
                 <div class="row-main">
                     <span class="row-title">
                         {username.clone()}
-                        {is_me.then(|| view! { <span class="muted">{move || format!(" ({})", i18n.t(T::You))}</span> })}
+                        {is_me.then(|| view! { <span class="muted">{move || format!(" ({})", i18n.t("you"))}</span> })}
                     </span>
                     <span class="row-sub">
                         <span class="badge" data-testid="user-role-badge">
@@ -355,7 +355,7 @@ fn UserCard(user: User) -> impl IntoView {
                         </span>
                         {move || {
                             (!user.with(|u| u.active))
-                                .then(|| view! { <span class="badge muted">{i18n.t(T::Inactive)}</span> })
+                                .then(|| view! { <span class="badge muted">{i18n.t("inactive")}</span> })
                         }}
                     </span>
                 </div>
@@ -366,13 +366,13 @@ fn UserCard(user: User) -> impl IntoView {
                     aria-expanded=move || editing.get().to_string()
                     on:click=move |_| editing.update(|e| *e = !*e)
                 >
-                    {move || i18n.t(if editing.get() { T::Close } else { T::Edit })}
+                    {move || i18n.t(if editing.get() { "close" } else { "edit" })}
                 </button>
             </div>
             <Show when=move || editing.get()>
                 <div class="user-edit">
                     <div class="field">
-                        <label for=role_id.clone()>{move || i18n.t(T::Role)}</label>
+                        <label for=role_id.clone()>{move || i18n.t("role")}</label>
                         <select
                             id=role_id.clone()
                             name="role"
@@ -380,20 +380,20 @@ fn UserCard(user: User) -> impl IntoView {
                             disabled=busy
                             on:change=move |ev| {
                                 if let Some(r) = Role::parse(&event_target_value(&ev)) {
-                                    apply(UserChanges { role: Some(r), ..Default::default() }, T::Saved);
+                                    apply(UserChanges { role: Some(r), ..Default::default() }, "saved");
                                 }
                             }
                         >
                             <option value="cashier" prop:selected=move || user.with(|u| u.role == Role::Cashier)>
-                                {move || i18n.t(T::Cashier)}
+                                {move || i18n.t("cashier")}
                             </option>
                             <option value="admin" prop:selected=move || user.with(|u| u.role == Role::Admin)>
-                                {move || i18n.t(T::Admin)}
+                                {move || i18n.t("admin")}
                             </option>
                         </select>
                     </div>
                     <div class="field">
-                        <span class="label">{move || i18n.t(T::Active)}</span>
+                        <span class="label">{move || i18n.t("active")}</span>
                         <button
                             type="button"
                             class="btn"
@@ -401,14 +401,14 @@ fn UserCard(user: User) -> impl IntoView {
                             disabled=busy
                             on:click=move |_| {
                                 let active = !user.with_untracked(|u| u.active);
-                                apply(UserChanges { active: Some(active), ..Default::default() }, T::Saved);
+                                apply(UserChanges { active: Some(active), ..Default::default() }, "saved");
                             }
                         >
-                            {move || i18n.t(if user.with(|u| u.active) { T::Deactivate } else { T::Activate })}
+                            {move || i18n.t(if user.with(|u| u.active) { "deactivate" } else { "activate" })}
                         </button>
                     </div>
                     <form class="field wide password-form" method="post" on:submit=on_password>
-                        <label for=password_id.clone()>{move || i18n.t(T::NewPassword)}</label>
+                        <label for=password_id.clone()>{move || i18n.t("new_password")}</label>
                         <div class="inline">
                             <input
                                 id=password_id.clone()
@@ -419,7 +419,7 @@ fn UserCard(user: User) -> impl IntoView {
                                 on:input=move |ev| new_password.set(event_target_value(&ev))
                             />
                             <button type="submit" class="btn" data-testid="set-password" disabled=busy>
-                                {move || i18n.t(T::SetPassword)}
+                                {move || i18n.t("set_password")}
                             </button>
                         </div>
                     </form>
