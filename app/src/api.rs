@@ -109,6 +109,7 @@ struct RawResponse {
 enum Method {
     Get,
     Post,
+    Put,
     Patch,
     Delete,
 }
@@ -119,6 +120,7 @@ async fn send(method: Method, url: &str, body: Option<String>) -> Result<RawResp
     let m = match method {
         Method::Get => M::GET,
         Method::Post => M::POST,
+        Method::Put => M::PUT,
         Method::Patch => M::PATCH,
         Method::Delete => M::DELETE,
     };
@@ -286,6 +288,31 @@ pub async fn sync_pull(since: Option<&str>) -> Result<Value, ApiError> {
 /// Any JSON the API returns (lists the offline copy keeps, such as today's sales).
 pub async fn get_json(url: &str) -> Result<Value, ApiError> {
     call(Method::Get, url, None).await
+}
+
+/// `GET /health`: role, mode and database (no session needed).
+pub async fn health() -> Result<crate::model::Health, ApiError> {
+    call(Method::Get, "/health", None).await
+}
+
+/// `GET /api/ha/status` (admins): what the Sistema page shows.
+pub async fn system_status() -> Result<crate::model::SystemStatus, ApiError> {
+    call(Method::Get, "/api/ha/status", None).await
+}
+
+/// `PUT /api/ha/emergency`: emergency mode on or off (a standby's admins).
+pub async fn set_emergency(on: bool) -> Result<crate::model::SystemStatus, ApiError> {
+    call(Method::Put, "/api/ha/emergency", json_body(&serde_json::json!({ "on": on }))).await
+}
+
+/// `POST /api/ha/ship`: ship a fresh verified backup to the standby now; the shipment's outcome.
+pub async fn ship_now() -> Result<Value, ApiError> {
+    call(Method::Post, "/api/ha/ship", None).await
+}
+
+/// `POST /api/ha/reconcile`: replay the standby's emergency writes here; the report.
+pub async fn reconcile() -> Result<Value, ApiError> {
+    call(Method::Post, "/api/ha/reconcile", None).await
 }
 
 pub async fn list_users() -> Result<Page<User>, ApiError> {

@@ -98,6 +98,7 @@ pub fn App() -> impl IntoView {
             if text.is_empty() { "Mostrador".to_string() } else { format!("{text} · Mostrador") }
         }/>
         <offline::service_worker::UpdateBanner/>
+        <pages::system::EmergencyBanner/>
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/") view=|| view! { <Redirect path="/products"/> }/>
@@ -114,6 +115,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("pending") view=PendingPage/>
                     <Route path=path!("settings") view=SettingsPage/>
                     <Route path=path!("backups") view=pages::backups::BackupsPage/>
+                    <Route path=path!("system") view=pages::system::SystemPage/>
                 </ParentRoute>
             </Routes>
         </Router>

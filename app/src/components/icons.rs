@@ -40,6 +40,12 @@ pub fn Icon(name: &'static str) -> impl IntoView {
         }
         .into_any(),
         "plus" => view! { <path d="M12 5v14M5 12h14"/> }.into_any(),
+        "system" => view! {
+            <rect x="3" y="4" width="18" height="7" rx="1.5"/>
+            <rect x="3" y="13" width="18" height="7" rx="1.5"/>
+            <path d="M7 7.5h.01M7 16.5h.01M11 7.5h6M11 16.5h6"/>
+        }
+        .into_any(),
         "backups" => view! {
             <ellipse cx="12" cy="5" rx="8" ry="3"/>
             <path d="M4 5v6c0 1.7 3.6 3 8 3s8-1.3 8-3V5"/>

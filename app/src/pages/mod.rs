@@ -9,4 +9,5 @@ pub mod pending;
 pub mod products;
 pub mod sale;
 pub mod settings;
+pub mod system;
 pub mod users;

@@ -47,6 +47,7 @@ pub fn SettingsPage() -> impl IntoView {
                     <h2>{move || i18n.t("administration")}</h2>
                     <a class="btn wide" href="/users" data-testid="settings-users"><Icon name="users"/><span>{move || i18n.t("users")}</span></a>
                     <a class="btn wide" href="/backups" data-testid="settings-backups"><Icon name="backups"/><span>{move || i18n.t("backups")}</span></a>
+                    <a class="btn wide" href="/system" data-testid="settings-system"><Icon name="system"/><span>{move || i18n.t("system")}</span></a>
                 </nav>
             </Show>
         </section>

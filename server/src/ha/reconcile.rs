@@ -291,3 +291,37 @@ pub async fn from_standby(state: &crate::http::AppState, from: &str, all: bool) 
         rejected = report.rejected.len(), stopped = ?report.stopped, "reconciliation done");
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(key: Option<&str>, node: &str, audit_id: i64) -> ReplayOp {
+        ReplayOp {
+            audit_id,
+            at: String::new(),
+            node: node.into(),
+            user_id: Uuid::nil().to_string(),
+            username: "admin".into(),
+            idempotency_key: key.map(str::to_owned),
+            method: "POST".into(),
+            path: "/api/categories".into(),
+            entity: "categories".into(),
+            action: "create".into(),
+            request: None,
+        }
+    }
+
+    #[test]
+    fn a_write_replays_under_its_own_key_or_a_stable_derived_one() {
+        let own = Uuid::new_v4();
+        assert_eq!(replay_key(&op(Some(&own.to_string()), "reserva", 7)), own);
+        // Keyless writes: the same entry always gives the same key (a second replay finds the first),
+        // and different entries or nodes give different keys.
+        let a = replay_key(&op(None, "reserva", 7));
+        assert_eq!(a, replay_key(&op(None, "reserva", 7)));
+        assert_ne!(a, replay_key(&op(None, "reserva", 8)));
+        assert_ne!(a, replay_key(&op(None, "otra", 7)));
+        assert_eq!(replay_key(&op(Some("not-a-uuid"), "reserva", 7)), a);
+    }
+}

@@ -336,3 +336,43 @@ pub async fn failover_to_the_mirror_and_failback_by_replay() {
     let (_, system) = crate::helpers::status_json(app.get("/api/ha/status").await).await;
     assert_eq!(system["failover"]["state"], "needs_resync", "{system}");
 }
+
+/// A mirror that stopped following the primary (its subscription paused) is no failover target:
+/// when the primary vanishes, the failover is refused with an alert, and the server stays on the
+/// primary (503 on /health) rather than serving stale data.
+pub async fn a_mirror_that_stopped_following_is_refused() {
+    let primary = PgCluster::start_with("-c wal_level=logical");
+    let mirror = PgCluster::start();
+    let primary_url = primary.create_database().await;
+    let mirror_url = mirror.create_database().await;
+    let proxy = spawn_proxy(primary.port).await;
+    let through_proxy = primary_url.replace(&format!(":{}/", primary.port), &format!(":{}/", proxy.port));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mostrador"))
+        .args(["mirror", "init", "--mirror-database-url", &mirror_url])
+        .env("DATABASE_URL", &primary_url)
+        .env("MOSTRADOR_NO_LOG_FILE", "true")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "mirror init: {}", String::from_utf8_lossy(&out.stderr));
+    let mut m = PgConnection::connect(&mirror_url).await.unwrap();
+    sqlx::query("ALTER SUBSCRIPTION mostrador_mirror DISABLE").execute(&mut m).await.unwrap();
+
+    let receiver = spawn_receiver().await;
+    let app = spawn_app_with(Engine::Postgres, Some(through_proxy), |c| {
+        c.failover.mirror_database_url = Some(mirror_url.clone());
+        c.failover.health_check_interval = 1;
+        c.failover.health_check_timeout = 1;
+        c.failover.health_check_max_retries = 3;
+        c.failover.auto_failover_enabled = true;
+        c.alerts.alert_webhook_url = Some(format!("{}/hook", receiver.base));
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    proxy.set_black_hole(true);
+    let refused = receiver.wait_for("/hook", |v| v["alert"]["kind"] == "failover_refused").await;
+    assert!(refused["alert"]["message"].as_str().unwrap().contains("lag"), "{refused}");
+    let (status, h) = health(&Client::new(), &app.address).await;
+    assert_eq!((status, h["database"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("unreachable")), "{h}");
+    assert_eq!(metric(&Client::new(), &app.address, "mostrador_database_failovers_total").await, 0.0);
+    proxy.set_black_hole(false);
+}

@@ -181,6 +181,10 @@ fn main() {
         runtime().block_on(failover::failover_to_the_mirror_and_failback_by_replay());
         Ok(())
     }));
+    trials.push(Trial::test("failover::a_mirror_that_stopped_following_is_refused::postgres", || {
+        runtime().block_on(failover::a_mirror_that_stopped_following_is_refused());
+        Ok(())
+    }));
     for (name, test) in plain {
         trials.push(Trial::test(name, move || {
             runtime().block_on(test());
