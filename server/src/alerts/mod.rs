@@ -74,27 +74,67 @@ struct Inner {
     node: String,
     config: AlertConfig,
     http: reqwest::Client,
+    /// Alerts the database did not take (it may be what failed): stored on a later try.
+    unstored: std::sync::Mutex<Vec<Alert>>,
 }
+
+/// How long raising an alert waits for the database before keeping it in memory instead.
+const STORE_WAIT: Duration = Duration::from_secs(1);
 
 impl Alerts {
     pub fn new(db: Db, node: String, config: AlertConfig) -> Alerts {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("HTTP client");
-        Alerts { inner: Arc::new(Inner { db, node, config, http }) }
+        Alerts { inner: Arc::new(Inner { db, node, config, http, unstored: Default::default() }) }
     }
 
-    /// Logs, stores and sends an alert. Returns once it is stored; sending goes on in the background.
+    /// Logs, stores and sends an alert. Returns once it is stored (or after a second, when the
+    /// database does not answer: it is then kept in memory and stored later); sending goes on in
+    /// the background and never waits for the database.
     pub async fn raise(&self, kind: AlertKind, message: impl Into<String>, details: Option<Value>) {
         let alert = Alert { at: now(), kind, message: message.into(), node: self.inner.node.clone(), details };
         tracing::error!(target: "alert", kind = kind.as_str(), node = %alert.node, details = ?alert.details, "{}", alert.message);
-        let id = match self.store(&alert).await {
-            Ok(id) => Some(id),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not store the alert (the database may be what failed)");
+        let this = self.clone();
+        let (sent_tx, sent_rx) = tokio::sync::oneshot::channel();
+        let to_send = alert.clone();
+        tokio::spawn(async move {
+            let delivered = this.deliver(to_send).await;
+            let _ = sent_tx.send(delivered);
+        });
+        self.flush_unstored().await;
+        let id = match tokio::time::timeout(STORE_WAIT, self.store(&alert)).await {
+            Ok(Ok(id)) => Some(id),
+            outcome => {
+                let why = outcome.map_or_else(|_| "no answer".to_owned(), |r| r.err().map(|e| e.to_string()).unwrap_or_default());
+                tracing::warn!(error = %why, "could not store the alert now (the database may be what failed); kept in memory");
+                self.inner.unstored.lock().expect("not poisoned").push(alert);
                 None
             }
         };
-        let this = self.clone();
-        tokio::spawn(async move { this.deliver(id, alert).await });
+        if let Some(id) = id {
+            let db = self.inner.db.clone();
+            tokio::spawn(async move {
+                if let Ok(delivered) = sent_rx.await {
+                    if !delivered.is_empty() {
+                        let _ = sqlx::query("UPDATE alerts SET delivered = $1 WHERE id = $2")
+                            .bind(delivered.join(","))
+                            .bind(id)
+                            .execute(&db.pool())
+                            .await;
+                    }
+                }
+            });
+        }
+    }
+
+    /// Stores the alerts the database did not take earlier.
+    async fn flush_unstored(&self) {
+        let waiting: Vec<Alert> = std::mem::take(&mut *self.inner.unstored.lock().expect("not poisoned"));
+        for (i, alert) in waiting.iter().enumerate() {
+            if !matches!(tokio::time::timeout(STORE_WAIT, self.store(alert)).await, Ok(Ok(_))) {
+                self.inner.unstored.lock().expect("not poisoned").extend(waiting[i..].iter().cloned());
+                return;
+            }
+        }
     }
 
     async fn store(&self, alert: &Alert) -> Result<i64, sqlx::Error> {
@@ -111,8 +151,8 @@ impl Alerts {
         .await
     }
 
-    /// Sends to every configured receiver, 3 attempts each (1 s, 4 s apart); records where it went.
-    async fn deliver(&self, id: Option<i64>, alert: Alert) {
+    /// Sends to every configured receiver, 3 attempts each (1 s, 4 s apart); says where it went.
+    async fn deliver(&self, alert: Alert) -> Vec<&'static str> {
         let config = &self.inner.config;
         let mut delivered = Vec::new();
         if let Some(url) = &config.alert_webhook_url {
@@ -129,13 +169,7 @@ impl Alerts {
                 delivered.push("telegram");
             }
         }
-        if let (Some(id), false) = (id, delivered.is_empty()) {
-            let _ = sqlx::query("UPDATE alerts SET delivered = $1 WHERE id = $2")
-                .bind(delivered.join(","))
-                .bind(id)
-                .execute(&self.inner.db.pool())
-                .await;
-        }
+        delivered
     }
 
     async fn send_with_retries(&self, to: &str, request: impl Fn() -> reqwest::RequestBuilder) -> bool {
@@ -152,6 +186,7 @@ impl Alerts {
 
     /// The newest alerts first.
     pub async fn recent(&self, limit: i64) -> Result<Vec<StoredAlert>, sqlx::Error> {
+        self.flush_unstored().await;
         let rows = sqlx::query(
             "SELECT id, at, kind, message, node, details, delivered FROM alerts ORDER BY id DESC LIMIT $1",
         )
