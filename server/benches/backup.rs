@@ -5,6 +5,7 @@
 //!
 //!     PATH=/usr/lib/postgresql/15/bin:$PATH cargo bench -p server --bench backup
 
+mod common;
 #[allow(dead_code)]
 #[path = "../tests/api/postgres.rs"]
 mod postgres;
@@ -18,17 +19,15 @@ use std::{
 };
 
 use hdrhistogram::Histogram;
-use mostrador::{
-    config::{BackupConfig, DatabaseConfig, ServeConfig},
-    db::Db,
-    http::Application,
-};
+use mostrador::db::Db;
 use reqwest::Client;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 const SALES: i64 = 250_000;
 const LINES_PER_SALE: i64 = 4;
+const ALLOW_NEGATIVE: bool = true;
+const TIMEOUT_SECS: u64 = 600;
 const CLIENTS: usize = 16;
 const LATENCY_SALES: usize = 1500;
 
@@ -43,49 +42,10 @@ struct Bench {
 
 async fn spawn(database_url: Option<String>) -> Bench {
     let dir = tempfile::tempdir().unwrap();
-    let config = ServeConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        db: DatabaseConfig { data_dir: dir.path().to_owned(), database_url },
-        backup: BackupConfig {
-            backup_dir: None,
-            backup_schedule: "off".into(),
-            backup_keep: 1000,
-            backup_verify_schedule: "off".into(),
-            backup_upload_limit: 1 << 34,
-            pg_bin_dir: None,
-            s3_bucket: None,
-            s3_prefix: String::new(),
-            s3_endpoint: None,
-            s3_region: "us-east-1".into(),
-            s3_access_key_id: None,
-            s3_secret_access_key: None,
-            backup_passphrase: None,
-            timezone: Some("UTC".into()),
-        },
-        public_url: None,
-        admin_password: None,
-        site_root: "target/site".into(),
-        body_limit: 4 * 1024 * 1024,
-        request_timeout_secs: 600,
-        ha: mostrador::config::HaConfig::defaults(),
-        failover: mostrador::config::FailoverConfig::defaults(),
-        alerts: mostrador::config::AlertConfig::defaults(),
-        allow_negative_stock: true,
-        idempotency_retention_days: 30,
-        node_name: Some("bench".into()),
-        no_log_file: true,
-        test_routes: false,
-    };
-    let db = Db::connect(&config.db).await.unwrap();
-    let admin = mostrador::users::domain::Username::parse("admin").unwrap();
-    let password = mostrador::users::domain::NewPassword::parse("bench-password").unwrap();
-    mostrador::users::repo::create(&mut *db.pool().acquire().await.unwrap(), &admin, password, app::model::Role::Admin).await.unwrap();
-    let app = Application::build(config, db.clone()).await.unwrap();
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.serve(std::future::pending()));
-    let client = Client::builder().cookie_store(true).pool_max_idle_per_host(CLIENTS).build().unwrap();
-    let r = client.post(format!("{base}/api/auth/login")).json(&json!({"username": "admin", "password": "bench-password"})).send().await.unwrap();
-    assert!(r.status().is_success());
+    let mut config = common::serve_config(dir.path(), database_url);
+    config.allow_negative_stock = ALLOW_NEGATIVE;
+    config.request_timeout_secs = TIMEOUT_SECS;
+    let common::Running { base, client, db } = common::spawn(config, true, CLIENTS).await;
     let session = Uuid::new_v4().to_string();
     client.post(format!("{base}/api/cash-sessions")).json(&json!({"id": session, "register": "bench", "opening_float_cents": 0})).send().await.unwrap();
     let p: Value = client.post(format!("{base}/api/products")).json(&json!({"sku": "B", "name": "Bench", "price_cents": 100, "cost_cents": 1})).send().await.unwrap().json().await.unwrap();
