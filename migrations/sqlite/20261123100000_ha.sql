@@ -2,6 +2,8 @@
 
 -- Reconciliation marks a standby's emergency writes once the primary has replayed them.
 ALTER TABLE audit_log ADD COLUMN reconciled_at TEXT;
+-- The If-Match precondition a write carried: a replay must send it again.
+ALTER TABLE audit_log ADD COLUMN if_match TEXT;
 
 -- This node's own state (emergency toggle, last shipment, last reconciliation, failover). A restore
 -- leaves it as it is, and it is not replicated to a mirror: it describes the node, not the shop.

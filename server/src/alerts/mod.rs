@@ -33,6 +33,7 @@ pub enum AlertKind {
     EmergencyModeOff,
     RepeatedCrashes,
     DatabaseUnreachable,
+    ReconciliationRejected,
 }
 
 impl AlertKind {
@@ -49,6 +50,7 @@ impl AlertKind {
             AlertKind::EmergencyModeOff => "emergency_mode_off",
             AlertKind::RepeatedCrashes => "repeated_crashes",
             AlertKind::DatabaseUnreachable => "database_unreachable",
+            AlertKind::ReconciliationRejected => "reconciliation_rejected",
         }
     }
 }
@@ -177,7 +179,8 @@ impl Alerts {
             match request().send().await {
                 Ok(r) if r.status().is_success() => return true,
                 Ok(r) => tracing::warn!(to, status = %r.status(), attempt, "alert delivery refused"),
-                Err(e) => tracing::warn!(to, error = %e, attempt, "alert delivery failed"),
+                // Without the URL: Telegram's carries the bot token.
+                Err(e) => tracing::warn!(to, error = %e.without_url(), attempt, "alert delivery failed"),
             }
             tokio::time::sleep(Duration::from_secs(pause)).await;
         }

@@ -42,6 +42,9 @@ pub struct Entry {
     pub action: String,
     pub request: Option<Value>,
     pub status: u16,
+    /// The `If-Match` precondition the write carried (a replay sends it again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_match: Option<String>,
 }
 
 impl Entry {
@@ -74,7 +77,9 @@ impl Entry {
             user_id: user.id.to_string(),
             username: user.username.clone(),
             node: state.node.to_string(),
-            mode: state.ha.mode().as_str().into(),
+            // A standby takes writes only in emergency mode: every write that got through on one is
+            // an emergency write, even if the toggle went off while it ran.
+            mode: if state.ha.role() == crate::config::NodeRole::Standby { "emergency" } else { "normal" }.into(),
             idempotency_key: key.map(|k| k.0.to_string()),
             method: parts.method.to_string(),
             path: parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str()).to_owned(),
@@ -83,6 +88,7 @@ impl Entry {
             action,
             request: request.map(redacted),
             status: status.as_u16(),
+            if_match: parts.headers.get(axum::http::header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned),
         }
     }
 }
@@ -107,7 +113,7 @@ fn redacted(request: &Value) -> Value {
 pub async fn record(conn: &mut AnyConnection, entry: &Entry) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_log (at, user_id, username, node, mode, idempotency_key, method, path, \
-         entity, entity_id, action, request, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         entity, entity_id, action, request, status, if_match) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(&entry.at)
     .bind(&entry.user_id)
@@ -122,6 +128,7 @@ pub async fn record(conn: &mut AnyConnection, entry: &Entry) -> Result<(), sqlx:
     .bind(&entry.action)
     .bind(entry.request.as_ref().map(Value::to_string))
     .bind(entry.status as i64)
+    .bind(&entry.if_match)
     .execute(conn)
     .await?;
     Ok(())
@@ -178,6 +185,7 @@ pub async fn list(
                 action: r.try_get("action")?,
                 request: request.and_then(|s| serde_json::from_str(&s).ok()),
                 status: r.try_get::<i64, _>("status")? as u16,
+                if_match: None,
             })
         })
         .collect::<Result<_, _>>()?;

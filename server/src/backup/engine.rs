@@ -672,6 +672,14 @@ fn republish<S: AsRef<str>>(tables: &[S], live_last_seq: Option<i64>) -> Vec<Str
     out
 }
 
+/// `republish` for a feed that must move past `floor` (cursors another database handed out: the
+/// mirror's, after a failback), with every synced table.
+pub fn republish_everything(floor: i64) -> Vec<String> {
+    let mut tables = vec!["change_log"];
+    tables.extend_from_slice(SYNCED);
+    republish(&tables, Some(floor))
+}
+
 /// Tables whose rows devices keep (what /api/sync/pull serves).
 const SYNCED: &[&str] = &["categories", "products", "customers", "quotes", "cash_sessions"];
 

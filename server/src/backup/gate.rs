@@ -69,6 +69,17 @@ impl Gate {
         self.closed.store(false, Ordering::SeqCst);
     }
 
+    /// Waits (at most `limit`) until no request is inside.
+    pub async fn wait_idle(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.in_flight.load(Ordering::SeqCst) > 0 {
+            let notified = self.idle.notified();
+            if self.in_flight.load(Ordering::SeqCst) == 0 || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
     }

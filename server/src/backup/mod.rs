@@ -767,6 +767,7 @@ impl Backups {
             action: action.into(),
             request: Some(request),
             status: 200,
+            if_match: None,
         };
         let result = async {
             let mut tx = crate::idempotency::begin(&self.db).await.map_err(|e| e.to_string())?;

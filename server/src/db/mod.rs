@@ -5,6 +5,7 @@ use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
+    Connection,
     migrate::Migrator,
     AnyPool, Executor,
 };
@@ -105,6 +106,12 @@ impl Db {
         }
         if engine == Engine::Postgres {
             // A fenced (read-only) primary or a standby PostgreSQL must not take this server's writes.
+            // One probe first, so that starting on one says why (the pool would only time out).
+            let mut probe = tokio::time::timeout(Duration::from_secs(5), sqlx::AnyConnection::connect_with(&options))
+                .await
+                .map_err(|_| sqlx::Error::PoolTimedOut)??;
+            reject_read_only(&mut probe).await?;
+            let _ = probe.close().await;
             pool_options = pool_options.after_connect(|conn, _meta| Box::pin(async move { reject_read_only(conn).await }));
         }
         let pool = pool_options.connect_with(options).await?;

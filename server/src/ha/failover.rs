@@ -75,6 +75,10 @@ struct Inner {
     /// The mirror's highest audit id when it took over: later entries are the writes to replay.
     audit_mark: i64,
     fenced: bool,
+    /// This instance (the decider) is failing back.
+    failing_back: bool,
+    /// This instance (a follower) holds its requests for the decider's failback.
+    holding: bool,
 }
 
 pub struct Failover {
@@ -119,6 +123,8 @@ impl Failover {
                 message: None,
                 audit_mark: 0,
                 fenced: false,
+                failing_back: false,
+                holding: false,
             }),
             lease: tokio::sync::Mutex::new(None),
         });
@@ -289,7 +295,10 @@ async fn try_failover(state: &AppState, f: &Arc<Failover>) {
     }
     // 2. Lag: refuse when the mirror was behind, or nobody knows how far.
     let lag = f.inner.lock().expect("not poisoned").last_lag;
-    let max_age = Duration::from_secs(f.config.failover_max_lag_age_secs);
+    // The lag is measured while the primary answers, so at decision time the newest measurement is
+    // at least `retries` checks old: never demand a fresher one than that.
+    let checks = f.config.interval() * (f.config.health_check_max_retries + 2) + f.config.timeout();
+    let max_age = Duration::from_secs(f.config.failover_max_lag_age_secs).max(checks);
     let refusal = match lag {
         None => Some("the mirror's lag was never measured (is its subscription running?)".to_owned()),
         Some((_, at)) if at.elapsed() > max_age => Some(format!("the last lag measurement is {} s old", at.elapsed().as_secs())),
@@ -410,10 +419,19 @@ fn fence(f: &Failover, on: bool) -> BoxFuture<'_, Result<(), String>> {
 }
 
 async fn check_while_failed_over(state: &AppState, f: &Arc<Failover>) {
-    let holder = f.lease.lock().await.is_some();
-    if !holder {
+    // Whoever holds the lease decides. An instance that restarted while failed over, or a follower
+    // whose decider died, takes it over when it is free; a decision left half-done by a dead decider
+    // (`failing_back`) is then taken back, so no instance keeps holding its requests for it.
+    if !take_lease(f).await {
         follow(state, f).await;
         return;
+    }
+    let mirror_db = state.db.with_pool(f.mirror_pool.clone(), Which::Mirror);
+    if let Ok(Some(record)) = super::node_state::get(&mirror_db, STATE_KEY).await {
+        if record["failing_back"] == true && !f.inner.lock().expect("not poisoned").failing_back {
+            let mark = f.inner.lock().expect("not poisoned").audit_mark;
+            let _ = super::node_state::put(&mirror_db, STATE_KEY, &json!({"active": "mirror", "audit_mark": mark, "at": now()})).await;
+        }
     }
     match f.reachable(&f.primary_url).await {
         Err(_) => {
@@ -438,18 +456,51 @@ async fn check_while_failed_over(state: &AppState, f: &Arc<Failover>) {
     }
 }
 
+/// Holds the lease, or takes it when it is free; true when this instance decides.
+async fn take_lease(f: &Failover) -> bool {
+    let mut lease = f.lease.lock().await;
+    if lease.is_some() {
+        return true;
+    }
+    let Ok(Ok(mut conn)) = tokio::time::timeout(f.config.timeout(), PgConnection::connect(&f.mirror_url)).await else {
+        return false;
+    };
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(LEASE_KEY).fetch_one(&mut conn).await.unwrap_or(false);
+    if got {
+        tracing::warn!("took over the failover lease: this instance decides from now on");
+        *lease = Some(conn);
+    }
+    got
+}
+
 /// An instance that did not decide follows the decider's record on the mirror: it holds requests
-/// back while the decider replays (`failing_back`), and goes back to the primary after it.
+/// back while the decider replays (`failing_back`), and goes back to the primary after it. It only
+/// ever opens a gate it held itself (a restore may hold the same gate).
 async fn follow(state: &AppState, f: &Arc<Failover>) {
     let mirror_db = state.db.with_pool(f.mirror_pool.clone(), Which::Mirror);
     let Ok(Some(record)) = super::node_state::get(&mirror_db, STATE_KEY).await else { return };
     let gate = &state.backups.gate;
+    let holding = f.inner.lock().expect("not poisoned").holding;
     if record["active"] == "primary" {
-        switch_back(state, f).await;
+        // Open again only once the pool points at the primary: writes must not land on the mirror
+        // after its writes were replayed.
+        if switch_back(state, f).await && holding {
+            f.inner.lock().expect("not poisoned").holding = false;
+            gate.release();
+        }
+    } else if record["failing_back"] == true {
+        if !holding {
+            tracing::warn!("the decider is failing back: holding requests until it is done");
+            f.inner.lock().expect("not poisoned").holding = true;
+            gate.hold();
+            // Requests already inside finish (they are bounded by the request timeout; the
+            // decider replays once more after that long).
+            gate.wait_idle(state.config.request_timeout()).await;
+        }
+    } else if holding {
+        // The failback failed: the mirror goes on serving.
+        f.inner.lock().expect("not poisoned").holding = false;
         gate.release();
-    } else if record["failing_back"] == true && !gate.is_closed() {
-        tracing::warn!("the decider is failing back: holding requests until it is done");
-        gate.hold();
     }
 }
 
@@ -463,6 +514,8 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
         f.set_message("failback postponed: the mirror did not take the announcement");
         return;
     }
+    let announced = Instant::now();
+    f.inner.lock().expect("not poisoned").failing_back = true;
     tokio::time::sleep(f.config.interval() * 2).await;
     let closed = match state.backups.gate.close().await {
         Ok(c) => c,
@@ -483,17 +536,28 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
         let router = crate::http::router(replay_state);
         let mut report = ReplayReport::new(format!("mirror database (audit id > {mark})"));
         let mut after = mark;
+        // A follower's request admitted just before it saw the announcement may still commit to the
+        // mirror; it is over within the request timeout. Replay until then, and once more after.
+        let last_call = announced + f.config.interval() + state.config.request_timeout();
         loop {
             let ops = reconcile::load(&mirror_db, Selection::Every, after, 500).await.map_err(|e| format!("reading the mirror's log: {e}"))?;
             for op in &ops {
                 reconcile::replay_one(&router, &primary_db, op, &mut report).await.map_err(|e| format!("replay stopped: {e}"))?;
             }
             match ops.last() {
-                Some(last) if ops.len() == 500 => after = last.audit_id,
-                _ => break,
+                Some(last) => after = last.audit_id,
+                None if Instant::now() >= last_call => break,
+                None => tokio::time::sleep(f.config.interval().min(last_call - Instant::now())).await,
             }
         }
         report.finished_at = now();
+        // Devices hold cursors the mirror's feed handed out; the primary's feed moves past them and
+        // publishes the catalog again, as after a restore.
+        let mirror_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM sync_state WHERE id = 1")
+            .fetch_one(&f.mirror_pool)
+            .await
+            .map_err(|e| format!("reading the mirror's feed: {e}"))?;
+        crate::sync::feed::move_past(&primary, mirror_seq).await.map_err(|e| format!("moving the primary's feed: {e}"))?;
         copy_sessions(&f.mirror_pool, &primary).await.map_err(|e| format!("copying sign-ins: {e}"))?;
         Ok::<_, String>((primary, report))
     }
@@ -506,6 +570,7 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
             *f.lease.lock().await = None;
             {
                 let mut inner = f.inner.lock().expect("not poisoned");
+                inner.failing_back = false;
                 inner.phase = Phase::NeedsResync;
                 inner.failed_checks = 0;
                 inner.healthy_checks = 0;
@@ -532,6 +597,7 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
             let _ = fence(f, true).await;
             {
                 let mut inner = f.inner.lock().expect("not poisoned");
+                inner.failing_back = false;
                 inner.healthy_checks = 0;
                 inner.message = Some(format!("failback failed, still on the mirror: {e}"));
             }
@@ -564,17 +630,24 @@ fn copy_sessions<'a>(mirror: &'a AnyPool, primary: &'a AnyPool) -> BoxFuture<'a,
     .boxed()
 }
 
-/// A follower going back to the primary after the decider failed back.
-async fn switch_back(state: &AppState, f: &Arc<Failover>) {
+/// A follower going back to the primary after the decider failed back; true once it serves from it.
+async fn switch_back(state: &AppState, f: &Arc<Failover>) -> bool {
     if state.db.which() == Which::Primary {
-        return;
+        return true;
     }
-    let Ok(options) = AnyConnectOptions::from_str(&f.primary_url) else { return };
-    if let Ok(primary) = pool_options().connect_with(options).await {
-        state.db.swap(primary, Which::Primary);
-        let mut inner = f.inner.lock().expect("not poisoned");
-        inner.phase = Phase::NeedsResync;
-        inner.message = Some("followed the failback to the primary".into());
+    let Ok(options) = AnyConnectOptions::from_str(&f.primary_url) else { return false };
+    match pool_options().connect_with(options).await {
+        Ok(primary) => {
+            state.db.swap(primary, Which::Primary);
+            let mut inner = f.inner.lock().expect("not poisoned");
+            inner.phase = Phase::NeedsResync;
+            inner.message = Some("followed the failback to the primary".into());
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot reach the primary to follow the failback yet");
+            false
+        }
     }
 }
 

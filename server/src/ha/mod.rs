@@ -147,6 +147,7 @@ impl Ha {
                 action: if on { "emergency_on" } else { "emergency_off" }.into(),
                 request: Some(json!({"on": on})),
                 status: 200,
+                if_match: None,
             };
             let mut tx = crate::idempotency::begin(&self.db).await?;
             audit::record(&mut tx.tx, &entry).await?;
@@ -194,16 +195,21 @@ pub mod crashes {
 
     use super::node_state;
 
-    const RUNNING: &str = "running";
-    const CRASHES: &str = "crashes";
+    // Per node: instances sharing one PostgreSQL database keep their own marks.
+    fn running(state: &AppState) -> String {
+        format!("running/{}", state.node)
+    }
+    fn crashes(state: &AppState) -> String {
+        format!("crashes/{}", state.node)
+    }
     const WINDOW_SECS: i64 = 600;
     const THRESHOLD: usize = 3;
 
     pub async fn on_start(state: &AppState) {
-        let unclean = matches!(node_state::get(&state.db, RUNNING).await, Ok(Some(_)));
+        let unclean = matches!(node_state::get(&state.db, &running(state)).await, Ok(Some(_)));
         if unclean {
             let cutoff = chrono::Utc::now() - chrono::Duration::seconds(WINDOW_SECS);
-            let mut recent: Vec<String> = node_state::get(&state.db, CRASHES)
+            let mut recent: Vec<String> = node_state::get(&state.db, &crashes(state))
                 .await
                 .ok()
                 .flatten()
@@ -211,17 +217,17 @@ pub mod crashes {
                 .unwrap_or_default();
             recent.retain(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok_and(|t| t > cutoff));
             recent.push(now());
-            let _ = node_state::put(&state.db, CRASHES, &json!(recent)).await;
+            let _ = node_state::put(&state.db, &crashes(state), &json!(recent)).await;
             tracing::warn!(recent = recent.len(), "the previous run did not shut down cleanly");
             if recent.len() >= THRESHOLD {
                 let message = format!("Repeated crashes: {} unclean restarts of {} in the last 10 minutes", recent.len(), state.node);
                 state.alerts.raise(AlertKind::RepeatedCrashes, message, Some(Value::from(recent))).await;
             }
         }
-        let _ = node_state::put(&state.db, RUNNING, &json!({"pid": std::process::id(), "since": now()})).await;
+        let _ = node_state::put(&state.db, &running(state), &json!({"pid": std::process::id(), "since": now()})).await;
     }
 
     pub async fn on_clean_shutdown(state: &AppState) {
-        let _ = sqlx::query("DELETE FROM node_state WHERE key = $1").bind(RUNNING).execute(&state.db.pool()).await;
+        let _ = sqlx::query("DELETE FROM node_state WHERE key = $1").bind(running(state)).execute(&state.db.pool()).await;
     }
 }

@@ -181,8 +181,8 @@ pub async fn emergency_ops(_: Peer, State(state): State<AppState>, ApiQuery(p): 
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MarkReconciled {
-    /// Every emergency write with an audit id up to this one was replayed by the primary.
-    pub through: i64,
+    /// The audit ids of the emergency writes the primary handled (applied, present or rejected).
+    pub ids: Vec<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -194,13 +194,20 @@ pub struct Marked {
     responses((status = 200, body = Marked)))]
 pub async fn mark_reconciled(_: Peer, State(state): State<AppState>, ApiJson(body): ApiJson<MarkReconciled>) -> Result<Json<Marked>, ApiError> {
     let mut tx = crate::idempotency::begin(&state.db).await?;
-    let marked = sqlx::query("UPDATE audit_log SET reconciled_at = $1 WHERE mode = 'emergency' AND reconciled_at IS NULL AND id <= $2")
-        .bind(now())
-        .bind(body.through)
+    let at = now();
+    let mut marked = 0;
+    // Integers only, so the list can be written into the statement (sqlx's Any driver binds no arrays).
+    for chunk in body.ids.chunks(500) {
+        let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        marked += sqlx::query(&format!(
+            "UPDATE audit_log SET reconciled_at = $1 WHERE mode = 'emergency' AND reconciled_at IS NULL AND id IN ({list})"
+        ))
+        .bind(&at)
         .execute(&mut *tx.tx)
         .await?
         .rows_affected() as i64;
+    }
     tx.tx.commit().await?;
-    tracing::info!(through = body.through, marked, "emergency writes marked reconciled");
+    tracing::info!(ids = body.ids.len(), marked, "emergency writes marked reconciled");
     Ok(Json(Marked { marked }))
 }

@@ -38,6 +38,9 @@ pub struct ReplayOp {
     pub entity: String,
     pub action: String,
     pub request: Option<Value>,
+    /// The `If-Match` precondition the write carried.
+    #[serde(default)]
+    pub if_match: Option<String>,
 }
 
 /// Audit entries that are not writes of the shop's data: the HA toggle and backup operations (they
@@ -60,7 +63,7 @@ pub async fn load(db: &Db, selection: Selection, after: i64, limit: i64) -> Resu
         Selection::Every => "",
     };
     let rows = sqlx::query(&format!(
-        "SELECT id, at, node, user_id, username, idempotency_key, method, path, entity, action, request FROM audit_log \
+        "SELECT id, at, node, user_id, username, idempotency_key, method, path, entity, action, request, if_match FROM audit_log \
          WHERE {filter} entity NOT IN {NOT_REPLAYED} AND id > $1 ORDER BY id LIMIT $2"
     ))
     .bind(after)
@@ -82,6 +85,7 @@ pub async fn load(db: &Db, selection: Selection, after: i64, limit: i64) -> Resu
                 entity: r.try_get("entity")?,
                 action: r.try_get("action")?,
                 request: request.and_then(|s| serde_json::from_str(&s).ok()),
+                if_match: r.try_get("if_match")?,
             })
         })
         .collect()
@@ -106,6 +110,8 @@ pub struct Rejection {
     pub status: u16,
     pub code: String,
     pub message: String,
+    /// The write as it was made, for the person who decides what to do with it.
+    pub request: Option<Value>,
 }
 
 /// What a replay did.
@@ -154,6 +160,7 @@ pub async fn replay_one(router: &Router, target: &Db, op: &ReplayOp, report: &mu
             status,
             code: code.into(),
             message,
+            request: op.request.clone(),
         });
     };
     if op.entity == "users" {
@@ -190,6 +197,10 @@ pub async fn replay_one(router: &Router, target: &Db, op: &ReplayOp, report: &mu
         // The write layer takes the user from here; a network request cannot put one there.
         .extension(user.user)
         .extension(Replaying);
+    if let Some(precondition) = &op.if_match {
+        // Part of the request (and of its key's fingerprint) just as the body is.
+        request = request.header(header::IF_MATCH, precondition);
+    }
     let body = match &op.request {
         Some(v) if !v.is_null() => {
             request = request.header(header::CONTENT_TYPE, "application/json");
@@ -260,33 +271,47 @@ pub async fn from_standby(state: &crate::http::AppState, from: &str, all: bool) 
         }
         let page: crate::ha::peer::EmergencyOps = response.json().await.map_err(|e| unreachable(e.to_string()))?;
         let mut stopped = false;
+        // The exact ids handled: on PostgreSQL audit ids are not taken in commit order, so "every id
+        // up to N" could cover a write that committed after this page was read.
+        let mut handled = Vec::new();
         for op in &page.ops {
             if let Err(e) = replay_one(&router, &state.db, op, &mut report).await {
                 report.stopped = Some(e);
                 stopped = true;
                 break;
             }
+            handled.push(op.audit_id);
         }
-        if let Some(through) = report.through.filter(|t| *t > after) {
+        if !handled.is_empty() {
             let r = ha
                 .http
                 .post(format!("{base}/api/ha/peer/emergency-ops/reconciled"))
                 .bearer_auth(&secret)
-                .json(&json!({ "through": through }))
+                .json(&json!({ "ids": handled }))
                 .send()
                 .await
                 .map_err(|e| unreachable(e.to_string()))?;
             if !r.status().is_success() {
                 return Err(unreachable(format!("marking reconciled answered {}", r.status())));
             }
-            after = through;
         }
-        if stopped || !page.more {
-            break;
+        match page.ops.last() {
+            Some(last) if !stopped && page.more => after = last.audit_id,
+            _ => break,
         }
     }
     report.finished_at = crate::db::now();
     let _ = crate::ha::node_state::put(&state.db, "last_reconciliation", &serde_json::to_value(&report).unwrap_or(Value::Null)).await;
+    if !report.rejected.is_empty() {
+        // Kept in the alert history with each refused write's body: the report above is replaced
+        // by the next run, and a person has to decide about these.
+        let message = format!(
+            "Reconciliation from {}: {} write(s) refused by the primary; see the details",
+            report.source,
+            report.rejected.len()
+        );
+        state.alerts.raise(crate::alerts::AlertKind::ReconciliationRejected, message, serde_json::to_value(&report.rejected).ok()).await;
+    }
     tracing::info!(source = %report.source, applied = report.applied, present = report.already_present,
         rejected = report.rejected.len(), stopped = ?report.stopped, "reconciliation done");
     Ok(report)
@@ -309,6 +334,7 @@ mod tests {
             entity: "categories".into(),
             action: "create".into(),
             request: None,
+            if_match: None,
         }
     }
 

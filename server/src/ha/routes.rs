@@ -107,14 +107,12 @@ pub async fn ship(_: AdminUser, State(state): State<AppState>) -> Result<Json<sh
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ReconcileRequest {
-    /// The standby's base URL (default: MOSTRADOR_STANDBY_URL).
-    pub from: Option<String>,
     /// Replay the reconciled emergency writes too (a full re-check: each is found already present).
     #[serde(default)]
     pub all: bool,
 }
 
-/// Replays the standby's unreconciled emergency writes here. Admins only.
+/// Replays the configured standby's unreconciled emergency writes here. Admins only.
 #[utoipa::path(post, path = "/api/ha/reconcile", tag = "ha", request_body = ReconcileRequest,
     responses((status = 200, body = ReplayReport)))]
 pub async fn reconcile(
@@ -124,10 +122,14 @@ pub async fn reconcile(
 ) -> Result<Json<ReplayReport>, ApiError> {
     let body: ReconcileRequest =
         if body.is_empty() { ReconcileRequest::default() } else { serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))? };
-    let from = body
-        .from
-        .or_else(|| state.ha.config.standby_url.clone())
-        .ok_or_else(|| ApiError::invalid("from", "give the standby's URL (MOSTRADOR_STANDBY_URL is not set)"))?;
+    // Only the configured standby: the request carries the shared secret, which must not go to an
+    // address someone typed (`mostrador reconcile --from URL` is there for any other).
+    let from = state
+        .ha
+        .config
+        .standby_url
+        .clone()
+        .ok_or_else(|| ApiError::conflict("ha_not_configured", "MOSTRADOR_STANDBY_URL is not set on this node"))?;
     if state.ha.mode() == Mode::Emergency {
         return Err(ApiError::conflict("not_a_primary", "reconciliation runs on the primary"));
     }

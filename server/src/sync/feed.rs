@@ -35,6 +35,21 @@ pub async fn publish(conn: &mut AnyConnection, changes: &[(&'static str, String)
     Ok(())
 }
 
+/// Moves the feed past `floor` — cursors another database handed out (the mirror's, after a
+/// failback) — and publishes every synced row at the new number, in one transaction, as a restore
+/// does: devices then fetch the rows again and miss no later change.
+pub fn move_past(pool: &sqlx::AnyPool, floor: i64) -> futures::future::BoxFuture<'_, Result<(), sqlx::Error>> {
+    use futures::FutureExt;
+    async move {
+        let mut tx = pool.begin().await?;
+        for statement in crate::backup::engine::republish_everything(floor) {
+            sqlx::query(&statement).execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }
+    .boxed()
+}
+
 #[derive(Debug, Deserialize)]
 pub struct PullParams {
     since: Option<String>,

@@ -1,7 +1,7 @@
 //! Sync for offline devices: `POST /api/sync/push` runs a queue of writes, each exactly as its single
 //! call would run; `GET /api/sync/pull?since=` returns what changed after a cursor that never skips.
 
-mod feed;
+pub mod feed;
 mod push;
 
 pub use feed::{publish, PullResponse};

@@ -75,8 +75,9 @@ impl Proxy {
     }
 }
 
-/// Writers that each create customers with their own ids and keys, retrying every write with the
-/// same key and body until it is acknowledged.
+/// Writers that each record stock movements (+1 of one product) with their own ids and keys,
+/// retrying every write with the same key and body until it is acknowledged. Stock is a running sum
+/// that each movement changes once: a movement applied twice, or lost, shows in it.
 struct Load {
     stop: Arc<AtomicBool>,
     acked: Arc<Mutex<Vec<Uuid>>>,
@@ -85,7 +86,7 @@ struct Load {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-fn start_load(base: &str, client: &Client, writers: usize) -> Load {
+fn start_load(base: &str, client: &Client, product: &str, writers: usize) -> Load {
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Vec::new()));
     let attempted = Arc::new(Mutex::new(HashSet::new()));
@@ -93,18 +94,18 @@ fn start_load(base: &str, client: &Client, writers: usize) -> Load {
     let tasks = (0..writers)
         .map(|w| {
             let (stop, acked, attempted, errors) = (stop.clone(), acked.clone(), attempted.clone(), errors.clone());
-            let (client, base) = (client.clone(), base.to_owned());
+            let (client, base, product) = (client.clone(), base.to_owned(), product.to_owned());
             tokio::spawn(async move {
                 let mut n = 0;
                 while !stop.load(Ordering::SeqCst) {
                     n += 1;
                     let id = Uuid::new_v4();
                     let key = Uuid::new_v4().to_string();
-                    let body = json!({"id": id, "name": format!("cliente {w}-{n}")});
+                    let body = json!({"id": id, "product_id": product, "delta": 1, "reason": "purchase", "note": format!("{w}-{n}")});
                     attempted.lock().unwrap().insert(id);
                     loop {
                         let sent = client
-                            .post(format!("{base}/api/customers"))
+                            .post(format!("{base}/api/inventory-movements"))
                             .header("idempotency-key", &key)
                             .timeout(Duration::from_secs(10))
                             .json(&body)
@@ -214,7 +215,10 @@ pub async fn failover_to_the_mirror_and_failback_by_replay() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let load = start_load(&app.address, &app.client, 2);
+    let (s, product) = crate::helpers::status_json(app.post("/api/products", &json!({"sku": "CARGA", "name": "Carga", "price_cents": 100, "cost_cents": 0})).await).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let product = product["id"].as_str().unwrap().to_owned();
+    let load = start_load(&app.address, &app.client, &product, 2);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(health(&probe, &app.address).await.1["database"], "primary");
     let (_, system) = crate::helpers::status_json(app.get("/api/ha/status").await).await;
@@ -271,7 +275,7 @@ pub async fn failover_to_the_mirror_and_failback_by_replay() {
     .await;
     assert_eq!(health(&probe, &follower.base).await.1["database"], "mirror");
     let follower_client = follower.admin().await;
-    let follower_load = start_load(&follower.base, &follower_client, 1);
+    let follower_load = start_load(&follower.base, &follower_client, &product, 1);
 
     // 3. The primary flaps back and forth: it is fenced while it answers, and never failed back to.
     let mut fenced_seen = false;
@@ -314,18 +318,14 @@ pub async fn failover_to_the_mirror_and_failback_by_replay() {
     let mut direct = PgConnection::connect(&primary_url).await.unwrap();
     let ro: String = sqlx::query_scalar("SHOW default_transaction_read_only").fetch_one(&mut direct).await.unwrap();
     assert_eq!(ro, "off", "unfenced after the failback");
-    let rows: Vec<String> = sqlx::query_scalar("SELECT id FROM customers").fetch_all(&mut direct).await.unwrap();
+    let rows: Vec<String> = sqlx::query_scalar("SELECT id FROM inventory_movements").fetch_all(&mut direct).await.unwrap();
     let in_primary: HashSet<Uuid> = rows.iter().map(|r| Uuid::parse_str(r).unwrap()).collect();
     let missing: Vec<&Uuid> = acked.iter().filter(|id| !in_primary.contains(id)).collect();
     assert!(missing.is_empty(), "{} acknowledged writes missing from the primary: {missing:?}", missing.len());
     assert!(in_primary.is_subset(&attempted), "rows nobody sent");
-    let doubled: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM (SELECT entity_id FROM audit_log WHERE entity = 'customers' GROUP BY entity_id HAVING COUNT(*) > 1) d",
-    )
-    .fetch_one(&mut direct)
-    .await
-    .unwrap();
-    assert_eq!(doubled, 0, "a write was applied twice");
+    // The stock moved once per movement: nothing applied twice.
+    let stock: i64 = sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(&product).fetch_one(&mut direct).await.unwrap();
+    assert_eq!(stock, rows.len() as i64, "stock {stock} after {} movements of +1", rows.len());
     let replayed = failback["alert"]["details"]["applied"].as_u64().unwrap();
     assert!(replayed > 10, "the mirror's writes were replayed: {failback}");
     println!(
@@ -375,4 +375,21 @@ pub async fn a_mirror_that_stopped_following_is_refused() {
     assert_eq!((status, h["database"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("unreachable")), "{h}");
     assert_eq!(metric(&Client::new(), &app.address, "mostrador_database_failovers_total").await, 0.0);
     proxy.set_black_hole(false);
+}
+
+/// The pool refuses connections to a database that only allows reading (a fenced old primary, a
+/// hot standby): the server does not start on one, and says why.
+pub async fn connections_to_a_read_only_database_are_refused() {
+    let url = crate::helpers::CLUSTER.get().expect("cluster").create_database().await;
+    // Migrated while writable…
+    mostrador::db::Db::connect(&mostrador::config::DatabaseConfig { data_dir: std::env::temp_dir(), database_url: Some(url.clone()) })
+        .await
+        .expect("a writable database connects");
+    // …then fenced the way a failover fences an old primary (here for this database only).
+    let name = url.rsplit('/').next().unwrap();
+    let mut admin = PgConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("ALTER DATABASE {name} SET default_transaction_read_only = on")).execute(&mut admin).await.unwrap();
+    let refused = mostrador::db::Db::connect(&mostrador::config::DatabaseConfig { data_dir: std::env::temp_dir(), database_url: Some(url) }).await;
+    let message = refused.err().expect("a read-only database is refused").to_string();
+    assert!(message.contains("only allows reading"), "{message}");
 }

@@ -85,22 +85,25 @@ pub async fn standby_emergency_valve_reconcile_and_ship() {
     let customer = Uuid::new_v4();
     let (s, _) = post(&sb, &standby, "/api/customers", json!({"id": customer, "name": "Doña Rosa"})).await;
     assert_eq!(s, StatusCode::CREATED);
-    let mut sale_keys = Vec::new();
+    let mut sales = Vec::new();
     for qty in [1, 2, 3] {
-        let key = Uuid::new_v4();
-        let r = sb
-            .post(standby.url("/api/sales"))
-            .header("idempotency-key", key.to_string())
-            .json(&json!({"id": Uuid::new_v4(), "cash_session_id": session, "customer_id": customer,
-                "lines": [{"product_id": product_id, "quantity": qty}], "payments": [{"method": "cash", "amount_cents": 2500 * qty}]}))
-            .send()
-            .await
-            .unwrap();
+        let key = Uuid::new_v4().to_string();
+        let body = json!({"id": Uuid::new_v4(), "cash_session_id": session, "customer_id": customer,
+            "lines": [{"product_id": product_id, "quantity": qty}], "payments": [{"method": "cash", "amount_cents": 2500 * qty}]});
+        let r = sb.post(standby.url("/api/sales")).header("idempotency-key", &key).json(&body).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);
-        sale_keys.push(key.to_string());
+        sales.push((key, body));
     }
-    let (s, _) = send(&sb, reqwest::Method::PATCH, standby.url(&format!("/api/products/{product_id}")), Some(json!({"version": 1, "price_cents": 2700}))).await;
-    assert_eq!(s, StatusCode::OK);
+    // A precondition given as If-Match (not as "version" in the body) must replay as such.
+    let r = sb
+        .patch(standby.url(&format!("/api/products/{product_id}")))
+        .header("idempotency-key", Uuid::new_v4().to_string())
+        .header("if-match", "\"1\"")
+        .json(&json!({"price_cents": 2700}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(stock(&sb, &standby, &product_id).await, 44);
     let audit = get(&sb, &standby, "/api/audit?limit=20").await;
     let emergency: Vec<&Value> = audit["items"].as_array().unwrap().iter().filter(|e| e["mode"] == "emergency" && e["entity"] != "ha").collect();
@@ -144,15 +147,13 @@ pub async fn standby_emergency_valve_reconcile_and_ship() {
     assert_eq!(get(&p, &primary, "/api/sales").await["total"], 3);
     assert_eq!(get(&p, &primary, &format!("/api/products/{product_id}")).await["price_cents"], 2700);
     assert_eq!(get(&p, &primary, &format!("/api/customers/{customer}")).await["name"], "Doña Rosa");
-    // The replay used the devices' own keys: a late retry of a sale to the primary is a replay.
-    let r = p
-        .post(primary.url("/api/sales"))
-        .header("idempotency-key", &sale_keys[0])
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "same key, other body: idempotency_key_reused");
+    // The replay used the devices' own keys: a phone's late retry of a sale to the primary gets the
+    // stored answer and changes nothing.
+    let (key, body) = &sales[0];
+    let r = p.post(primary.url("/api/sales")).header("idempotency-key", key).json(body).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.headers()["idempotent-replayed"], "true");
+    assert_eq!(get(&p, &primary, "/api/sales").await["total"], 3);
 
     // Twice is a no-op: nothing is left to reconcile, and replaying everything again finds it all.
     let (_, again) = post(&p, &primary, "/api/ha/reconcile", json!({})).await;

@@ -181,6 +181,10 @@ fn main() {
         runtime().block_on(failover::failover_to_the_mirror_and_failback_by_replay());
         Ok(())
     }));
+    trials.push(Trial::test("failover::connections_to_a_read_only_database_are_refused::postgres", || {
+        runtime().block_on(failover::connections_to_a_read_only_database_are_refused());
+        Ok(())
+    }));
     trials.push(Trial::test("failover::a_mirror_that_stopped_following_is_refused::postgres", || {
         runtime().block_on(failover::a_mirror_that_stopped_following_is_refused());
         Ok(())
