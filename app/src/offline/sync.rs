@@ -229,6 +229,8 @@ fn op_json(item: &OutboxItem, needs: &[Uuid]) -> Value {
         "path": item.path,
         "body": item.body.clone().unwrap_or(Value::Null),
         "depends_on": needs,
+        // When it was recorded here: the server lists operations that arrive late on the dashboard.
+        "queued_at": item.created_at,
     })
 }
 

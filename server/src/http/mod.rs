@@ -69,7 +69,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(openapi::router())
         .merge(crate::backup::router())
-        .merge(crate::export::router());
+        .merge(crate::export::router())
+        .merge(crate::dashboard::router());
     if state.config.test_routes {
         api = api.merge(middleware::test_routes());
     }

@@ -5,6 +5,7 @@
 mod auth;
 mod backup;
 mod catalog;
+mod dashboard;
 mod durability;
 mod export;
 mod helpers;
@@ -121,6 +122,9 @@ fn main() {
         export::sales_and_lines_export_in_csv_and_xlsx,
         export::bad_export_requests_are_clear_errors,
         export::export_days_follow_the_shop_time_zone,
+        dashboard::summary_matches_the_sales_made,
+        dashboard::late_offline_operations_are_listed_once,
+        dashboard::dashboard_is_for_admins,
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
         operations::health_is_503_when_postgres_stops,
