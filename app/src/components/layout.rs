@@ -195,7 +195,7 @@ fn NavBar() -> impl IntoView {
             (path == href || path.starts_with(&format!("{href}/"))).then_some("page")
         };
         // The admin pages stay out of a phone's bottom bar (five thumbs' worth); /settings links them.
-        let class = if matches!(icon, "users" | "backups") { "nav-link nav-admin" } else { "nav-link" };
+        let class = if matches!(icon, "users" | "backups" | "dashboard" | "cash") { "nav-link nav-admin" } else { "nav-link" };
         view! {
             <a href=href class=class aria-current=current data-testid=format!("nav-{icon}")>
                 <Icon name=icon/>
@@ -206,6 +206,7 @@ fn NavBar() -> impl IntoView {
     view! {
         <nav class="nav" aria-label=move || i18n.t("main_nav")>
             {link("/sale", "sale", "sell")}
+            {link("/cash", "cash", "cash_nav")}
             {link("/products", "products", "products")}
             {link("/categories", "categories", "categories")}
             {link("/customers", "customers", "customers")}
@@ -223,6 +224,7 @@ fn NavBar() -> impl IntoView {
                 </span>
                 <span>{move || i18n.t("pending_nav")}</span>
             </a>
+            <Show when=move || session.is_admin()>{link("/dashboard", "dashboard", "dashboard")}</Show>
             <Show when=move || session.is_admin()>{link("/users", "users", "users")}</Show>
             <Show when=move || session.is_admin()>{link("/backups", "backups", "backups")}</Show>
         </nav>

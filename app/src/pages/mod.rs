@@ -1,12 +1,15 @@
 //! One module per screen.
 
 pub mod backups;
+pub mod cash;
 pub mod categories;
 pub mod customers;
+pub mod dashboard;
 pub mod login;
 pub mod not_found;
 pub mod pending;
 pub mod products;
 pub mod sale;
+pub mod sales;
 pub mod settings;
 pub mod users;
