@@ -75,7 +75,8 @@ pub fn App() -> impl IntoView {
     provide_context(Session::new());
     provide_context(Toast::new());
     provide_context(ListMemory::new());
-    provide_context(pages::sale::CurrentSale::new());
+    let current_sale = pages::sale::CurrentSale::new();
+    provide_context(current_sale);
     let sync = offline::sync::SyncState::new();
     provide_context(sync);
     offline::service_worker::register();
@@ -91,6 +92,7 @@ pub fn App() -> impl IntoView {
             }
         }
         offline::sync::start(sync);
+        current_sale.keep();
         mark_hydrated();
     });
 

@@ -232,8 +232,10 @@ test('axe-core finds no serious or critical violation on any page', async () => 
           .filter((v) => v.impact === 'serious' || v.impact === 'critical')
           .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
       });
-      assert.deepEqual(violations, [], `${url}`);
+      problems.push(...violations.map((v) => `${url}: ${v}`));
     };
+    // Every page is checked before failing, so one run lists every problem.
+    const problems = [];
     await check('/login');
     await signIn(page, server);
     await product(context, { sku: 'AX-1', name: 'Galletas', price: 500, stock: 2, threshold: 5 });
@@ -254,6 +256,7 @@ test('axe-core finds no serious or critical violation on any page', async () => 
     await page.setViewportSize(DESKTOP);
     await check('/dashboard', () => page.getByTestId('kpi-total').waitFor());
     await check('/products');
+    assert.deepEqual(problems, []);
     assertNoErrors(errors);
     await context.close();
   } finally {

@@ -160,7 +160,7 @@ fn TopBar() -> impl IntoView {
 
     view! {
         <header class="topbar">
-            <a class="brand" href="/products" aria-label="Mostrador">
+            <a class="brand" href="/products">
                 <span class="brand-mark" aria-hidden="true">"M"</span>
                 <span class="brand-name">"Mostrador"</span>
             </a>

@@ -19,7 +19,7 @@ use crate::offline::data::{self, matches};
 use crate::offline::outbox::Action;
 use crate::offline::sync::{self, now_iso, use_sync};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Line {
     product_id: Uuid,
     name: String,
@@ -40,6 +40,31 @@ pub struct CurrentSale {
 impl CurrentSale {
     pub fn new() -> CurrentSale {
         CurrentSale { lines: RwSignal::new(Vec::new()), method: RwSignal::new("cash".into()), last: RwSignal::new(None) }
+    }
+}
+
+#[cfg(feature = "hydrate")]
+const CART_KEY: &str = "mostrador.cart";
+
+impl CurrentSale {
+    /// Browser only: brings back the cart saved before a reload, then saves every change, so neither a
+    /// navigation nor a reload (or a crash of the tab) empties a half-rung sale.
+    pub fn keep(self) {
+        #[cfg(feature = "hydrate")]
+        {
+            let storage = || web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+            if let Some(saved) = storage().and_then(|s| s.get_item(CART_KEY).ok().flatten()) {
+                if let Ok(lines) = serde_json::from_str::<Vec<Line>>(&saved) {
+                    self.lines.set(lines);
+                }
+            }
+            Effect::new(move || {
+                let text = self.lines.with(|l| serde_json::to_string(l).unwrap_or_default());
+                if let Some(s) = storage() {
+                    let _ = s.set_item(CART_KEY, &text);
+                }
+            });
+        }
     }
 }
 
