@@ -81,6 +81,7 @@ test('a sale rung up with the keyboard only, a barcode typed into the search, th
     await tabTo(page, 'sale-received');
     await page.keyboard.type('70');
     assert.equal(await text(page, 'sale-change'), '$ 8,00');
+    await page.evaluate(() => window.scrollTo(0, 0));
     await screenshot(page, 'phone-sale');
     await page.keyboard.press('Enter');
     await page.getByTestId('last-sale').filter({ hasText: '$ 62,00' }).waitFor();

@@ -263,6 +263,9 @@ fn DaysChart(days: Vec<DayTotal>) -> impl IntoView {
             <svg viewBox=format!("0 0 {w} {}", h + 14.0) preserveAspectRatio="none" aria-hidden="true" focusable="false">
                 <line class="chart-axis" x1="0" y1=h.to_string() x2=w.to_string() y2=h.to_string()/>
                 {bars}
+                // The top of the scale, so the bars read as amounts.
+                {(max > 1).then(|| view! { <text class="chart-label" x="2" y="10">{move || format_display(max, i18n.lang.get())}</text> })}
+                <line class="chart-axis" x1="0" y1="4" x2=w.to_string() y2="4" stroke-dasharray="2 2"/>
                 <text class="chart-label" x="0" y=(h + 12.0).to_string()>{let f = first.clone(); move || format::day(&f, i18n.lang.get())}</text>
                 <text class="chart-label" x=w.to_string() y=(h + 12.0).to_string() text-anchor="end">{let l = last.clone(); move || format::day(&l, i18n.lang.get())}</text>
             </svg>
