@@ -264,3 +264,56 @@ test('axe-core finds no serious or critical violation on any page', async () => 
     await server.cleanup();
   }
 });
+
+/** Records in the page every text a progress element showed (they come and go too fast to poll). */
+const RECORD_PROGRESS = () => {
+  window.__progress = [];
+  new MutationObserver(() => {
+    for (const el of document.querySelectorAll('[data-testid="send-progress"], [data-testid="download-progress"]')) {
+      const t = `${el.dataset.testid}: ${el.innerText.replace(/\s+/g, ' ').trim()}`;
+      if (el.querySelector('progress') && !window.__progress.includes(t)) window.__progress.push(t);
+    }
+  }).observe(document, { childList: true, subtree: true, characterData: true });
+};
+
+test('progress bars: the first catalog download, then "Enviando n de m" while the outbox drains', async () => {
+  const server = await startServer();
+  try {
+    const { context, page, errors } = await openOn(browser, server);
+    await context.addInitScript(RECORD_PROGRESS);
+    // A catalog big enough to come in several pages.
+    const seeding = await context.request.post('/api/auth/login', { data: { username: 'admin', password: server.adminPassword } });
+    assert.equal(seeding.status(), 200);
+    for (let i = 0; i < 300; i++) {
+      const r = await api(context, 'POST', '/api/products', { sku: `PB-${i}`, name: `Producto ${i}`, price_cents: 100, cost_cents: 0 });
+      assert.equal(r.status, 201);
+    }
+    await product(context, { sku: 'PB-STOCK', name: 'Con stock', price: 100, stock: 50 });
+    await signIn(page, server);
+    await waitForProduct(page, 'PB-STOCK');
+    const download = await page.evaluate(() => window.__progress.filter((t) => t.startsWith('download')));
+    assert.ok(download.some((t) => /Descargando el catálogo: \d+ registros/.test(t)), `no download progress seen: ${download}`);
+
+    await page.locator('input[name="opening_float"]').fill('10');
+    await page.getByTestId('open-till-button').click();
+    await page.getByTestId('till-bar').waitFor();
+    await context.setOffline(true);
+    for (let i = 0; i < 5; i++) {
+      await page.getByTestId('sale-search').fill('PB-STOCK');
+      await page.getByTestId('sale-search').press('Enter');
+      await page.getByTestId('charge').click();
+      await page.getByTestId('cart-line').first().waitFor({ state: 'detached' });
+    }
+    await context.setOffline(false);
+    await eventually(async () => {
+      const sent = await api(context, 'GET', '/api/sales');
+      assert.equal(sent.json.total, 5);
+    }, { timeout: 30_000, interval: 500 });
+    const sending = await page.evaluate(() => window.__progress.filter((t) => t.startsWith('send')));
+    assert.ok(sending.some((t) => /Enviando \d+ de [56]/.test(t)), `no send progress seen: ${sending}`);
+    assertNoErrors(errors);
+    await context.close();
+  } finally {
+    await server.cleanup();
+  }
+});

@@ -275,6 +275,13 @@ pub fn ConnectionBar() -> impl IntoView {
             <span class="conn-age" data-testid="data-age">
                 {age}
             </span>
+            <Show when=move || sync.first_load.get()>
+                <span class="conn-progress" data-testid="download-progress" role="status">
+                    // Indeterminate: the server does not say how many rows will come.
+                    <progress aria-label=move || i18n.t("first_download")></progress>
+                    {move || fill(i18n.t("downloaded_rows"), &[("n", &sync.downloaded.get().to_string())])}
+                </span>
+            </Show>
             {move || sync.progress.get().map(|(n, total)| view! {
                 <span class="conn-progress" data-testid="send-progress">
                     <progress max=total.to_string() value=n.to_string()></progress>

@@ -466,7 +466,7 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
             <div class="search sale-search" role="search">
                 <label class="visually-hidden" for="sale-search">{move || i18n.t("search_to_add")}</label>
                 <input id="sale-search" type="search" data-testid="sale-search" autocomplete="off" enterkeyhint="enter"
-                    placeholder=move || i18n.t("search_to_add")
+                    placeholder=move || i18n.t("search_products")
                     prop:value=search
                     on:input=move |ev| search.set(event_target_value(&ev))
                     on:keydown=on_search_key/>

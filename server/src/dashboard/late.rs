@@ -9,6 +9,9 @@ use crate::db::now;
 
 pub const LATE_AFTER_MINUTES: i64 = 5;
 
+const STORED: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
 fn parse(stamp: &str) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).ok()
 }
@@ -32,11 +35,10 @@ pub async fn note(
     let Some(minutes) = lateness(queued_at, time::OffsetDateTime::now_utc()) else {
         return Ok(());
     };
-    let queued = parse(queued_at).map(|q| q.to_offset(time::UtcOffset::UTC));
-    let Some(queued) = queued else { return Ok(()) };
-    let queued = queued
-        .format(&time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"))
-        .unwrap_or_else(|_| queued_at.to_owned());
+    // Stored in the server's own format (UTC, milliseconds) whatever offset the device wrote.
+    let queued = parse(queued_at)
+        .and_then(|q| q.to_offset(time::UtcOffset::UTC).format(STORED).ok())
+        .unwrap_or_else(|| queued_at.to_owned());
     sqlx::query(
         "INSERT INTO late_operations (idempotency_key, method, path, username, queued_at, received_at, minutes_late) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
