@@ -12,6 +12,7 @@ rust_i18n::i18n!("locales", fallback = "es");
 pub mod api;
 pub mod components;
 pub mod entity;
+pub mod format;
 pub mod i18n;
 pub mod model;
 pub mod offline;
@@ -74,6 +75,8 @@ pub fn App() -> impl IntoView {
     provide_context(Session::new());
     provide_context(Toast::new());
     provide_context(ListMemory::new());
+    let current_sale = pages::sale::CurrentSale::new();
+    provide_context(current_sale);
     let sync = offline::sync::SyncState::new();
     provide_context(sync);
     offline::service_worker::register();
@@ -89,6 +92,7 @@ pub fn App() -> impl IntoView {
             }
         }
         offline::sync::start(sync);
+        current_sale.keep();
         mark_hydrated();
     });
 
@@ -112,6 +116,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("customers/:id") view=CustomerEditPage/>
                     <Route path=path!("users") view=UsersPage/>
                     <Route path=path!("sale") view=SalePage/>
+                    <Route path=path!("sales") view=pages::sales::SalesPage/>
+                    <Route path=path!("receipt/:id") view=pages::sales::ReceiptPage/>
+                    <Route path=path!("dashboard") view=pages::dashboard::DashboardPage/>
+                    <Route path=path!("cash") view=pages::cash::CashPage/>
                     <Route path=path!("pending") view=PendingPage/>
                     <Route path=path!("settings") view=SettingsPage/>
                     <Route path=path!("backups") view=pages::backups::BackupsPage/>

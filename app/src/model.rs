@@ -377,3 +377,86 @@ pub struct Quote {
     pub updated_at: String,
     pub deleted_at: Option<String>,
 }
+
+/// `GET /api/dashboard`: what the owner looks at. Days are UTC days (as the period filters), newest last.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Dashboard {
+    /// When the server computed it (the data's age when shown from the offline copy).
+    pub generated_at: String,
+    /// Today, `YYYY-MM-DD`.
+    pub today: String,
+    pub today_total_cents: i64,
+    pub today_count: i64,
+    /// Integer cents, rounded down; 0 without sales.
+    pub today_average_cents: i64,
+    /// Takings by payment method today; cash is net of the change given.
+    pub today_by_method: Vec<MethodTotal>,
+    /// One entry per day of the last 30, zeros included, oldest first.
+    pub per_day: Vec<DayTotal>,
+    /// Best sellers of the last 30 days by amount, at most 5.
+    pub top_products: Vec<TopProduct>,
+    pub open_sessions: Vec<OpenSession>,
+    /// Active products at or below their own low-stock threshold.
+    pub low_stock: Vec<LowStockProduct>,
+    /// Operations of the last 30 days that reached the server long after a device recorded them offline.
+    pub late: Vec<LateOperation>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MethodTotal {
+    pub method: String,
+    pub amount_cents: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DayTotal {
+    pub date: String,
+    pub total_cents: i64,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TopProduct {
+    pub product_id: Uuid,
+    pub name: String,
+    pub quantity: i64,
+    pub total_cents: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct OpenSession {
+    pub id: Uuid,
+    pub register: String,
+    pub opened_by: String,
+    pub opened_at: String,
+    pub expected_cents: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LowStockProduct {
+    pub id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub stock: i64,
+    pub low_stock_threshold: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LateOperation {
+    pub idempotency_key: String,
+    pub method: String,
+    pub path: String,
+    pub username: String,
+    /// When the device recorded it (the device's clock).
+    pub queued_at: String,
+    /// When the server applied it.
+    pub received_at: String,
+    pub minutes_late: i64,
+}

@@ -8,6 +8,7 @@ pub mod cash;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod export;
 pub mod ha;

@@ -20,6 +20,7 @@ use crate::{auth, health, http::AppState, users};
         crate::backup::routes::delete, crate::backup::routes::download, crate::backup::routes::verify,
         crate::backup::routes::restore, crate::backup::routes::upload, crate::backup::routes::prune,
         crate::export::export,
+        crate::dashboard::summary,
     ),
     components(schemas(
         app::model::ErrorEnvelope, app::model::ErrorBody, app::model::User, app::model::Role,
@@ -33,6 +34,8 @@ use crate::{auth, health, http::AppState, users};
         crate::backup::BackupList, crate::backup::BackupView, crate::backup::Totals, crate::backup::Metadata,
         crate::backup::meta::RemoteCopy, crate::backup::meta::LastVerification, crate::backup::Trigger,
         crate::backup::VerifyReport, crate::backup::Check, crate::backup::RestoreReport,
+        app::model::Dashboard, app::model::MethodTotal, app::model::DayTotal, app::model::TopProduct,
+        app::model::OpenSession, app::model::LowStockProduct, app::model::LateOperation,
     ))
 )]
 struct ApiDoc;

@@ -683,8 +683,10 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         <Title text=move || title().to_string()/>
         <section class="page narrow">
             <header class="page-head">
-                <a class="back" href=move || memory.url(def.path) aria-label=move || i18n.t("back")>
+                <a class="back" href=move || memory.url(def.path)>
                     <Icon name="back"/>
+                    // "Volver: Productos": the accessible name contains the visible text.
+                    <span class="visually-hidden">{move || format!("{}: ", i18n.t("back"))}</span>
                     <span>{move || i18n.t(def.title)}</span>
                 </a>
                 <h1 data-testid="form-title">{title}</h1>

@@ -52,6 +52,18 @@ pub fn Icon(name: &'static str) -> impl IntoView {
             <path d="M4 11v6c0 1.7 3.6 3 8 3s8-1.3 8-3v-6"/>
         }
         .into_any(),
+        "dashboard" => view! {
+            <path d="M4 20V10"/>
+            <path d="M10 20V4"/>
+            <path d="M16 20v-7"/>
+            <path d="M21 20H3"/>
+        }
+        .into_any(),
+        "cash" => view! {
+            <rect x="3" y="6" width="18" height="12" rx="2"/>
+            <circle cx="12" cy="12" r="2.5"/>
+        }
+        .into_any(),
         "minus" => view! { <path d="M5 12h14"/> }.into_any(),
         "sale" => view! {
             <circle cx="9" cy="20" r="1.5"/>

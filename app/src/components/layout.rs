@@ -160,7 +160,7 @@ fn TopBar() -> impl IntoView {
 
     view! {
         <header class="topbar">
-            <a class="brand" href="/products" aria-label="Mostrador">
+            <a class="brand" href="/products">
                 <span class="brand-mark" aria-hidden="true">"M"</span>
                 <span class="brand-name">"Mostrador"</span>
             </a>
@@ -195,7 +195,7 @@ fn NavBar() -> impl IntoView {
             (path == href || path.starts_with(&format!("{href}/"))).then_some("page")
         };
         // The admin pages stay out of a phone's bottom bar (five thumbs' worth); /settings links them.
-        let class = if matches!(icon, "users" | "backups" | "system") { "nav-link nav-admin" } else { "nav-link" };
+        let class = if matches!(icon, "users" | "backups" | "dashboard" | "cash" | "system") { "nav-link nav-admin" } else { "nav-link" };
         view! {
             <a href=href class=class aria-current=current data-testid=format!("nav-{icon}")>
                 <Icon name=icon/>
@@ -206,6 +206,7 @@ fn NavBar() -> impl IntoView {
     view! {
         <nav class="nav" aria-label=move || i18n.t("main_nav")>
             {link("/sale", "sale", "sell")}
+            {link("/cash", "cash", "cash_nav")}
             {link("/products", "products", "products")}
             {link("/categories", "categories", "categories")}
             {link("/customers", "customers", "customers")}
@@ -223,6 +224,7 @@ fn NavBar() -> impl IntoView {
                 </span>
                 <span>{move || i18n.t("pending_nav")}</span>
             </a>
+            <Show when=move || session.is_admin()>{link("/dashboard", "dashboard", "dashboard")}</Show>
             <Show when=move || session.is_admin()>{link("/users", "users", "users")}</Show>
             <Show when=move || session.is_admin()>{link("/backups", "backups", "backups")}</Show>
             <Show when=move || session.is_admin()>{link("/system", "system", "system")}</Show>
@@ -274,6 +276,13 @@ pub fn ConnectionBar() -> impl IntoView {
             <span class="conn-age" data-testid="data-age">
                 {age}
             </span>
+            <Show when=move || sync.first_load.get()>
+                <span class="conn-progress" data-testid="download-progress" role="status">
+                    // Indeterminate: the server does not say how many rows will come.
+                    <progress aria-label=move || i18n.t("first_download")></progress>
+                    {move || fill(i18n.t("downloaded_rows"), &[("n", &sync.downloaded.get().to_string())])}
+                </span>
+            </Show>
             {move || sync.progress.get().map(|(n, total)| view! {
                 <span class="conn-progress" data-testid="send-progress">
                     <progress max=total.to_string() value=n.to_string()></progress>

@@ -182,12 +182,13 @@ pub fn LangToggle() -> impl IntoView {
             type="button"
             class="lang-toggle"
             data-testid="lang-toggle"
-            aria-label=move || i18n.t("switch_language")
             title=move || i18n.t("switch_language")
             on:click=move |_| i18n.set(i18n.lang.get_untracked().other())
         >
             <icons::Icon name="globe"/>
+            // The accessible name starts with the visible "EN" (axe: label-content-name-mismatch).
             <span>{move || i18n.lang.get().other().code().to_uppercase()}</span>
+            <span class="visually-hidden">{move || format!(": {}", i18n.t("switch_language"))}</span>
         </button>
     }
     .into_any()

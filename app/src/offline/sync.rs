@@ -47,6 +47,8 @@ pub struct SyncState {
     pub progress: RwSignal<Option<(usize, usize)>>,
     /// True while the very first catalog download runs (nothing local yet).
     pub first_load: RwSignal<bool>,
+    /// Rows received so far by the first download of the catalog (its total is not known in advance).
+    pub downloaded: RwSignal<usize>,
     /// Bumped whenever local data changed (here or in another tab): lists read it to reload.
     pub data_version: RwSignal<u64>,
     /// The signed-in user: only their items are sent.
@@ -68,6 +70,7 @@ impl SyncState {
             last_pull_ms: RwSignal::new(None),
             progress: RwSignal::new(None),
             first_load: RwSignal::new(false),
+            downloaded: RwSignal::new(0),
             data_version: RwSignal::new(0),
             user: RwSignal::new(None),
             unauthorized: RwSignal::new(false),
@@ -229,6 +232,8 @@ fn op_json(item: &OutboxItem, needs: &[Uuid]) -> Value {
         "path": item.path,
         "body": item.body.clone().unwrap_or(Value::Null),
         "depends_on": needs,
+        // When it was recorded here: the server lists operations that arrive late on the dashboard.
+        "queued_at": item.created_at,
     })
 }
 
@@ -399,6 +404,7 @@ pub async fn pull(state: SyncState) -> bool {
         .flatten()
         .and_then(|v| v.as_str().map(str::to_string));
     if cursor.is_none() {
+        state.downloaded.set(0);
         state.first_load.set(true);
     }
     let mut ok = true;
@@ -424,6 +430,7 @@ pub async fn pull(state: SyncState) -> bool {
             }
         }
         let has_more = page.get("has_more").and_then(Value::as_bool).unwrap_or(false);
+        state.downloaded.update(|n| *n += changes.put.len() + changes.delete.len());
         if let Some(c) = page.get("cursor") {
             cursor = c.as_str().map(str::to_string);
             changes.meta.push(("cursor".into(), c.clone()));

@@ -203,6 +203,12 @@ fn BackupsAdmin() -> impl IntoView {
                     }}
                 </button>
             </header>
+            <Show when=move || busy.get() == Some("create")>
+                <p class="panel progress-line" role="status" data-testid="backup-progress">
+                    <progress aria-label=move || tr(i18n.lang.get(), "backup_creating_backup")></progress>
+                    <span>{move || tr(i18n.lang.get(), "backup_creating_backup")}</span>
+                </p>
+            </Show>
             <p class="muted" data-testid="backup-totals">{totals}</p>
             {move || notice.get().map(|(ok, text)| view! {
                 <p class=if ok { "panel ok" } else { "panel error" } role="status">{text}</p>
@@ -331,6 +337,10 @@ fn BackupRow(backup: Value, reload: RwSignal<u32>, notice: RwSignal<Option<(bool
                     }}
                 </span>
             </div>
+            <Show when=move || verifying.get() || working.get()>
+                <progress class="row-progress" data-testid="backup-row-progress"
+                    aria-label=move || tr(i18n.lang.get(), if working.get() { "backup_restoring" } else { "backup_verifying" })></progress>
+            </Show>
             <div class="row-actions">
                 <a class="btn" href=download download="">{move || tr(i18n.lang.get(), "backup_download")}</a>
                 <button type="button" class="btn" disabled=move || verifying.get() on:click=verify>

@@ -1,13 +1,16 @@
 //! One module per screen.
 
 pub mod backups;
+pub mod cash;
 pub mod categories;
 pub mod customers;
+pub mod dashboard;
 pub mod login;
 pub mod not_found;
 pub mod pending;
 pub mod products;
 pub mod sale;
+pub mod sales;
 pub mod settings;
 pub mod system;
 pub mod users;

@@ -19,13 +19,62 @@ use crate::offline::data::{self, matches};
 use crate::offline::outbox::Action;
 use crate::offline::sync::{self, now_iso, use_sync};
 
-#[derive(Clone, Debug, PartialEq)]
-struct Line {
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Line {
     product_id: Uuid,
     name: String,
     unit_price_cents: i64,
     quantity: i64,
 }
+
+/// The sale being rung up, kept by the app rather than the page, so that looking something up on another
+/// screen does not empty the cart.
+#[derive(Clone, Copy)]
+pub struct CurrentSale {
+    lines: RwSignal<Vec<Line>>,
+    method: RwSignal<String>,
+    /// The sale just charged: its total and change stay on screen, with a link to its receipt.
+    last: RwSignal<Option<(Uuid, i64, i64)>>,
+}
+
+impl CurrentSale {
+    pub fn new() -> CurrentSale {
+        CurrentSale { lines: RwSignal::new(Vec::new()), method: RwSignal::new("cash".into()), last: RwSignal::new(None) }
+    }
+}
+
+#[cfg(feature = "hydrate")]
+const CART_KEY: &str = "mostrador.cart";
+
+impl CurrentSale {
+    /// Browser only: brings back the cart saved before a reload, then saves every change, so neither a
+    /// navigation nor a reload (or a crash of the tab) empties a half-rung sale.
+    pub fn keep(self) {
+        #[cfg(feature = "hydrate")]
+        {
+            let storage = || web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+            if let Some(saved) = storage().and_then(|s| s.get_item(CART_KEY).ok().flatten()) {
+                if let Ok(lines) = serde_json::from_str::<Vec<Line>>(&saved) {
+                    self.lines.set(lines);
+                }
+            }
+            Effect::new(move || {
+                let text = self.lines.with(|l| serde_json::to_string(l).unwrap_or_default());
+                if let Some(s) = storage() {
+                    let _ = s.set_item(CART_KEY, &text);
+                }
+            });
+        }
+    }
+}
+
+impl Default for CurrentSale {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub const METHODS: [&str; 4] = ["cash", "card", "transfer", "other"];
 
 fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or_default()
@@ -40,7 +89,7 @@ fn uuid_of(v: &Value, k: &str) -> Option<Uuid> {
 }
 
 /// Today's date in the device's time zone (YYYY-MM-DD) and a local day of an RFC 3339 timestamp.
-fn local_day(iso: Option<&str>) -> String {
+pub fn local_day(iso: Option<&str>) -> String {
     #[cfg(feature = "hydrate")]
     {
         let d = match iso {
@@ -125,6 +174,7 @@ pub fn SalePage() -> impl IntoView {
         <section class="page sale-page">
             <header class="page-head">
                 <h1>{move || i18n.t("sell")}</h1>
+                <a class="btn" href="/cash" data-testid="to-cash">{move || i18n.t("cash_and_stock")}</a>
             </header>
             <Show when=move || loaded.get() fallback=move || view! { <p class="loading" data-testid="loading">{i18n.t("loading")}</p> }>
                 {move || match session_id.get() {
@@ -143,7 +193,7 @@ pub fn SalePage() -> impl IntoView {
 }
 
 #[component]
-fn OpenTill() -> impl IntoView {
+pub fn OpenTill() -> impl IntoView {
     let i18n = use_i18n();
     let sync = use_sync();
     let session = use_session();
@@ -195,7 +245,7 @@ fn OpenTill() -> impl IntoView {
 }
 
 #[component]
-fn TillBar(session: RwSignal<Option<Value>>) -> impl IntoView {
+pub fn TillBar(session: RwSignal<Option<Value>>) -> impl IntoView {
     let i18n = use_i18n();
     let sync = use_sync();
     let closing = RwSignal::new(false);
@@ -264,7 +314,10 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
     let user_session = use_session();
 
     let search = RwSignal::new(String::new());
-    let cart = RwSignal::new(Vec::<Line>::new());
+    let current = expect_context::<CurrentSale>();
+    let cart = current.lines;
+    let method = current.method;
+    let last = current.last;
     let customer = RwSignal::new(String::new());
     let new_customer = RwSignal::new(String::new());
     let received = RwSignal::new(String::new());
@@ -289,6 +342,7 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
         let Some(pid) = uuid_of(p, "id") else { return };
         let name = str_of(p, "name").to_string();
         let price = i64_of(p, "price_cents");
+        last.set(None);
         cart.update(|c| match c.iter_mut().find(|l| l.product_id == pid) {
             Some(l) => l.quantity += 1,
             None => c.push(Line { product_id: pid, name, unit_price_cents: price, quantity: 1 }),
@@ -316,10 +370,12 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
     };
 
     let total = Memo::new(move |_| cart.with(|c| c.iter().map(|l| l.unit_price_cents * l.quantity).sum::<i64>()));
-    let paid = move || match parse_cents(&received.get()) {
-        Ok(c) => Some(c),
-        Err(crate::money::MoneyError::Empty) => Some(total.get()),
-        Err(_) => None,
+    // Only cash can be overpaid (the change is cash); card and transfer take the exact total.
+    let paid = move || match (method.get().as_str(), parse_cents(&received.get())) {
+        ("cash", Ok(c)) => Some(c),
+        ("cash", Err(crate::money::MoneyError::Empty)) => Some(total.get()),
+        ("cash", Err(_)) => None,
+        _ => Some(total.get()),
     };
     let change = move || paid().map(|p| (p - total.get()).max(0));
 
@@ -365,7 +421,7 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
         }
 
         let sale_id = Uuid::new_v4();
-        let payments = json!([{"method": "cash", "amount_cents": paid}]);
+        let payments = json!([{"method": method.get_untracked(), "amount_cents": paid}]);
         let body = json!({
             "id": sale_id, "cash_session_id": session_id, "customer_id": customer_id,
             "lines": lines.iter().map(|l| json!({"product_id": l.product_id, "quantity": l.quantity})).collect::<Vec<_>>(),
@@ -386,6 +442,7 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
         received.set(String::new());
         new_customer.set(String::new());
         customer.set(String::new());
+        method.set("cash".into());
         error.set(None);
         spawn_local(async move {
             if let Some(c) = customer_item {
@@ -393,16 +450,23 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
             }
             if sync::enqueue(sync, sale).await.is_ok() {
                 toast.show("sale_saved");
+                last.set(Some((sale_id, total, paid - total)));
             }
         });
     };
 
     view! {
         <div class="register">
+            {move || last.get().map(|(id, total, change)| view! {
+                <div class="panel last-sale" data-testid="last-sale" role="status">
+                    <span>{move || format!("{} {} · {}: {}", i18n.t("sale_saved"), format_display(total, i18n.lang.get()), i18n.t("change"), format_display(change, i18n.lang.get()))}</span>
+                    <a class="btn" href=format!("/receipt/{id}") data-testid="last-sale-receipt">{move || i18n.t("see_receipt")}</a>
+                </div>
+            })}
             <div class="search sale-search" role="search">
                 <label class="visually-hidden" for="sale-search">{move || i18n.t("search_to_add")}</label>
                 <input id="sale-search" type="search" data-testid="sale-search" autocomplete="off" enterkeyhint="enter"
-                    placeholder=move || i18n.t("search_to_add")
+                    placeholder=move || i18n.t("search_products")
                     prop:value=search
                     on:input=move |ev| search.set(event_target_value(&ev))
                     on:keydown=on_search_key/>
@@ -471,6 +535,17 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
                     <span class="label">{move || i18n.t("new_customer_name")}</span>
                     <input type="text" name="new_customer" data-testid="sale-new-customer" autocomplete="off" prop:value=new_customer on:input=move |ev| new_customer.set(event_target_value(&ev))/>
                 </label>
+                <fieldset class="field methods" data-testid="sale-methods">
+                    <legend class="label">{move || i18n.t("payment_method")}</legend>
+                    {METHODS.into_iter().map(|m| view! {
+                        <label class="method">
+                            <input type="radio" name="method" value=m data-testid=format!("method-{m}")
+                                prop:checked=move || method.get() == m on:change=move |_| method.set(m.to_string())/>
+                            <span>{move || i18n.t(crate::pages::sales::method_key(m))}</span>
+                        </label>
+                    }).collect_view()}
+                </fieldset>
+                <Show when=move || method.get() == "cash">
                 <label class="field">
                     <span class="label">{move || i18n.t("cash_received")}</span>
                     <input type="text" name="received" inputmode="decimal" data-testid="sale-received" autocomplete="off"
@@ -479,6 +554,7 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
                 </label>
                 <p class="cart-sum"><span>{move || i18n.t("change")}</span>
                     <strong data-testid="sale-change">{move || change().map(|c| format_display(c, i18n.lang.get())).unwrap_or_default()}</strong></p>
+                </Show>
                 {move || error.get().map(|t| view! { <p class="field-error" role="alert" data-testid="sale-error">{i18n.t(t)}</p> })}
                 <button type="submit" class="btn primary big" data-testid="charge">{move || i18n.t("charge")}</button>
             </form>
@@ -511,13 +587,13 @@ fn TodaySales(sales: RwSignal<Vec<Value>>) -> impl IntoView {
                                 _ => None,
                             };
                             view! {
-                                <li class="row" data-testid="sale-row" data-state=state.clone() data-id=str_of(&s, "id").to_string()>
+                                <li><a class="row" href=format!("/receipt/{}", str_of(&s, "id")) data-testid="sale-row" data-state=state.clone() data-id=str_of(&s, "id").to_string()>
                                     <div class="row-main">
                                         <span class="row-title">{format!("{} · {} {}", local_time(str_of(&s, "created_at")), items, crate::i18n::text(lang, "items"))}</span>
                                         {badge.map(|t| view! { <span class=format!("badge state-{state}")>{crate::i18n::text(lang, t)}</span> })}
                                     </div>
                                     <span class="row-end price">{format_display(i64_of(&s, "total_cents"), lang)}</span>
-                                </li>
+                                </a></li>
                             }
                         }).collect_view()}
                     </ul>

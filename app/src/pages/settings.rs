@@ -45,6 +45,7 @@ pub fn SettingsPage() -> impl IntoView {
             <Show when=move || session.is_admin()>
                 <nav class="panel admin-links" aria-label=move || i18n.t("administration")>
                     <h2>{move || i18n.t("administration")}</h2>
+                    <a class="btn wide" href="/dashboard" data-testid="settings-dashboard"><Icon name="dashboard"/><span>{move || i18n.t("dashboard")}</span></a>
                     <a class="btn wide" href="/users" data-testid="settings-users"><Icon name="users"/><span>{move || i18n.t("users")}</span></a>
                     <a class="btn wide" href="/backups" data-testid="settings-backups"><Icon name="backups"/><span>{move || i18n.t("backups")}</span></a>
                     <a class="btn wide" href="/system" data-testid="settings-system"><Icon name="system"/><span>{move || i18n.t("system")}</span></a>

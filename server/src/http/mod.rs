@@ -77,7 +77,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::backup::router())
         .merge(crate::export::router())
         .merge(crate::ha::router())
-        .merge(crate::alerts::router());
+        .merge(crate::alerts::router())
+        .merge(crate::dashboard::router());
     if state.config.test_routes {
         api = api.merge(middleware::test_routes());
     }

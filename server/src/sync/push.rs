@@ -3,7 +3,7 @@
 
 use axum::{
     body::Body,
-    extract::Request,
+    extract::{Request, State},
     http::{header, HeaderMap, Method},
     Json,
 };
@@ -13,7 +13,7 @@ use tower::ServiceExt;
 
 use crate::{
     auth::CurrentUser,
-    http::{error::ApiError, extract::ApiJson, FullRouter},
+    http::{error::ApiError, extract::ApiJson, AppState, FullRouter},
     idempotency::IdempotencyKey,
 };
 
@@ -37,6 +37,10 @@ pub struct PushOp {
     /// `dependency_failed` and stores nothing, so it can be sent again once its dependency is fixed.
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// When the device recorded the operation (RFC 3339, the device's clock). One that takes effect much
+    /// later is listed on the dashboard as late.
+    #[serde(default)]
+    pub queued_at: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -65,8 +69,8 @@ fn refused(op: &PushOp, message: &str) -> PushResult {
 #[utoipa::path(post, path = "/api/sync/push", tag = "sync", request_body = PushRequest,
     responses((status = 200, body = PushResponse)))]
 pub async fn push(
-    _: CurrentUser,
-    axum::extract::State(state): axum::extract::State<crate::http::AppState>,
+    CurrentUser(user): CurrentUser,
+    State(state): State<AppState>,
     axum::Extension(FullRouter(router)): axum::Extension<FullRouter>,
     headers: HeaderMap,
     ApiJson(batch): ApiJson<PushRequest>,
@@ -93,6 +97,9 @@ pub async fn push(
         state.metrics.push_operation(result.status);
         if !(200..300).contains(&result.status) {
             unsuccessful.insert(op.idempotency_key.as_str());
+        } else if let (false, Some(queued_at)) = (result.replayed, op.queued_at.as_deref()) {
+            let mut conn = state.db.pool().acquire().await?;
+            crate::dashboard::late::note(&mut conn, &op.idempotency_key, &op.method, &op.path, &user.username, queued_at).await?;
         }
         results.push(result);
     }

@@ -5,6 +5,7 @@
 mod auth;
 mod backup;
 mod catalog;
+mod dashboard;
 mod durability;
 mod export;
 mod failover;
@@ -125,6 +126,9 @@ fn main() {
         export::export_days_follow_the_shop_time_zone,
         ha::audit_log_never_holds_passwords,
         ha::health_livez_metrics_and_guards,
+        dashboard::summary_matches_the_sales_made,
+        dashboard::late_offline_operations_are_listed_once,
+        dashboard::dashboard_is_for_admins,
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
         operations::health_is_503_when_postgres_stops,

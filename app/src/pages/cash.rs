@@ -1,0 +1,294 @@
+//! /cash — the till and the stock room: open the till with a float, put cash in or take it out, record an
+//! expense paid from the drawer, close with the counted cash and see the difference; stock movements with
+//! their reason (purchase, adjustment, waste, return). Every write goes through the outbox like a sale, so
+//! all of it works offline and the expected cash shown already includes what is still pending.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_meta::Title;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::components::use_toast;
+use crate::i18n::{use_i18n, Key};
+use crate::money::{format_display, parse_cents};
+use crate::offline::data;
+use crate::offline::outbox::Action;
+use crate::offline::sync::{self, use_sync};
+use crate::pages::sale::{local_day, OpenTill, TillBar};
+
+fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or_default()
+}
+
+pub const STOCK_REASONS: [&str; 4] = ["purchase", "adjustment", "waste", "return"];
+
+fn reason_key(reason: &str) -> Key {
+    match reason {
+        "purchase" => "reason_purchase",
+        "adjustment" => "reason_adjustment",
+        "waste" => "reason_waste",
+        _ => "reason_return",
+    }
+}
+
+#[component]
+pub fn CashPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let sync = use_sync();
+    let session = RwSignal::new(None::<Value>);
+    let last_closed = RwSignal::new(None::<Value>);
+    let products = RwSignal::new(Vec::<Value>::new());
+    let loaded = RwSignal::new(false);
+    let session_id = Memo::new(move |_| session.with(|s| s.as_ref().and_then(|v| Uuid::parse_str(str_of(v, "id")).ok())));
+
+    Effect::new(move || {
+        sync.data_version.track();
+        spawn_local(async move {
+            let mut all = data::rows("cash_sessions").await.unwrap_or_default();
+            all.sort_by(|a, b| str_of(b, "opened_at").cmp(str_of(a, "opened_at")));
+            let is_open = |r: &Value| r.get("closed_at").map(Value::is_null).unwrap_or(true);
+            let open = all.iter().find(|r| is_open(r)).cloned();
+            if session.with_untracked(|s| *s != open) {
+                session.set(open);
+            }
+            last_closed.set(all.iter().filter(|r| !is_open(r)).max_by(|a, b| str_of(a, "closed_at").cmp(str_of(b, "closed_at"))).cloned());
+            let mut ps = data::rows("products").await.unwrap_or_default();
+            ps.sort_by_key(|p| data::fold(str_of(p, "name")));
+            if products.with_untracked(|now| *now != ps) {
+                products.set(ps);
+            }
+            loaded.set(true);
+        });
+    });
+
+    view! {
+        <Title text=move || i18n.t("cash_and_stock").to_string()/>
+        <section class="page cash-page">
+            <header class="page-head"><h1>{move || i18n.t("cash_and_stock")}</h1></header>
+            <Show when=move || loaded.get() fallback=move || view! { <p class="loading" data-testid="loading">{move || i18n.t("loading")}</p> }>
+                {move || last_closed.get().map(|c| {
+                    let (counted, expected, diff) = (
+                        c["counted_cents"].as_i64().unwrap_or(0),
+                        c["expected_cents"].as_i64().unwrap_or(0),
+                        c["difference_cents"].as_i64().unwrap_or(0),
+                    );
+                    view! {
+                        <div class="panel" data-testid="last-close">
+                            <h2>{move || i18n.t("last_close")}</h2>
+                            <p>{move || format!("{} · {}: {} · {}: {}", str_of(&c, "register"), i18n.t("counted_cash"), format_display(counted, i18n.lang.get()), i18n.t("expected_cash"), format_display(expected, i18n.lang.get()))}</p>
+                            <p class=if diff == 0 { "diff ok" } else { "diff warn" } data-testid="close-difference">
+                                {move || format!("{}: {}", i18n.t("difference"), format_display(diff, i18n.lang.get()))}
+                            </p>
+                        </div>
+                    }
+                })}
+                {move || match session_id.get() {
+                    None => view! { <OpenTill/> }.into_any(),
+                    Some(id) => view! {
+                        <TillBar session/>
+                        <CashMovementForm session_id=id/>
+                        <ExpenseForm session_id=id/>
+                    }
+                    .into_any(),
+                }}
+                <StockMovementForm products/>
+            </Show>
+        </section>
+    }
+    .into_any()
+}
+
+/// Amount text → cents > 0, or the message key to show.
+fn positive_cents(text: &str) -> Result<i64, Key> {
+    match parse_cents(text) {
+        Ok(c) if c > 0 => Ok(c),
+        Ok(_) | Err(crate::money::MoneyError::Empty) => Err("required"),
+        Err(_) => Err("invalid_money"),
+    }
+}
+
+#[component]
+fn CashMovementForm(session_id: Uuid) -> impl IntoView {
+    let i18n = use_i18n();
+    let sync = use_sync();
+    let toast = use_toast();
+    let kind = RwSignal::new("in".to_string());
+    let amount = RwSignal::new(String::new());
+    let reason = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<Key>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let cents = match positive_cents(&amount.get_untracked()) {
+            Ok(c) => c,
+            Err(k) => return error.set(Some(k)),
+        };
+        let why = reason.get_untracked().trim().to_string();
+        if why.is_empty() {
+            return error.set(Some("required"));
+        }
+        let Some(user) = sync.user.get_untracked() else { return };
+        let id = Uuid::new_v4();
+        let body = json!({"id": id, "cash_session_id": session_id, "kind": kind.get_untracked(), "amount_cents": cents, "reason": why});
+        let mut item = data::item(user, "POST", "/api/cash-movements".into(), Some(body), "cash_movements", Action::Create, id, vec![session_id]);
+        item.label = why;
+        amount.set(String::new());
+        reason.set(String::new());
+        error.set(None);
+        spawn_local(async move {
+            if sync::enqueue(sync, item).await.is_ok() {
+                toast.show("saved");
+            }
+        });
+    };
+    view! {
+        <form class="panel" on:submit=submit data-testid="cash-movement-form">
+            <h2>{move || i18n.t("cash_in_out")}</h2>
+            <fieldset class="field methods">
+                <legend class="label">{move || i18n.t("movement_kind")}</legend>
+                {[("in", "cash_in"), ("out", "cash_out")].into_iter().map(|(k, label)| view! {
+                    <label class="method">
+                        <input type="radio" name="cash-kind" value=k data-testid=format!("cash-kind-{k}")
+                            prop:checked=move || kind.get() == k on:change=move |_| kind.set(k.to_string())/>
+                        <span>{move || i18n.t(label)}</span>
+                    </label>
+                }).collect_view()}
+            </fieldset>
+            <label class="field">
+                <span class="label">{move || i18n.t("amount")}</span>
+                <input type="text" inputmode="decimal" name="cash-amount" data-testid="cash-amount" autocomplete="off" prop:value=amount on:input=move |ev| amount.set(event_target_value(&ev))/>
+            </label>
+            <label class="field">
+                <span class="label">{move || i18n.t("reason")}</span>
+                <input type="text" name="cash-reason" data-testid="cash-reason" autocomplete="off" prop:value=reason on:input=move |ev| reason.set(event_target_value(&ev))/>
+            </label>
+            {move || error.get().map(|t| view! { <p class="field-error" role="alert">{i18n.t(t)}</p> })}
+            <button type="submit" class="btn primary" data-testid="cash-movement-save">{move || i18n.t("save")}</button>
+        </form>
+    }
+}
+
+#[component]
+fn ExpenseForm(session_id: Uuid) -> impl IntoView {
+    let i18n = use_i18n();
+    let sync = use_sync();
+    let toast = use_toast();
+    let category = RwSignal::new(String::new());
+    let amount = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<Key>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let cents = match positive_cents(&amount.get_untracked()) {
+            Ok(c) => c,
+            Err(k) => return error.set(Some(k)),
+        };
+        let (cat, desc) = (category.get_untracked().trim().to_string(), description.get_untracked().trim().to_string());
+        if cat.is_empty() || desc.is_empty() {
+            return error.set(Some("required"));
+        }
+        let Some(user) = sync.user.get_untracked() else { return };
+        let id = Uuid::new_v4();
+        let body = json!({"id": id, "spent_on": local_day(None), "category": cat, "amount_cents": cents,
+            "description": desc, "cash_session_id": session_id});
+        let mut item = data::item(user, "POST", "/api/expenses".into(), Some(body), "expenses", Action::Create, id, vec![session_id]);
+        item.label = desc;
+        amount.set(String::new());
+        description.set(String::new());
+        error.set(None);
+        spawn_local(async move {
+            if sync::enqueue(sync, item).await.is_ok() {
+                toast.show("saved");
+            }
+        });
+    };
+    view! {
+        <form class="panel" on:submit=submit data-testid="expense-form">
+            <h2>{move || i18n.t("expense")}</h2>
+            <label class="field">
+                <span class="label">{move || i18n.t("expense_category")}</span>
+                <input type="text" name="expense-category" data-testid="expense-category" autocomplete="off" prop:value=category on:input=move |ev| category.set(event_target_value(&ev))/>
+            </label>
+            <label class="field">
+                <span class="label">{move || i18n.t("amount")}</span>
+                <input type="text" inputmode="decimal" name="expense-amount" data-testid="expense-amount" autocomplete="off" prop:value=amount on:input=move |ev| amount.set(event_target_value(&ev))/>
+            </label>
+            <label class="field">
+                <span class="label">{move || i18n.t("description")}</span>
+                <input type="text" name="expense-description" data-testid="expense-description" autocomplete="off" prop:value=description on:input=move |ev| description.set(event_target_value(&ev))/>
+            </label>
+            {move || error.get().map(|t| view! { <p class="field-error" role="alert">{i18n.t(t)}</p> })}
+            <button type="submit" class="btn primary" data-testid="expense-save">{move || i18n.t("save")}</button>
+        </form>
+    }
+}
+
+#[component]
+fn StockMovementForm(products: RwSignal<Vec<Value>>) -> impl IntoView {
+    let i18n = use_i18n();
+    let sync = use_sync();
+    let toast = use_toast();
+    let product = RwSignal::new(String::new());
+    let delta = RwSignal::new(String::new());
+    let reason = RwSignal::new("purchase".to_string());
+    let note = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<Key>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Ok(pid) = Uuid::parse_str(&product.get_untracked()) else {
+            return error.set(Some("required"));
+        };
+        let Ok(units) = delta.get_untracked().trim().parse::<i64>() else {
+            return error.set(Some("invalid_delta"));
+        };
+        if units == 0 {
+            return error.set(Some("invalid_delta"));
+        }
+        let Some(user) = sync.user.get_untracked() else { return };
+        let id = Uuid::new_v4();
+        let text = note.get_untracked().trim().to_string();
+        let body = json!({"id": id, "product_id": pid, "delta": units, "reason": reason.get_untracked(),
+            "note": if text.is_empty() { Value::Null } else { Value::from(text) }});
+        let mut item = data::item(user, "POST", "/api/inventory-movements".into(), Some(body), "inventory_movements", Action::Create, id, vec![pid]);
+        item.label = products.with_untracked(|ps| ps.iter().find(|p| str_of(p, "id") == pid.to_string()).map(|p| format!("{} {units:+}", str_of(p, "name")))).unwrap_or_default();
+        delta.set(String::new());
+        note.set(String::new());
+        error.set(None);
+        spawn_local(async move {
+            if sync::enqueue(sync, item).await.is_ok() {
+                toast.show("saved");
+            }
+        });
+    };
+    view! {
+        <form class="panel" on:submit=submit data-testid="stock-form">
+            <h2>{move || i18n.t("stock_movement")}</h2>
+            <label class="field">
+                <span class="label">{move || i18n.t("product")}</span>
+                <select name="stock-product" data-testid="stock-product" prop:value=product on:change=move |ev| product.set(event_target_value(&ev))>
+                    <option value="">{move || i18n.t("choose_product")}</option>
+                    {move || products.get().into_iter().map(|p| {
+                        let label = format!("{} · {} ({})", str_of(&p, "name"), str_of(&p, "sku"), p["stock"].as_i64().unwrap_or(0));
+                        view! { <option value=str_of(&p, "id").to_string()>{label}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+            <label class="field">
+                <span class="label">{move || i18n.t("units_delta")}</span>
+                <input type="text" inputmode="numeric" name="stock-delta" data-testid="stock-delta" autocomplete="off" prop:value=delta on:input=move |ev| delta.set(event_target_value(&ev))/>
+            </label>
+            <label class="field">
+                <span class="label">{move || i18n.t("reason")}</span>
+                <select name="stock-reason" data-testid="stock-reason" prop:value=reason on:change=move |ev| reason.set(event_target_value(&ev))>
+                    {STOCK_REASONS.into_iter().map(|r| view! { <option value=r>{move || i18n.t(reason_key(r))}</option> }).collect_view()}
+                </select>
+            </label>
+            <label class="field">
+                <span class="label">{move || i18n.t("notes")}</span>
+                <input type="text" name="stock-note" autocomplete="off" prop:value=note on:input=move |ev| note.set(event_target_value(&ev))/>
+            </label>
+            {move || error.get().map(|t| view! { <p class="field-error" role="alert">{i18n.t(t)}</p> })}
+            <button type="submit" class="btn primary" data-testid="stock-save">{move || i18n.t("save")}</button>
+        </form>
+    }
+}

@@ -1,0 +1,254 @@
+//! /sales?from=&to= — the sales of a period (the list behind the dashboard's figures), and
+//! /receipt/:id — one sale as a printable receipt that says whether it has reached the server.
+//!
+//! Both read the server when it answers and fall back to this device's copy (today's sales and
+//! everything still waiting in the outbox) when it does not.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use serde_json::Value;
+
+use crate::format;
+use crate::i18n::{use_i18n, Lang};
+use crate::money::format_display;
+use crate::offline::data;
+use crate::offline::sync::use_sync;
+
+fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn i64_of(v: &Value, k: &str) -> i64 {
+    v.get(k).and_then(Value::as_i64).unwrap_or(0)
+}
+
+pub fn method_key(method: &str) -> crate::i18n::Key {
+    match method {
+        "cash" => "method_cash",
+        "card" => "method_card",
+        "transfer" => "method_transfer",
+        _ => "method_other",
+    }
+}
+
+/// "Efectivo, Tarjeta" for a sale's payments.
+fn methods_text(sale: &Value, lang: Lang) -> String {
+    let mut names: Vec<&str> = sale
+        .get("payments")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| crate::i18n::text(lang, method_key(str_of(p, "method"))))
+        .collect();
+    names.dedup();
+    names.join(", ")
+}
+
+/// Sent, or the outbox state of a sale this device has not delivered yet.
+fn state_key(sale: &Value) -> crate::i18n::Key {
+    match sale.get("_pending").and_then(Value::as_str) {
+        Some("pending") => "receipt_pending",
+        Some("failed") => "state_failed",
+        Some("conflict") => "state_conflict",
+        _ => "receipt_sent",
+    }
+}
+
+#[component]
+pub fn SalesPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let sync = use_sync();
+    let query = use_query_map();
+    let rows = RwSignal::new(None::<Vec<Value>>);
+    let offline = RwSignal::new(false);
+    let period = move || {
+        let q = query.get();
+        (q.get("from").unwrap_or_default(), q.get("to").unwrap_or_default())
+    };
+    Effect::new(move || {
+        sync.data_version.track();
+        let (from, to) = period();
+        spawn_local(async move {
+            let url = format!("/api/sales?from={}&to={}&limit=500", crate::api::encode_query(&from), crate::api::encode_query(&to));
+            let server = crate::api::get_json(&url).await;
+            // This device's copy carries the sales still waiting to be sent.
+            let local: Vec<Value> = data::rows("sales").await.unwrap_or_default();
+            let in_period = |s: &Value| {
+                let day = str_of(s, "created_at").get(..10).unwrap_or_default().to_string();
+                (from.is_empty() || day >= from) && (to.is_empty() || day <= to)
+            };
+            let mut list: Vec<Value> = match server {
+                Ok(page) => {
+                    offline.set(false);
+                    page["items"].as_array().cloned().unwrap_or_default()
+                }
+                Err(_) => {
+                    offline.set(true);
+                    Vec::new()
+                }
+            };
+            for s in local.into_iter().filter(|s| in_period(s)) {
+                match list.iter_mut().find(|x| str_of(x, "id") == str_of(&s, "id")) {
+                    Some(x) if s.get("_pending").is_some() => *x = s,
+                    Some(_) => {}
+                    None => list.push(s),
+                }
+            }
+            list.sort_by(|a, b| str_of(b, "created_at").cmp(str_of(a, "created_at")));
+            rows.set(Some(list));
+        });
+    });
+    let title = move || {
+        let (from, to) = period();
+        let lang = i18n.lang.get();
+        match (from.is_empty(), from == to) {
+            (true, _) => i18n.t("sales_count").to_string(),
+            (false, true) => format!("{} · {}", i18n.t("sales_count"), format::day(&from, lang)),
+            (false, false) => format!("{} · {} – {}", i18n.t("sales_count"), format::day(&from, lang), format::day(&to, lang)),
+        }
+    };
+    view! {
+        <Title text=title/>
+        <section class="page">
+            <header class="page-head"><h1 data-testid="sales-title">{title}</h1></header>
+            <Show when=move || offline.get()>
+                <p class="panel warn" role="status">{move || i18n.t("sales_offline_copy")}</p>
+            </Show>
+            {move || match rows.get() {
+                None => view! { <p class="loading" data-testid="loading">{move || i18n.t("loading")}</p> }.into_any(),
+                Some(list) if list.is_empty() => view! { <p class="panel center">{move || i18n.t("no_results")}</p> }.into_any(),
+                Some(list) => {
+                    let total: i64 = list.iter().map(|s| i64_of(s, "total_cents")).sum();
+                    view! {
+                        <p class="cart-sum" data-testid="sales-sum"><span>{move || format!("{} ({})", i18n.t("total"), list.len())}</span>
+                            <strong>{move || format_display(total, i18n.lang.get())}</strong></p>
+                        <ul class="rows" data-testid="sales-list">
+                            {rows.get().unwrap_or_default().into_iter().map(|s| {
+                                let id = str_of(&s, "id").to_string();
+                                let s2 = s.clone();
+                                view! {
+                                    <li>
+                                        <a class="row" href=format!("/receipt/{id}") data-testid="sales-row">
+                                            <span class="row-main">
+                                                <span class="row-title">{move || format!("{} · {}", format::date_time(str_of(&s2, "created_at"), i18n.lang.get()), str_of(&s2, "created_by"))}</span>
+                                                <span class="row-sub">{let s3 = s.clone(); move || format!("{} · {}", methods_text(&s3, i18n.lang.get()), i18n.t(state_key(&s3)))}</span>
+                                            </span>
+                                            <span class="row-end price">{let t = i64_of(&s, "total_cents"); move || format_display(t, i18n.lang.get())}</span>
+                                        </a>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }
+            }}
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn ReceiptPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let sync = use_sync();
+    let params = use_params_map();
+    let sale = RwSignal::new(None::<Option<Value>>);
+    let names = RwSignal::new(std::collections::HashMap::<String, String>::new());
+    let customer = RwSignal::new(None::<String>);
+    Effect::new(move || {
+        sync.data_version.track();
+        let id = params.get().get("id").unwrap_or_default();
+        spawn_local(async move {
+            // The local copy first: it knows whether the sale is still waiting to be sent.
+            let local = data::rows("sales").await.unwrap_or_default().into_iter().find(|s| str_of(s, "id") == id);
+            let found = match local {
+                Some(s) => Some(s),
+                None => crate::api::get_json(&format!("/api/sales/{}", crate::api::encode_query(&id))).await.ok(),
+            };
+            let products = data::rows("products").await.unwrap_or_default();
+            names.set(products.iter().map(|p| (str_of(p, "id").to_string(), str_of(p, "name").to_string())).collect());
+            if let Some(cid) = found.as_ref().map(|s| str_of(s, "customer_id").to_string()).filter(|c| !c.is_empty()) {
+                let cs = data::rows("customers").await.unwrap_or_default();
+                customer.set(cs.iter().find(|c| str_of(c, "id") == cid).map(|c| str_of(c, "name").to_string()));
+            }
+            sale.set(Some(found));
+        });
+    });
+    let print = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(w) = web_sys::window() {
+            let _ = w.print();
+        }
+    };
+    view! {
+        <Title text=move || i18n.t("receipt").to_string()/>
+        <section class="page receipt-page">
+            {move || match sale.get() {
+                None => view! { <p class="loading" data-testid="loading">{move || i18n.t("loading")}</p> }.into_any(),
+                Some(None) => view! { <p class="panel center">{move || i18n.t("not_found")}</p> }.into_any(),
+                Some(Some(s)) => {
+                    let state = state_key(&s);
+                    let pending = state != "receipt_sent";
+                    let lines = s.get("lines").and_then(Value::as_array).cloned().unwrap_or_default();
+                    let payments = s.get("payments").and_then(Value::as_array).cloned().unwrap_or_default();
+                    let names = names.get();
+                    let s2 = s.clone();
+                    view! {
+                        <article class="receipt" data-testid="receipt" data-state=if pending { "pending" } else { "sent" }>
+                            <header>
+                                <h1>"Mostrador"</h1>
+                                <p>{move || format::date_time(str_of(&s2, "created_at"), i18n.lang.get())}</p>
+                                <p class="receipt-id">{let short = str_of(&s, "id").get(..8).unwrap_or_default().to_uppercase(); move || format!("{} {}", i18n.t("receipt"), short)}</p>
+                                {customer.get().map(|c| view! { <p>{move || format!("{}: {}", i18n.t("customer_label"), c)}</p> })}
+                            </header>
+                            <table class="receipt-lines">
+                                <thead><tr>
+                                    <th scope="col">{move || i18n.t("product")}</th>
+                                    <th scope="col" class="num">{move || i18n.t("quantity")}</th>
+                                    <th scope="col" class="num">{move || i18n.t("amount")}</th>
+                                </tr></thead>
+                                <tbody>
+                                    {lines.into_iter().map(|l| {
+                                        let name = names.get(str_of(&l, "product_id")).cloned().unwrap_or_else(|| str_of(&l, "product_id").get(..8).unwrap_or_default().to_string());
+                                        let (q, unit, total) = (i64_of(&l, "quantity"), i64_of(&l, "unit_price_cents"), i64_of(&l, "total_cents"));
+                                        view! {
+                                            <tr data-testid="receipt-line">
+                                                <td>{name}<br/><small>{move || format!("{} × {}", q, format_display(unit, i18n.lang.get()))}</small></td>
+                                                <td class="num">{q}</td>
+                                                <td class="num">{move || format_display(total, i18n.lang.get())}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <dl class="receipt-sums">
+                                <dt>{move || i18n.t("total")}</dt>
+                                <dd data-testid="receipt-total">{let t = i64_of(&s, "total_cents"); move || format_display(t, i18n.lang.get())}</dd>
+                                {payments.into_iter().map(|p| {
+                                    let m = str_of(&p, "method").to_string();
+                                    let a = i64_of(&p, "amount_cents");
+                                    view! {
+                                        <dt>{move || i18n.t(method_key(&m))}</dt>
+                                        <dd>{move || format_display(a, i18n.lang.get())}</dd>
+                                    }
+                                }).collect_view()}
+                                <dt>{move || i18n.t("change")}</dt>
+                                <dd data-testid="receipt-change">{let c = i64_of(&s, "change_cents"); move || format_display(c, i18n.lang.get())}</dd>
+                            </dl>
+                            <p class=if pending { "receipt-state pending" } else { "receipt-state sent" } data-testid="receipt-state" role="status">
+                                {move || i18n.t(state)}
+                            </p>
+                        </article>
+                        <div class="actions no-print">
+                            <button type="button" class="btn primary big" data-testid="print-receipt" on:click=print>{move || i18n.t("print")}</button>
+                            <a class="btn big" href="/sale" data-testid="new-sale">{move || i18n.t("new_sale")}</a>
+                        </div>
+                    }.into_any()
+                }
+            }}
+        </section>
+    }
+    .into_any()
+}

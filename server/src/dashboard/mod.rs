@@ -1,0 +1,179 @@
+//! The owner's dashboard: today's takings, the last 30 days, best sellers, open tills, low stock, and
+//! operations that reached the server late from offline devices — one read-only summary.
+
+pub mod late;
+
+use app::model::{Dashboard, DayTotal, LowStockProduct, MethodTotal, OpenSession, TopProduct};
+use axum::{extract::State, routing::get, Json, Router};
+use sqlx::{AnyConnection, Row};
+use uuid::Uuid;
+
+use crate::{auth::AdminUser, cash::load_session, db::now, http::error::ApiError, http::AppState};
+
+/// Days in the sales chart and the window of best sellers and late operations.
+pub const DAYS: i64 = 30;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/dashboard", get(summary))
+}
+
+fn uuid(s: String) -> Result<Uuid, sqlx::Error> {
+    Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// `YYYY-MM-DD` of `days` before today (UTC), and the list of the `DAYS` dates ending today.
+fn window(today: time::Date) -> Vec<time::Date> {
+    (0..DAYS).rev().map(|back| today - time::Duration::days(back)).collect()
+}
+
+#[utoipa::path(get, path = "/api/dashboard", tag = "dashboard",
+    responses((status = 200, body = Dashboard), (status = 403, description = "admins only")))]
+pub async fn summary(_: AdminUser, State(state): State<AppState>) -> Result<Json<Dashboard>, ApiError> {
+    let generated_at = now();
+    let today = time::OffsetDateTime::now_utc().date();
+    let days = window(today);
+    let since = format!("{}T00:00:00.000Z", days[0]);
+    let today_start = format!("{today}T00:00:00.000Z");
+    let mut conn = state.db.pool().acquire().await?;
+
+    let per_day = per_day(&mut conn, &days, &since).await?;
+    let (today_total, today_count) = per_day.last().map(|d| (d.total_cents, d.count)).unwrap_or_default();
+    Ok(Json(Dashboard {
+        generated_at,
+        today: today.to_string(),
+        today_total_cents: today_total,
+        today_count,
+        today_average_cents: if today_count > 0 { today_total / today_count } else { 0 },
+        today_by_method: by_method(&mut conn, &today_start).await?,
+        per_day,
+        top_products: top_products(&mut conn, &since).await?,
+        open_sessions: open_sessions(&mut conn).await?,
+        low_stock: low_stock(&mut conn).await?,
+        late: late::recent(&mut conn, &since).await?,
+    }))
+}
+
+async fn per_day(conn: &mut AnyConnection, days: &[time::Date], since: &str) -> Result<Vec<DayTotal>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT SUBSTR(created_at, 1, 10) AS day, CAST(SUM(total_cents) AS BIGINT) AS total, COUNT(*) AS n \
+         FROM sales WHERE created_at >= $1 GROUP BY SUBSTR(created_at, 1, 10)",
+    )
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut found = std::collections::HashMap::new();
+    for row in rows {
+        found.insert(row.try_get::<String, _>("day")?, (row.try_get::<i64, _>("total")?, row.try_get::<i64, _>("n")?));
+    }
+    Ok(days
+        .iter()
+        .map(|d| {
+            let date = d.to_string();
+            let (total_cents, count) = found.get(&date).copied().unwrap_or_default();
+            DayTotal { date, total_cents, count }
+        })
+        .collect())
+}
+
+/// Takings per payment method; the change handed back comes out of cash.
+async fn by_method(conn: &mut AnyConnection, since: &str) -> Result<Vec<MethodTotal>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT p.method AS method, CAST(SUM(p.amount_cents) AS BIGINT) AS amount \
+         FROM sale_payments p JOIN sales s ON s.id = p.sale_id WHERE s.created_at >= $1 GROUP BY p.method ORDER BY p.method",
+    )
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    let change: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(change_cents), 0) AS BIGINT) FROM sales WHERE created_at >= $1")
+        .bind(since)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut out = Vec::new();
+    for row in rows {
+        let method: String = row.try_get("method")?;
+        let mut amount: i64 = row.try_get("amount")?;
+        if method == "cash" {
+            amount -= change;
+        }
+        if amount > 0 {
+            out.push(MethodTotal { method, amount_cents: amount });
+        }
+    }
+    Ok(out)
+}
+
+async fn top_products(conn: &mut AnyConnection, since: &str) -> Result<Vec<TopProduct>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT l.product_id AS product_id, p.name AS name, CAST(SUM(l.quantity) AS BIGINT) AS quantity, \
+                CAST(SUM(l.total_cents) AS BIGINT) AS total \
+         FROM sale_lines l JOIN sales s ON s.id = l.sale_id JOIN products p ON p.id = l.product_id \
+         WHERE s.created_at >= $1 GROUP BY l.product_id, p.name ORDER BY total DESC, quantity DESC, name LIMIT 5",
+    )
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(TopProduct {
+                product_id: uuid(row.try_get("product_id")?)?,
+                name: row.try_get("name")?,
+                quantity: row.try_get("quantity")?,
+                total_cents: row.try_get("total")?,
+            })
+        })
+        .collect()
+}
+
+async fn open_sessions(conn: &mut AnyConnection) -> Result<Vec<OpenSession>, sqlx::Error> {
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM cash_sessions WHERE closed_at IS NULL ORDER BY register")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(s) = load_session(&mut *conn, uuid(id)?).await? {
+            out.push(OpenSession {
+                id: s.id,
+                register: s.register,
+                opened_by: s.opened_by,
+                opened_at: s.opened_at,
+                expected_cents: s.expected_cents,
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn low_stock(conn: &mut AnyConnection) -> Result<Vec<LowStockProduct>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, sku, name, stock, low_stock_threshold FROM products \
+         WHERE deleted_at IS NULL AND active = TRUE AND low_stock_threshold IS NOT NULL AND stock <= low_stock_threshold \
+         ORDER BY stock - low_stock_threshold, name LIMIT 50",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(LowStockProduct {
+                id: uuid(row.try_get("id")?)?,
+                sku: row.try_get("sku")?,
+                name: row.try_get("name")?,
+                stock: row.try_get("stock")?,
+                low_stock_threshold: row.try_get("low_stock_threshold")?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_is_thirty_days_ending_today() {
+        let today = time::macros::date!(2026 - 03 - 01);
+        let days = window(today);
+        assert_eq!(days.len(), 30);
+        assert_eq!(days[29], today);
+        assert_eq!(days[0].to_string(), "2026-01-31");
+    }
+}
