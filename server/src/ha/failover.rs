@@ -422,12 +422,16 @@ async fn check_while_failed_over(state: &AppState, f: &Arc<Failover>) {
     // Whoever holds the lease decides. An instance that restarted while failed over, or a follower
     // whose decider died, takes it over when it is free; a decision left half-done by a dead decider
     // (`failing_back`) is then taken back, so no instance keeps holding its requests for it.
-    if !take_lease(f).await {
+    let mirror_db = state.db.with_pool(f.mirror_pool.clone(), Which::Mirror);
+    let record = super::node_state::get(&mirror_db, STATE_KEY).await.ok().flatten();
+    // The decider failed back already (and let the lease go): follow it, never take over — a new
+    // decider would fence the primary everyone just went back to.
+    let decided_back = record.as_ref().is_some_and(|r| r["active"] == "primary");
+    if decided_back || !take_lease(f).await {
         follow(state, f).await;
         return;
     }
-    let mirror_db = state.db.with_pool(f.mirror_pool.clone(), Which::Mirror);
-    if let Ok(Some(record)) = super::node_state::get(&mirror_db, STATE_KEY).await {
+    if let Some(record) = record {
         if record["failing_back"] == true && !f.inner.lock().expect("not poisoned").failing_back {
             let mark = f.inner.lock().expect("not poisoned").audit_mark;
             let _ = super::node_state::put(&mirror_db, STATE_KEY, &json!({"active": "mirror", "audit_mark": mark, "at": now()})).await;
