@@ -4,7 +4,8 @@
 # browser: Rust tools are built from crates.io, wasm-opt comes from npm, Chromium and PostgreSQL from Debian.
 #
 #   scripts/setup.sh           build tools: wasm32 target, cargo-leptos, wasm-bindgen-cli, wasm-opt
-#   scripts/setup.sh --test    also Chromium, ChromeDriver, PostgreSQL 15 and curl (apt-get)
+#   scripts/setup.sh --test    also Chromium, ChromeDriver, PostgreSQL 15 and curl (apt-get), moto and
+#                              schemathesis (PyPI, each in a venv under the cache)
 #
 # Afterwards `source scripts/env.sh` gives the PATH the build and the tests need.
 set -euo pipefail
@@ -23,7 +24,7 @@ for arg in "$@"; do
   case "$arg" in
     --test) want_test=1 ;;
     -h | --help)
-      sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) die "unknown option: $arg (use --test or --help)" ;;
@@ -158,6 +159,16 @@ if [ -n "$want_test" ]; then
     say "installing moto[server] from PyPI into $MOSTRADOR_CACHE/moto"
     python3 -m venv "$MOSTRADOR_CACHE/moto"
     "$MOSTRADOR_CACHE/moto/bin/pip" install --quiet 'moto[server]>=5,<6' || die "pip install moto[server] failed"
+  fi
+  # The API fuzzer (scripts/fuzz-api.sh): schemathesis from PyPI, in its own venv under the cache.
+  SCHEMATHESIS_SPEC='schemathesis>=4.32,<5'
+  if [ -x "$MOSTRADOR_CACHE/schemathesis/bin/schemathesis" ]; then
+    say "ok: $("$MOSTRADOR_CACHE/schemathesis/bin/schemathesis" --version 2>/dev/null | head -1)"
+  else
+    python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+    say "installing $SCHEMATHESIS_SPEC from PyPI into $MOSTRADOR_CACHE/schemathesis"
+    python3 -m venv "$MOSTRADOR_CACHE/schemathesis"
+    "$MOSTRADOR_CACHE/schemathesis/bin/pip" install --quiet "$SCHEMATHESIS_SPEC" || die "pip install schemathesis failed"
   fi
 fi
 

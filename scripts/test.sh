@@ -5,9 +5,11 @@
 #                                        run on SQLite and on throwaway PostgreSQL clusters they start
 #                                        with initdb/pg_ctl
 #   2. cargo leptos build --release      the server binary and the wasm site, as users get them
-#   3. start target/release/mostrador    on a free port, fresh temp data dir, known admin password
-#   4. browser tests (end2end/)          npm ci; npm test with BASE_URL and ADMIN_PASSWORD, Debian Chromium
-#   5. stop the server with SIGTERM      it must shut down gracefully (exit 0) within 20 s
+#   3. API fuzzing (scripts/fuzz-api.sh) schemathesis on /api/openapi.json against a server of its own
+#                                        (fresh SQLite data dir), as admin and as cashier, fixed seed
+#   4. start target/release/mostrador    on a free port, fresh temp data dir, known admin password
+#   5. browser tests (end2end/)          npm ci; npm test with BASE_URL and ADMIN_PASSWORD, Debian Chromium
+#   6. stop the server with SIGTERM      it must shut down gracefully (exit 0) within 20 s
 #
 # Stops at the first failing step and says which; prints the time of each step at the end.
 set -euo pipefail
@@ -134,6 +136,33 @@ start_server() {
   say "GET /health: 200 $(curl -s --max-time 5 "$BASE_URL/health" || true)"
 }
 
+# The fuzzer writes thousands of odd records: it gets a server and a data dir of its own.
+api_fuzzing() {
+  local dir port password pid rc=0
+  dir="$(mktemp -d "${TMPDIR:-/tmp}/mostrador-fuzz.XXXXXX")"
+  port="$(free_port)"
+  password="$(random_password)"
+  env -u DATABASE_URL MOSTRADOR_ADMIN_PASSWORD="$password" MOSTRADOR_BACKUP_SCHEDULE=off MOSTRADOR_BACKUP_VERIFY_SCHEDULE=off \
+    target/release/mostrador serve --addr "127.0.0.1:$port" --data-dir "$dir/data" >"$dir/server.log" 2>&1 </dev/null &
+  pid=$!
+  local deadline=$((SECONDS + HEALTH_TIMEOUT))
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/health" || true)" = 200 ]; do
+    kill -0 "$pid" 2>/dev/null || { tail -n 50 "$dir/server.log"; die "the fuzzing server exited before /health answered 200"; }
+    [ "$SECONDS" -lt "$deadline" ] || { kill "$pid"; die "the fuzzing server did not answer /health within ${HEALTH_TIMEOUT}s"; }
+    sleep 0.5
+  done
+  BASE_URL="http://127.0.0.1:$port" ADMIN_PASSWORD="$password" FUZZ_REPORT_DIR="$dir/reports" \
+    bash scripts/fuzz-api.sh || rc=$?
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  if [ "$rc" -ne 0 ]; then
+    echo "----- fuzzing server log (last 100 lines) -----"
+    tail -n 100 "$dir/server.log"
+    return "$rc"
+  fi
+  rm -rf "$dir"
+}
+
 browser_tests() {
   [ -f end2end/package.json ] || die "end2end/package.json is missing: no browser tests to run"
   npm_ci_if_needed "$MOSTRADOR_ROOT/end2end"
@@ -160,6 +189,7 @@ stop_server() {
 run_step "setup (scripts/setup.sh --test)" setup
 run_step "cargo test (workspace but frontend)" cargo_tests
 run_step "cargo leptos build --release" release_build
+run_step "API fuzzing (schemathesis)" api_fuzzing
 run_step "start server, wait for /health 200" start_server
 run_step "browser tests (end2end: npm test)" browser_tests
 run_step "stop server (SIGTERM)" stop_server

@@ -42,8 +42,8 @@ async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Expense, ApiError> {
     Ok(from_row(&row)?)
 }
 
-#[derive(Debug, Deserialize)]
-struct NewExpense {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewExpense {
     id: Uuid,
     spent_on: String,
     category: String,
@@ -53,6 +53,10 @@ struct NewExpense {
     cash_session_id: Option<Uuid>,
 }
 
+/// An expense, paid from an open till or not.
+#[utoipa::path(post, path = "/api/expenses", tag = "cash", request_body = NewExpense,
+    responses((status = 201, body = Expense), (status = 200, body = Expense, description = "the same request again"),
+              (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): ApiJson<Value>) -> Result<Response, ApiError> {
     let body: NewExpense = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     let mut errors = FieldErrors::new();
@@ -101,6 +105,8 @@ pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): A
 }
 
 /// `?from=&to=` by the day it was spent.
+#[utoipa::path(get, path = "/api/expenses", tag = "cash", params(("from" = Option<String>, Query, description = "first day, YYYY-MM-DD"), ("to" = Option<String>, Query, description = "last day, YYYY-MM-DD"), ("limit" = Option<String>, Query, description = "page size, at most 200"), ("offset" = Option<String>, Query, description = "rows to skip")),
+    responses((status = 200, body = app::model::Page<Expense>), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<Expense>>, ApiError> {
     let p = params.parse()?;
     Ok(Json(p.page(&state.db.pool(), ("expenses", COLUMNS, "spent_on"), p.days(), from_row).await?))

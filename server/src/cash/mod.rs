@@ -1,9 +1,9 @@
 //! The cash register: sessions (open with a float, close with the counted cash), cash in/out, and
 //! expenses.
 
-mod expenses;
-mod movements;
-mod sessions;
+pub(crate) mod expenses;
+pub(crate) mod movements;
+pub(crate) mod sessions;
 
 use axum::{
     routing::{get, post},

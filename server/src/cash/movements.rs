@@ -40,8 +40,8 @@ async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<CashMovement, ApiErr
     Ok(from_row(&row)?)
 }
 
-#[derive(Debug, Deserialize)]
-struct NewMovement {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewMovement {
     id: Uuid,
     cash_session_id: Uuid,
     kind: String,
@@ -49,6 +49,10 @@ struct NewMovement {
     reason: String,
 }
 
+/// Cash put in or taken out of an open till.
+#[utoipa::path(post, path = "/api/cash-movements", tag = "cash", request_body = NewMovement,
+    responses((status = 201, body = CashMovement), (status = 200, body = CashMovement, description = "the same request again"),
+              (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): ApiJson<Value>) -> Result<Response, ApiError> {
     let body: NewMovement = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     let mut errors = FieldErrors::new();
@@ -89,6 +93,8 @@ pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): A
     Ok((StatusCode::CREATED, Json(load(&mut conn, body.id).await?)).into_response())
 }
 
+#[utoipa::path(get, path = "/api/cash-movements", tag = "cash", params(("from" = Option<String>, Query, description = "first day, YYYY-MM-DD"), ("to" = Option<String>, Query, description = "last day, YYYY-MM-DD"), ("limit" = Option<String>, Query, description = "page size, at most 200"), ("offset" = Option<String>, Query, description = "rows to skip")),
+    responses((status = 200, body = app::model::Page<CashMovement>), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<CashMovement>>, ApiError> {
     let p = params.parse()?;
     Ok(Json(p.page(&state.db.pool(), ("cash_movements", COLUMNS, "created_at"), p.timestamps(), from_row).await?))

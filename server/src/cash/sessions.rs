@@ -100,13 +100,17 @@ pub async fn ensure_open(conn: &mut AnyConnection, field: &'static str, id: Uuid
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OpenRequest {
     id: Uuid,
     register: String,
     opening_float_cents: i64,
 }
 
+/// Opens a till (a cash session) on a register with its float; one open session per register.
+#[utoipa::path(post, path = "/api/cash-sessions", tag = "cash", request_body = OpenRequest,
+    responses((status = 201, body = CashSession), (status = 200, body = CashSession, description = "the same request again"),
+              (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn open(
     CurrentUser(user): CurrentUser,
     tx: WriteTx,
@@ -167,13 +171,16 @@ pub async fn open(
     Ok((StatusCode::CREATED, Json(session)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CloseRequest {
     counted_cents: i64,
 }
 
 /// Closes with the counted cash; the expected cash and the difference are frozen. Closing a closed
 /// session answers 200 with its state and changes nothing (a retry from a phone that lost the answer).
+#[utoipa::path(post, path = "/api/cash-sessions/{id}/close", tag = "cash", request_body = CloseRequest,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CashSession), (status = 404, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn close(
     CurrentUser(user): CurrentUser,
     tx: WriteTx,
@@ -205,6 +212,8 @@ pub async fn close(
     Ok(Json(load(&mut conn, id).await?.ok_or(ApiError::NotFound)?))
 }
 
+#[utoipa::path(get, path = "/api/cash-sessions/{id}", tag = "cash", params(("id" = Uuid, Path)),
+    responses((status = 200, body = CashSession), (status = 404, body = app::model::ErrorEnvelope)))]
 pub async fn get_one(
     _: CurrentUser,
     State(state): State<AppState>,
@@ -222,6 +231,10 @@ pub struct ListParams {
 }
 
 /// `?status=open|closed&from=&to=` (by opening day), newest first.
+#[utoipa::path(get, path = "/api/cash-sessions", tag = "cash",
+    params(("status" = Option<String>, Query, description = "open or closed"), ("from" = Option<String>, Query), ("to" = Option<String>, Query),
+           ("limit" = Option<String>, Query), ("offset" = Option<String>, Query)),
+    responses((status = 200, body = app::model::Page<CashSession>), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn list(
     _: CurrentUser,
     State(state): State<AppState>,

@@ -5,6 +5,7 @@ use app::model::{Category, Customer, Product, Quote};
 use utoipa::openapi::{
     path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItemBuilder, Paths, PathsBuilder},
     request_body::RequestBodyBuilder,
+    schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type},
     ContentBuilder, Ref, Required, ResponseBuilder, ResponsesBuilder,
 };
 
@@ -21,12 +22,18 @@ fn error(description: &str) -> utoipa::openapi::Response {
     json_response(description, "ErrorEnvelope")
 }
 
+/// A string parameter; `id` parameters are UUIDs.
 fn param(name: &str, location: ParameterIn, required: bool, description: &str) -> utoipa::openapi::path::Parameter {
+    let mut schema = ObjectBuilder::new().schema_type(Type::String);
+    if name == "id" {
+        schema = schema.format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
+    }
     ParameterBuilder::new()
         .name(name)
         .parameter_in(location)
         .required(if required { Required::True } else { Required::False })
         .description(Some(description))
+        .schema(Some(schema))
         .build()
 }
 
@@ -47,7 +54,7 @@ fn entity_paths<E: CatalogEntity>(schema: &str, builder: PathsBuilder) -> PathsB
                 .parameter(param("q", ParameterIn::Query, false, "search text"))
                 .parameter(param("limit", ParameterIn::Query, false, "page size, at most 200 (50)"))
                 .parameter(param("offset", ParameterIn::Query, false, "rows to skip (0)"))
-                .responses(ResponsesBuilder::new().response("200", json_response("a page", "Page")).build())
+                .responses(ResponsesBuilder::new().response("200", json_response("a page", "Page_Value")).build())
                 .build(),
         )
         .operation(

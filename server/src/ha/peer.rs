@@ -133,7 +133,8 @@ pub async fn check_valve(state: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
-#[utoipa::path(get, path = "/api/ha/peer/valve", tag = "ha", responses((status = 200, body = ValveReport)))]
+#[utoipa::path(get, path = "/api/ha/peer/valve", tag = "ha",
+    responses((status = 200, body = ValveReport), (status = 409, body = app::model::ErrorEnvelope, description = "ha_not_configured")))]
 pub async fn valve(_: Peer, State(state): State<AppState>) -> Result<Json<ValveReport>, ApiError> {
     Ok(Json(valve_report(&state.db, state.ha.role(), state.ha.mode()).await?))
 }
@@ -182,7 +183,8 @@ pub struct OpsParams {
 }
 
 /// Emergency writes in the order they were made; unreconciled ones unless `all=true`.
-#[utoipa::path(get, path = "/api/ha/peer/emergency-ops", tag = "ha", responses((status = 200, body = EmergencyOps)))]
+#[utoipa::path(get, path = "/api/ha/peer/emergency-ops", tag = "ha",
+    responses((status = 200, body = EmergencyOps), (status = 409, body = app::model::ErrorEnvelope, description = "ha_not_configured")))]
 pub async fn emergency_ops(_: Peer, State(state): State<AppState>, ApiQuery(p): ApiQuery<OpsParams>) -> Result<Json<EmergencyOps>, ApiError> {
     let limit = p.limit.unwrap_or(200).clamp(1, 1000);
     let selection = Selection::Emergency { all: p.all.unwrap_or(false) };

@@ -111,6 +111,18 @@ pub async fn json_for_bare_errors(req: Request, next: Next) -> Response {
             r
         }
         StatusCode::NOT_FOUND => ApiError::NotFound.into_response(),
+        // axum's own extractor rejections (a path id that is not a UUID, a wrong content type …)
+        // answer plain text: keep their status and say the same thing inside the envelope.
+        status if status.is_client_error() => {
+            let text = match axum::body::to_bytes(response.into_body(), 4096).await {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(_) => String::new(),
+            };
+            let message = if text.trim().is_empty() { status.canonical_reason().unwrap_or("bad request").to_owned() } else { text };
+            let mut r = ApiError::BadRequest(message).into_response();
+            *r.status_mut() = status;
+            r
+        }
         _ => response,
     }
 }

@@ -85,8 +85,8 @@ async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<InventoryMovement, A
     Ok(from_row(&row)?)
 }
 
-#[derive(Debug, Deserialize)]
-struct NewMovement {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewMovement {
     id: Uuid,
     product_id: Uuid,
     delta: i64,
@@ -94,6 +94,10 @@ struct NewMovement {
     note: Option<String>,
 }
 
+/// A stock movement with its reason (purchase, adjustment, waste, return).
+#[utoipa::path(post, path = "/api/inventory-movements", tag = "inventory", request_body = NewMovement,
+    responses((status = 201, body = InventoryMovement), (status = 200, body = InventoryMovement, description = "the same request again"),
+              (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn create(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -139,6 +143,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(load(&mut conn, body.id).await?)).into_response())
 }
 
+#[utoipa::path(get, path = "/api/inventory-movements", tag = "inventory", params(("from" = Option<String>, Query, description = "first day, YYYY-MM-DD"), ("to" = Option<String>, Query, description = "last day, YYYY-MM-DD"), ("limit" = Option<String>, Query, description = "page size, at most 200"), ("offset" = Option<String>, Query, description = "rows to skip")),
+    responses((status = 200, body = app::model::Page<InventoryMovement>), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<InventoryMovement>>, ApiError> {
     let p = params.parse()?;
     Ok(Json(p.page(&state.db.pool(), ("inventory_movements", COLUMNS, "created_at"), p.timestamps(), from_row).await?))

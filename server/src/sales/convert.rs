@@ -20,13 +20,17 @@ use crate::{
     idempotency::{by_id, WriteTx},
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ConvertRequest {
     sale_id: Uuid,
     cash_session_id: Uuid,
     payments: Vec<Payment>,
 }
 
+/// A quote becomes a sale (its lines, its customer), once.
+#[utoipa::path(post, path = "/api/quotes/{id}/convert", tag = "sales", request_body = ConvertRequest, params(("id" = Uuid, Path)),
+    responses((status = 201, body = app::model::Sale), (status = 200, body = app::model::Sale, description = "converted already"),
+              (status = 404, body = app::model::ErrorEnvelope), (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn convert(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,

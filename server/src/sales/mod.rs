@@ -1,6 +1,6 @@
 //! Sales: lines, payments, change, and the stock they take, in one transaction.
 
-mod convert;
+pub(crate) mod convert;
 
 use std::collections::BTreeMap;
 
@@ -41,8 +41,7 @@ pub fn router() -> Router<AppState> {
 const MAX_LINES: usize = 500;
 pub const PAYMENT_METHODS: &[&str] = &["cash", "card", "transfer", "other"];
 
-#[derive(Debug, Deserialize)]
-#[derive(Clone)]
+#[derive(Debug, Deserialize, Clone, utoipa::ToSchema)]
 pub struct NewSale {
     pub id: Uuid,
     pub cash_session_id: Uuid,
@@ -51,8 +50,7 @@ pub struct NewSale {
     pub payments: Vec<Payment>,
 }
 
-#[derive(Debug, Deserialize)]
-#[derive(Clone)]
+#[derive(Debug, Deserialize, Clone, utoipa::ToSchema)]
 pub struct NewLine {
     pub product_id: Uuid,
     pub quantity: i64,
@@ -253,6 +251,10 @@ pub async fn record(
     })
 }
 
+/// A sale: lines, payments and the stock they take, in one transaction.
+#[utoipa::path(post, path = "/api/sales", tag = "sales", request_body = NewSale,
+    responses((status = 201, body = Sale), (status = 200, body = Sale, description = "the same request again"),
+              (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn create(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -270,12 +272,16 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(recorded)).into_response())
 }
 
+#[utoipa::path(get, path = "/api/sales/{id}", tag = "sales", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Sale), (status = 404, body = app::model::ErrorEnvelope)))]
 pub async fn get_one(_: CurrentUser, State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Sale>, ApiError> {
     let mut conn = state.db.pool().acquire().await?;
     Ok(Json(load(&mut conn, id).await?.ok_or(ApiError::NotFound)?))
 }
 
 /// `?from=&to=` (days), newest first, with lines and payments.
+#[utoipa::path(get, path = "/api/sales", tag = "sales", params(("from" = Option<String>, Query, description = "first day, YYYY-MM-DD"), ("to" = Option<String>, Query, description = "last day, YYYY-MM-DD"), ("limit" = Option<String>, Query, description = "page size, at most 200"), ("offset" = Option<String>, Query, description = "rows to skip")),
+    responses((status = 200, body = app::model::Page<Sale>), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<Sale>>, ApiError> {
     let p = params.parse()?;
     let mut conn = state.db.pool().acquire().await?;
