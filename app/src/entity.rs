@@ -186,7 +186,7 @@ pub fn from_text(kind: Kind, text: &str) -> Result<Value, Key> {
         Kind::OptCount => t
             .parse::<i64>()
             .ok()
-            .filter(|n| *n >= 0)
+            .filter(|n| crate::limits::THRESHOLD.contains(*n))
             .map(Value::from)
             .ok_or("invalid_count"),
         Kind::Flag => Ok(Value::Bool(t == "true")),

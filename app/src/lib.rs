@@ -14,6 +14,7 @@ pub mod components;
 pub mod entity;
 pub mod format;
 pub mod i18n;
+pub mod limits;
 pub mod model;
 pub mod offline;
 pub mod money;

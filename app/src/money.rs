@@ -99,9 +99,11 @@ pub fn parse_cents(text: &str) -> Result<i64, MoneyError> {
         1 => frac_part.parse::<i64>().unwrap() * 10,
         _ => frac_part.parse::<i64>().unwrap(),
     };
+    // Nothing beyond the API's range (limits::MONEY_MAX): the server would refuse it anyway.
     units
         .checked_mul(100)
         .and_then(|u| u.checked_add(cents))
+        .filter(|c| *c <= crate::limits::MONEY_MAX)
         .ok_or(MoneyError::Invalid)
 }
 
@@ -179,6 +181,9 @@ mod tests {
         bad("01.234");
         bad(",");
         bad("99999999999999999999");
+        // The API's bound: 10¹² cents = 10.000.000.000,00.
+        assert_eq!(parse_cents("10.000.000.000"), Ok(crate::limits::MONEY_MAX));
+        bad("10.000.000.000,01");
         assert_eq!(parse_cents(""), Err(MoneyError::Empty));
     }
 

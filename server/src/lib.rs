@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod bounds;
 pub mod cash;
 pub mod catalog;
 pub mod cli;

@@ -58,6 +58,7 @@ pub struct NewExpense {
     responses((status = 201, body = Expense), (status = 200, body = Expense, description = "the same request again"),
               (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): ApiJson<Value>) -> Result<Response, ApiError> {
+    crate::bounds::require(&raw, &[("amount_cents", app::limits::AMOUNT)])?;
     let body: NewExpense = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     let mut errors = FieldErrors::new();
     let day = time::macros::format_description!("[year]-[month]-[day]");
@@ -67,9 +68,6 @@ pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): A
     let category = body.category.trim().to_owned();
     if category.is_empty() || category.chars().count() > 100 {
         errors.insert("category", "must be 1 to 100 characters".into());
-    }
-    if body.amount_cents <= 0 {
-        errors.insert("amount_cents", "must be more than 0".into());
     }
     if body.description.chars().count() > 2000 {
         errors.insert("description", "must be at most 2000 characters".into());

@@ -54,13 +54,11 @@ pub struct NewMovement {
     responses((status = 201, body = CashMovement), (status = 200, body = CashMovement, description = "the same request again"),
               (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): ApiJson<Value>) -> Result<Response, ApiError> {
+    crate::bounds::require(&raw, &[("amount_cents", app::limits::AMOUNT)])?;
     let body: NewMovement = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     let mut errors = FieldErrors::new();
     if !matches!(body.kind.as_str(), "in" | "out") {
         errors.insert("kind", "must be in or out".into());
-    }
-    if body.amount_cents <= 0 {
-        errors.insert("amount_cents", "must be more than 0".into());
     }
     let reason = body.reason.trim().to_owned();
     if reason.is_empty() || reason.chars().count() > 500 {

@@ -12,8 +12,11 @@ use serde_json::Value;
 use sqlx::{any::AnyRow, AnyConnection, Row};
 use uuid::Uuid;
 
+use app::limits;
+
 use crate::{
     auth::CurrentUser,
+    bounds::{check_fields, read_sum, saturate, sum_sql},
     db::{is_unique_violation, now},
     http::{
         error::{ApiError, FieldErrors},
@@ -32,20 +35,27 @@ fn uuid(s: String) -> Result<Uuid, sqlx::Error> {
 }
 
 /// Cash the drawer should hold now: float + cash payments − change + cash in − cash out − expenses.
+/// Summed exactly (bounds::sum_sql), so no number or size of accepted rows can make a till, the feed
+/// or the dashboard fail; a figure beyond i64 is reported at the limit.
 pub async fn expected_cash(conn: &mut AnyConnection, id: Uuid, opening: i64) -> Result<i64, sqlx::Error> {
-    let moved: i64 = sqlx::query_scalar(
-        "SELECT \
-           CAST(COALESCE((SELECT SUM(p.amount_cents) FROM sale_payments p JOIN sales s ON s.id = p.sale_id \
-                          WHERE s.cash_session_id = $1 AND p.method = 'cash'), 0) AS BIGINT) \
-         - CAST(COALESCE((SELECT SUM(change_cents) FROM sales WHERE cash_session_id = $1), 0) AS BIGINT) \
-         + CAST(COALESCE((SELECT SUM(CASE WHEN kind = 'in' THEN amount_cents ELSE -amount_cents END) \
-                          FROM cash_movements WHERE cash_session_id = $1), 0) AS BIGINT) \
-         - CAST(COALESCE((SELECT SUM(amount_cents) FROM expenses WHERE cash_session_id = $1), 0) AS BIGINT)",
-    )
+    let parts = sqlx::query(&format!(
+        "SELECT {} FROM sale_payments p JOIN sales s ON s.id = p.sale_id WHERE s.cash_session_id = $1 AND p.method = 'cash' \
+         UNION ALL SELECT {} FROM sales WHERE cash_session_id = $1 \
+         UNION ALL SELECT {} FROM cash_movements WHERE cash_session_id = $1 \
+         UNION ALL SELECT {} FROM expenses WHERE cash_session_id = $1",
+        sum_sql("p.amount_cents", "t"),
+        sum_sql("-change_cents", "t"),
+        sum_sql("CASE WHEN kind = 'in' THEN amount_cents ELSE -amount_cents END", "t"),
+        sum_sql("-amount_cents", "t"),
+    ))
     .bind(id.to_string())
-    .fetch_one(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(opening + moved)
+    let mut expected = i128::from(opening);
+    for part in &parts {
+        expected += read_sum(part, "t")?;
+    }
+    Ok(saturate(expected, "expected cash"))
 }
 
 async fn from_row(conn: &mut AnyConnection, row: &AnyRow) -> Result<CashSession, sqlx::Error> {
@@ -116,14 +126,15 @@ pub async fn open(
     tx: WriteTx,
     ApiJson(raw): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
-    let body: OpenRequest = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     let mut errors = FieldErrors::new();
+    check_fields(&raw, &[("opening_float_cents", limits::CASH)], &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let body: OpenRequest = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     let register = body.register.trim().to_owned();
     if register.is_empty() || register.chars().count() > 64 {
         errors.insert("register", "must be 1 to 64 characters".into());
-    }
-    if body.opening_float_cents < 0 {
-        errors.insert("opening_float_cents", "must be 0 or more".into());
     }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
@@ -171,7 +182,10 @@ pub async fn open(
     Ok((StatusCode::CREATED, Json(session)).into_response())
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// The body `close` takes, for the OpenAPI document: it reads the field itself, so that an
+/// out-of-range number gets the range message under its own name.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
 pub struct CloseRequest {
     counted_cents: i64,
 }
@@ -185,11 +199,12 @@ pub async fn close(
     CurrentUser(user): CurrentUser,
     tx: WriteTx,
     Path(id): Path<Uuid>,
-    ApiJson(body): ApiJson<CloseRequest>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<CashSession>, ApiError> {
-    if body.counted_cents < 0 {
-        return Err(ApiError::invalid("counted_cents", "must be 0 or more"));
-    }
+    let counted = match body.get("counted_cents") {
+        None | Some(Value::Null) => return Err(ApiError::invalid("counted_cents", "is required")),
+        Some(v) => limits::CASH.check_json(v).map_err(|m| ApiError::invalid("counted_cents", m))?,
+    };
     let mut conn = tx.lock().await;
     let session = load(&mut conn, id).await?.ok_or(ApiError::NotFound)?;
     if session.closed_at.is_some() {
@@ -202,9 +217,9 @@ pub async fn close(
     )
     .bind(&ts)
     .bind(&user.username)
-    .bind(body.counted_cents)
+    .bind(counted)
     .bind(session.expected_cents)
-    .bind(body.counted_cents - session.expected_cents)
+    .bind(saturate(i128::from(counted) - i128::from(session.expected_cents), "cash difference"))
     .bind(id.to_string())
     .execute(&mut *conn)
     .await?;

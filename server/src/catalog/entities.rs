@@ -1,6 +1,9 @@
 //! The three catalog entities: their fields, rules and rows.
 
-use app::model::{Category, Customer, Product, Quote};
+use app::{
+    limits,
+    model::{Category, Customer, Product, Quote},
+};
 use sqlx::{any::AnyRow, Row};
 use uuid::Uuid;
 
@@ -87,9 +90,9 @@ impl CatalogEntity for Product {
         let name = b.text("name", NAME_MAX);
         let barcode = b.opt_text("barcode", 64);
         let category_id = b.opt_uuid("category_id");
-        let price_cents = b.non_negative("price_cents");
-        let cost_cents = b.non_negative("cost_cents");
-        let low_stock_threshold = b.opt_non_negative("low_stock_threshold");
+        let price_cents = b.in_range("price_cents", limits::PRICE);
+        let cost_cents = b.in_range("cost_cents", limits::PRICE);
+        let low_stock_threshold = b.opt_in_range("low_stock_threshold", limits::THRESHOLD);
         let active = b.bool_or("active", true);
         Some(Product {
             id,

@@ -1,6 +1,7 @@
 //! Reading the fields of a create or PATCH body one by one, so each bad field gets its own message
 //! and unknown or read-only fields are refused rather than silently dropped.
 
+use app::limits::{self, Range};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -60,23 +61,21 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// A whole number of cents (or units) ≥ 0. Floats are refused: money is never a float here.
-    pub fn non_negative(&mut self, field: &'static str) -> Option<i64> {
+    /// A whole number in `range` (app::limits). Floats are refused: money is never a float here.
+    pub fn in_range(&mut self, field: &'static str, range: Range) -> Option<i64> {
         match self.map.get(field) {
             None | Some(Value::Null) => self.fail(field, "is required"),
-            Some(Value::Number(n)) => match n.as_i64() {
-                Some(v) if v >= 0 => Some(v),
-                Some(_) => self.fail(field, "must be 0 or more"),
-                None => self.fail(field, "must be a whole number (cents)"),
+            Some(v) => match range.check_json(v) {
+                Ok(n) => Some(n),
+                Err(message) => self.fail(field, &message),
             },
-            Some(_) => self.fail(field, "must be a whole number (cents)"),
         }
     }
 
-    pub fn opt_non_negative(&mut self, field: &'static str) -> Option<Option<i64>> {
+    pub fn opt_in_range(&mut self, field: &'static str, range: Range) -> Option<Option<i64>> {
         match self.map.get(field) {
             None | Some(Value::Null) => Some(None),
-            Some(_) => self.non_negative(field).map(Some),
+            Some(_) => self.in_range(field, range).map(Some),
         }
     }
 
@@ -91,20 +90,28 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// Quote lines: `[{product_id, quantity ≥ 1, unit_price_cents ≥ 0 or null}]`, 1 to 500 of them.
+    /// Quote lines: `[{product_id, quantity, unit_price_cents or null}]`, 1 to 500 of them, each
+    /// number in its range (a quote becomes a sale, which checks the same).
     pub fn quote_lines(&mut self, field: &'static str) -> Option<Vec<app::model::QuoteLine>> {
         let lines: Option<Vec<app::model::QuoteLine>> =
             self.map.get(field).and_then(|v| serde_json::from_value(v.clone()).ok());
         match lines {
             Some(lines)
-                if (1..=500).contains(&lines.len())
-                    && lines.iter().all(|l| l.quantity >= 1 && l.unit_price_cents.is_none_or(|p| p >= 0)) =>
+                if (1..=limits::LINES_MAX).contains(&lines.len())
+                    && lines.iter().all(|l| {
+                        limits::QUANTITY.contains(l.quantity) && l.unit_price_cents.is_none_or(|p| limits::PRICE.contains(p))
+                    }) =>
             {
                 Some(lines)
             }
             _ => self.fail(
                 field,
-                "must be 1 to 500 lines of {product_id, quantity ≥ 1, unit_price_cents ≥ 0 or null}",
+                &format!(
+                    "must be 1 to {} lines of {{product_id, quantity from 1 to {}, unit_price_cents from 0 to {} or null}}",
+                    limits::LINES_MAX,
+                    limits::QUANTITY_MAX,
+                    limits::MONEY_MAX
+                ),
             ),
         }
     }

@@ -8,7 +8,14 @@ use axum::{extract::State, routing::get, Json, Router};
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use crate::{auth::AdminUser, cash::load_session, db::now, http::error::ApiError, http::AppState};
+use crate::{
+    auth::AdminUser,
+    bounds::{read_sum, saturate, sum_sql},
+    cash::load_session,
+    db::now,
+    http::error::ApiError,
+    http::AppState,
+};
 
 /// Days in the sales chart and the window of best sellers and late operations.
 pub const DAYS: i64 = 30;
@@ -36,14 +43,14 @@ pub async fn summary(_: AdminUser, State(state): State<AppState>) -> Result<Json
     let today_start = format!("{today}T00:00:00.000Z");
     let mut conn = state.db.pool().acquire().await?;
 
-    let per_day = per_day(&mut conn, &days, &since).await?;
-    let (today_total, today_count) = per_day.last().map(|d| (d.total_cents, d.count)).unwrap_or_default();
+    let (per_day, today_exact) = per_day(&mut conn, &days, &since).await?;
+    let today_count = per_day.last().map(|d| d.count).unwrap_or_default();
     Ok(Json(Dashboard {
         generated_at,
         today: today.to_string(),
-        today_total_cents: today_total,
+        today_total_cents: saturate(today_exact, "today's total"),
         today_count,
-        today_average_cents: if today_count > 0 { today_total / today_count } else { 0 },
+        today_average_cents: if today_count > 0 { saturate(today_exact / i128::from(today_count), "today's average") } else { 0 },
         today_by_method: by_method(&mut conn, &today_start).await?,
         per_day,
         top_products: top_products(&mut conn, &since).await?,
@@ -53,62 +60,73 @@ pub async fn summary(_: AdminUser, State(state): State<AppState>) -> Result<Json
     }))
 }
 
-async fn per_day(conn: &mut AnyConnection, days: &[time::Date], since: &str) -> Result<Vec<DayTotal>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT SUBSTR(created_at, 1, 10) AS day, CAST(SUM(total_cents) AS BIGINT) AS total, COUNT(*) AS n \
+/// Sales per day, and today's exact total. Sums never overflow (bounds::sum_sql); a figure beyond i64
+/// is shown at the limit.
+async fn per_day(conn: &mut AnyConnection, days: &[time::Date], since: &str) -> Result<(Vec<DayTotal>, i128), sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT SUBSTR(created_at, 1, 10) AS day, {}, COUNT(*) AS n \
          FROM sales WHERE created_at >= $1 GROUP BY SUBSTR(created_at, 1, 10)",
-    )
+        sum_sql("total_cents", "total")
+    ))
     .bind(since)
     .fetch_all(&mut *conn)
     .await?;
     let mut found = std::collections::HashMap::new();
     for row in rows {
-        found.insert(row.try_get::<String, _>("day")?, (row.try_get::<i64, _>("total")?, row.try_get::<i64, _>("n")?));
+        found.insert(row.try_get::<String, _>("day")?, (read_sum(&row, "total")?, row.try_get::<i64, _>("n")?));
     }
-    Ok(days
+    let today = days.last().map(|d| found.get(&d.to_string()).map(|f| f.0).unwrap_or_default()).unwrap_or_default();
+    let per_day = days
         .iter()
         .map(|d| {
             let date = d.to_string();
-            let (total_cents, count) = found.get(&date).copied().unwrap_or_default();
-            DayTotal { date, total_cents, count }
+            let (total, count) = found.get(&date).copied().unwrap_or_default();
+            DayTotal { date, total_cents: saturate(total, "a day's total"), count }
         })
-        .collect())
+        .collect();
+    Ok((per_day, today))
 }
 
 /// Takings per payment method; the change handed back comes out of cash.
 async fn by_method(conn: &mut AnyConnection, since: &str) -> Result<Vec<MethodTotal>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT p.method AS method, CAST(SUM(p.amount_cents) AS BIGINT) AS amount \
+    let rows = sqlx::query(&format!(
+        "SELECT p.method AS method, {} \
          FROM sale_payments p JOIN sales s ON s.id = p.sale_id WHERE s.created_at >= $1 GROUP BY p.method ORDER BY p.method",
-    )
+        sum_sql("p.amount_cents", "amount")
+    ))
     .bind(since)
     .fetch_all(&mut *conn)
     .await?;
-    let change: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(change_cents), 0) AS BIGINT) FROM sales WHERE created_at >= $1")
+    let change_row = sqlx::query(&format!("SELECT {} FROM sales WHERE created_at >= $1", sum_sql("change_cents", "change")))
         .bind(since)
         .fetch_one(&mut *conn)
         .await?;
+    let change = read_sum(&change_row, "change")?;
     let mut out = Vec::new();
     for row in rows {
         let method: String = row.try_get("method")?;
-        let mut amount: i64 = row.try_get("amount")?;
+        let mut amount = read_sum(&row, "amount")?;
         if method == "cash" {
             amount -= change;
         }
         if amount > 0 {
-            out.push(MethodTotal { method, amount_cents: amount });
+            out.push(MethodTotal { method, amount_cents: saturate(amount, "takings by method") });
         }
     }
     Ok(out)
 }
 
+/// Best sellers by amount. Quantities are at most 10⁶ a line, so their plain SUM would need 9·10¹²
+/// lines to overflow; amounts are summed exactly, and ordered by a floating-point sum (which cannot
+/// overflow; it only decides the order).
 async fn top_products(conn: &mut AnyConnection, since: &str) -> Result<Vec<TopProduct>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT l.product_id AS product_id, p.name AS name, CAST(SUM(l.quantity) AS BIGINT) AS quantity, \
-                CAST(SUM(l.total_cents) AS BIGINT) AS total \
+    let rows = sqlx::query(&format!(
+        "SELECT l.product_id AS product_id, p.name AS name, CAST(SUM(l.quantity) AS BIGINT) AS quantity, {} \
          FROM sale_lines l JOIN sales s ON s.id = l.sale_id JOIN products p ON p.id = l.product_id \
-         WHERE s.created_at >= $1 GROUP BY l.product_id, p.name ORDER BY total DESC, quantity DESC, name LIMIT 5",
-    )
+         WHERE s.created_at >= $1 GROUP BY l.product_id, p.name \
+         ORDER BY SUM(CAST(l.total_cents AS DOUBLE PRECISION)) DESC, SUM(l.quantity) DESC, p.name LIMIT 5",
+        sum_sql("l.total_cents", "total")
+    ))
     .bind(since)
     .fetch_all(&mut *conn)
     .await?;
@@ -118,7 +136,7 @@ async fn top_products(conn: &mut AnyConnection, since: &str) -> Result<Vec<TopPr
                 product_id: uuid(row.try_get("product_id")?)?,
                 name: row.try_get("name")?,
                 quantity: row.try_get("quantity")?,
-                total_cents: row.try_get("total")?,
+                total_cents: saturate(read_sum(row, "total")?, "a best seller's total"),
             })
         })
         .collect()

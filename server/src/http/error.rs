@@ -154,6 +154,9 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
+        if let Some(out_of_range) = crate::bounds::check_violation(&err) {
+            return out_of_range;
+        }
         match err {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 tracing::warn!(error = %err, "database unavailable");

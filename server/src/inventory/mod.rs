@@ -1,7 +1,7 @@
 //! Stock: changed only by deltas (a sale's −2, a purchase's +12), computed here, so changes made
 //! offline on different phones commute.
 
-use app::model::{InventoryMovement, Page};
+use app::{limits, model::{InventoryMovement, Page}};
 use axum::{extract::State, http::StatusCode, response::{IntoResponse, Response}, routing::get, Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
@@ -21,18 +21,23 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Adds `delta` to a live product's stock. Unless negative stock is allowed, a decrement below zero
-/// is refused with 409 `insufficient_stock` naming the product and what is available. The row lock
-/// taken by the UPDATE makes two sales racing for the last unit serialise: one wins.
+/// is refused with 409 `insufficient_stock` naming the product and what is available; a stock beyond
+/// ±limits::STOCK_MAX is refused with 422 on `delta_field`. The row lock taken by the UPDATE makes two
+/// sales racing for the last unit serialise: one wins. The guard is written so that it cannot
+/// overflow (|delta| and the bound are far inside i64).
 pub async fn apply_stock(
     conn: &mut AnyConnection,
     product_id: Uuid,
     delta: i64,
     allow_negative: bool,
     field: &'static str,
+    delta_field: &'static str,
 ) -> Result<(), ApiError> {
-    let guard = if allow_negative || delta >= 0 { "" } else { " AND stock + $1 >= 0" };
+    let lowest = if allow_negative || delta >= 0 { limits::STOCK.min } else { 0 };
     let updated = sqlx::query(&format!(
-        "UPDATE products SET stock = stock + $1 WHERE id = $2 AND deleted_at IS NULL{guard}"
+        "UPDATE products SET stock = stock + $1 WHERE id = $2 AND deleted_at IS NULL \
+         AND stock >= {lowest} - $1 AND stock <= {} - $1",
+        limits::STOCK.max
     ))
     .bind(delta)
     .bind(product_id.to_string())
@@ -50,6 +55,13 @@ pub async fn apply_stock(
         Some(row) => {
             let name: String = row.try_get("name")?;
             let available: i64 = row.try_get("stock")?;
+            let after = i128::from(available) + i128::from(delta);
+            if after > i128::from(limits::STOCK.max) || after < i128::from(limits::STOCK.min) {
+                return Err(ApiError::invalid(
+                    delta_field,
+                    format!("would take the stock of {name} to {after}; stock {}", limits::STOCK.message()),
+                ));
+            }
             Err(ApiError::Conflict {
                 code: "insufficient_stock",
                 message: format!("not enough stock of {name}: {available} available, {} requested", -delta),
@@ -104,11 +116,15 @@ pub async fn create(
     tx: WriteTx,
     ApiJson(raw): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
-    let body: NewMovement = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     let mut errors = FieldErrors::new();
-    if body.delta == 0 || body.delta.abs() > 1_000_000_000 {
-        errors.insert("delta", "must be a non-zero whole number of units".into());
+    crate::bounds::check_fields(&raw, &[("delta", limits::DELTA)], &mut errors);
+    if raw.get("delta").and_then(Value::as_i64) == Some(0) {
+        errors.insert("delta", "must not be 0".into());
     }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let body: NewMovement = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     if !matches!(body.reason.as_str(), "purchase" | "adjustment" | "waste" | "return") {
         errors.insert("reason", "must be purchase, adjustment, waste or return".into());
     }
@@ -124,7 +140,7 @@ pub async fn create(
     if let by_id::Existing::SameRequest = by_id::check(&mut conn, "inventory_movements", body.id, &hash).await? {
         return Ok(by_id::replayed(load(&mut conn, body.id).await?));
     }
-    apply_stock(&mut conn, body.product_id, body.delta, state.config.allow_negative_stock, "product_id").await?;
+    apply_stock(&mut conn, body.product_id, body.delta, state.config.allow_negative_stock, "product_id", "delta").await?;
     sqlx::query(
         "INSERT INTO inventory_movements (id, product_id, delta, reason, note, created_by, created_at, request_hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

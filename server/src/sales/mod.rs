@@ -4,7 +4,10 @@ pub(crate) mod convert;
 
 use std::collections::BTreeMap;
 
-use app::model::{Page, Payment, Sale, SaleLine};
+use app::{
+    limits::{self, Range},
+    model::{Page, Payment, Sale, SaleLine},
+};
 use axum::{
     extract::{Path, State},
     http::StatusCode,
@@ -38,7 +41,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/quotes/{id}/convert", axum::routing::post(convert::convert))
 }
 
-const MAX_LINES: usize = 500;
 pub const PAYMENT_METHODS: &[&str] = &["cash", "card", "transfer", "other"];
 
 #[derive(Debug, Deserialize, Clone, utoipa::ToSchema)]
@@ -114,28 +116,44 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
     }))
 }
 
-/// Checks the shape of a sale that needs no database: counts, quantities, methods.
-pub(crate) fn validate(sale: &NewSale) -> Result<(), ApiError> {
+/// Checks the shape of a sale that needs no database: counts, ranges (app::limits), methods. Works
+/// on the raw JSON so that a number no i64 can hold is reported under `lines` or `payments` like any
+/// other out-of-range value, naming the line and the field.
+pub(crate) fn validate_json(raw: &Value) -> Result<(), ApiError> {
     let mut errors = FieldErrors::new();
-    if sale.lines.is_empty() || sale.lines.len() > MAX_LINES {
-        errors.insert("lines", format!("must have 1 to {MAX_LINES} lines"));
+    let items = |key: &str| raw.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let first_bad = |list: &[Value], checks: &[(&str, Range, bool)]| -> Option<String> {
+        list.iter().enumerate().find_map(|(i, item)| {
+            checks.iter().find_map(|(field, range, optional)| match item.get(*field) {
+                None | Some(Value::Null) if *optional => None,
+                None | Some(Value::Null) => Some(format!("{}: {field} is required", i + 1)),
+                Some(v) => range.check_json(v).err().map(|m| format!("{}: {field} {m}", i + 1)),
+            })
+        })
+    };
+    let lines = items("lines");
+    if lines.is_empty() || lines.len() > limits::LINES_MAX {
+        errors.insert("lines", format!("must have 1 to {} lines", limits::LINES_MAX));
+    } else if let Some(bad) = first_bad(lines, &[("quantity", limits::QUANTITY, false), ("unit_price_cents", limits::PRICE, true)]) {
+        errors.insert("lines", format!("line {bad}"));
     }
-    if sale.lines.iter().any(|l| l.quantity <= 0 || l.quantity > 1_000_000) {
-        errors.insert("lines", "every quantity must be a whole number from 1 to 1000000".into());
-    }
-    if sale.lines.iter().any(|l| l.unit_price_cents.is_some_and(|p| !(0..=1_000_000_000_00).contains(&p))) {
-        errors.insert("lines", "unit prices must be 0 or more cents".into());
-    }
-    if sale.payments.is_empty() || sale.payments.len() > 20 {
-        errors.insert("payments", "must have 1 to 20 payments".into());
-    }
-    if sale.payments.iter().any(|p| !PAYMENT_METHODS.contains(&p.method.as_str())) {
+    let payments = items("payments");
+    if payments.is_empty() || payments.len() > limits::PAYMENTS_MAX {
+        errors.insert("payments", format!("must have 1 to {} payments", limits::PAYMENTS_MAX));
+    } else if payments.iter().any(|p| !p.get("method").and_then(Value::as_str).is_some_and(|m| PAYMENT_METHODS.contains(&m))) {
         errors.insert("payments", "method must be cash, card, transfer or other".into());
-    }
-    if sale.payments.iter().any(|p| p.amount_cents <= 0 || p.amount_cents > 1_000_000_000_00) {
-        errors.insert("payments", "amounts must be more than 0".into());
+    } else if let Some(bad) = first_bad(payments, &[("amount_cents", limits::AMOUNT, false)]) {
+        errors.insert("payments", format!("payment {bad}"));
     }
     if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+}
+
+/// The same checks on a sale already built (a quote's lines with the payments sent to convert it).
+pub(crate) fn validate(sale: &NewSale) -> Result<(), ApiError> {
+    validate_json(&serde_json::json!({
+        "lines": sale.lines.iter().map(|l| serde_json::json!({"quantity": l.quantity, "unit_price_cents": l.unit_price_cents})).collect::<Vec<_>>(),
+        "payments": sale.payments,
+    }))
 }
 
 /// Records a sale the way the single call and a pushed queue both do. Separate from the handler so
@@ -169,12 +187,23 @@ pub async fn record(
             return Err(ApiError::Validation(FieldErrors::from([("lines", format!("line {}: no such product", i + 1))])));
         };
         let unit = line.unit_price_cents.unwrap_or(price);
-        let total = unit.checked_mul(line.quantity).ok_or_else(|| ApiError::invalid("lines", "amount too large"))?;
+        // In range: ≤ 10¹² × 10⁶, so the product cannot overflow; the sale's total is checked below.
+        let total = limits::SALE_TOTAL.check(unit.saturating_mul(line.quantity)).map_err(|m| {
+            ApiError::invalid("lines", format!("line {}: the line's total (unit price × quantity) {m}", i + 1))
+        })?;
         lines.push(SaleLine { product_id: line.product_id, quantity: line.quantity, unit_price_cents: unit, total_cents: total });
     }
-    let total: i64 = lines.iter().map(|l| l.total_cents).sum();
-    let paid: i64 = sale.payments.iter().map(|p| p.amount_cents).sum();
-    let cash: i64 = sale.payments.iter().filter(|p| p.method == "cash").map(|p| p.amount_cents).sum();
+    // Summed in i128 (500 lines of 10¹² cannot overflow it), then held to the documented range.
+    let sum = |amounts: &mut dyn Iterator<Item = i64>| amounts.map(i128::from).sum::<i128>();
+    let in_range = |field: &'static str, what: &str, v: i128| {
+        i64::try_from(v)
+            .ok()
+            .filter(|v| limits::SALE_TOTAL.contains(*v))
+            .ok_or_else(|| ApiError::invalid(field, format!("{what} ({v}) must be at most {} cents", limits::MONEY_MAX)))
+    };
+    let total = in_range("lines", "the sale's total", sum(&mut lines.iter().map(|l| l.total_cents)))?;
+    let paid = in_range("payments", "the payments' sum", sum(&mut sale.payments.iter().map(|p| p.amount_cents)))?;
+    let cash = in_range("payments", "the cash paid", sum(&mut sale.payments.iter().filter(|p| p.method == "cash").map(|p| p.amount_cents)))?;
     if paid < total {
         return Err(ApiError::Validation(FieldErrors::from([(
             "payments",
@@ -191,7 +220,7 @@ pub async fn record(
         *per_product.entry(l.product_id).or_default() += l.quantity;
     }
     for (product, quantity) in &per_product {
-        apply_stock(&mut *conn, *product, -quantity, allow_negative_stock, "lines").await?;
+        apply_stock(&mut *conn, *product, -quantity, allow_negative_stock, "lines", "lines").await?;
         if let Some(tx) = tx {
             tx.changed("products", product);
         }
@@ -261,8 +290,8 @@ pub async fn create(
     tx: WriteTx,
     ApiJson(raw): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
+    validate_json(&raw)?;
     let sale: NewSale = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
-    validate(&sale)?;
     let mut conn = tx.lock().await;
     let hash = by_id::body_hash(&raw);
     if let by_id::Existing::SameRequest = by_id::check(&mut conn, "sales", sale.id, &hash).await? {

@@ -165,8 +165,8 @@ pub async fn validation_errors_are_422_per_field(app: TestApp) {
     let fields = &err["error"]["details"]["fields"];
     assert_eq!(fields["sku"], "must not be empty");
     assert_eq!(fields["name"], "must not be empty");
-    assert_eq!(fields["price_cents"], "must be 0 or more");
-    assert_eq!(fields["cost_cents"], "must be a whole number (cents)");
+    assert_eq!(fields["price_cents"], "must be a whole number of cents from 0 to 1000000000000");
+    assert_eq!(fields["cost_cents"], "must be a whole number of cents from 0 to 1000000000000");
     assert!(fields["body"].as_str().unwrap().contains("colour"));
     let p = app.create_product("OK-1", 100).await;
     let (status, err) =

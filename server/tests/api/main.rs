@@ -4,6 +4,7 @@
 
 mod auth;
 mod backup;
+mod bounds;
 mod catalog;
 mod dashboard;
 mod durability;
@@ -129,6 +130,9 @@ fn main() {
         dashboard::summary_matches_the_sales_made,
         dashboard::late_offline_operations_are_listed_once,
         dashboard::dashboard_is_for_admins,
+        bounds::oversized_cash_cannot_break_any_read,
+        bounds::out_of_range_values_are_422_per_field_and_change_nothing,
+        bounds::database_refuses_out_of_range_rows,
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
         operations::health_is_503_when_postgres_stops,
@@ -181,6 +185,13 @@ fn main() {
         runtime().block_on(backup::missing_or_old_pg_dump_is_a_clear_error());
         Ok(())
     }));
+    for engine in [Engine::Sqlite, Engine::Postgres] {
+        let label = if engine == Engine::Sqlite { "sqlite" } else { "postgres" };
+        trials.push(Trial::test(format!("bounds::old_out_of_range_rows_are_clamped_by_the_migration::{label}"), move || {
+            runtime().block_on(bounds::old_out_of_range_rows_are_clamped_by_the_migration(engine));
+            Ok(())
+        }));
+    }
     trials.push(Trial::test("failover::failover_to_the_mirror_and_failback_by_replay::postgres", || {
         runtime().block_on(failover::failover_to_the_mirror_and_failback_by_replay());
         Ok(())
