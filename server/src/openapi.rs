@@ -21,6 +21,7 @@ use crate::{auth, health, http::AppState, users};
         crate::backup::routes::restore, crate::backup::routes::upload, crate::backup::routes::prune,
         crate::export::export,
         crate::dashboard::summary,
+        crate::tls::routes::phone,
     ),
     components(schemas(
         app::model::ErrorEnvelope, app::model::ErrorBody, app::model::User, app::model::Role,
@@ -36,6 +37,7 @@ use crate::{auth, health, http::AppState, users};
         crate::backup::VerifyReport, crate::backup::Check, crate::backup::RestoreReport,
         app::model::Dashboard, app::model::MethodTotal, app::model::DayTotal, app::model::TopProduct,
         app::model::OpenSession, app::model::LowStockProduct, app::model::LateOperation,
+        crate::tls::lan::PhoneSetup, crate::tls::lan::CaInfo,
     ))
 )]
 struct ApiDoc;
