@@ -277,7 +277,9 @@ pub async fn lan_mode_makes_its_own_ca_and_keeps_it() {
     assert_eq!(setup["ca"]["download"], "/mostrador-ca.crt");
     assert!(setup["qr_svg"].as_str().unwrap().contains("<svg"), "{setup}");
     assert!(setup["urls"].as_array().unwrap().iter().all(|u| u.as_str().unwrap().starts_with("https://")), "{setup}");
-    assert_eq!(Client::new().get(format!("http://127.0.0.1:{plain_port}/api/tls/phone")).send().await.unwrap().status(), StatusCode::PERMANENT_REDIRECT);
+    let plain = Client::builder().redirect(Policy::none()).build().unwrap();
+    let r = plain.get(format!("http://127.0.0.1:{plain_port}/api/tls/phone")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PERMANENT_REDIRECT, "only the CA certificate is served over plain HTTP");
 
     // A restart keeps the CA: phones that trust it go on working.
     first.child.kill().await.unwrap();
