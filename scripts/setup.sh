@@ -4,8 +4,8 @@
 # browser: Rust tools are built from crates.io, wasm-opt comes from npm, Chromium and PostgreSQL from Debian.
 #
 #   scripts/setup.sh           build tools: wasm32 target, cargo-leptos, wasm-bindgen-cli, wasm-opt
-#   scripts/setup.sh --test    also Chromium, ChromeDriver, PostgreSQL 15 and curl (apt-get), moto and
-#                              schemathesis (PyPI, each in a venv under the cache)
+#   scripts/setup.sh --test    also Chromium, ChromeDriver, PostgreSQL 15, curl and pebble (apt-get),
+#                              moto and schemathesis (PyPI, each in a venv under the cache)
 #
 # Afterwards `source scripts/env.sh` gives the PATH the build and the tests need.
 set -euo pipefail
@@ -24,7 +24,7 @@ for arg in "$@"; do
   case "$arg" in
     --test) want_test=1 ;;
     -h | --help)
-      sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) die "unknown option: $arg (use --test or --help)" ;;
@@ -142,6 +142,8 @@ if [ -n "$want_test" ]; then
   [ -x "$MOSTRADOR_PG_BIN/initdb" ] && [ -x "$MOSTRADOR_PG_BIN/pg_ctl" ] && [ -x "$MOSTRADOR_PG_BIN/postgres" ] ||
     missing+=(postgresql)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
+  # Let's Encrypt's test ACME server, for the ACME tests.
+  [ -x /usr/bin/pebble ] || missing+=(pebble)
   if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
   fi

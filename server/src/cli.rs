@@ -99,10 +99,21 @@ async fn serve(config: ServeConfig) -> CliResult {
     };
     tracing::info!(engine = db.engine.as_str(), database = db.which().as_str(), "database ready");
     ensure_first_admin(&db, &config).await?;
+    let behind_https_proxy = config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
     let app = Application::build(config, db).await?;
     let addr = app.local_addr();
-    tracing::info!(%addr, "listening");
-    println!("Mostrador listening on http://{addr}");
+    tracing::info!(%addr, url = %app.url(), "listening");
+    println!("Mostrador listening on {}", app.url());
+    if let Some(redirect) = app.redirect_addr() {
+        println!("  and on http://{redirect}, which redirects to https");
+    }
+    if !app.url().starts_with("https://") && !addr.ip().is_loopback() && !behind_https_proxy {
+        println!(
+            "Warning: phones on this network will open plain http://, where browsers allow no offline mode and no \
+             installation. Serve https: --tls-cert/--tls-key, or a TLS proxy with MOSTRADOR_PUBLIC_URL=https://… \
+             (README, \"Put it in a shop\")."
+        );
+    }
     app.serve(shutdown_signal()).await?;
     Ok(())
 }

@@ -264,7 +264,53 @@ macro_rules! defaults_of {
         }
     )*};
 }
-defaults_of!(HaConfig, FailoverConfig, AlertConfig);
+/// HTTPS served by the server itself (issue #17). Phones get offline mode and installation only on
+/// https (or localhost), so a shop needs one of these or a TLS proxy in front.
+#[derive(Debug, Clone, Args)]
+pub struct TlsConfig {
+    /// PEM certificate chain to serve HTTPS with (and only HTTPS); reloaded when the file changes.
+    #[arg(long, env = "MOSTRADOR_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "MOSTRADOR_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// A shop with no domain: serve https with a certificate from the shop's own certificate authority,
+    /// made on the first start (phones trust it once: admin page "Connect a phone").
+    #[arg(long, env = "MOSTRADOR_TLS_LAN", default_value_t = false, conflicts_with_all = ["tls_cert", "tls_key", "acme_domains"])]
+    pub tls_lan: bool,
+    /// Get the certificate from an ACME CA (Let's Encrypt) for this name, and renew it; repeat the flag
+    /// (or separate with commas) for more names. Needs --http-redirect-addr reachable on port 80.
+    #[arg(long = "acme-domain", env = "MOSTRADOR_ACME_DOMAINS", value_delimiter = ',', conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub acme_domains: Vec<String>,
+    /// Contact address given to the ACME CA (expiry warnings).
+    #[arg(long, env = "MOSTRADOR_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+    /// The ACME directory URL (Let's Encrypt's staging one for trials:
+    /// https://acme-staging-v02.api.letsencrypt.org/directory).
+    #[arg(long, env = "MOSTRADOR_ACME_DIRECTORY", default_value = "https://acme-v02.api.letsencrypt.org/directory")]
+    pub acme_directory: String,
+    /// PEM of a CA to trust for the ACME server's own https (a test ACME server); default: the system's.
+    #[arg(long, env = "MOSTRADOR_ACME_CA", hide = true)]
+    pub acme_ca: Option<PathBuf>,
+    /// Seconds between checks whether the ACME certificate is due for renewal.
+    #[arg(long, env = "MOSTRADOR_ACME_CHECK_INTERVAL", default_value_t = 6 * 3600, hide = true)]
+    pub acme_check_interval_secs: u64,
+    /// With TLS on: a plain-HTTP listener (e.g. 0.0.0.0:80) that redirects everything to https,
+    /// answers the ACME HTTP-01 challenges and, in LAN mode, gives out the CA certificate.
+    #[arg(long, env = "MOSTRADOR_HTTP_REDIRECT_ADDR")]
+    pub http_redirect_addr: Option<SocketAddr>,
+    /// Seconds between checks of the certificate files for a change.
+    #[arg(long, env = "MOSTRADOR_TLS_RELOAD_INTERVAL", default_value_t = 5, hide = true)]
+    pub tls_reload_interval_secs: u64,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        self.tls_cert.is_some() || !self.acme_domains.is_empty() || self.tls_lan
+    }
+}
+
+defaults_of!(HaConfig, FailoverConfig, AlertConfig, TlsConfig);
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -319,6 +365,8 @@ pub struct ServeConfig {
     pub failover: FailoverConfig,
     #[command(flatten)]
     pub alerts: AlertConfig,
+    #[command(flatten)]
+    pub tls: TlsConfig,
     /// Let sales and movements take stock below zero (the count is fixed later) instead of refusing
     /// them with 409 insufficient_stock.
     #[arg(long, env = "MOSTRADOR_ALLOW_NEGATIVE_STOCK", default_value_t = false)]
@@ -350,6 +398,6 @@ impl ServeConfig {
         })
     }
     pub fn secure_cookies(&self) -> bool {
-        self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+        self.tls.enabled() || self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
     }
 }

@@ -24,4 +24,5 @@ pub mod pwa;
 pub mod sales;
 pub mod sync;
 pub mod telemetry;
+pub mod tls;
 pub mod users;

@@ -29,6 +29,7 @@ use crate::{auth, health, http::AppState, users};
         crate::ha::routes::status, crate::ha::routes::set_emergency, crate::ha::routes::ship, crate::ha::routes::reconcile,
         crate::ha::peer::valve, crate::ha::peer::receive_shipment, crate::ha::peer::emergency_ops, crate::ha::peer::mark_reconciled,
         crate::alerts::list, health::livez, crate::metrics::scrape,
+        crate::tls::routes::phone,
     ),
     components(schemas(
         app::model::ErrorEnvelope, app::model::ErrorBody, app::model::User, app::model::Role,
@@ -44,6 +45,7 @@ use crate::{auth, health, http::AppState, users};
         crate::backup::VerifyReport, crate::backup::Check, crate::backup::RestoreReport,
         app::model::Dashboard, app::model::MethodTotal, app::model::DayTotal, app::model::TopProduct,
         app::model::OpenSession, app::model::LowStockProduct, app::model::LateOperation,
+        crate::tls::lan::PhoneSetup, crate::tls::lan::CaInfo,
     ))
 )]
 struct ApiDoc;

@@ -38,6 +38,8 @@ pub struct AppState {
     /// PostgreSQL failover to a mirror, when MIRROR_DATABASE_URL is set.
     pub failover: Option<Arc<crate::ha::failover::Failover>>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// LAN mode's CA and certificate (`--tls-lan`), for the "Connect a phone" page; set by `Application::build`.
+    pub lan: Arc<std::sync::OnceLock<Arc<crate::tls::lan::Lan>>>,
 }
 
 /// The finished router, for /api/sync/push to run each operation through the whole stack. It rides
@@ -78,7 +80,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::export::router())
         .merge(crate::ha::router())
         .merge(crate::alerts::router())
-        .merge(crate::dashboard::router());
+        .merge(crate::dashboard::router())
+        .merge(crate::tls::routes::api_router());
     if state.config.test_routes {
         api = api.merge(middleware::test_routes());
     }
@@ -105,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(crate::pwa::router(&state))
         .merge(crate::metrics::router())
+        .merge(crate::tls::routes::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::layer))
         .layer(crate::pwa::BuildStamp::new(&state))
         .with_state(state.clone())
@@ -114,7 +118,43 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::json_for_bare_errors))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(TraceLayer::new_for_http());
-    full.clone().layer(axum::Extension(FullRouter(full)))
+    let https = state.config.tls.enabled();
+    full.clone()
+        .layer(axum::Extension(FullRouter(full)))
+        .layer(compression())
+        .layer(axum::middleware::map_response(move |r| transport_headers(https, r)))
+}
+
+/// Answers above 1 KiB (JSON, pages, scripts) compressed on the fly for clients that accept it. Static
+/// files with a precompressed copy (`crate::pwa::precompress`) are sent as they are; what is
+/// compressed already (backups, spreadsheets, images) is left alone.
+fn compression() -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
+    use tower_http::compression::{
+        predicate::{NotForContentType, Predicate, SizeAbove},
+        CompressionLayer, CompressionLevel, DefaultPredicate,
+    };
+    let predicate = DefaultPredicate::new()
+        .and(SizeAbove::new(1024))
+        .and(NotForContentType::const_new("application/zstd"))
+        .and(NotForContentType::const_new("application/vnd.openxmlformats"))
+        .and(NotForContentType::const_new("application/octet-stream"));
+    // Brotli's default (quality 11) is for files compressed once; 5 is fast enough per request.
+    CompressionLayer::new().quality(CompressionLevel::Precise(5)).compress_when(predicate)
+}
+
+/// `Vary: Accept-Encoding` on every encoded answer (ServeDir's precompressed files lack it, and a cache
+/// must not give brotli to a client that did not ask for it); HSTS on every https answer.
+async fn transport_headers(https: bool, mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let headers = response.headers_mut();
+    let varies = headers.get_all(header::VARY).iter().any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains("accept-encoding")));
+    if headers.contains_key(header::CONTENT_ENCODING) && !varies {
+        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    if https {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+    response
 }
 
 /// Everything a request needs; built once (by `serve`, and by commands that run requests in-process,
@@ -139,6 +179,7 @@ pub async fn state(config: ServeConfig, db: Db, site_addr: SocketAddr) -> std::i
         alerts,
         failover,
         metrics: Arc::new(crate::metrics::Metrics::default()),
+        lan: Default::default(),
         node,
         db,
         config: Arc::new(config),
@@ -152,17 +193,82 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    /// With TLS on: where the certificate comes from.
+    tls: Option<crate::tls::Certificates>,
+    /// With TLS on: the plain-HTTP listener (redirects, ACME challenges), running already.
+    redirect: Option<crate::tls::RedirectServer>,
 }
 
 impl Application {
     pub async fn build(config: ServeConfig, db: Db) -> std::io::Result<Application> {
+        // Certificate files are read before anything listens: a bad one stops the start, never a
+        // fallback to plain HTTP.
+        let files = match (&config.tls.tls_cert, &config.tls.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::WatchedFiles::load(cert, key).map_err(std::io::Error::other)?),
+            (None, None) => None,
+            _ => return Err(std::io::Error::other("--tls-cert and --tls-key go together")),
+        };
+        let acme = !config.tls.acme_domains.is_empty();
+        let plain = match config.tls.http_redirect_addr {
+            Some(_) if !config.tls.enabled() => {
+                return Err(std::io::Error::other("--http-redirect-addr needs TLS (--tls-cert and --tls-key, --acme-domain or --tls-lan)"))
+            }
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("--http-redirect-addr {addr}: {e}")))?,
+            ),
+            None if acme => {
+                return Err(std::io::Error::other(
+                    "--acme-domain needs --http-redirect-addr (port 80, where the ACME CA checks the names)",
+                ))
+            }
+            None => None,
+        };
         let listener = TcpListener::bind(config.addr).await?;
+        crate::pwa::precompress_site(std::path::Path::new(&config.site_root));
         let state = state(config, db, listener.local_addr()?).await?;
-        Ok(Application { router: router(state.clone()), listener, state })
+        let lan = match state.config.tls.tls_lan {
+            true => {
+                let lan = crate::tls::lan::Lan::start(&state.config.db.data_dir, listener.local_addr()?, &crate::tls::lan::host_name())
+                    .map_err(std::io::Error::other)?;
+                let lan = Arc::new(lan);
+                let _ = state.lan.set(lan.clone());
+                Some(lan)
+            }
+            false => None,
+        };
+        let challenges = crate::tls::acme::Challenges::default();
+        let https_port = listener.local_addr()?.port();
+        // Serving already: the ACME CA validates the names through it before there is a certificate.
+        let ca = lan.as_ref().map(|l| l.ca_der());
+        let redirect = plain.map(|plain| crate::tls::RedirectServer::start(plain, https_port, challenges.clone(), ca));
+        let tls = match (files, lan) {
+            (Some(files), _) => Some(crate::tls::Certificates::Files(files)),
+            (None, Some(lan)) => Some(crate::tls::Certificates::Lan(lan)),
+            (None, None) if acme => {
+                let acme = crate::tls::acme::Acme::start(&state.config.tls, &state.config.db.data_dir, challenges)
+                    .await
+                    .map_err(std::io::Error::other)?;
+                Some(crate::tls::Certificates::Acme(acme))
+            }
+            (None, None) => None,
+        };
+        Ok(Application { router: router(state.clone()), listener, state, tls, redirect })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// The address to open, `https://…` when TLS is on.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr())
+    }
+
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref().map(|r| r.addr)
     }
 
     /// Serves until `shutdown` resolves; requests in flight are finished first.
@@ -186,9 +292,22 @@ impl Application {
         let shipping = (ha.role() == crate::config::NodeRole::Primary && ha.config.standby_url.is_some())
             .then(|| tokio::spawn(crate::ha::shipping::run(self.state.clone())));
         let failover = self.state.failover.clone().map(|f| tokio::spawn(crate::ha::failover::run(self.state.clone(), f)));
-        let result = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = match self.tls {
+            None => axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await,
+            Some(certs) => {
+                let config = crate::tls::server_config(certs.store());
+                let renewals = tokio::spawn(certs.run(&self.state));
+                // `tap_io` is what gives a custom listener's peer address to ConnectInfo (the login limiter).
+                let listener = axum::serve::ListenerExt::tap_io(crate::tls::TlsListener::new(self.listener, config)?, |_| {});
+                let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+                renewals.abort();
+                served
+            }
+        };
+        if let Some(redirect) = self.redirect {
+            redirect.stop().await;
+        }
         housekeeping.abort();
         reaper.abort();
         backup_schedule.abort();

@@ -32,6 +32,13 @@ use tower::ServiceExt;
 
 use crate::http::{AppState, FullRouter};
 
+pub mod precompress;
+
+/// Brotli and gzip copies of the site's static files, made once per build (see [`precompress`]).
+pub fn precompress_site(site_root: &Path) {
+    precompress::start(site_root, watching());
+}
+
 /// The id put into routes with parameters (`/products/:id`) to get one URL whose HTML the worker caches
 /// and serves for every id: the server renders the same data-free shell whatever the id is.
 pub const PLACEHOLDER_ID: &str = "00000000-0000-0000-0000-000000000000";
@@ -362,7 +369,7 @@ pub fn pages_and_routes(paths: &[String]) -> (Vec<String>, Vec<RoutePattern>) {
 }
 
 /// Every file under the site root as (URL path, file path), sorted by URL; type declarations that
-/// wasm-bindgen leaves in pkg/ (`*.d.ts`) and hidden files are not part of the shell.
+/// wasm-bindgen leaves in pkg/ (`*.d.ts`), hidden files and the compressed copies are not part of the shell.
 fn site_files(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     let mut dirs = vec![root.to_owned()];
@@ -371,7 +378,7 @@ fn site_files(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
             let entry = entry?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            if name.starts_with('.') || name.ends_with(".d.ts") {
+            if name.starts_with('.') || name.ends_with(".d.ts") || precompress::is_copy(name) {
                 continue;
             }
             let path = entry.path();

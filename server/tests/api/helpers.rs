@@ -45,6 +45,7 @@ pub fn config(data_dir: &std::path::Path, database_url: Option<String>) -> Serve
         ha: mostrador::config::HaConfig::defaults(),
         failover: mostrador::config::FailoverConfig::defaults(),
         alerts: mostrador::config::AlertConfig::defaults(),
+        tls: mostrador::config::TlsConfig::defaults(),
         no_log_file: true,
         test_routes: true,
         idempotency_retention_days: 30,
@@ -208,6 +209,13 @@ pub async fn spawn_binary(data_dir: &std::path::Path, envs: &[(&str, String)]) -
 
 /// On `port` (a restart on the same address), ready once /health answers 200.
 pub async fn spawn_binary_on(port: u16, data_dir: &std::path::Path, envs: &[(&str, String)]) -> Process {
+    let child = binary_command(port, data_dir, envs).spawn().expect("spawn mostrador");
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(child, base, &Client::new()).await
+}
+
+/// The `mostrador serve` command `spawn_binary_on` runs, not started yet.
+pub fn binary_command(port: u16, data_dir: &std::path::Path, envs: &[(&str, String)]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mostrador"));
     cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data_dir)
@@ -227,9 +235,11 @@ pub async fn spawn_binary_on(port: u16, data_dir: &std::path::Path, envs: &[(&st
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let child = cmd.spawn().expect("spawn mostrador");
-    let base = format!("http://127.0.0.1:{port}");
-    let probe = Client::new();
+    cmd
+}
+
+/// A started binary, once `base`/health answers 200 through `probe`.
+pub async fn wait_ready(child: tokio::process::Child, base: String, probe: &Client) -> Process {
     for _ in 0..400 {
         if probe.get(format!("{base}/health")).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
             return Process { child, base };

@@ -2,10 +2,12 @@
 //! HTTP to it. Every test in `ENGINE_TESTS` runs twice: on SQLite and on a throwaway PostgreSQL
 //! cluster that this harness starts once and stops at the end.
 
+mod acme;
 mod auth;
 mod backup;
 mod bounds;
 mod catalog;
+mod compression;
 mod dashboard;
 mod durability;
 mod export;
@@ -18,6 +20,7 @@ mod postgres;
 mod pwa;
 mod sales;
 mod sync;
+mod tls;
 mod users;
 
 use std::{future::Future, pin::Pin};
@@ -152,6 +155,14 @@ fn main() {
         ha::standby_emergency_valve_reconcile_and_ship,
         ha::reconcile_from_the_command_line,
         ha::repeated_crashes_raise_an_alert,
+        tls::https_with_redirect_hsts_and_secure_cookie,
+        tls::replaced_certificate_is_served_without_restart,
+        tls::bad_certificate_or_key_stops_the_start,
+        tls::lan_mode_makes_its_own_ca_and_keeps_it,
+        compression::static_files_are_served_precompressed,
+        compression::json_answers_are_compressed_above_a_small_size,
+        acme::certificate_is_issued_served_and_renewed,
+        acme::unreachable_acme_directory_stops_the_start,
     ];
 
     let mut trials = Vec::new();
