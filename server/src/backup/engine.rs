@@ -324,6 +324,9 @@ async fn pg_scratch(target: &Target, raw: &Path, name: &str, limit: Duration, sc
     if !missing.is_empty() {
         return Err(schema::unexpected(missing));
     }
+    // Rows the migrations seed (sync_state …) give way to the archive's.
+    let list = ours.iter().map(|t| ident(t)).collect::<Vec<_>>().join(", ");
+    sqlx::query(&format!("TRUNCATE {list}")).execute(&mut conn).await.map_err(sqlx_failed("truncate"))?;
     for t in fk_order(&mut conn, &ours).await? {
         pg_load_table(target, raw, &mut conn, &t).await?;
     }
