@@ -1166,14 +1166,14 @@ const PWN_DDL: &str = "CREATE FUNCTION pwn() RETURNS boolean LANGUAGE plpgsql AS
     CREATE OR REPLACE FUNCTION pwn() RETURNS boolean LANGUAGE plpgsql AS $$
     BEGIN EXECUTE format('ALTER ROLE %I SET mostrador.pwned_{tag} = %L', current_user, 'yes'); RETURN true; END $$;";
 
-/// A few KB that decompress to 4 GiB: refused with 422 `backup_too_large` (the default cap is
+/// A few KB that decompress to 2 GiB: refused with 422 `backup_too_large` (the default cap is
 /// 4 × the live database, at least 1 GiB), without unpacking it to disk; the next backup runs.
 pub async fn zstd_bomb_upload_is_refused(app: TestApp) {
     app.login_admin().await;
     app.create_product("BOMB", 100).await;
     let listed_before = list(&app).await;
     let before = digest(&app.db, NOT_COMPARED).await;
-    let bomb = zstd_bomb(app.engine, 4);
+    let bomb = zstd_bomb(app.engine, 2);
     assert!(bomb.len() < 200 * 1024);
     let started = std::time::Instant::now();
     let (status, body) = upload_bytes(&app, bomb).await;
@@ -1346,7 +1346,7 @@ pub async fn forged_shipments_are_refused_by_the_standby(app: TestApp) {
             .await
         }
     };
-    for (what, bytes, expected) in [("bomb", zstd_bomb(app.engine, 4), "backup_too_large"), ("forged schema", forged, "backup_unexpected_objects")] {
+    for (what, bytes, expected) in [("bomb", zstd_bomb(app.engine, 2), "backup_too_large"), ("forged schema", forged, "backup_unexpected_objects")] {
         let (status, body) = status_json(ship(bytes).await.unwrap()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {body}");
         assert_eq!(code(&body), expected, "{what}: {body}");
