@@ -114,6 +114,17 @@ pub struct BackupConfig {
     /// Largest backup file accepted by POST /api/backups/upload, in bytes.
     #[arg(long, env = "MOSTRADOR_BACKUP_UPLOAD_LIMIT", default_value_t = 8 * 1024 * 1024 * 1024)]
     pub backup_upload_limit: u64,
+    /// Largest decompressed size of a backup that is checked or restored, in bytes (a zstd bomb is
+    /// refused with 422 `backup_too_large`); default: 4 × the live database's size, at least 1 GiB.
+    #[arg(long, env = "MOSTRADOR_BACKUP_MAX_RESTORE_BYTES")]
+    pub backup_max_restore_bytes: Option<u64>,
+    /// Seconds each check of a backup (schema inspection, integrity check, loading into the scratch
+    /// database, migration, row counts) may take before it is stopped.
+    #[arg(long, env = "MOSTRADOR_BACKUP_CHECK_TIMEOUT", default_value_t = 1800)]
+    pub backup_check_timeout_secs: u64,
+    /// Seconds an upload, shipment or export may go without moving a byte before it is cut off.
+    #[arg(long, env = "MOSTRADOR_STALL_TIMEOUT", default_value_t = 60)]
+    pub stall_timeout_secs: u64,
     /// Directory with pg_dump/pg_restore (default: the newest /usr/lib/postgresql/*/bin, else PATH).
     #[arg(long, env = "MOSTRADOR_PG_BIN_DIR")]
     pub pg_bin_dir: Option<PathBuf>,
@@ -144,6 +155,12 @@ pub struct BackupConfig {
 }
 
 impl BackupConfig {
+    pub fn check_timeout(&self) -> Duration {
+        Duration::from_secs(self.backup_check_timeout_secs.max(1))
+    }
+    pub fn stall_timeout(&self) -> Duration {
+        Duration::from_secs(self.stall_timeout_secs.max(1))
+    }
     /// Defaults, as if no flag or variable were given (tests and embedding).
     pub fn defaults() -> BackupConfig {
         #[derive(Parser)]

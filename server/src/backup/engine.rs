@@ -10,7 +10,7 @@
 //! working and sees the restored data as soon as the transaction commits.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
     process::Stdio,
     str::FromStr,
@@ -24,6 +24,7 @@ use sqlx::{
     ConnectOptions, Connection, Row,
 };
 
+use super::schema::{self, ident};
 use crate::{
     db::{self, Db, Engine},
     http::error::ApiError,
@@ -108,6 +109,36 @@ impl Target {
     }
 }
 
+impl Target {
+    /// A PostgreSQL tool that reads a file and connects to nothing (no URL, no password given to
+    /// it); killed if the operation is dropped (a time limit).
+    fn pg_tool_offline(&self, name: &str) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(self.tool(name));
+        cmd.stdin(Stdio::null()).kill_on_drop(true);
+        for var in ["PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "PGSERVICE"] {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
+}
+
+fn tool_missing(e: std::io::Error, what: &str) -> ApiError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        failed("pg_dump_missing", format!("{what} is not installed (install the PostgreSQL client tools, or set MOSTRADOR_PG_BIN_DIR)"))
+    } else {
+        failed("backup_failed", format!("cannot run {what}: {e}"))
+    }
+}
+
+/// A tool's standard output; its failure means the file it read is not usable.
+async fn tool_output(mut cmd: tokio::process::Command, what: &str) -> Result<String, ApiError> {
+    let out = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output().await.map_err(|e| tool_missing(e, what))?;
+    if !out.status.success() {
+        return Err(corrupt(format!("{what} cannot read the archive: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -152,9 +183,10 @@ pub async fn dump(db: &Db, target: &Target, raw: &Path) -> Result<Snapshot, ApiE
             let path = raw.to_str().ok_or_else(|| failed("backup_failed", "backup path is not UTF-8"))?;
             sqlx::query("VACUUM INTO $1").bind(path).execute(&db.pool()).await.map_err(sqlx_failed("VACUUM INTO"))?;
             let mut conn = open_sqlite(raw, true).await?;
+            let tables = sqlite_tables(&mut conn, "main").await?;
             let snapshot = Snapshot {
                 schema_version: sqlite_schema_version(&mut conn).await?,
-                row_counts: sqlite_counts(&mut conn, "main").await?,
+                row_counts: sqlite_counts(&mut conn, "main", &tables).await?,
             };
             conn.close().await.map_err(sqlx_failed("close"))?;
             Ok(snapshot)
@@ -212,20 +244,24 @@ async fn check_pg_dump_version(db: &Db, target: &Target) -> Result<(), ApiError>
 // ---------------------------------------------------------------------------------------------
 // Scratch databases
 
-/// A restored copy, not yet live: checked, migrated, then copied into the live database.
+/// A restored copy, not yet live: checked, migrated, then copied into the live database. `tables`
+/// is the server's own list (from the migrations), never names read from the backup.
 pub enum Scratch {
-    Sqlite { path: PathBuf, conn: Option<SqliteConnection> },
-    Postgres { name: String, conn: Option<PgConnection>, target: Target },
+    Sqlite { path: PathBuf, conn: Option<SqliteConnection>, tables: Vec<String> },
+    Postgres { name: String, conn: Option<PgConnection>, target: Target, tables: Vec<String> },
 }
 
-/// Restores the uncompressed copy `raw` into a scratch database. SQLite: `raw` itself becomes the
-/// scratch database (the caller owns it as a temp file). PostgreSQL: a new database
-/// `<live>_scr_<random>` filled by pg_restore.
-pub async fn scratch_restore(target: &Target, raw: &Path) -> Result<Scratch, ApiError> {
+/// Restores the uncompressed copy `raw` into a scratch database, each step within `limit`.
+/// SQLite: `raw` itself becomes the scratch database (the caller owns it as a temp file), once its
+/// schema proved to be exactly ours. PostgreSQL: a new database `<live>_scr_<random>` made by our
+/// migrations, into which only our tables' rows are copied from the archive.
+pub async fn scratch_restore(target: &Target, raw: &Path, limit: Duration) -> Result<Scratch, ApiError> {
     match target.engine {
         Engine::Sqlite => {
-            let conn = open_sqlite(raw, false).await.map_err(|e| corrupt(format!("not a readable SQLite database: {e}")))?;
-            Ok(Scratch::Sqlite { path: raw.to_owned(), conn: Some(conn) })
+            let (_, tables) = within(limit, "schema check", schema::inspect_sqlite(raw, limit)).await?;
+            let mut conn = open_sqlite(raw, false).await.map_err(|e| corrupt(format!("not a readable SQLite database: {e}")))?;
+            schema::sqlite_deadline(&mut conn, limit).await.map_err(sqlx_failed("progress handler"))?;
+            Ok(Scratch::Sqlite { path: raw.to_owned(), conn: Some(conn), tables })
         }
         Engine::Postgres => {
             let options = target.pg_options()?;
@@ -234,35 +270,269 @@ pub async fn scratch_restore(target: &Target, raw: &Path) -> Result<Scratch, Api
             if name.len() > 63 {
                 name = format!("mostrador_scr_{:08x}", rand::random::<u32>());
             }
-            let mut admin = PgConnection::connect_with(&options).await.map_err(sqlx_failed("connect"))?;
-            sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut admin).await.map_err(|e| {
-                failed("backup_failed", format!("cannot create a scratch database (the database user needs CREATEDB): {e}"))
-            })?;
-            let _ = admin.close().await;
-            let mut scratch = Scratch::Postgres { name: name.clone(), conn: None, target: target.clone() };
-            let mut cmd = target.pg_tool("pg_restore", Some(&name))?;
-            cmd.args(["--no-owner", "--no-acl", "--exit-on-error", "--single-transaction"]).arg(raw);
-            if let Err(e) = run_tool(cmd, "pg_restore").await {
-                scratch.drop_scratch().await;
-                return Err(match e {
-                    ApiError::OperationFailed { code: "backup_failed", message } => corrupt(message),
-                    other => other,
-                });
-            }
-            match PgConnection::connect_with(&options.clone().database(&name)).await {
-                Ok(c) => {
-                    if let Scratch::Postgres { conn, .. } = &mut scratch {
-                        *conn = Some(c);
-                    }
-                    Ok(scratch)
-                }
+            let mut scratch = Scratch::Postgres { name: name.clone(), conn: None, target: target.clone(), tables: Vec::new() };
+            let loaded = within(limit, "restore into a scratch database", pg_scratch(target, raw, &name, limit, &mut scratch)).await;
+            match loaded {
+                Ok(()) => Ok(scratch),
                 Err(e) => {
                     scratch.drop_scratch().await;
-                    Err(failed("backup_failed", format!("connect to scratch: {e}")))
+                    Err(e)
                 }
             }
         }
     }
+}
+
+/// `fut`, or 422 `backup_check_timeout` once `limit` has passed (the tools it runs are killed).
+pub async fn within<T>(limit: Duration, what: &str, fut: impl std::future::Future<Output = Result<T, ApiError>>) -> Result<T, ApiError> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(ApiError::Unprocessable {
+            code: "backup_check_timeout",
+            message: format!("{what} took longer than {} s (MOSTRADOR_BACKUP_CHECK_TIMEOUT); the backup was not used", limit.as_secs()),
+            details: None,
+        }),
+    }
+}
+
+/// PostgreSQL: check the archive's table of contents, read its migrations, make the scratch
+/// database with our migrations up to that version, and stream each of our tables' rows into it.
+/// `pg_restore` only reads the archive and prints; none of the archive's SQL reaches a database.
+async fn pg_scratch(target: &Target, raw: &Path, name: &str, limit: Duration, scratch: &mut Scratch) -> Result<(), ApiError> {
+    let mut list = target.pg_tool_offline("pg_restore");
+    list.arg("--list").arg(raw);
+    let toc = schema::parse_toc(&tool_output(list, "pg_restore --list").await?);
+    let (columns, rows) = pg_archive_rows(target, raw, "_sqlx_migrations").await?;
+    let version = schema::applied_version(Engine::Postgres, &schema::parse_applied(&columns, &rows)?)?;
+
+    let options = target.pg_options()?;
+    let mut admin = PgConnection::connect_with(&options).await.map_err(sqlx_failed("connect"))?;
+    sqlx::query(&format!("CREATE DATABASE {}", ident(name))).execute(&mut admin).await.map_err(|e| {
+        failed("backup_failed", format!("cannot create a scratch database (the database user needs CREATEDB): {e}"))
+    })?;
+    let _ = admin.close().await;
+    let mut conn = PgConnection::connect_with(&options.clone().database(name)).await.map_err(sqlx_failed("connect to scratch"))?;
+    sqlx::query(&format!("SET statement_timeout = {}", limit.as_millis())).execute(&mut conn).await.map_err(sqlx_failed("statement timeout"))?;
+    schema::migrator_upto(Engine::Postgres, version)
+        .run_direct(&mut conn)
+        .await
+        .map_err(|e| failed("backup_failed", format!("cannot make the scratch schema: {e}")))?;
+    let tables = pg_tables(&mut conn).await.map_err(sqlx_failed("tables"))?;
+    let with_data = schema::check_toc(&toc, &tables)?;
+    let ours: Vec<String> = tables.iter().filter(|t| *t != "_sqlx_migrations").cloned().collect();
+    let missing: Vec<String> = ours.iter().filter(|t| !with_data.contains(*t)).map(|t| format!("no data for table {t:?}")).collect();
+    if !missing.is_empty() {
+        return Err(schema::unexpected(missing));
+    }
+    // Rows the migrations seed (sync_state …) give way to the archive's.
+    let list = ours.iter().map(|t| ident(t)).collect::<Vec<_>>().join(", ");
+    sqlx::query(&format!("TRUNCATE {list}")).execute(&mut conn).await.map_err(sqlx_failed("truncate"))?;
+    for t in fk_order(&mut conn, &ours).await? {
+        pg_load_table(target, raw, &mut conn, &t).await?;
+    }
+    // Owned sequences (audit_log ids) continue after the restored rows.
+    for (seq, table, column) in pg_owned_sequences(&mut conn).await? {
+        sqlx::query(&format!("SELECT setval($1::regclass, COALESCE(MAX({}), 0) + 1, false) FROM {}", ident(&column), ident(&table)))
+            .bind(ident(&seq))
+            .execute(&mut conn)
+            .await
+            .map_err(sqlx_failed("setval"))?;
+    }
+    if let Scratch::Postgres { conn: c, tables: t, .. } = scratch {
+        *c = Some(conn);
+        *t = tables;
+    }
+    Ok(())
+}
+
+/// Longest line pg_restore may print for one row (a row of ours is far smaller).
+const MAX_LINE: u64 = 256 * 1024 * 1024;
+
+/// One table's COPY block of an archive, as `pg_restore --data-only --table=<t> --file=-` prints it
+/// (the archive is only read; pg_restore connects to nothing). The SET statements and comments
+/// before the block are skipped, never run.
+struct ArchiveCopy {
+    child: tokio::process::Child,
+    out: tokio::io::BufReader<tokio::process::ChildStdout>,
+    errors: tokio::task::JoinHandle<String>,
+    line: Vec<u8>,
+}
+
+impl ArchiveCopy {
+    /// Starts pg_restore and reads up to the block's COPY line; returns the columns it names.
+    async fn open(target: &Target, raw: &Path, table: &str) -> Result<(ArchiveCopy, Vec<String>), ApiError> {
+        use tokio::io::AsyncReadExt;
+        let mut cmd = target.pg_tool_offline("pg_restore");
+        cmd.args(["--data-only", "--no-owner", "--no-privileges"]).arg(format!("--table={table}")).args(["--file", "-"]).arg(raw);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| tool_missing(e, "pg_restore"))?;
+        let mut stderr = child.stderr.take().expect("piped");
+        let errors = tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let _ = (&mut stderr).take(4096).read_to_end(&mut buf).await;
+            let _ = tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await;
+            String::from_utf8_lossy(&buf).into_owned()
+        });
+        let out = tokio::io::BufReader::with_capacity(256 * 1024, child.stdout.take().expect("piped"));
+        let mut copy = ArchiveCopy { child, out, errors, line: Vec::new() };
+        loop {
+            if !copy.read_line(table).await? {
+                copy.finish().await?;
+                return Err(schema::unexpected(vec![format!("no data for table {table:?}")]));
+            }
+            if copy.line.starts_with(b"COPY ") {
+                let text = String::from_utf8_lossy(&copy.line[..copy.line.len() - 1]).into_owned();
+                let columns = schema::copy_columns(&text)
+                    .ok_or_else(|| schema::unexpected(vec![format!("a data block for {table:?} of another form")]))?;
+                return Ok((copy, columns));
+            }
+        }
+    }
+
+    /// The next line into `self.line`; false at the end of the output.
+    async fn read_line(&mut self, table: &str) -> Result<bool, ApiError> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+        self.line.clear();
+        let n = (&mut self.out)
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut self.line)
+            .await
+            .map_err(|e| failed("backup_failed", format!("pg_restore: {e}")))?;
+        if n > 0 && !self.line.ends_with(b"\n") {
+            return Err(schema::unexpected(vec![format!("a line of table {table:?} longer than {MAX_LINE} bytes")]));
+        }
+        Ok(n > 0)
+    }
+
+    /// The next row (a text-format COPY line, newline included); None at the block's end.
+    async fn next_row(&mut self, table: &str) -> Result<Option<&[u8]>, ApiError> {
+        if !self.read_line(table).await? {
+            return Err(corrupt(format!("the data of table {table:?} ends early")));
+        }
+        if self.line == b"\\.\n" {
+            return Ok(None);
+        }
+        Ok(Some(&self.line))
+    }
+
+    /// Reads what is left (not used) and waits for pg_restore: its failure is the archive's.
+    async fn finish(mut self) -> Result<(), ApiError> {
+        let _ = tokio::io::copy(&mut self.out, &mut tokio::io::sink()).await;
+        let status = self.child.wait().await.map_err(|e| failed("backup_failed", format!("pg_restore: {e}")))?;
+        let stderr = self.errors.await.unwrap_or_default();
+        if !status.success() {
+            return Err(corrupt(format!("pg_restore cannot read the archive: {}", stderr.trim())));
+        }
+        Ok(())
+    }
+}
+
+/// The migrations table's rows (small), in memory.
+async fn pg_archive_rows(target: &Target, raw: &Path, table: &str) -> Result<(Vec<String>, Vec<Vec<u8>>), ApiError> {
+    let (mut copy, columns) = ArchiveCopy::open(target, raw, table).await.map_err(|e| match e {
+        ApiError::Unprocessable { code: "backup_unexpected_objects", message, .. } if message.contains("no data for table") => {
+            corrupt("not a Mostrador database (no migrations table)")
+        }
+        other => other,
+    })?;
+    let mut rows = Vec::new();
+    while let Some(row) = copy.next_row(table).await? {
+        if rows.len() >= 100_000 {
+            return Err(corrupt("the archive's migrations table is far too long"));
+        }
+        rows.push(row.to_vec());
+    }
+    copy.finish().await?;
+    Ok((columns, rows))
+}
+
+/// Streams one of our tables' rows from the archive into the scratch database with a COPY we
+/// write: our table name, and the archive's column order once it proved to be our columns.
+async fn pg_load_table(target: &Target, raw: &Path, conn: &mut PgConnection, table: &str) -> Result<(), ApiError> {
+    let ours: Vec<String> = sqlx::query_scalar(
+        "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1",
+    )
+    .bind(table)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(sqlx_failed("columns"))?;
+    let (mut rows, columns) = ArchiveCopy::open(target, raw, table).await?;
+    let (a, b): (BTreeSet<&String>, BTreeSet<&String>) = (columns.iter().collect(), ours.iter().collect());
+    if a != b || columns.len() != ours.len() {
+        return Err(schema::unexpected(vec![format!("table {table:?} with other columns ({})", columns.join(", "))]));
+    }
+    let list = columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+    let mut copy = conn.copy_in_raw(&format!("COPY {} ({list}) FROM STDIN", ident(table))).await.map_err(sqlx_failed("copy in"))?;
+    let mut pending: Vec<u8> = Vec::with_capacity(512 * 1024);
+    let sent = async {
+        while let Some(row) = rows.next_row(table).await? {
+            pending.extend_from_slice(row);
+            if pending.len() >= 256 * 1024 {
+                copy.send(std::mem::take(&mut pending)).await.map_err(|e| corrupt(format!("rows of {table:?}: {e}")))?;
+            }
+        }
+        if !pending.is_empty() {
+            copy.send(std::mem::take(&mut pending)).await.map_err(|e| corrupt(format!("rows of {table:?}: {e}")))?;
+        }
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match sent {
+        Ok(()) => {
+            copy.finish().await.map_err(|e| corrupt(format!("rows of {table:?}: {e}")))?;
+        }
+        Err(e) => {
+            let _ = copy.abort("the archive's rows were refused").await;
+            return Err(e);
+        }
+    }
+    rows.finish().await
+}
+
+/// Sequences owned by a column of ours: (sequence, table, column).
+async fn pg_owned_sequences(conn: &mut PgConnection) -> Result<Vec<(String, String, String)>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT s.relname::text AS seq, t.relname::text AS tbl, a.attname::text AS col \
+         FROM pg_class s \
+         JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') \
+         JOIN pg_class t ON t.oid = d.refobjid \
+         JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid \
+         WHERE s.relkind = 'S' AND s.relnamespace = current_schema()::regnamespace ORDER BY 1",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(sqlx_failed("sequences"))?;
+    Ok(rows.iter().map(|r| (r.get("seq"), r.get("tbl"), r.get("col"))).collect())
+}
+
+/// Our tables, parents before children (so each COPY's foreign keys find their rows).
+async fn fk_order(conn: &mut PgConnection, wanted: &[String]) -> Result<Vec<String>, ApiError> {
+    let edges: Vec<(String, String)> = sqlx::query(
+        "SELECT c.conrelid::regclass::text AS child, c.confrelid::regclass::text AS parent \
+         FROM pg_constraint c WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(sqlx_failed("foreign keys"))?
+    .iter()
+    .map(|r| (r.get::<String, _>("child").trim_matches('"').to_owned(), r.get::<String, _>("parent").trim_matches('"').to_owned()))
+    .collect();
+    let mut order: Vec<String> = Vec::new();
+    let mut left = wanted.to_vec();
+    while !left.is_empty() {
+        let before = left.len();
+        left.retain(|t| {
+            let ready = edges.iter().filter(|(c, p)| c == t && p != t).all(|(_, p)| order.contains(p) || !wanted.contains(p));
+            if ready {
+                order.push(t.clone());
+            }
+            !ready
+        });
+        if left.len() == before {
+            order.append(&mut left); // a cycle: let the database say what is wrong
+        }
+    }
+    Ok(order)
 }
 
 pub fn corrupt(message: impl Into<String>) -> ApiError {
@@ -270,9 +540,9 @@ pub fn corrupt(message: impl Into<String>) -> ApiError {
 }
 
 impl Scratch {
-    /// Engine-level integrity: SQLite `PRAGMA integrity_check` and `foreign_key_check`; PostgreSQL:
-    /// pg_restore with --exit-on-error already rebuilt every index and constraint, so reaching here
-    /// means they hold; `SELECT` of every table proves the heap is readable.
+    /// Engine-level integrity. SQLite: `PRAGMA integrity_check` and `foreign_key_check` (under the
+    /// connection's deadline). PostgreSQL: the rows went in through COPY into tables our migrations
+    /// made, so every constraint held as they arrived.
     pub async fn integrity(&mut self) -> Result<(), String> {
         match self {
             Scratch::Sqlite { conn, .. } => {
@@ -287,13 +557,7 @@ impl Scratch {
                 }
                 Ok(())
             }
-            Scratch::Postgres { conn, .. } => {
-                let conn = conn.as_mut().expect("open");
-                for table in pg_tables(conn).await.map_err(|e| e.to_string())? {
-                    sqlx::query(&format!("SELECT * FROM \"{table}\"")).fetch_all(&mut *conn).await.map_err(|e| format!("{table}: {e}"))?;
-                }
-                Ok(())
-            }
+            Scratch::Postgres { .. } => Ok(()),
         }
     }
 
@@ -306,19 +570,24 @@ impl Scratch {
 
     pub async fn counts(&mut self) -> Result<Counts, ApiError> {
         match self {
-            Scratch::Sqlite { conn, .. } => sqlite_counts(conn.as_mut().expect("open"), "main").await,
-            Scratch::Postgres { conn, .. } => pg_counts(conn.as_mut().expect("open")).await,
+            Scratch::Sqlite { conn, tables, .. } => sqlite_counts(conn.as_mut().expect("open"), "main", tables).await,
+            Scratch::Postgres { conn, tables, .. } => pg_counts_of(conn.as_mut().expect("open"), tables).await,
         }
     }
 
-    /// Brings an older backup up to this binary's schema.
+    /// Brings an older backup up to this binary's schema (the table list follows).
     pub async fn migrate(&mut self, engine: Engine) -> Result<(), ApiError> {
         let migrator = db::migrator(engine);
         let result = match self {
             Scratch::Sqlite { conn, .. } => migrator.run_direct(conn.as_mut().expect("open")).await,
             Scratch::Postgres { conn, .. } => migrator.run_direct(conn.as_mut().expect("open")).await,
         };
-        result.map_err(|e| failed("backup_failed", format!("the backup's schema cannot be migrated to this version: {e}")))
+        result.map_err(|e| failed("backup_failed", format!("the backup's schema cannot be migrated to this version: {e}")))?;
+        match self {
+            Scratch::Sqlite { tables, .. } => *tables = schema::tables_of(&schema::sqlite_reference(db::code_schema_version(engine)).await?),
+            Scratch::Postgres { conn, tables, .. } => *tables = pg_tables(conn.as_mut().expect("open")).await.map_err(sqlx_failed("tables"))?,
+        }
+        Ok(())
     }
 
     /// Removes the scratch database (PostgreSQL) and closes connections; the SQLite file is the
@@ -330,13 +599,13 @@ impl Scratch {
                     let _ = c.close().await;
                 }
             }
-            Scratch::Postgres { name, conn, target } => {
+            Scratch::Postgres { name, conn, target, .. } => {
                 if let Some(c) = conn.take() {
                     let _ = c.close().await;
                 }
                 if let Ok(options) = target.pg_options() {
                     if let Ok(mut admin) = PgConnection::connect_with(&options).await {
-                        if let Err(e) = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin).await {
+                        if let Err(e) = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(name))).execute(&mut admin).await {
                             tracing::warn!(database = %name, error = %e, "could not drop scratch database");
                         }
                         let _ = admin.close().await;
@@ -364,7 +633,7 @@ pub async fn sweep_scratch(target: &Target) {
         .unwrap_or_default();
     for name in names {
         tracing::info!(database = %name, "dropping a scratch database left by an interrupted operation");
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin).await;
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&name))).execute(&mut admin).await;
     }
     let _ = admin.close().await;
 }
@@ -378,7 +647,7 @@ pub async fn sweep_scratch(target: &Target) {
 /// difference rolls everything back.
 pub async fn copy_into_live(db: &Db, target: &Target, scratch: &mut Scratch, expected: &Counts) -> Result<Counts, ApiError> {
     match scratch {
-        Scratch::Sqlite { path, conn } => {
+        Scratch::Sqlite { path, conn, .. } => {
             if let Some(c) = conn.take() {
                 let _ = c.close().await;
             }
@@ -431,9 +700,9 @@ async fn sqlite_copy(live: &mut SqliteConnection, expected: &Counts) -> Result<C
             .fetch_all(&mut *live)
             .await
             .map_err(sqlx_failed("columns"))?;
-        let cols = columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
-        sqlx::query(&format!("DELETE FROM main.\"{t}\"")).execute(&mut *live).await.map_err(sqlx_failed("delete"))?;
-        sqlx::query(&format!("INSERT INTO main.\"{t}\" ({cols}) SELECT {cols} FROM restored.\"{t}\""))
+        let cols = columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+        sqlx::query(&format!("DELETE FROM main.{}", ident(t))).execute(&mut *live).await.map_err(sqlx_failed("delete"))?;
+        sqlx::query(&format!("INSERT INTO main.{} ({cols}) SELECT {cols} FROM restored.{}", ident(t), ident(t)))
             .execute(&mut *live)
             .await
             .map_err(sqlx_failed("insert"))?;
@@ -458,7 +727,7 @@ async fn sqlite_copy(live: &mut SqliteConnection, expected: &Counts) -> Result<C
     for statement in republish(&tables, last_seq) {
         sqlx::query(&statement).execute(&mut *live).await.map_err(sqlx_failed("republish"))?;
     }
-    let counts = sqlite_counts(live, "main").await?;
+    let counts = sqlite_counts(live, "main", &main).await?;
     check_counts(expected, &counts)?;
     sqlx::query("COMMIT").execute(&mut *live).await.map_err(sqlx_failed("commit"))?;
     Ok(counts)
@@ -473,37 +742,12 @@ async fn pg_copy(source: &mut PgConnection, live: &mut PgConnection, expected: &
             return Err(failed("backup_failed", format!("the restored copy has no table {t}")));
         }
     }
-    // Parents before children, so each COPY's foreign keys find their rows.
-    let edges: Vec<(String, String)> = sqlx::query(
-        "SELECT c.conrelid::regclass::text AS child, c.confrelid::regclass::text AS parent \
-         FROM pg_constraint c WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace",
-    )
-    .fetch_all(&mut *live)
-    .await
-    .map_err(sqlx_failed("foreign keys"))?
-    .iter()
-    .map(|r| (r.get::<String, _>("child").trim_matches('"').to_owned(), r.get::<String, _>("parent").trim_matches('"').to_owned()))
-    .collect();
-    let mut order: Vec<String> = Vec::new();
-    let mut left = wanted.clone();
-    while !left.is_empty() {
-        let before = left.len();
-        left.retain(|t| {
-            let ready = edges.iter().filter(|(c, p)| c == t && p != t).all(|(_, p)| order.contains(p) || !wanted.contains(p));
-            if ready {
-                order.push(t.clone());
-            }
-            !ready
-        });
-        if left.len() == before {
-            order.append(&mut left); // a cycle: let the database say what is wrong
-        }
-    }
+    let order = fk_order(live, &wanted).await?;
 
     sqlx::query("BEGIN").execute(&mut *live).await.map_err(sqlx_failed("begin"))?;
     sqlx::query("SET LOCAL lock_timeout = '30s'").execute(&mut *live).await.map_err(sqlx_failed("lock timeout"))?;
     let last_seq = live_last_seq(&wanted, sqlx::query_scalar("SELECT last_seq FROM sync_state WHERE id = 1").fetch_optional(&mut *live).await);
-    let list = wanted.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
+    let list = wanted.iter().map(|t| ident(t)).collect::<Vec<_>>().join(", ");
     sqlx::query(&format!("TRUNCATE {list}")).execute(&mut *live).await.map_err(sqlx_failed("truncate"))?;
     for t in &order {
         let columns: Vec<String> = sqlx::query_scalar(
@@ -514,9 +758,9 @@ async fn pg_copy(source: &mut PgConnection, live: &mut PgConnection, expected: &
         .fetch_all(&mut *live)
         .await
         .map_err(sqlx_failed("columns"))?;
-        let cols = columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
-        let mut out = source.copy_out_raw(&format!("COPY \"{t}\" ({cols}) TO STDOUT (FORMAT binary)")).await.map_err(sqlx_failed("copy out"))?;
-        let mut copy_in = live.copy_in_raw(&format!("COPY \"{t}\" ({cols}) FROM STDIN (FORMAT binary)")).await.map_err(sqlx_failed("copy in"))?;
+        let cols = columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+        let mut out = source.copy_out_raw(&format!("COPY {} ({cols}) TO STDOUT (FORMAT binary)", ident(t))).await.map_err(sqlx_failed("copy out"))?;
+        let mut copy_in = live.copy_in_raw(&format!("COPY {} ({cols}) FROM STDIN (FORMAT binary)", ident(t))).await.map_err(sqlx_failed("copy in"))?;
         let mut failure = None;
         while let Some(chunk) = out.next().await {
             match chunk {
@@ -545,19 +789,19 @@ async fn pg_copy(source: &mut PgConnection, live: &mut PgConnection, expected: &
             }
         }
     }
-    // Sequences (audit_log ids) continue where the backup's did.
-    let seqs = sqlx::query("SELECT sequencename::text AS name, last_value FROM pg_sequences WHERE schemaname = current_schema()")
-        .fetch_all(&mut *source)
-        .await
-        .map_err(sqlx_failed("sequences"))?;
-    for s in seqs {
-        let name: String = s.get("name");
-        let last: Option<i64> = s.get("last_value");
-        let q = match last {
-            Some(v) => sqlx::query("SELECT setval($1::regclass, $2, true)").bind(format!("\"{name}\"")).bind(v),
-            None => sqlx::query("SELECT setval($1::regclass, 1, false)").bind(format!("\"{name}\"")),
-        };
-        q.execute(&mut *live).await.map_err(sqlx_failed("setval"))?;
+    // Sequences of the restored tables (audit_log ids) continue where the scratch copy's do; a
+    // table a restore leaves alone (alerts) keeps its own.
+    for (seq, table, _) in pg_owned_sequences(live).await? {
+        if !wanted.contains(&table) {
+            continue;
+        }
+        let row = sqlx::query(&format!("SELECT last_value, is_called FROM {}", ident(&seq)))
+            .fetch_optional(&mut *source)
+            .await
+            .map_err(sqlx_failed("sequence"))?;
+        let Some(row) = row else { continue };
+        let (last, called): (i64, bool) = (row.get(0), row.get(1));
+        sqlx::query("SELECT setval($1::regclass, $2, $3)").bind(ident(&seq)).bind(last).bind(called).execute(&mut *live).await.map_err(sqlx_failed("setval"))?;
     }
     for statement in republish(&wanted, last_seq) {
         sqlx::query(&statement).execute(&mut *live).await.map_err(sqlx_failed("republish"))?;
@@ -591,17 +835,18 @@ async fn sqlite_tables(conn: &mut SqliteConnection, schema: &str) -> Result<Vec<
     .map_err(|e| corrupt(format!("cannot read the table list: {e}")))
 }
 
-async fn sqlite_counts(conn: &mut SqliteConnection, schema: &str) -> Result<Counts, ApiError> {
+/// Rows per table of `tables` (the server's own list), the migrations table left out.
+async fn sqlite_counts(conn: &mut SqliteConnection, schema: &str, tables: &[String]) -> Result<Counts, ApiError> {
     let mut counts = Counts::new();
-    for t in sqlite_tables(conn, schema).await? {
+    for t in tables {
         if t == "_sqlx_migrations" {
             continue;
         }
-        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {schema}.\"{t}\""))
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {schema}.{}", ident(t)))
             .fetch_one(&mut *conn)
             .await
             .map_err(|e| corrupt(format!("cannot count {t}: {e}")))?;
-        counts.insert(t, n);
+        counts.insert(t.clone(), n);
     }
     Ok(counts)
 }
@@ -621,13 +866,19 @@ async fn pg_tables(conn: &mut PgConnection) -> Result<Vec<String>, sqlx::Error> 
 }
 
 async fn pg_counts(conn: &mut PgConnection) -> Result<Counts, ApiError> {
+    let tables = pg_tables(conn).await.map_err(sqlx_failed("tables"))?;
+    pg_counts_of(conn, &tables).await
+}
+
+/// Rows per table of `tables` (the server's own list), the migrations table left out.
+async fn pg_counts_of(conn: &mut PgConnection, tables: &[String]) -> Result<Counts, ApiError> {
     let mut counts = Counts::new();
-    for t in pg_tables(conn).await.map_err(sqlx_failed("tables"))? {
+    for t in tables {
         if t == "_sqlx_migrations" {
             continue;
         }
-        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM \"{t}\"")).fetch_one(&mut *conn).await.map_err(sqlx_failed("count"))?;
-        counts.insert(t, n);
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", ident(t))).fetch_one(&mut *conn).await.map_err(sqlx_failed("count"))?;
+        counts.insert(t.clone(), n);
     }
     Ok(counts)
 }

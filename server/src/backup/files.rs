@@ -18,6 +18,9 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 /// Encrypted copies on their way off-site: made and sent outside the operation lock (an upload can
 /// be slow), so only the start-up sweep removes them.
 pub const UPLOAD_PREFIX: &str = ".upload-";
+/// Uploads and shipments on their way in: received before the operation lock is taken (a slow or
+/// stalled sender must not hold up backups), so only the start-up sweep removes them.
+pub const INCOMING_PREFIX: &str = ".incoming-";
 pub const LOCK_FILE: &str = ".lock";
 /// zstd frame magic number.
 pub const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
@@ -110,7 +113,7 @@ pub fn sweep(dir: &Path, at_startup: bool) -> io::Result<Vec<String>> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(TEMP_PREFIX) || (at_startup && name.starts_with(UPLOAD_PREFIX)) {
+        if name.starts_with(TEMP_PREFIX) || (at_startup && (name.starts_with(UPLOAD_PREFIX) || name.starts_with(INCOMING_PREFIX))) {
             let path = entry.path();
             if entry.file_type()?.is_dir() {
                 std::fs::remove_dir_all(&path)?;
@@ -196,11 +199,30 @@ pub fn compress(src: &Path, dst: &Path) -> io::Result<Compressed> {
     Ok(Compressed { size_bytes: out.written, raw_size_bytes: raw, sha256: hex::encode(out.hasher.finalize()) })
 }
 
-/// Decompresses `src` into `dst`; returns the decompressed size.
-pub fn decompress(src: &Path, dst: &Path) -> io::Result<u64> {
-    let mut decoder = zstd::Decoder::new(File::open(src)?)?;
+/// Why a file could not be decompressed.
+#[derive(Debug, thiserror::Error)]
+pub enum DecompressError {
+    /// More than the cap: a zstd bomb, or a backup far larger than this server's database.
+    #[error("it decompresses to more than {0} bytes")]
+    TooLarge(u64),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// Decompresses `src` into `dst`, at most `cap` bytes; returns the decompressed size. The size is
+/// measured first without writing anything, so a zstd bomb (a few KB that expand to terabytes)
+/// costs a bounded amount of CPU and no disk.
+pub fn decompress(src: &Path, dst: &Path, cap: u64) -> Result<u64, DecompressError> {
+    let measured = io::copy(&mut zstd::Decoder::new(File::open(src)?)?.take(cap.saturating_add(1)), &mut io::sink())?;
+    if measured > cap {
+        return Err(DecompressError::TooLarge(cap));
+    }
+    let mut decoder = zstd::Decoder::new(File::open(src)?)?.take(cap.saturating_add(1));
     let mut out = File::create(dst)?;
     let n = io::copy(&mut decoder, &mut out)?;
+    if n > cap {
+        return Err(DecompressError::TooLarge(cap));
+    }
     out.sync_all()?;
     Ok(n)
 }

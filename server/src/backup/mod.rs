@@ -13,6 +13,7 @@ pub mod meta;
 pub mod remote;
 pub mod routes;
 pub mod schedule;
+pub mod schema;
 
 use std::{
     collections::BTreeMap,
@@ -332,6 +333,34 @@ impl Backups {
         Ok(self.engine())
     }
 
+    /// The largest decompressed backup this server takes: the setting, else 4 × the live
+    /// database's size, at least 1 GiB (room for a bigger shop's backup on a fresh install).
+    pub async fn restore_cap(&self) -> u64 {
+        if let Some(cap) = self.config.backup_max_restore_bytes {
+            return cap;
+        }
+        let live: u64 = match self.engine() {
+            Engine::Sqlite => ["", "-wal"]
+                .iter()
+                .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", self.target.sqlite_file.display())).ok())
+                .map(|m| m.len())
+                .sum(),
+            Engine::Postgres => sqlx::query_scalar::<_, i64>("SELECT pg_database_size(current_database())")
+                .fetch_one(&self.db.pool())
+                .await
+                .map(|n| n.max(0) as u64)
+                .unwrap_or(0),
+        };
+        live.saturating_mul(4).max(1 << 30)
+    }
+
+    /// Decompresses a backup file into `raw` under the cap, off the async threads.
+    async fn decompress(&self, data: &Path, raw: &Path) -> Result<u64, files::DecompressError> {
+        let cap = self.restore_cap().await;
+        let (d, r) = (data.to_owned(), raw.to_owned());
+        tokio::task::spawn_blocking(move || files::decompress(&d, &r, cap)).await.map_err(|e| files::DecompressError::Io(std::io::Error::other(e)))?
+    }
+
     // -----------------------------------------------------------------------------------------
     // Create
 
@@ -488,11 +517,7 @@ impl Backups {
             return Ok((checks, None));
         }
         let raw = files::temp_path(&self.dir, &format!("scratch-{}", meta.id));
-        let decompressed = blocking({
-            let (data, raw) = (data.clone(), raw.clone());
-            move || files::decompress(&data, &raw)
-        })
-        .await;
+        let decompressed = self.decompress(&data, &raw).await;
         let size_ok = matches!(decompressed, Ok(n) if n == meta.raw_size_bytes);
         let detail = match &decompressed {
             Ok(n) if size_ok => format!("{n} bytes"),
@@ -504,7 +529,8 @@ impl Backups {
             return Ok((checks, None));
         }
         let outcome = async {
-            let mut scratch = match engine::scratch_restore(&self.target, &raw).await {
+            let limit = self.config.check_timeout();
+            let mut scratch = match engine::scratch_restore(&self.target, &raw, limit).await {
                 Ok(s) => {
                     push("restore", true, "restored into a scratch database".into());
                     s
@@ -514,7 +540,7 @@ impl Backups {
                     return Ok(None);
                 }
             };
-            let result = async {
+            let result = engine::within(limit, "the checks", async {
                 let integrity = scratch.integrity().await;
                 if !push("integrity", integrity.is_ok(), integrity.err().unwrap_or_else(|| "ok".into())) {
                     return Ok(false);
@@ -531,7 +557,7 @@ impl Backups {
                     differences(&meta.row_counts, &counts)
                 };
                 Ok::<bool, ApiError>(push("row_counts", same, detail))
-            }
+            })
             .await;
             match result {
                 Ok(true) if keep_scratch => Ok(Some(scratch)),
@@ -592,8 +618,9 @@ impl Backups {
             });
         };
         let result = async {
-            scratch.migrate(engine).await?;
-            let expected = engine::comparable(&scratch.counts().await?);
+            let limit = self.config.check_timeout();
+            engine::within(limit, "migrating the backup", scratch.migrate(engine)).await?;
+            let expected = engine::comparable(&engine::within(limit, "counting rows", scratch.counts()).await?);
             let safety = self.create_locked(Trigger::PreRestore, None, Some(id.to_string())).await?;
             let closed = self.gate.close().await?;
             still_allowed().await?;
@@ -651,17 +678,24 @@ impl Backups {
         };
         let raw = files::temp_path(&self.dir, "upload-raw");
         let result = async {
-            let raw_size = {
-                let (t, r) = (tmp.to_owned(), raw.clone());
-                blocking(move || files::decompress(&t, &r)).await.map_err(|e| invalid(format!("cannot decompress: {e}")))?
-            };
-            let mut scratch = engine::scratch_restore(&self.target, &raw).await?;
-            let inspected = async {
+            let raw_size = self.decompress(tmp, &raw).await.map_err(|e| match e {
+                files::DecompressError::TooLarge(cap) => ApiError::Unprocessable {
+                    code: "backup_too_large",
+                    message: format!(
+                        "the file decompresses to more than {cap} bytes (MOSTRADOR_BACKUP_MAX_RESTORE_BYTES); it was refused without being unpacked"
+                    ),
+                    details: Some(serde_json::json!({ "max_restore_bytes": cap })),
+                },
+                files::DecompressError::Io(e) => invalid(format!("cannot decompress: {e}")),
+            })?;
+            let limit = self.config.check_timeout();
+            let mut scratch = engine::scratch_restore(&self.target, &raw, limit).await?;
+            let inspected = engine::within(limit, "the checks", async {
                 scratch.integrity().await.map_err(|e| engine::corrupt(format!("integrity check failed: {e}")))?;
                 let version = scratch.schema_version().await?;
                 let counts = scratch.counts().await?;
                 Ok::<_, ApiError>((version, counts))
-            }
+            })
             .await;
             scratch.drop_scratch().await;
             let (schema_version, row_counts) = inspected?;

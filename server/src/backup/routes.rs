@@ -150,16 +150,19 @@ pub async fn prune(AdminUser(user): AdminUser, State(state): State<AppState>) ->
 
 /// Takes in a backup file taken elsewhere (the body is the `.db.zst`/`.pgdump.zst` file as
 /// downloaded); it is checked by restoring it into a scratch database and listed with trigger `upload`.
+/// The file is received in full before the backup lock is taken: a slow or stalled upload holds up
+/// no backup, and one that sends nothing for `--stall-timeout` seconds is cut off.
 #[utoipa::path(post, path = "/api/backups/upload", tag = "backups",
-    responses((status = 201, body = BackupView), (status = 413), (status = 422, description = "invalid_backup")))]
+    responses((status = 201, body = BackupView), (status = 413), (status = 409, description = "backup_engine_mismatch, backup_schema_too_new"),
+              (status = 422, description = "invalid_backup, backup_too_large, backup_unexpected_objects, backup_corrupt"),
+              (status = 503, description = "upload_stalled")))]
 pub async fn upload(AdminUser(user): AdminUser, State(state): State<AppState>, body: Body) -> Result<Response, ApiError> {
     let backups: Arc<Backups> = state.backups.clone();
-    let limit = backups.config.backup_upload_limit;
-    let guard = backups.lock().await?;
-    let tmp = receive_to_temp(&backups, body, limit).await?;
+    let tmp = receive_to_temp(&backups, body).await?;
     let b = backups.clone();
     let t = tmp.clone();
     let result = detached(async move {
+        let guard = b.lock().await?;
         let meta = b.adopt_upload(&guard, &t, Trigger::Upload, &Actor::User(user)).await;
         drop(guard);
         meta
@@ -171,15 +174,29 @@ pub async fn upload(AdminUser(user): AdminUser, State(state): State<AppState>, b
     Ok((StatusCode::CREATED, Json(backups.view(meta))).into_response())
 }
 
-/// Streams a request body into a temp file of the backup directory (call with the lock held), at most
-/// `limit` bytes; the file is removed again when anything goes wrong.
-pub(crate) async fn receive_to_temp(backups: &Backups, body: Body, limit: u64) -> Result<std::path::PathBuf, ApiError> {
-    let tmp = files::temp_path(&backups.dir, "upload");
+/// Streams a request body into a file of the backup directory named `.incoming-…` (no lock needed:
+/// no other operation touches those), at most `--backup-upload-limit` bytes, each chunk within
+/// `--stall-timeout`; the file is removed again when anything goes wrong.
+pub(crate) async fn receive_to_temp(backups: &Backups, body: Body) -> Result<std::path::PathBuf, ApiError> {
+    let limit = backups.config.backup_upload_limit;
+    let stall = backups.config.stall_timeout();
+    let tmp = backups.dir.join(format!("{}{:08x}", files::INCOMING_PREFIX, rand::random::<u32>()));
     let received = async {
         let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| ApiError::Internal(e.to_string()))?;
         let mut stream = body.into_data_stream();
         let mut total: u64 = 0;
-        while let Some(chunk) = stream.next().await {
+        loop {
+            let chunk = match tokio::time::timeout(stall, stream.next()).await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(received = total, "upload stalled; cut off");
+                    return Err(ApiError::Unavailable {
+                        code: "upload_stalled",
+                        message: format!("no data arrived for {} s after {total} bytes; the upload was cut off", stall.as_secs()),
+                    });
+                }
+            };
             let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload interrupted: {e}")))?;
             total += chunk.len() as u64;
             if total > limit {

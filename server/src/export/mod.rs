@@ -323,6 +323,9 @@ pub async fn export(
         // Rows go out as they are read; a database error mid-way ends the stream with an error, so
         // the client sees a broken download rather than a silently short file.
         let (mut tx, rx) = futures::channel::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
+        // A client that stops reading is cut off after --stall-timeout: the query (and its pooled
+        // connection) must not wait on it forever.
+        let stall = state.backups.config.stall_timeout();
         tokio::spawn(async move {
             let mut out = csv::Writer::from_writer(Vec::with_capacity(64 * 1024));
             let mut buf_start = "\u{feff}".as_bytes().to_vec();
@@ -347,8 +350,9 @@ pub async fn export(
                     let mut chunk = std::mem::take(&mut buf_start);
                     chunk.extend_from_slice(out.get_ref());
                     out = csv::Writer::from_writer(Vec::with_capacity(64 * 1024));
-                    if tx.send(Ok(chunk.into())).await.is_err() {
-                        return; // the client went away
+                    if !matches!(tokio::time::timeout(stall, tx.send(Ok(chunk.into()))).await, Ok(Ok(()))) {
+                        tracing::warn!("export cut off: the client went away or stopped reading");
+                        return;
                     }
                 }
             }

@@ -153,13 +153,16 @@ pub struct ShipmentReceipt {
     responses((status = 200, body = ShipmentReceipt), (status = 409, description = "emergency_writes_present / not_a_standby")))]
 pub async fn receive_shipment(_: Peer, State(state): State<AppState>, body: Body) -> Result<Json<ShipmentReceipt>, ApiError> {
     check_valve(&state).await?;
-    let _work = state.ha.work.lock().await;
     let backups: Arc<Backups> = state.backups.clone();
-    let guard = backups.lock().await?;
-    let tmp = crate::backup::routes::receive_to_temp(&backups, body, backups.config.backup_upload_limit).await?;
-    let adopted = backups.adopt_upload(&guard, &tmp, Trigger::Shipment, &Actor::Peer).await;
+    // Received in full before any lock, then checked like an upload (size cap, schema, time limits).
+    let tmp = crate::backup::routes::receive_to_temp(&backups, body).await?;
+    let _work = state.ha.work.lock().await;
+    let adopted = async {
+        let guard = backups.lock().await?;
+        backups.adopt_upload(&guard, &tmp, Trigger::Shipment, &Actor::Peer).await
+    }
+    .await;
     let _ = tokio::fs::remove_file(&tmp).await;
-    drop(guard);
     let meta = adopted?;
     let recheck_state = state.clone();
     let report: RestoreReport = backups.restore_checked(&meta.id, &Actor::Peer, || async move { check_valve(&recheck_state).await }).await?;

@@ -11,7 +11,7 @@ pub struct PgCluster {
     extra: String,
 }
 
-fn bin_dir() -> PathBuf {
+pub fn bin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("PG_BIN_DIR") {
         return dir.into();
     }
