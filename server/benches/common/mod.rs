@@ -35,6 +35,7 @@ pub fn serve_config(data_dir: &std::path::Path, database_url: Option<String>) ->
         ha: HaConfig::defaults(),
         failover: FailoverConfig::defaults(),
         alerts: AlertConfig::defaults(),
+        ops: mostrador::config::OpsConfig::defaults(),
         allow_negative_stock: false,
         idempotency_retention_days: 30,
         node_name: Some("bench".into()),

@@ -2,7 +2,7 @@
 
 pub mod error;
 pub mod extract;
-mod middleware;
+pub(crate) mod middleware;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -133,6 +133,7 @@ pub async fn state(config: ServeConfig, db: Db, site_addr: SocketAddr) -> std::i
         .map_err(std::io::Error::other)?;
     let ha = crate::ha::Ha::new(config.ha.clone(), db.clone(), alerts.clone(), node.to_string()).await;
     let failover = crate::ha::failover::Failover::new(config.failover.clone(), &db, config.db.database_url.as_deref()).await;
+    let login_limiter = Arc::new(LoginLimiter::with_capacity(config.ops.login_limiter_keys));
     Ok(AppState {
         backups,
         ha,
@@ -142,7 +143,7 @@ pub async fn state(config: ServeConfig, db: Db, site_addr: SocketAddr) -> std::i
         node,
         db,
         config: Arc::new(config),
-        login_limiter: Arc::new(LoginLimiter::default()),
+        login_limiter,
         leptos_options,
     })
 }
@@ -186,9 +187,13 @@ impl Application {
         let shipping = (ha.role() == crate::config::NodeRole::Primary && ha.config.standby_url.is_some())
             .then(|| tokio::spawn(crate::ha::shipping::run(self.state.clone())));
         let failover = self.state.failover.clone().map(|f| tokio::spawn(crate::ha::failover::run(self.state.clone(), f)));
-        let result = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let (shutdown, deadline) = middleware::shutdown_deadline(shutdown, self.state.config.ops.shutdown_timeout());
+        let serving = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown);
+        let result = tokio::select! {
+            r = serving => r,
+            () = deadline => Ok(()),
+        };
         housekeeping.abort();
         reaper.abort();
         backup_schedule.abort();

@@ -45,6 +45,7 @@ pub fn config(data_dir: &std::path::Path, database_url: Option<String>) -> Serve
         ha: mostrador::config::HaConfig::defaults(),
         failover: mostrador::config::FailoverConfig::defaults(),
         alerts: mostrador::config::AlertConfig::defaults(),
+        ops: mostrador::config::OpsConfig::defaults(),
         no_log_file: true,
         test_routes: true,
         idempotency_retention_days: 30,
