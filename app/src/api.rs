@@ -290,7 +290,7 @@ pub async fn get_json(url: &str) -> Result<Value, ApiError> {
     call(Method::Get, url, None).await
 }
 
-/// `GET /health`: role, mode and database (no session needed).
+/// `GET /health`: role, mode and database when signed in (only `status` otherwise).
 pub async fn health() -> Result<crate::model::Health, ApiError> {
     call(Method::Get, "/health", None).await
 }

@@ -142,23 +142,23 @@ pub struct Customer {
     pub deleted_at: Option<String>,
 }
 
-/// `GET /health`
+/// `GET /health`: `status` for everyone; the rest only for a signed-in user.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Health {
+    /// `healthy` or `unhealthy`.
     pub status: String,
     /// `primary` (the configured database), `mirror` (after a failover) or `unreachable`.
-    pub database: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
     /// `primary` or `standby`.
-    pub role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// `normal`, or `emergency` on a standby taking writes.
-    #[serde(default = "normal_mode")]
-    pub mode: String,
-    pub version: String,
-}
-
-fn normal_mode() -> String {
-    "normal".into()
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// `GET /api/ha/status`: what the admin "Sistema" page shows.

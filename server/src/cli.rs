@@ -18,6 +18,7 @@ use crate::{
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 pub async fn run(cli: Cli) -> CliResult {
+    owner_only_files();
     match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(config)) => serve(config).await,
@@ -84,6 +85,35 @@ fn read_password() -> Result<String, Box<dyn std::error::Error>> {
     }
 }
 
+/// Everything this process creates — the data dir, the SQLite files, logs, backups, exports, what
+/// pg_dump writes for us — is readable by the service's user only (0700 directories, 0600 files):
+/// they hold password hashes, sessions and the shop's books.
+fn owner_only_files() {
+    #[cfg(unix)]
+    {
+        // SAFETY: umask only swaps the process's file-creation mask; it cannot fail.
+        unsafe {
+            libc::umask(0o077);
+        }
+    }
+}
+
+/// A data dir made before files were owner-only is closed to other users at start.
+fn tighten_data_dir(dir: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(dir) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+                    Ok(()) => tracing::info!(dir = %dir.display(), "data directory made owner-only (0700)"),
+                    Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "could not make the data directory owner-only"),
+                }
+            }
+        }
+    }
+}
+
 async fn serve(config: ServeConfig) -> CliResult {
     let log_dir = config.db.data_dir.join("logs");
     let _log_guard = telemetry::init((!config.no_log_file).then_some(log_dir.as_path()));
@@ -98,6 +128,7 @@ async fn serve(config: ServeConfig) -> CliResult {
         },
     };
     tracing::info!(engine = db.engine.as_str(), database = db.which().as_str(), "database ready");
+    tighten_data_dir(&config.db.data_dir);
     ensure_first_admin(&db, &config).await?;
     let behind_https_proxy = config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
     let app = Application::build(config, db).await?;

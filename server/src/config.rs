@@ -327,7 +327,42 @@ impl TlsConfig {
     }
 }
 
-defaults_of!(HaConfig, FailoverConfig, AlertConfig, TlsConfig);
+
+defaults_of!(HaConfig, FailoverConfig, AlertConfig, TlsConfig, OpsConfig);
+
+/// Who may read the operational endpoints, which peers may speak for a client, how long a stop
+/// waits (issue #12).
+#[derive(Debug, Clone, Args)]
+pub struct OpsConfig {
+    /// When set, `GET /metrics` needs `Authorization: Bearer <token>` (401 otherwise).
+    #[arg(long, env = "MOSTRADOR_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For / Forwarded name the
+    /// client; from any other peer those headers are ignored.
+    #[arg(long, env = "MOSTRADOR_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Seconds a stop (SIGTERM, Ctrl-C) waits for requests in flight before the server exits anyway.
+    #[arg(long, env = "MOSTRADOR_SHUTDOWN_TIMEOUT", default_value_t = 20)]
+    pub shutdown_timeout_secs: u64,
+    /// Most client addresses, and most usernames, the login limiter remembers at once; past it,
+    /// new ones share one budget until idle ones are forgotten.
+    #[arg(long, env = "MOSTRADOR_LOGIN_LIMITER_KEYS", default_value_t = 10_000)]
+    pub login_limiter_keys: usize,
+}
+
+impl OpsConfig {
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}
+
+/// `10.0.0.1` or `10.0.0.0/8` (a bare address is a /32 or /128).
+fn parse_net(raw: &str) -> Result<ipnet::IpNet, String> {
+    let raw = raw.trim();
+    raw.parse::<ipnet::IpNet>()
+        .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{raw:?} is not an IP address or CIDR"))
+}
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -384,6 +419,8 @@ pub struct ServeConfig {
     pub alerts: AlertConfig,
     #[command(flatten)]
     pub tls: TlsConfig,
+
+    pub ops: OpsConfig,
     /// Let sales and movements take stock below zero (the count is fixed later) instead of refusing
     /// them with 409 insufficient_stock.
     #[arg(long, env = "MOSTRADOR_ALLOW_NEGATIVE_STOCK", default_value_t = false)]

@@ -316,7 +316,7 @@ fn SystemView(s: SystemStatus, busy: RwSignal<bool>, act: impl Fn(&'static str) 
 }
 
 /// The red banner every page shows while this server is a standby in emergency mode. It asks
-/// /health (no session needed) after hydration and every 30 s.
+/// /health (which says the mode to signed-in users) after hydration and every 30 s.
 #[component]
 pub fn EmergencyBanner() -> impl IntoView {
     let i18n = use_i18n();
@@ -326,7 +326,7 @@ pub fn EmergencyBanner() -> impl IntoView {
         let check = move || {
             spawn_local(async move {
                 if let Ok(h) = api::health().await {
-                    emergency.set(h.mode == "emergency");
+                    emergency.set(h.mode.as_deref() == Some("emergency"));
                 }
             })
         };

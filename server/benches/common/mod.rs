@@ -36,6 +36,7 @@ pub fn serve_config(data_dir: &std::path::Path, database_url: Option<String>) ->
         failover: FailoverConfig::defaults(),
         alerts: AlertConfig::defaults(),
         tls: mostrador::config::TlsConfig::defaults(),
+        ops: mostrador::config::OpsConfig::defaults(),
         allow_negative_stock: false,
         idempotency_retention_days: 30,
         node_name: Some("bench".into()),

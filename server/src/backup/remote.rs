@@ -70,8 +70,15 @@ impl Remote {
     }
 
     pub fn data_key(&self, id: &BackupId, engine: Engine) -> String {
-        let age = if self.passphrase.is_some() { ".age" } else { "" };
-        self.key(&format!("{id}.{}{age}", files::extension(engine))).to_string()
+        self.copy_key(id, engine, self.passphrase.is_some()).to_string()
+    }
+
+    /// Where a copy's data object is: always our own naming from the (checked) backup id, never a
+    /// key read from metadata, which anyone with write access to the bucket could point at another
+    /// object to fetch or delete.
+    fn copy_key(&self, id: &BackupId, engine: Engine, encrypted: bool) -> ObjectPath {
+        let age = if encrypted { ".age" } else { "" };
+        self.key(&format!("{id}.{}{age}", files::extension(engine)))
     }
 
     pub fn encrypts(&self) -> bool {
@@ -81,7 +88,7 @@ impl Remote {
     /// Uploads the data file then the metadata (streamed, multipart for large files); HEADs the data
     /// object afterwards to check its size.
     pub async fn upload(&self, local: &Path, meta: &Metadata, engine: Engine) -> Result<(), String> {
-        let key = ObjectPath::from(meta.remote.as_ref().map(|r| r.key.clone()).unwrap_or_else(|| self.data_key(&meta.id, engine)));
+        let key = self.copy_key(&meta.id, engine, self.passphrase.is_some());
         // Encrypted copies are made beside the backup (a swept temp file) and uploaded from there.
         let encrypted = match &self.passphrase {
             Some(p) => {
@@ -152,7 +159,12 @@ impl Remote {
         match self.store.get(&self.key(&format!("{id}.json"))).await {
             Ok(r) => {
                 let bytes = r.bytes().await.map_err(|e| e.to_string())?;
-                serde_json::from_slice(&bytes).map(Some).map_err(|e| e.to_string())
+                let meta: Metadata = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+                // The object's name is ours; a body naming another backup was edited in the bucket.
+                if meta.id != *id {
+                    return Err(format!("{id}.json in the bucket describes backup {}", meta.id));
+                }
+                Ok(Some(meta))
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.to_string()),
@@ -161,16 +173,16 @@ impl Remote {
 
     /// Downloads the data file to `dest` (streamed), decrypting an encrypted copy.
     pub async fn download(&self, meta: &Metadata, engine: Engine, dest: &Path) -> Result<(), String> {
-        let copy = meta.remote.as_ref();
-        let encrypted = copy.is_some_and(|r| r.encrypted);
+        let encrypted = meta.remote.as_ref().is_some_and(|r| r.encrypted);
+        let key = self.copy_key(&meta.id, engine, encrypted);
         if !encrypted {
-            return self.get_file(copy.map(|r| r.key.clone()).unwrap_or_else(|| self.data_key(&meta.id, engine)), dest).await;
+            return self.get_file(key, dest).await;
         }
         let passphrase = self.passphrase.clone().ok_or("this off-site copy is encrypted: set MOSTRADOR_BACKUP_PASSPHRASE")?;
         let dir = dest.parent().ok_or("no backup directory")?;
         let tmp = files::temp_path(dir, &format!("dec-{}", meta.id));
         let result = async {
-            self.get_file(copy.expect("encrypted implies a copy").key.clone(), &tmp).await?;
+            self.get_file(key, &tmp).await?;
             let (src, dst) = (tmp.clone(), dest.to_owned());
             tokio::task::spawn_blocking(move || decrypt_file(&src, &dst, &passphrase)).await.map_err(|e| e.to_string())?
         }
@@ -179,8 +191,7 @@ impl Remote {
         result
     }
 
-    async fn get_file(&self, key: String, dest: &Path) -> Result<(), String> {
-        let key = ObjectPath::from(key);
+    async fn get_file(&self, key: ObjectPath, dest: &Path) -> Result<(), String> {
         let result = self.store.get(&key).await.map_err(|e| format!("fetch {key}: {e}"))?;
         let mut stream = result.into_stream();
         let mut file = tokio::fs::File::create(dest).await.map_err(|e| e.to_string())?;
@@ -193,9 +204,9 @@ impl Remote {
 
     pub async fn delete(&self, meta: &Metadata, engine: Engine) -> Result<(), String> {
         let id = &meta.id;
-        let data = meta.remote.as_ref().map(|r| r.key.clone()).unwrap_or_else(|| self.data_key(id, engine));
+        let data = self.copy_key(id, engine, meta.remote.as_ref().is_some_and(|r| r.encrypted));
         // Metadata first: a half-deleted backup is then no longer listed.
-        for key in [self.key(&format!("{id}.json")), ObjectPath::from(data)] {
+        for key in [self.key(&format!("{id}.json")), data] {
             match self.store.delete(&key).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(format!("delete {key}: {e}")),

@@ -5,7 +5,9 @@ use std::time::Duration;
 use app::model::{Health, Status, StatusCounts};
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 
-use crate::{auth::CurrentUser, catalog, http::{error::ApiError, AppState}, users};
+use tower_sessions::Session;
+
+use crate::{auth::{self, CurrentUser}, catalog, http::{error::ApiError, AppState}, users};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/health", get(health)).route("/livez", get(livez)).route("/api/status", get(status))
@@ -14,26 +16,37 @@ pub fn router() -> Router<AppState> {
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Liveness for a supervisor: the process answers. It does not look at the database, so a dead
-/// database does not make systemd (or Kubernetes) restart the server in a loop.
+/// database does not make systemd (or Kubernetes) restart the server in a loop. It says nothing
+/// else: the version is in /health for signed-in users and in /api/status.
 #[utoipa::path(get, path = "/livez", tag = "operations", responses((status = 200)))]
 pub async fn livez() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "alive", "version": VERSION}))
+    Json(serde_json::json!({"status": "alive"}))
 }
 
-/// Readiness: 200 when the database in use answers `SELECT 1` within 2 s, else 503
-/// `"database":"unreachable"`; with role, mode and which database (`primary`/`mirror`) is in use.
+/// Readiness: 200 `{"status":"healthy"}` when the database in use answers `SELECT 1` within 2 s,
+/// else 503 `{"status":"unhealthy"}`: all an orchestrator needs. A signed-in user also gets the
+/// role, the mode (the emergency banner reads it), which database is in use (`primary`/`mirror`,
+/// `unreachable`) and the version.
 #[utoipa::path(get, path = "/health", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
-pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+pub async fn health(State(state): State<AppState>, session: Session) -> (StatusCode, Json<Health>) {
     let up = state.db.ping(Duration::from_secs(2)).await;
-    let health = Health {
+    let status = if up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let mut health = Health {
         status: if up { "healthy" } else { "unhealthy" }.into(),
-        database: if up { state.db.which().as_str() } else { "unreachable" }.into(),
-        role: state.ha.role().as_str().into(),
-        mode: state.ha.mode().as_str().into(),
-        version: VERSION.into(),
+        database: None,
+        role: None,
+        mode: None,
+        version: None,
     };
-    (if up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(health))
+    // The session lives in the database: with the database down nobody is signed in.
+    if up && auth::signed_in(&state, &session).await {
+        health.database = Some(state.db.which().as_str().into());
+        health.role = Some(state.ha.role().as_str().into());
+        health.mode = Some(state.ha.mode().as_str().into());
+        health.version = Some(VERSION.into());
+    }
+    (status, Json(health))
 }
 
 /// Version, engine, role and row counts (signed-in users).

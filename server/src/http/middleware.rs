@@ -18,6 +18,14 @@ use super::{error::ApiError, AppState};
 /// Refuses state-changing API requests sent by another site. SameSite=Strict already keeps the cookie
 /// off cross-site requests in current browsers; this covers older ones and subdomain siblings. Clients
 /// that send no Origin (curl, scripts, the sync engine's fetches from old browsers) pass.
+///
+/// An Origin is accepted when it is the public URL (MOSTRADOR_PUBLIC_URL), or when it equals the
+/// request's Host and that Host is an IP address or `localhost`. A host *name* equal to the Origin
+/// proves nothing: a DNS-rebinding page (http://evil.example re-pointed at this server) sends
+/// `Host: evil.example` and `Origin: http://evil.example`. A browser sends an IP-literal Host only
+/// for a page really loaded from that address, so a phone on http://192.168.1.20:3000 works with no
+/// setting; a shop that uses a name (http://caja.local:3000, https://caja.example) sets it as
+/// MOSTRADOR_PUBLIC_URL.
 pub async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {
@@ -27,9 +35,10 @@ pub async fn check_origin(State(state): State<AppState>, req: Request, next: Nex
             let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
             let same_host = origin
                 .split_once("://")
-                .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && rest == host);
+                .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && rest.eq_ignore_ascii_case(host));
             let public = state.config.public_url.as_deref().map(|u| u.trim_end_matches('/'));
-            if !(same_host || public == Some(origin)) {
+            let public_ok = public.is_some_and(|p| p.eq_ignore_ascii_case(origin));
+            if !(public_ok || (same_host && not_rebindable(host))) {
                 tracing::warn!(%origin, %host, "cross-origin write refused");
                 return ApiError::CrossOrigin.into_response();
             }
@@ -38,6 +47,38 @@ pub async fn check_origin(State(state): State<AppState>, req: Request, next: Nex
         }
     }
     next.run(req).await
+}
+
+/// `host[:port]` that no DNS answer can point elsewhere: an IP literal, or `localhost`.
+fn not_rebindable(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or(v6, |(addr, _)| addr),
+        None => host.rsplit_once(':').filter(|(_, port)| port.parse::<u16>().is_ok()).map_or(host, |(name, _)| name),
+    };
+    name.parse::<std::net::IpAddr>().is_ok() || name.eq_ignore_ascii_case("localhost")
+}
+
+/// Splits a shutdown signal in two: the graceful-shutdown future for axum (resolves on the signal)
+/// and a deadline that resolves `limit` after it. Serving races the deadline, so a request that never
+/// ends (a stalled upload, a stuck handler) cannot keep the process from stopping.
+pub fn shutdown_deadline(
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+    limit: Duration,
+) -> (impl std::future::Future<Output = ()> + Send + 'static, impl std::future::Future<Output = ()> + Send + 'static) {
+    let (fired, heard) = tokio::sync::oneshot::channel::<()>();
+    let graceful = async move {
+        signal.await;
+        let _ = fired.send(());
+    };
+    let deadline = async move {
+        if heard.await.is_err() {
+            // Serving ended before any signal: nothing to time.
+            return std::future::pending().await;
+        }
+        tokio::time::sleep(limit).await;
+        tracing::warn!(seconds = limit.as_secs(), "shutdown deadline passed with requests still running: stopping anyway");
+    };
+    (graceful, deadline)
 }
 
 /// Bodies announced larger than `limit` get 413 at once, without running anything. The announced
@@ -137,9 +178,14 @@ pub fn test_routes() -> Router<AppState> {
     async fn panic_now() -> Body {
         panic!("deliberate test panic")
     }
-    async fn sleep_two_seconds() -> &'static str {
-        tokio::time::sleep(Duration::from_secs(2)).await;
+    #[derive(serde::Deserialize)]
+    struct Sleep {
+        secs: Option<u64>,
+    }
+    /// Two seconds, or `?secs=N`.
+    async fn sleep(axum::extract::Query(q): axum::extract::Query<Sleep>) -> &'static str {
+        tokio::time::sleep(Duration::from_secs(q.secs.unwrap_or(2))).await;
         "done"
     }
-    Router::new().route("/api/test/panic", get(panic_now).post(panic_now)).route("/api/test/sleep", get(sleep_two_seconds))
+    Router::new().route("/api/test/panic", get(panic_now).post(panic_now)).route("/api/test/sleep", get(sleep))
 }

@@ -2,7 +2,7 @@
 
 pub mod error;
 pub mod extract;
-mod middleware;
+pub(crate) mod middleware;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -173,6 +173,7 @@ pub async fn state(config: ServeConfig, db: Db, site_addr: SocketAddr) -> std::i
         .map_err(std::io::Error::other)?;
     let ha = crate::ha::Ha::new(config.ha.clone(), db.clone(), alerts.clone(), node.to_string()).await;
     let failover = crate::ha::failover::Failover::new(config.failover.clone(), &db, config.db.database_url.as_deref()).await;
+    let login_limiter = Arc::new(LoginLimiter::with_capacity(config.ops.login_limiter_keys));
     Ok(AppState {
         backups,
         ha,
@@ -183,7 +184,7 @@ pub async fn state(config: ServeConfig, db: Db, site_addr: SocketAddr) -> std::i
         node,
         db,
         config: Arc::new(config),
-        login_limiter: Arc::new(LoginLimiter::default()),
+        login_limiter,
         leptos_options,
     })
 }
@@ -293,17 +294,25 @@ impl Application {
             .then(|| tokio::spawn(crate::ha::shipping::run(self.state.clone())));
         let failover = self.state.failover.clone().map(|f| tokio::spawn(crate::ha::failover::run(self.state.clone(), f)));
         let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = match self.tls {
-            None => axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await,
-            Some(certs) => {
-                let config = crate::tls::server_config(certs.store());
-                let renewals = tokio::spawn(certs.run(&self.state));
-                // `tap_io` is what gives a custom listener's peer address to ConnectInfo (the login limiter).
-                let listener = axum::serve::ListenerExt::tap_io(crate::tls::TlsListener::new(self.listener, config)?, |_| {});
-                let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-                renewals.abort();
-                served
+        // Requests in flight get until the deadline after a stop; then the server exits anyway.
+        let (shutdown, deadline) = middleware::shutdown_deadline(shutdown, self.state.config.ops.shutdown_timeout());
+        let serving = async {
+            match self.tls {
+                None => axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await,
+                Some(certs) => {
+                    let config = crate::tls::server_config(certs.store());
+                    let renewals = tokio::spawn(certs.run(&self.state));
+                    // `tap_io` is what gives a custom listener's peer address to ConnectInfo (the login limiter).
+                    let listener = axum::serve::ListenerExt::tap_io(crate::tls::TlsListener::new(self.listener, config)?, |_| {});
+                    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+                    renewals.abort();
+                    served
+                }
             }
+        };
+        let result = tokio::select! {
+            r = serving => r,
+            () = deadline => Ok(()),
         };
         if let Some(redirect) = self.redirect {
             redirect.stop().await;

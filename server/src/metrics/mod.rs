@@ -2,12 +2,19 @@
 //! idempotent replays, push operations, the newest backup's age, the node's role and mode, and
 //! which database is in use. Request figures are counted by a layer around every route; the
 //! rest is read when Prometheus scrapes.
+//!
+//! Label values are bounded: a method outside the standard ones and a request that matched no route
+//! are both counted as `other`, so junk requests cannot grow the registry (or a scrape) without end.
+//! With `MOSTRADOR_METRICS_TOKEN` set a scrape needs that bearer token.
 
-use std::time::Instant;
+use std::{
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{header, StatusCode},
+    http::{header, HeaderMap, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
     routing::get,
@@ -39,9 +46,15 @@ pub struct Metrics {
     database: Family<Labels, Gauge>,
     role: Family<Labels, Gauge>,
     emergency: Gauge,
+    login_limiter_keys: Family<Labels, Gauge>,
     pub failovers: Counter,
     pub failbacks: Counter,
+    /// What the local backup directory held at the last look (count, newest creation time).
+    backups_seen: Mutex<Option<(Instant, usize, Option<String>)>>,
 }
+
+/// How long a look at the backup directory is reused: scrapes come every few seconds.
+const BACKUPS_CACHE: Duration = Duration::from_secs(30);
 
 fn latency_histogram() -> Histogram {
     // 1 ms … 8 s
@@ -60,6 +73,7 @@ impl Default for Metrics {
         let database = Family::<Labels, Gauge>::default();
         let role = Family::<Labels, Gauge>::default();
         let emergency = Gauge::default();
+        let login_limiter_keys = Family::<Labels, Gauge>::default();
         let failovers = Counter::default();
         let failbacks = Counter::default();
         registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
@@ -71,9 +85,25 @@ impl Default for Metrics {
         registry.register("database_active", "1 for the database in use (primary or mirror)", database.clone());
         registry.register("node_role", "1 for this node's role", role.clone());
         registry.register("emergency_mode", "1 when this standby takes writes in emergency mode", emergency.clone());
+        registry.register("login_limiter_keys", "Client addresses and usernames the login limiter remembers", login_limiter_keys.clone());
         registry.register("database_failovers", "Failovers to the mirror database", failovers.clone());
         registry.register("database_failbacks", "Failbacks to the primary database", failbacks.clone());
-        Metrics { registry, requests, latency, replays, push_ops, backup_age, backup_count, database, role, emergency, failovers, failbacks }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            replays,
+            push_ops,
+            backup_age,
+            backup_count,
+            database,
+            role,
+            emergency,
+            login_limiter_keys,
+            failovers,
+            failbacks,
+            backups_seen: Mutex::new(None),
+        }
     }
 }
 
@@ -88,11 +118,25 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(scrape))
 }
 
+/// A method label: the standard methods by name, anything else `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Counts every request by its route pattern (`/api/products/{id}`, not the concrete path, so the
-/// number of series stays small).
+/// number of series stays small); requests that matched no route are `other`.
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "other".to_owned(), |m| m.as_str().to_owned());
+    let method = method_label(req.method()).to_owned();
     let started = Instant::now();
     let response = next.run(req).await;
     let m = &state.metrics;
@@ -108,18 +152,57 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     response
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "OpenMetrics text")))]
-pub async fn scrape(State(state): State<AppState>) -> Response {
+/// Whether the request carries the configured bearer token (always, when none is configured). The
+/// digests are compared, so the time taken says nothing about how much of the token matched.
+fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
+    use sha2::{Digest, Sha256};
+    let Some(token) = state.config.ops.metrics_token.as_deref().filter(|t| !t.is_empty()) else { return true };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    Sha256::digest(given.trim().as_bytes()) == Sha256::digest(token.as_bytes())
+}
+
+impl Metrics {
+    /// Count and newest creation time of the local backups, looked at most every 30 s. Only the local
+    /// metadata files: a scrape never lists or reads the S3 bucket.
+    fn backups(&self, dir: &std::path::Path) -> Option<(usize, Option<String>)> {
+        let mut seen = self.backups_seen.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, count, newest)) = seen.as_ref() {
+            if at.elapsed() < BACKUPS_CACHE {
+                return Some((*count, newest.clone()));
+            }
+        }
+        let list = crate::backup::Metadata::list(dir).ok()?;
+        let fresh = (list.len(), list.first().map(|b| b.created_at.clone()));
+        *seen = Some((Instant::now(), fresh.0, fresh.1.clone()));
+        Some(fresh)
+    }
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "OpenMetrics text"),
+              (status = 401, description = "MOSTRADOR_METRICS_TOKEN is set and the request does not carry it", body = app::model::ErrorEnvelope)))]
+pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !authorized(&state, &headers) {
+        let mut r = crate::http::error::ApiError::Unauthenticated.into_response();
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        return r;
+    }
     let m = &state.metrics;
-    // The local metadata files only: a scrape every few seconds must not list the S3 bucket.
-    if let Ok(list) = crate::backup::Metadata::list(&state.backups.dir) {
-        m.backup_count.set(list.len() as i64);
-        let age = list
-            .first()
-            .and_then(|b| chrono::DateTime::parse_from_rfc3339(&b.created_at).ok())
+    if let Some((count, newest)) = m.backups(&state.backups.dir) {
+        m.backup_count.set(count as i64);
+        let age = newest
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0)
             .unwrap_or(-1.0);
         m.backup_age.set(age);
+    }
+    let (clients, usernames) = state.login_limiter.remembered();
+    for (which, n) in [("client", clients), ("username", usernames)] {
+        m.login_limiter_keys.get_or_create(&vec![("limiter".into(), which.into())]).set(n as i64);
     }
     let which = state.db.which().as_str();
     for db in ["primary", "mirror"] {

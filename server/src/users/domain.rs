@@ -44,8 +44,9 @@ impl NewPassword {
     }
 
     /// Argon2id with the crate's defaults (OWASP's recommended m=19 MiB, t=2, p=1). CPU-heavy: runs
-    /// on the blocking pool so it never stalls the async workers.
+    /// on the blocking pool so it never stalls the async workers, one of the hashing slots.
     pub async fn hash(self) -> String {
+        let _slot = hashing_slots().acquire().await.expect("the hashing semaphore is never closed");
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut OsRng);
             Argon2::default()
@@ -58,8 +59,33 @@ impl NewPassword {
     }
 }
 
-/// Checks `password` against a stored PHC hash, on the blocking pool.
+/// Argon2 runs at most once per core at a time (each run holds 19 MiB and a core for tens of ms):
+/// a burst of logins queues here instead of exhausting memory and starving every other request.
+pub fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
+}
+
+/// Every hashing slot stayed taken for the whole wait.
+#[derive(Debug)]
+pub struct HashingBusy;
+
+/// `verify_password` if a hashing slot frees up within `wait`.
+pub async fn verify_password_within(password: String, hash: String, wait: std::time::Duration) -> Result<bool, HashingBusy> {
+    let _slot = tokio::time::timeout(wait, hashing_slots().acquire())
+        .await
+        .map_err(|_| HashingBusy)?
+        .expect("the hashing semaphore is never closed");
+    Ok(verify_unlimited(password, hash).await)
+}
+
+/// Checks `password` against a stored PHC hash, on the blocking pool, in a hashing slot.
 pub async fn verify_password(password: String, hash: String) -> bool {
+    let _slot = hashing_slots().acquire().await.expect("the hashing semaphore is never closed");
+    verify_unlimited(password, hash).await
+}
+
+async fn verify_unlimited(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
             .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
@@ -95,6 +121,17 @@ mod tests {
     fn passwords_need_eight_characters() {
         assert!(NewPassword::parse("1234567").is_err());
         assert!(NewPassword::parse("12345678").is_ok());
+    }
+
+    #[tokio::test]
+    async fn hashing_waits_for_a_slot_then_gives_up() {
+        let slots = hashing_slots();
+        let all = slots.acquire_many(slots.available_permits() as u32).await.unwrap();
+        let hash = dummy_hash().to_owned();
+        let r = verify_password_within("x".into(), hash.clone(), std::time::Duration::from_millis(50)).await;
+        assert!(r.is_err(), "no slot free: busy");
+        drop(all);
+        assert_eq!(verify_password_within("x".into(), hash, std::time::Duration::from_secs(5)).await.ok(), Some(false));
     }
 
     #[tokio::test]

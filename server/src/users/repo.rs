@@ -51,6 +51,20 @@ pub async fn find(conn: &mut AnyConnection, id: Uuid) -> Result<Option<UserRecor
     row.as_ref().map(from_row).transpose()
 }
 
+/// Active admins other than `id`, inside the caller's write transaction. On PostgreSQL the active
+/// admins' rows are locked (in id order, so two callers cannot deadlock) until the transaction ends:
+/// two admins demoting each other at once then run one after the other, and the second sees that
+/// the first is no longer an admin. SQLite's write transactions are serial already.
+pub async fn other_active_admins(conn: &mut AnyConnection, id: Uuid) -> Result<i64, sqlx::Error> {
+    let lock = if conn.backend_name() == "PostgreSQL" { " FOR UPDATE" } else { "" };
+    let admins: Vec<String> =
+        sqlx::query_scalar(&format!("SELECT id FROM users WHERE role = 'admin' AND active = TRUE ORDER BY id{lock}"))
+            .fetch_all(&mut *conn)
+            .await?;
+    let id = id.to_string();
+    Ok(admins.iter().filter(|a| **a != id).count() as i64)
+}
+
 pub async fn list(db: &Db) -> Result<Vec<User>, sqlx::Error> {
     let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))
         .fetch_all(&db.pool())

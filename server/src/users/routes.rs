@@ -77,13 +77,7 @@ pub async fn update_user(
     let active = changes.active.unwrap_or(current.active);
     // Never leave the shop without an active admin: nobody could manage accounts any more.
     if current.role == Role::Admin && current.active && (role != Role::Admin || !active) {
-        let other_admins: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = TRUE AND id <> $1",
-        )
-        .bind(id.to_string())
-        .fetch_one(&mut *conn)
-        .await?;
-        if other_admins == 0 {
+        if repo::other_active_admins(&mut conn, id).await? == 0 {
             return Err(ApiError::conflict("last_admin", "this is the last active admin"));
         }
     }

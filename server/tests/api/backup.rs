@@ -612,6 +612,48 @@ async fn offsite(app: TestApp, passphrase: Option<&'static str>) {
     let _ = moto.child.wait().await;
 }
 
+/// Someone with write access to the bucket edits a copy's metadata so that its `remote.key` names
+/// another object. Restoring and deleting the backup still use the key our own naming gives its id:
+/// the other object is neither fetched nor deleted.
+pub async fn offsite_key_comes_from_our_naming(app: TestApp) {
+    let mut moto = Moto::start().await;
+    let bucket = format!("b{}", &Uuid::new_v4().simple().to_string()[..12]);
+    moto.create_bucket(&bucket).await;
+    let (endpoint, bucket2) = (moto.endpoint.clone(), bucket.clone());
+    let app = spawn_like(&app, move |c| {
+        c.backup.s3_bucket = Some(bucket2);
+        c.backup.s3_endpoint = Some(endpoint);
+        c.backup.s3_access_key_id = Some("testing".into());
+        c.backup.s3_secret_access_key = Some("testing".into());
+        c.backup.s3_prefix = "shop".into();
+    })
+    .await;
+    app.login_admin().await;
+    let backup = create_backup(&app).await;
+    let id = backup["id"].as_str().unwrap();
+    let ours = object_store::path::Path::from(backup["remote"]["key"].as_str().unwrap());
+    let s3 = moto.store(&bucket);
+    let victim = object_store::path::Path::from("shop/victim.bin");
+    s3.put(&victim, b"not a backup".to_vec().into()).await.unwrap();
+    let meta_key = object_store::path::Path::from(format!("shop/{id}.json"));
+    let mut meta: Value = serde_json::from_slice(&s3.get(&meta_key).await.unwrap().bytes().await.unwrap()).unwrap();
+    meta["remote"]["key"] = json!("shop/victim.bin");
+    s3.put(&meta_key, serde_json::to_vec(&meta).unwrap().into()).await.unwrap();
+    // Only the (edited) off-site copy is left.
+    let dir = backup_dir(&list(&app).await);
+    std::fs::remove_file(data_file(&dir, &backup)).unwrap();
+    std::fs::remove_file(dir.join(format!("{id}.json"))).unwrap();
+
+    let (status, body) = status_json(app.post(&format!("/api/backups/{id}/restore"), &json!({})).await).await;
+    assert_eq!(status, StatusCode::OK, "fetched from our own key, checksum intact: {body}");
+    let r = app.delete(&format!("/api/backups/{id}")).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(matches!(s3.get(&ours).await, Err(object_store::Error::NotFound { .. })), "our copy is deleted");
+    assert_eq!(&s3.get(&victim).await.unwrap().bytes().await.unwrap()[..], b"not a backup", "the other object is untouched");
+    let _ = moto.child.start_kill();
+    let _ = moto.child.wait().await;
+}
+
 // ------------------------------------------------------------------------------------------------
 // SIGKILL of the real binary
 

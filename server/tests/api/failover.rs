@@ -148,14 +148,25 @@ impl Load {
     }
 }
 
+/// /health's status, and which database is in use. An anonymous /health says only healthy or not;
+/// the database comes from /metrics, which needs no session (the session store is the database
+/// being failed over).
 async fn health(client: &Client, base: &str) -> (StatusCode, Value) {
-    match client.get(format!("{base}/health")).timeout(Duration::from_secs(5)).send().await {
+    let (status, mut body) = match client.get(format!("{base}/health")).timeout(Duration::from_secs(5)).send().await {
         Ok(r) => {
             let s = r.status();
             (s, r.json().await.unwrap_or(Value::Null))
         }
-        Err(_) => (StatusCode::GATEWAY_TIMEOUT, Value::Null),
+        Err(_) => return (StatusCode::GATEWAY_TIMEOUT, Value::Null),
+    };
+    if status == StatusCode::OK {
+        for which in ["primary", "mirror"] {
+            if metric(client, base, &format!("mostrador_database_active{{database=\"{which}\"}}")).await == 1.0 {
+                body["database"] = which.into();
+            }
+        }
     }
+    (status, body)
 }
 
 async fn wait_for_database(client: &Client, base: &str, which: &str, within: Duration) -> Duration {

@@ -228,11 +228,12 @@ pub async fn audit_log_never_holds_passwords(app: TestApp) {
 
 /// Role and mode on /health, the liveness route, the HA routes' guards, and /metrics.
 pub async fn health_livez_metrics_and_guards(app: TestApp) {
+    // Role and mode are for signed-in users (operations::health_reports_connected_database).
+    app.login_admin().await;
     let (s, health) = status_json(app.get("/health").await).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!((health["role"].as_str(), health["mode"].as_str(), health["database"].as_str()), (Some("primary"), Some("normal"), Some("primary")));
     assert_eq!(app.get("/livez").await.status(), StatusCode::OK);
-    app.login_admin().await;
     let (s, body) = status_json(app.client.put(app.url("/api/ha/emergency")).json(&json!({"on": true})).send().await.unwrap()).await;
     assert_eq!((s, code(&body)), (StatusCode::CONFLICT, "not_a_standby"));
     let (s, body) = status_json(app.post("/api/ha/ship", &json!({})).await).await;

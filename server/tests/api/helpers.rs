@@ -46,6 +46,7 @@ pub fn config(data_dir: &std::path::Path, database_url: Option<String>) -> Serve
         failover: mostrador::config::FailoverConfig::defaults(),
         alerts: mostrador::config::AlertConfig::defaults(),
         tls: mostrador::config::TlsConfig::defaults(),
+        ops: mostrador::config::OpsConfig::defaults(),
         no_log_file: true,
         test_routes: true,
         idempotency_retention_days: 30,

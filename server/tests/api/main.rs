@@ -70,6 +70,9 @@ fn main() {
         users::deactivated_user_is_signed_out,
         users::password_change_works,
         users::last_admin_cannot_be_removed,
+        users::admins_demoting_each_other_leave_an_admin,
+        auth::rebinding_host_origin_is_refused,
+        backup::offsite_key_comes_from_our_naming,
         catalog::product_crud,
         catalog::client_chosen_id_and_duplicate_id,
         catalog::stale_patch_is_409_with_current_row,
@@ -167,6 +170,15 @@ fn main() {
         compression::json_answers_are_compressed_above_a_small_size,
         acme::certificate_is_issued_served_and_renewed,
         acme::unreachable_acme_directory_stops_the_start,
+        auth::public_url_name_is_accepted,
+        auth::forwarded_for_counts_only_from_trusted_proxies,
+        auth::login_limiter_memory_is_capped,
+        auth::huge_usernames_leave_memory_flat,
+        auth::failed_login_log_line_is_escaped,
+        operations::metrics_stay_bounded_under_junk_requests,
+        operations::metrics_token_is_required_when_set,
+        operations::shutdown_has_a_deadline,
+        operations::data_dir_is_owner_only,
     ];
 
     let mut trials = Vec::new();

@@ -87,6 +87,43 @@ pub async fn last_admin_cannot_be_removed(app: TestApp) {
     assert_eq!(app.get("/api/users").await.status(), StatusCode::OK, "still an admin");
 }
 
+/// Two admins demoting each other at the same moment: one wins, the other gets 409 `last_admin`
+/// (or 403, having lost its rights first); there is always an active admin afterwards. Raced 25
+/// times, the winner promoting the other back each round.
+pub async fn admins_demoting_each_other_leave_an_admin(app: TestApp) {
+    app.login_admin().await;
+    let ana = app.client_for_new_user("ana", "admin").await;
+    let (_, admin) = status_json(app.get("/api/auth/me").await).await;
+    let (_, me) = status_json(ana.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    let ids = [admin["id"].as_str().unwrap().to_owned(), me["id"].as_str().unwrap().to_owned()];
+    let clients = [app.client.clone(), ana];
+    let demote = |by: usize| {
+        let (client, target) = (clients[by].clone(), app.url(&format!("/api/users/{}", ids[1 - by])));
+        async move { client.patch(target).json(&json!({"role": "cashier"})).send().await.unwrap().status() }
+    };
+    for round in 0..25 {
+        let (a, b) = tokio::join!(demote(0), demote(1));
+        let admins: Vec<bool> = {
+            let rows = sqlx::query_scalar::<_, String>("SELECT role FROM users WHERE active = TRUE ORDER BY username")
+                .fetch_all(&app.db.pool())
+                .await
+                .unwrap();
+            rows.iter().map(|r| r == "admin").collect()
+        };
+        assert!(admins.contains(&true), "round {round}: no admin left ({a}, {b})");
+        assert!([a, b].contains(&StatusCode::OK), "round {round}: one demotion wins ({a}, {b})");
+        // The winner promotes the loser back for the next round.
+        let winner = if a == StatusCode::OK { 0 } else { 1 };
+        let r = clients[winner]
+            .patch(app.url(&format!("/api/users/{}", ids[1 - winner])))
+            .json(&json!({"role": "admin"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "round {round}");
+    }
+}
+
 /// `mostrador user create` reads the password from stdin when it is not a terminal.
 pub async fn cli_creates_a_user_from_stdin() {
     let data = tempfile::tempdir().unwrap();
