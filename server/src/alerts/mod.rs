@@ -34,6 +34,7 @@ pub enum AlertKind {
     RepeatedCrashes,
     DatabaseUnreachable,
     ReconciliationRejected,
+    PeerAuthFailed,
 }
 
 impl AlertKind {
@@ -51,6 +52,7 @@ impl AlertKind {
             AlertKind::RepeatedCrashes => "repeated_crashes",
             AlertKind::DatabaseUnreachable => "database_unreachable",
             AlertKind::ReconciliationRejected => "reconciliation_rejected",
+            AlertKind::PeerAuthFailed => "peer_auth_failed",
         }
     }
 }

@@ -63,7 +63,8 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
-/// A signed-in admin; a cashier gets 403.
+/// A signed-in admin; a cashier gets 403. Guards the admin-only areas of the permission table
+/// (`app::permissions`: users, backups, reports, exports, system).
 pub struct AdminUser(pub User);
 
 impl FromRequestParts<AppState> for AdminUser {

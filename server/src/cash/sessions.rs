@@ -113,6 +113,7 @@ pub async fn open(
     ApiJson(raw): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
     let body: OpenRequest = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    crate::permissions::require(&user, crate::permissions::Action::OpenTill)?;
     let mut errors = FieldErrors::new();
     let register = body.register.trim().to_owned();
     if register.is_empty() || register.chars().count() > 64 {
@@ -180,6 +181,7 @@ pub async fn close(
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<CloseRequest>,
 ) -> Result<Json<CashSession>, ApiError> {
+    crate::permissions::require(&user, crate::permissions::Action::CloseTill)?;
     if body.counted_cents < 0 {
         return Err(ApiError::invalid("counted_cents", "must be 0 or more"));
     }

@@ -69,6 +69,7 @@ pub async fn ship_now(state: &AppState) -> Result<Shipment, ApiError> {
         .clone()
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::conflict("ha_not_configured", "MOSTRADOR_HA_SECRET is not set on this node"))?;
+    super::security::peer_url(&ha.config, "MOSTRADOR_STANDBY_URL", &standby)?;
     let _work = ha.work.lock().await;
     let started = Instant::now();
     let mut shipment = Shipment {

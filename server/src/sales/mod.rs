@@ -260,6 +260,10 @@ pub async fn create(
     ApiJson(raw): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
     let sale: NewSale = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    crate::permissions::require(&user, crate::permissions::Action::Sell)?;
+    if sale.lines.iter().any(|l| l.unit_price_cents.is_some()) {
+        crate::permissions::require(&user, crate::permissions::Action::OverridePrice)?;
+    }
     validate(&sale)?;
     let mut conn = tx.lock().await;
     let hash = by_id::body_hash(&raw);

@@ -13,6 +13,7 @@ mod ha;
 mod helpers;
 mod idempotency;
 mod operations;
+mod permissions;
 mod postgres;
 mod pwa;
 mod sales;
@@ -129,6 +130,7 @@ fn main() {
         dashboard::summary_matches_the_sales_made,
         dashboard::late_offline_operations_are_listed_once,
         dashboard::dashboard_is_for_admins,
+        permissions::cashier_does_counter_work_and_nothing_that_needs_an_admin,
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
         operations::health_is_503_when_postgres_stops,
@@ -148,6 +150,9 @@ fn main() {
         ha::standby_emergency_valve_reconcile_and_ship,
         ha::reconcile_from_the_command_line,
         ha::repeated_crashes_raise_an_alert,
+        ha::forged_standby_operations_are_refused,
+        ha::weak_secret_and_plain_http_peers_are_refused,
+        ha::failed_peer_authentications_are_rate_limited_and_alerted,
     ];
 
     let mut trials = Vec::new();
