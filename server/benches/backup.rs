@@ -19,8 +19,6 @@ use std::{
 };
 
 use hdrhistogram::Histogram;
-use mostrador::db::Db;
-use reqwest::Client;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -31,26 +29,10 @@ const TIMEOUT_SECS: u64 = 600;
 const CLIENTS: usize = 16;
 const LATENCY_SALES: usize = 1500;
 
-struct Bench {
-    base: String,
-    client: Client,
-    db: Db,
-    session: String,
-    product: String,
-    _dir: tempfile::TempDir,
-}
+use common::Bench;
 
 async fn spawn(database_url: Option<String>) -> Bench {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = common::serve_config(dir.path(), database_url);
-    config.allow_negative_stock = ALLOW_NEGATIVE;
-    config.request_timeout_secs = TIMEOUT_SECS;
-    let common::Running { base, client, db } = common::spawn(config, true, CLIENTS).await;
-    let session = Uuid::new_v4().to_string();
-    client.post(format!("{base}/api/cash-sessions")).json(&json!({"id": session, "register": "bench", "opening_float_cents": 0})).send().await.unwrap();
-    let p: Value = client.post(format!("{base}/api/products")).json(&json!({"sku": "B", "name": "Bench", "price_cents": 100, "cost_cents": 1})).send().await.unwrap().json().await.unwrap();
-    let product = p["id"].as_str().unwrap().to_owned();
-    Bench { base, client, db, session, product, _dir: dir }
+    common::bench(database_url, ALLOW_NEGATIVE, TIMEOUT_SECS, CLIENTS, 0).await
 }
 
 /// SALES sales of LINES_PER_SALE lines each, written with SQL (the same statement on both engines).

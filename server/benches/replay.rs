@@ -36,13 +36,7 @@ async fn run(primary_url: Option<String>, standby_url: Option<String>) -> Times 
     pc.ha.ha_insecure_http = true;
     let primary = common::spawn(pc, true, 4).await;
     let (p, pb) = (&primary.client, &primary.base);
-    let session = Uuid::new_v4();
-    p.post(format!("{pb}/api/cash-sessions")).json(&json!({"id": session, "register": "bench", "opening_float_cents": 0})).send().await.unwrap();
-    let product: Value = p.post(format!("{pb}/api/products")).json(&json!({"sku": "B", "name": "Bench", "price_cents": 100, "cost_cents": 1}))
-        .send().await.unwrap().json().await.unwrap();
-    let product = product["id"].as_str().unwrap().to_owned();
-    p.post(format!("{pb}/api/inventory-movements")).json(&json!({"id": Uuid::new_v4(), "product_id": product, "delta": 1_000_000, "reason": "purchase"}))
-        .send().await.unwrap();
+    let (session, product) = common::open_till_with_product(p, pb, 1_000_000).await;
     // The standby gets the primary's data (and its admin), then takes writes in emergency mode.
     let shipped: Value = p.post(format!("{pb}/api/ha/ship")).send().await.unwrap().json().await.unwrap();
     assert_eq!(shipped["status"], "shipped", "{shipped}");

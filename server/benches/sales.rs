@@ -11,8 +11,6 @@ mod postgres;
 use std::{sync::Arc, time::{Duration, Instant}};
 
 use hdrhistogram::Histogram;
-use mostrador::db::Db;
-use reqwest::Client;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -22,27 +20,10 @@ const CLIENTS: usize = 64;
 const SALES: usize = 4000;
 const QUEUE: usize = 10_000;
 
-struct Bench {
-    base: String,
-    client: Client,
-    db: Db,
-    session: String,
-    product: String,
-    _dir: tempfile::TempDir,
-}
+use common::Bench;
 
 async fn spawn(database_url: Option<String>) -> Bench {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = common::serve_config(dir.path(), database_url);
-    config.allow_negative_stock = ALLOW_NEGATIVE;
-    config.request_timeout_secs = TIMEOUT_SECS;
-    let common::Running { base, client, db } = common::spawn(config, true, CLIENTS).await;
-    let session = Uuid::new_v4().to_string();
-    client.post(format!("{base}/api/cash-sessions")).json(&json!({"id": session, "register": "bench", "opening_float_cents": 0})).send().await.unwrap();
-    let p: Value = client.post(format!("{base}/api/products")).json(&json!({"sku": "B", "name": "Bench", "price_cents": 100, "cost_cents": 1})).send().await.unwrap().json().await.unwrap();
-    let product = p["id"].as_str().unwrap().to_owned();
-    client.post(format!("{base}/api/inventory-movements")).json(&json!({"id": Uuid::new_v4(), "product_id": product, "delta": 100_000_000, "reason": "purchase"})).send().await.unwrap();
-    Bench { base, client, db, session, product, _dir: dir }
+    common::bench(database_url, ALLOW_NEGATIVE, TIMEOUT_SECS, CLIENTS, 100_000_000).await
 }
 
 fn sale_body(b: &Bench) -> Value {

@@ -135,11 +135,7 @@ fn CashMovementForm(session_id: Uuid) -> impl IntoView {
         amount.set(String::new());
         reason.set(String::new());
         error.set(None);
-        spawn_local(async move {
-            if sync::enqueue(sync, item).await.is_ok() {
-                toast.show("saved");
-            }
-        });
+        queue_and_confirm(sync, toast, item);
     };
     view! {
         <form class="panel" on:submit=submit data-testid="cash-movement-form">
@@ -154,17 +150,33 @@ fn CashMovementForm(session_id: Uuid) -> impl IntoView {
                     </label>
                 }).collect_view()}
             </fieldset>
-            <label class="field">
-                <span class="label">{move || i18n.t("amount")}</span>
-                <input type="text" inputmode="decimal" name="cash-amount" data-testid="cash-amount" autocomplete="off" prop:value=amount on:input=move |ev| amount.set(event_target_value(&ev))/>
-            </label>
-            <label class="field">
-                <span class="label">{move || i18n.t("reason")}</span>
-                <input type="text" name="cash-reason" data-testid="cash-reason" autocomplete="off" prop:value=reason on:input=move |ev| reason.set(event_target_value(&ev))/>
-            </label>
+            <TextField label="amount" name="cash-amount" value=amount inputmode="decimal"/>
+            <TextField label="reason" name="cash-reason" value=reason/>
             {move || error.get().map(|t| view! { <p class="field-error" role="alert">{i18n.t(t)}</p> })}
             <button type="submit" class="btn primary" data-testid="cash-movement-save">{move || i18n.t("save")}</button>
         </form>
+    }
+}
+
+/// Queues a write in the outbox (sent at once when online) and says "Guardado" once it is stored.
+fn queue_and_confirm(sync: sync::SyncState, toast: crate::components::Toast, item: crate::offline::outbox::OutboxItem) {
+    spawn_local(async move {
+        if sync::enqueue(sync, item).await.is_ok() {
+            toast.show("saved");
+        }
+    });
+}
+
+/// A labelled one-line text field bound to `value`; `name` is also its test id.
+#[component]
+fn TextField(label: Key, name: &'static str, value: RwSignal<String>, #[prop(optional)] inputmode: Option<&'static str>) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <label class="field">
+            <span class="label">{move || i18n.t(label)}</span>
+            <input type="text" inputmode=inputmode name=name data-testid=name autocomplete="off"
+                prop:value=value on:input=move |ev| value.set(event_target_value(&ev))/>
+        </label>
     }
 }
 
@@ -196,27 +208,14 @@ fn ExpenseForm(session_id: Uuid) -> impl IntoView {
         amount.set(String::new());
         description.set(String::new());
         error.set(None);
-        spawn_local(async move {
-            if sync::enqueue(sync, item).await.is_ok() {
-                toast.show("saved");
-            }
-        });
+        queue_and_confirm(sync, toast, item);
     };
     view! {
         <form class="panel" on:submit=submit data-testid="expense-form">
             <h2>{move || i18n.t("expense")}</h2>
-            <label class="field">
-                <span class="label">{move || i18n.t("expense_category")}</span>
-                <input type="text" name="expense-category" data-testid="expense-category" autocomplete="off" prop:value=category on:input=move |ev| category.set(event_target_value(&ev))/>
-            </label>
-            <label class="field">
-                <span class="label">{move || i18n.t("amount")}</span>
-                <input type="text" inputmode="decimal" name="expense-amount" data-testid="expense-amount" autocomplete="off" prop:value=amount on:input=move |ev| amount.set(event_target_value(&ev))/>
-            </label>
-            <label class="field">
-                <span class="label">{move || i18n.t("description")}</span>
-                <input type="text" name="expense-description" data-testid="expense-description" autocomplete="off" prop:value=description on:input=move |ev| description.set(event_target_value(&ev))/>
-            </label>
+            <TextField label="expense_category" name="expense-category" value=category/>
+            <TextField label="amount" name="expense-amount" value=amount inputmode="decimal"/>
+            <TextField label="description" name="expense-description" value=description/>
             {move || error.get().map(|t| view! { <p class="field-error" role="alert">{i18n.t(t)}</p> })}
             <button type="submit" class="btn primary" data-testid="expense-save">{move || i18n.t("save")}</button>
         </form>
@@ -255,11 +254,7 @@ fn StockMovementForm(products: RwSignal<Vec<Value>>) -> impl IntoView {
         delta.set(String::new());
         note.set(String::new());
         error.set(None);
-        spawn_local(async move {
-            if sync::enqueue(sync, item).await.is_ok() {
-                toast.show("saved");
-            }
-        });
+        queue_and_confirm(sync, toast, item);
     };
     view! {
         <form class="panel" on:submit=submit data-testid="stock-form">
@@ -274,10 +269,7 @@ fn StockMovementForm(products: RwSignal<Vec<Value>>) -> impl IntoView {
                     }).collect_view()}
                 </select>
             </label>
-            <label class="field">
-                <span class="label">{move || i18n.t("units_delta")}</span>
-                <input type="text" inputmode="numeric" name="stock-delta" data-testid="stock-delta" autocomplete="off" prop:value=delta on:input=move |ev| delta.set(event_target_value(&ev))/>
-            </label>
+            <TextField label="units_delta" name="stock-delta" value=delta inputmode="numeric"/>
             <label class="field">
                 <span class="label">{move || i18n.t("reason")}</span>
                 <select name="stock-reason" data-testid="stock-reason" prop:value=reason on:change=move |ev| reason.set(event_target_value(&ev))>
@@ -285,10 +277,7 @@ fn StockMovementForm(products: RwSignal<Vec<Value>>) -> impl IntoView {
                     {move || STOCK_REASONS.into_iter().filter(|r| session.may(crate::permissions::inventory_movement(r))).map(|r| view! { <option value=r>{move || i18n.t(reason_key(r))}</option> }).collect_view()}
                 </select>
             </label>
-            <label class="field">
-                <span class="label">{move || i18n.t("notes")}</span>
-                <input type="text" name="stock-note" autocomplete="off" prop:value=note on:input=move |ev| note.set(event_target_value(&ev))/>
-            </label>
+            <TextField label="notes" name="stock-note" value=note/>
             {move || error.get().map(|t| view! { <p class="field-error" role="alert">{i18n.t(t)}</p> })}
             <button type="submit" class="btn primary" data-testid="stock-save">{move || i18n.t("save")}</button>
         </form>

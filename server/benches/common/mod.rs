@@ -9,7 +9,8 @@ use mostrador::{
     http::Application,
 };
 use reqwest::Client;
-use serde_json::json;
+use serde_json::{json, Value};
+use uuid::Uuid;
 
 pub const PASSWORD: &str = "bench-password";
 
@@ -69,4 +70,49 @@ pub async fn spawn(config: ServeConfig, with_admin: bool, pool: usize) -> Runnin
 pub async fn sign_in(client: &Client, base: &str) {
     let r = client.post(format!("{base}/api/auth/login")).json(&json!({"username": "admin", "password": PASSWORD})).send().await.unwrap();
     assert!(r.status().is_success(), "sign in: {}", r.status());
+}
+
+/// An open till and one product ("B", 1.00) with `stock` units: what sales need. Returns their ids.
+pub async fn open_till_with_product(client: &Client, base: &str, stock: i64) -> (String, String) {
+    let session = Uuid::new_v4().to_string();
+    client.post(format!("{base}/api/cash-sessions")).json(&json!({"id": session, "register": "bench", "opening_float_cents": 0})).send().await.unwrap();
+    let p: Value = client
+        .post(format!("{base}/api/products"))
+        .json(&json!({"sku": "B", "name": "Bench", "price_cents": 100, "cost_cents": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let product = p["id"].as_str().unwrap().to_owned();
+    if stock != 0 {
+        client
+            .post(format!("{base}/api/inventory-movements"))
+            .json(&json!({"id": Uuid::new_v4(), "product_id": product, "delta": stock, "reason": "purchase"}))
+            .send()
+            .await
+            .unwrap();
+    }
+    (session, product)
+}
+
+/// A server with an admin, an open till and a product, for the sales and backup benches.
+pub struct Bench {
+    pub base: String,
+    pub client: Client,
+    pub db: Db,
+    pub session: String,
+    pub product: String,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn bench(database_url: Option<String>, allow_negative_stock: bool, request_timeout_secs: u64, clients: usize, stock: i64) -> Bench {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = serve_config(dir.path(), database_url);
+    config.allow_negative_stock = allow_negative_stock;
+    config.request_timeout_secs = request_timeout_secs;
+    let Running { base, client, db } = spawn(config, true, clients).await;
+    let (session, product) = open_till_with_product(&client, &base, stock).await;
+    Bench { base, client, db, session, product, _dir: dir }
 }

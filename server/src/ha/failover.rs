@@ -86,6 +86,8 @@ pub struct Failover {
     primary_url: String,
     mirror_url: String,
     mirror_pool: AnyPool,
+    /// The mirror as a `Db` (the same pool), for its node_state record and its audit log.
+    mirror: Db,
     inner: Mutex<Inner>,
     /// Held while this instance is the one that decided a failover.
     lease: tokio::sync::Mutex<Option<PgConnection>>,
@@ -113,6 +115,7 @@ impl Failover {
             config,
             primary_url,
             mirror_url,
+            mirror: db.with_pool(mirror_pool.clone(), Which::Mirror),
             mirror_pool,
             inner: Mutex::new(Inner {
                 phase: Phase::Normal,
@@ -141,6 +144,15 @@ impl Failover {
             since: inner.since.clone(),
             message: inner.message.clone(),
         }
+    }
+
+    /// The decision record every instance reads on the mirror (`node_state` key `failover`).
+    async fn record(&self) -> Result<Option<serde_json::Value>, sqlx::Error> {
+        super::node_state::get(&self.mirror, STATE_KEY).await
+    }
+
+    async fn set_record(&self, record: &serde_json::Value) -> Result<(), sqlx::Error> {
+        super::node_state::put(&self.mirror, STATE_KEY, record).await
     }
 
     pub fn phase(&self) -> Phase {
@@ -220,8 +232,7 @@ pub async fn run(state: AppState, failover: Arc<Failover>) {
 /// At start-up: if the mirror records that it took over (this instance restarted meanwhile, or
 /// another instance decided), serve from it.
 async fn restore_decision(state: &AppState, f: &Arc<Failover>) {
-    let mirror_db = state.db.with_pool(f.mirror_pool.clone(), Which::Mirror);
-    if let Ok(Some(v)) = super::node_state::get(&mirror_db, STATE_KEY).await {
+    if let Ok(Some(v)) = f.record().await {
         if v["active"] == "mirror" {
             let mark = v["audit_mark"].as_i64().unwrap_or(0);
             switch_to_mirror(state, f, mark, v["at"].as_str().unwrap_or("").to_owned());
@@ -267,7 +278,6 @@ async fn check_primary(state: &AppState, f: &Arc<Failover>) {
 /// Fails over if this instance gets the lease and the mirror is close enough; otherwise follows
 /// the lease holder's recorded decision.
 async fn try_failover(state: &AppState, f: &Arc<Failover>) {
-    let mirror_db = state.db.with_pool(f.mirror_pool.clone(), Which::Mirror);
     // 1. The lease.
     let mut lease = f.lease.lock().await;
     if lease.is_none() {
@@ -279,7 +289,7 @@ async fn try_failover(state: &AppState, f: &Arc<Failover>) {
                 } else {
                     drop(lease);
                     // Another instance decides: follow what it recorded.
-                    if let Ok(Some(v)) = super::node_state::get(&mirror_db, STATE_KEY).await {
+                    if let Ok(Some(v)) = f.record().await {
                         if v["active"] == "mirror" {
                             switch_to_mirror(state, f, v["audit_mark"].as_i64().unwrap_or(0), v["at"].as_str().unwrap_or("").into());
                         }
@@ -332,7 +342,7 @@ async fn try_failover(state: &AppState, f: &Arc<Failover>) {
     };
     let at = now();
     let decision = json!({"active": "mirror", "at": at, "audit_mark": mark, "by": state.node.to_string()});
-    if let Err(e) = super::node_state::put(&mirror_db, STATE_KEY, &decision).await {
+    if let Err(e) = f.set_record(&decision).await {
         tracing::warn!(error = %e, "could not record the failover on the mirror");
     }
     switch_to_mirror(state, f, mark, at);
@@ -422,8 +432,7 @@ async fn check_while_failed_over(state: &AppState, f: &Arc<Failover>) {
     // Whoever holds the lease decides. An instance that restarted while failed over, or a follower
     // whose decider died, takes it over when it is free; a decision left half-done by a dead decider
     // (`failing_back`) is then taken back, so no instance keeps holding its requests for it.
-    let mirror_db = state.db.with_pool(f.mirror_pool.clone(), Which::Mirror);
-    let record = super::node_state::get(&mirror_db, STATE_KEY).await.ok().flatten();
+    let record = f.record().await.ok().flatten();
     // The decider failed back already (and let the lease go): follow it, never take over — a new
     // decider would fence the primary everyone just went back to.
     let decided_back = record.as_ref().is_some_and(|r| r["active"] == "primary");
@@ -434,7 +443,7 @@ async fn check_while_failed_over(state: &AppState, f: &Arc<Failover>) {
     if let Some(record) = record {
         if record["failing_back"] == true && !f.inner.lock().expect("not poisoned").failing_back {
             let mark = f.inner.lock().expect("not poisoned").audit_mark;
-            let _ = super::node_state::put(&mirror_db, STATE_KEY, &json!({"active": "mirror", "audit_mark": mark, "at": now()})).await;
+            let _ = f.set_record(&json!({"active": "mirror", "audit_mark": mark, "at": now()})).await;
         }
     }
     match f.reachable(&f.primary_url).await {
@@ -481,8 +490,7 @@ async fn take_lease(f: &Failover) -> bool {
 /// back while the decider replays (`failing_back`), and goes back to the primary after it. It only
 /// ever opens a gate it held itself (a restore may hold the same gate).
 async fn follow(state: &AppState, f: &Arc<Failover>) {
-    let mirror_db = state.db.with_pool(f.mirror_pool.clone(), Which::Mirror);
-    let Ok(Some(record)) = super::node_state::get(&mirror_db, STATE_KEY).await else { return };
+    let Ok(Some(record)) = f.record().await else { return };
     let gate = &state.backups.gate;
     let holding = f.inner.lock().expect("not poisoned").holding;
     if record["active"] == "primary" {
@@ -511,10 +519,9 @@ async fn follow(state: &AppState, f: &Arc<Failover>) {
 /// Replays the mirror's writes since the failover into the primary, then serves from the primary.
 async fn failback(state: &AppState, f: &Arc<Failover>) {
     let mark = f.inner.lock().expect("not poisoned").audit_mark;
-    let mirror_db = state.db.with_pool(f.mirror_pool.clone(), Which::Mirror);
     // Other instances (followers) hold their requests once they read this; give them two checks.
     let announce = json!({"active": "mirror", "failing_back": true, "audit_mark": mark, "at": now()});
-    if super::node_state::put(&mirror_db, STATE_KEY, &announce).await.is_err() {
+    if f.set_record(&announce).await.is_err() {
         f.set_message("failback postponed: the mirror did not take the announcement");
         return;
     }
@@ -534,8 +541,7 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
         let options = AnyConnectOptions::from_str(&f.primary_url).map_err(|e| e.to_string())?;
         let primary = pool_options().connect_with(options).await.map_err(|e| format!("connecting to the primary: {e}"))?;
         let primary_db = state.db.with_pool(primary.clone(), Which::Primary);
-        let mirror_db = state.db.with_pool(f.mirror_pool.clone(), Which::Mirror);
-        let mut replay_state = state.clone();
+            let mut replay_state = state.clone();
         replay_state.db = primary_db.clone();
         let router = crate::http::router(replay_state);
         let mut report = ReplayReport::new(format!("mirror database (audit id > {mark})"));
@@ -544,7 +550,7 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
         // mirror; it is over within the request timeout. Replay until then, and once more after.
         let last_call = announced + f.config.interval() + state.config.request_timeout();
         loop {
-            let ops = reconcile::load(&mirror_db, Selection::Every, after, 500).await.map_err(|e| format!("reading the mirror's log: {e}"))?;
+            let ops = reconcile::load(&f.mirror, Selection::Every, after, 500).await.map_err(|e| format!("reading the mirror's log: {e}"))?;
             for op in &ops {
                 reconcile::replay_one(&router, &primary_db, op, &mut report).await.map_err(|e| format!("replay stopped: {e}"))?;
             }
@@ -582,7 +588,7 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
                 inner.message = Some("failed back; the mirror diverged and must be seeded again (mostrador mirror init)".into());
             }
             let record = json!({"active": "primary", "needs_resync": true, "at": now(), "replay": reconcile::summary(&report)});
-            let _ = super::node_state::put(&mirror_db, STATE_KEY, &record).await;
+            let _ = f.set_record(&record).await;
             let _ = super::node_state::put(&state.db, STATE_KEY, &record).await;
             state.metrics.failbacks.inc();
             let message = format!(
@@ -596,7 +602,7 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
         Err(e) => {
             drop(closed);
             let record = json!({"active": "mirror", "audit_mark": mark, "at": now()});
-            let _ = super::node_state::put(&mirror_db, STATE_KEY, &record).await;
+            let _ = f.set_record(&record).await;
             // Keep serving from the mirror; fence the primary again so nothing else writes there.
             let _ = fence(f, true).await;
             {

@@ -120,6 +120,15 @@ impl Ha {
         self.accepts_writes()
     }
 
+    /// The shared secret of the two nodes, or 409 `ha_not_configured`.
+    pub fn secret(&self) -> Result<&str, ApiError> {
+        self.config
+            .ha_secret
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::conflict("ha_not_configured", "MOSTRADOR_HA_SECRET is not set on this node"))
+    }
+
     /// True when the environment forces emergency mode (the toggle cannot turn it off).
     pub fn emergency_forced(&self) -> bool {
         self.config.emergency_mode

@@ -46,9 +46,7 @@ impl FromRequestParts<AppState> for Peer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(secret) = state.ha.config.ha_secret.as_deref().filter(|s| !s.is_empty()) else {
-            return Err(ApiError::conflict("ha_not_configured", "MOSTRADOR_HA_SECRET is not set on this node"));
-        };
+        let secret = state.ha.secret()?;
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -64,7 +62,7 @@ impl FromRequestParts<AppState> for Peer {
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
         // Comparing digests keeps the comparison's time independent of where the strings differ.
-        if Sha256::digest(given.as_bytes()) != Sha256::digest(secret.as_bytes()) {
+        if Sha256::digest(given.as_bytes()) != Sha256::digest(secret) {
             let count = failures.record(ip);
             tracing::warn!(client = %ip, path = parts.uri.path(), count, "failed peer authentication");
             if failures.should_alert() {
@@ -121,18 +119,33 @@ pub async fn valve_report(db: &Db, role: NodeRole, mode: Mode) -> Result<ValveRe
     })
 }
 
+impl ValveReport {
+    /// Why a shipment may not overwrite this node (`None` when the valve is clear): the one wording
+    /// both the receiver's refusal and the sender's abort use.
+    pub fn refusal(&self) -> Option<String> {
+        if self.clear {
+            None
+        } else if self.role != "standby" {
+            Some(format!("the node is a {}, not a standby", self.role))
+        } else if self.emergency_mode {
+            Some("emergency mode is on on the standby".into())
+        } else {
+            Some(format!(
+                "the standby holds {} emergency write(s) not reconciled yet (oldest {})",
+                self.unreconciled,
+                self.oldest_unreconciled_at.as_deref().unwrap_or("?")
+            ))
+        }
+    }
+}
+
 /// 409 `emergency_writes_present` unless the valve is clear (409 `not_a_standby` on a primary).
 pub async fn check_valve(state: &AppState) -> Result<(), ApiError> {
     let report = valve_report(&state.db, state.ha.role(), state.ha.mode()).await?;
     if report.role != "standby" {
         return Err(ApiError::conflict("not_a_standby", "this node is a primary: it never takes a shipped backup"));
     }
-    if !report.clear {
-        let why = if report.emergency_mode {
-            "emergency mode is on here".to_owned()
-        } else {
-            format!("{} emergency write(s) are not reconciled yet (oldest {})", report.unreconciled, report.oldest_unreconciled_at.as_deref().unwrap_or("?"))
-        };
+    if let Some(why) = report.refusal() {
         return Err(ApiError::Conflict {
             code: "emergency_writes_present",
             message: format!("backup shipping refused: {why}; reconcile them into the primary first"),

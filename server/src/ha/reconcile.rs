@@ -322,12 +322,7 @@ pub fn summary(report: &ReplayReport) -> Value {
 /// page, replay them here, and tell the standby which ones are done.
 pub async fn from_standby(state: &crate::http::AppState, from: &str, all: bool) -> Result<ReplayReport, ApiError> {
     let ha = &state.ha;
-    let secret = ha
-        .config
-        .ha_secret
-        .clone()
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::conflict("ha_not_configured", "MOSTRADOR_HA_SECRET is not set on this node"))?;
+    let secret = ha.secret()?.to_owned();
     if ha.role() != crate::config::NodeRole::Primary {
         return Err(ApiError::conflict("not_a_primary", "reconciliation replays a standby's writes into the primary: run it there"));
     }

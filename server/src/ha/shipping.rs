@@ -63,12 +63,7 @@ pub async fn ship_now(state: &AppState) -> Result<Shipment, ApiError> {
     let Some(standby) = ha.config.standby_url.clone().map(|u| u.trim_end_matches('/').to_owned()) else {
         return Err(ApiError::conflict("ha_not_configured", "MOSTRADOR_STANDBY_URL is not set on this node"));
     };
-    let secret = ha
-        .config
-        .ha_secret
-        .clone()
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::conflict("ha_not_configured", "MOSTRADOR_HA_SECRET is not set on this node"))?;
+    let secret = ha.secret()?.to_owned();
     super::security::peer_url(&ha.config, "MOSTRADOR_STANDBY_URL", &standby)?;
     let _work = ha.work.lock().await;
     let started = Instant::now();
@@ -126,14 +121,7 @@ async fn ship(state: &AppState, standby: &str, secret: &str, shipment: &mut Ship
         return Err(failed(format!("the standby's valve answered {status}: {}", valve.text().await.unwrap_or_default())));
     }
     let report: ValveReport = valve.json().await.map_err(|e| failed(format!("the standby's valve: {e}")))?;
-    if !report.clear {
-        let why = if report.role != "standby" {
-            format!("the node at {standby} is a {}, not a standby", report.role)
-        } else if report.emergency_mode {
-            "emergency mode is on on the standby".to_owned()
-        } else {
-            format!("the standby holds {} emergency write(s) not reconciled", report.unreconciled)
-        };
+    if let Some(why) = report.refusal() {
         let status = if report.role == "standby" { ShipmentStatus::Aborted } else { ShipmentStatus::Failed };
         return Err((status, why, serde_json::to_value(&report).ok()));
     }

@@ -66,8 +66,8 @@ impl Default for Metrics {
         registry.register("http_request_duration_seconds", "Time to the response head, by method and route", latency.clone());
         registry.register("idempotent_replays", "Writes answered with a stored response (Idempotent-Replayed)", replays.clone());
         registry.register("push_operations", "Operations received through /api/sync/push, by status class", push_ops.clone());
-        registry.register("backup_newest_age_seconds", "Age of the newest backup (-1 when there is none)", backup_age.clone());
-        registry.register("backups", "Backups listed (local and off-site)", backup_count.clone());
+        registry.register("backup_newest_age_seconds", "Age of the newest local backup (-1 when there is none)", backup_age.clone());
+        registry.register("backups", "Backups kept in the local backup directory", backup_count.clone());
         registry.register("database_active", "1 for the database in use (primary or mirror)", database.clone());
         registry.register("node_role", "1 for this node's role", role.clone());
         registry.register("emergency_mode", "1 when this standby takes writes in emergency mode", emergency.clone());
@@ -111,12 +111,12 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "OpenMetrics text")))]
 pub async fn scrape(State(state): State<AppState>) -> Response {
     let m = &state.metrics;
-    if let Ok(list) = state.backups.list().await {
-        m.backup_count.set(list.backups.len() as i64);
+    // The local metadata files only: a scrape every few seconds must not list the S3 bucket.
+    if let Ok(list) = crate::backup::Metadata::list(&state.backups.dir) {
+        m.backup_count.set(list.len() as i64);
         let age = list
-            .backups
             .first()
-            .and_then(|b| chrono::DateTime::parse_from_rfc3339(&b.meta.created_at).ok())
+            .and_then(|b| chrono::DateTime::parse_from_rfc3339(&b.created_at).ok())
             .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0)
             .unwrap_or(-1.0);
         m.backup_age.set(age);

@@ -12,7 +12,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::{
-    helpers::{code, new_client, spawn_app_with, status_json, Engine, TestApp, CLUSTER},
+    helpers::{code, new_client, spawn_app_with, spawn_binary, status_json, Engine, Process, TestApp, CLUSTER},
     postgres::free_port,
 };
 
@@ -622,39 +622,11 @@ struct Server {
 }
 
 async fn start(data: &std::path::Path, database_url: Option<&str>) -> Server {
-    let port = free_port();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mostrador"));
-    cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data)
-        .env("MOSTRADOR_ADMIN_PASSWORD", "backup-admin-pw")
-        .env("MOSTRADOR_NO_LOG_FILE", "true")
-        .env("MOSTRADOR_BACKUP_SCHEDULE", "off")
-        .env("MOSTRADOR_BACKUP_VERIFY_SCHEDULE", "off")
-        .env_remove("MOSTRADOR_S3_BUCKET")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    match database_url {
-        Some(url) => cmd.env("DATABASE_URL", url),
-        None => cmd.env_remove("DATABASE_URL"),
-    };
-    let child = cmd.spawn().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = new_client();
-    for _ in 0..400 {
-        if client.get(format!("{base}/health")).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
-            let r = client
-                .post(format!("{base}/api/auth/login"))
-                .json(&json!({"username": "admin", "password": "backup-admin-pw"}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::OK);
-            return Server { child, base, client };
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("server did not start");
+    let envs: Vec<(&str, String)> = database_url.map(|u| ("DATABASE_URL", u.to_owned())).into_iter().collect();
+    let process = spawn_binary(data, &envs).await;
+    let client = process.admin().await;
+    let Process { child, base } = process;
+    Server { child, base, client }
 }
 
 impl Server {

@@ -1,14 +1,14 @@
 //! The server killed with SIGKILL in the middle of a load of keyed writes, restarted, and every
 //! request retried: each key is applied exactly once.
 
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::{
-    helpers::{new_client, CLUSTER},
+    helpers::{new_client, spawn_binary_on, Process, ADMIN_PASSWORD, CLUSTER},
     postgres::free_port,
 };
 
@@ -18,28 +18,9 @@ struct Server {
 }
 
 async fn start(data: &std::path::Path, database_url: Option<&str>, port: u16) -> Server {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mostrador"));
-    cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data)
-        .env("MOSTRADOR_ADMIN_PASSWORD", "durable-admin-pw")
-        .env("MOSTRADOR_NO_LOG_FILE", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    match database_url {
-        Some(url) => cmd.env("DATABASE_URL", url),
-        None => cmd.env_remove("DATABASE_URL"),
-    };
-    let child = cmd.spawn().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let probe = Client::new();
-    for _ in 0..200 {
-        if probe.get(format!("{base}/health")).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
-            return Server { child, base };
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server did not start");
+    let envs: Vec<(&str, String)> = database_url.map(|u| ("DATABASE_URL", u.to_owned())).into_iter().collect();
+    let Process { child, base } = spawn_binary_on(port, data, &envs).await;
+    Server { child, base }
 }
 
 async fn run(database_url: Option<String>) {
@@ -50,7 +31,7 @@ async fn run(database_url: Option<String>) {
     let client = new_client();
     let r = client
         .post(format!("{}/api/auth/login", server.base))
-        .json(&json!({"username": "admin", "password": "durable-admin-pw"}))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
         .send()
         .await
         .unwrap();

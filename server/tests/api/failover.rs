@@ -175,15 +175,25 @@ async fn metric(client: &Client, base: &str, name: &str) -> f64 {
     text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok())).unwrap_or(-1.0)
 }
 
-pub async fn failover_to_the_mirror_and_failback_by_replay() {
+/// Two throwaway clusters, the mirror subscribed to the primary by `mostrador mirror init` (schema on
+/// both, publication, subscription), and a proxy in front of the primary. The clusters stop when
+/// this is dropped.
+struct Replicated {
+    _clusters: (PgCluster, PgCluster),
+    primary_url: String,
+    mirror_url: String,
+    proxy: Proxy,
+    /// The primary's URL through the proxy: what the server under test is given.
+    through_proxy: String,
+}
+
+async fn replicated() -> Replicated {
     let primary = PgCluster::start_with("-c wal_level=logical");
     let mirror = PgCluster::start();
     let primary_url = primary.create_database().await;
     let mirror_url = mirror.create_database().await;
     let proxy = spawn_proxy(primary.port).await;
     let through_proxy = primary_url.replace(&format!(":{}/", primary.port), &format!(":{}/", proxy.port));
-
-    // `mostrador mirror init`: schema on both, publication, subscription.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mostrador"))
         .args(["mirror", "init", "--mirror-database-url", &mirror_url])
         .env("DATABASE_URL", &primary_url)
@@ -191,17 +201,27 @@ pub async fn failover_to_the_mirror_and_failback_by_replay() {
         .output()
         .unwrap();
     assert!(out.status.success(), "mirror init: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    Replicated { _clusters: (primary, mirror), primary_url, mirror_url, proxy, through_proxy }
+}
 
+/// Automatic failover to `mirror_url` after 3 failed checks of ≤1 s, 1 s apart; alerts to `receiver`.
+fn fast_failover(c: &mut mostrador::config::ServeConfig, mirror_url: &str, receiver: &crate::helpers::Receiver) {
+    c.failover.mirror_database_url = Some(mirror_url.to_owned());
+    c.failover.health_check_interval = 1;
+    c.failover.health_check_timeout = 1;
+    c.failover.health_check_max_retries = 3;
+    c.failover.auto_failover_enabled = true;
+    c.alerts.alert_webhook_url = Some(format!("{}/hook", receiver.base));
+}
+
+pub async fn failover_to_the_mirror_and_failback_by_replay() {
+    let Replicated { primary_url, mirror_url, proxy, through_proxy, .. } = &replicated().await;
+    let (primary_url, mirror_url, through_proxy) = (primary_url.clone(), mirror_url.clone(), through_proxy.clone());
     let receiver = spawn_receiver().await;
     let app = spawn_app_with(Engine::Postgres, Some(through_proxy.clone()), |c| {
+        fast_failover(c, &mirror_url, &receiver);
         c.request_timeout_secs = 3;
-        c.failover.mirror_database_url = Some(mirror_url.clone());
-        c.failover.health_check_interval = 1;
-        c.failover.health_check_timeout = 1;
-        c.failover.health_check_max_retries = 3;
-        c.failover.auto_failover_enabled = true;
         c.failover.failback_healthy_checks = 6;
-        c.alerts.alert_webhook_url = Some(format!("{}/hook", receiver.base));
     })
     .await;
     app.login_admin().await;
@@ -341,32 +361,12 @@ pub async fn failover_to_the_mirror_and_failback_by_replay() {
 /// when the primary vanishes, the failover is refused with an alert, and the server stays on the
 /// primary (503 on /health) rather than serving stale data.
 pub async fn a_mirror_that_stopped_following_is_refused() {
-    let primary = PgCluster::start_with("-c wal_level=logical");
-    let mirror = PgCluster::start();
-    let primary_url = primary.create_database().await;
-    let mirror_url = mirror.create_database().await;
-    let proxy = spawn_proxy(primary.port).await;
-    let through_proxy = primary_url.replace(&format!(":{}/", primary.port), &format!(":{}/", proxy.port));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mostrador"))
-        .args(["mirror", "init", "--mirror-database-url", &mirror_url])
-        .env("DATABASE_URL", &primary_url)
-        .env("MOSTRADOR_NO_LOG_FILE", "true")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "mirror init: {}", String::from_utf8_lossy(&out.stderr));
-    let mut m = PgConnection::connect(&mirror_url).await.unwrap();
+    let Replicated { mirror_url, proxy, through_proxy, .. } = &replicated().await;
+    let mut m = PgConnection::connect(mirror_url).await.unwrap();
     sqlx::query("ALTER SUBSCRIPTION mostrador_mirror DISABLE").execute(&mut m).await.unwrap();
 
     let receiver = spawn_receiver().await;
-    let app = spawn_app_with(Engine::Postgres, Some(through_proxy), |c| {
-        c.failover.mirror_database_url = Some(mirror_url.clone());
-        c.failover.health_check_interval = 1;
-        c.failover.health_check_timeout = 1;
-        c.failover.health_check_max_retries = 3;
-        c.failover.auto_failover_enabled = true;
-        c.alerts.alert_webhook_url = Some(format!("{}/hook", receiver.base));
-    })
-    .await;
+    let app = spawn_app_with(Engine::Postgres, Some(through_proxy.clone()), |c| fast_failover(c, mirror_url, &receiver)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     proxy.set_black_hole(true);
     let refused = receiver.wait_for("/hook", |v| v["alert"]["kind"] == "failover_refused").await;

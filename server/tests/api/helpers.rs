@@ -193,15 +193,21 @@ pub fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or_else(|| panic!("no error envelope in {body}"))
 }
 
-/// The real `mostrador` binary as a child process on a free port, with `envs` on top of a test
-/// baseline (admin password, no log file); killed when dropped.
+/// The real `mostrador` binary as a child process, with `envs` on top of a test baseline (admin
+/// password ADMIN_PASSWORD, no log file, no backup schedule, SQLite unless DATABASE_URL is given);
+/// killed when dropped.
 pub struct Process {
-    _child: tokio::process::Child,
+    pub child: tokio::process::Child,
     pub base: String,
 }
 
+/// On a free port.
 pub async fn spawn_binary(data_dir: &std::path::Path, envs: &[(&str, String)]) -> Process {
-    let port = crate::postgres::free_port();
+    spawn_binary_on(crate::postgres::free_port(), data_dir, envs).await
+}
+
+/// On `port` (a restart on the same address), ready once /health answers 200.
+pub async fn spawn_binary_on(port: u16, data_dir: &std::path::Path, envs: &[(&str, String)]) -> Process {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mostrador"));
     cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data_dir)
@@ -210,6 +216,7 @@ pub async fn spawn_binary(data_dir: &std::path::Path, envs: &[(&str, String)]) -
         .env("MOSTRADOR_BACKUP_SCHEDULE", "off")
         .env("MOSTRADOR_BACKUP_VERIFY_SCHEDULE", "off")
         .env_remove("DATABASE_URL")
+        .env_remove("MOSTRADOR_S3_BUCKET")
         .stdout(std::process::Stdio::null())
         .stderr(if std::env::var_os("MOSTRADOR_TEST_SERVER_LOGS").is_some() {
             std::process::Stdio::inherit()
@@ -224,8 +231,8 @@ pub async fn spawn_binary(data_dir: &std::path::Path, envs: &[(&str, String)]) -
     let base = format!("http://127.0.0.1:{port}");
     let probe = Client::new();
     for _ in 0..400 {
-        if probe.get(format!("{base}/livez")).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
-            return Process { _child: child, base };
+        if probe.get(format!("{base}/health")).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
+            return Process { child, base };
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
