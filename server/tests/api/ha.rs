@@ -329,13 +329,13 @@ pub async fn forged_standby_operations_are_refused() {
     )
     .await;
     let p = primary.admin().await;
-    for (name, role) in [("cajera", "cashier"), ("ex", "cashier")] {
+    for (name, role) in [("cajera", "cashier"), ("exempleado", "cashier")] {
         let (s, _) = post(&p, &primary, "/api/users", json!({"username": name, "password": "password-123", "role": role})).await;
         assert_eq!(s, StatusCode::CREATED);
     }
     let users = get(&p, &primary, "/api/users").await;
     let id_of = |name: &str| users["items"].as_array().unwrap().iter().find(|u| u["username"] == name).unwrap()["id"].as_str().unwrap().to_owned();
-    let (admin, cashier, ex) = (id_of("admin"), id_of("cajera"), id_of("ex"));
+    let (admin, cashier, ex) = (id_of("admin"), id_of("cajera"), id_of("exempleado"));
     let (s, _) = send(&p, reqwest::Method::PATCH, primary.url(&format!("/api/users/{ex}")), Some(json!({"active": false}))).await;
     assert_eq!(s, StatusCode::OK);
     let (s, product) = post(&p, &primary, "/api/products", json!({"sku": "YERBA", "name": "Yerba 1 kg", "price_cents": 2500, "cost_cents": 1000})).await;
@@ -364,7 +364,7 @@ pub async fn forged_standby_operations_are_refused() {
         // The cashier's id under the admin's name; an unknown id; a deactivated user.
         op(9, (cashier.as_str(), "admin"), "PATCH", format!("/api/products/{pid}"), "products", "update", Some(pid.clone()), json!({"version": 1, "price_cents": 2})),
         op(10, (&Uuid::new_v4().to_string(), "admin"), "PATCH", format!("/api/products/{pid}"), "products", "update", Some(pid.clone()), json!({"version": 1, "price_cents": 3})),
-        op(11, (ex.as_str(), "ex"), "POST", "/api/customers".into(), "customers", "create", None, json!({"name": "De un usuario dado de baja"})),
+        op(11, (ex.as_str(), "exempleado"), "POST", "/api/customers".into(), "customers", "create", None, json!({"name": "De un usuario dado de baja"})),
         // Path, entry and body that disagree.
         op(12, a, "PATCH", format!("/api/products/{pid}"), "products", "update", Some(Uuid::new_v4().to_string()), json!({"version": 1, "price_cents": 4})),
         op(13, a, "PATCH", format!("/api/products/{pid}"), "products", "update", Some(pid.clone()), json!({"id": Uuid::new_v4(), "version": 1, "price_cents": 5})),
