@@ -19,6 +19,7 @@ pub mod model;
 pub mod offline;
 pub mod money;
 pub mod pages;
+pub mod permissions;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

@@ -13,7 +13,7 @@ let browser;
 let standby;
 before(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
-  standby = await startServer({ env: { MOSTRADOR_ROLE: 'standby', MOSTRADOR_HA_SECRET: 'e2e-secret', MOSTRADOR_NODE_NAME: 'reserva' } });
+  standby = await startServer({ env: { MOSTRADOR_ROLE: 'standby', MOSTRADOR_HA_SECRET: 'q3ZJ0v5m1c6QeXW1JxU0yq0o8c1Wn3b8V1cB7kq3p0E', MOSTRADOR_NODE_NAME: 'reserva' } });
 });
 after(async () => {
   await browser?.close();

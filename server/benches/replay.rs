@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 const SALES: usize = 2000;
-const SECRET: &str = "bench-secret";
+const SECRET: &str = "q3ZJ0v5m1c6QeXW1JxU0yq0o8c1Wn3b8V1cB7kq3p0E";
 
 struct Times {
     make: Duration,
@@ -32,6 +32,8 @@ async fn run(primary_url: Option<String>, standby_url: Option<String>) -> Times 
     let mut pc = common::serve_config(pdir.path(), primary_url);
     pc.ha.standby_url = Some(standby.base.clone());
     pc.ha.ha_secret = Some(SECRET.into());
+    // Loopback plain http (insecure, for tests and benches only).
+    pc.ha.ha_insecure_http = true;
     let primary = common::spawn(pc, true, 4).await;
     let (p, pb) = (&primary.client, &primary.base);
     let (session, product) = common::open_till_with_product(p, pb, 1_000_000).await;

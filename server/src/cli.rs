@@ -49,6 +49,7 @@ pub async fn run(cli: Cli) -> CliResult {
 /// server may be running or stopped).
 async fn reconcile(from: &str, config: ServeConfig) -> CliResult {
     let _log_guard = telemetry::init(None);
+    crate::ha::security::check_config(&config.ha)?;
     let db = Db::connect(&config.db).await?;
     let addr = config.addr;
     let state = crate::http::state(config, db, addr).await?;
@@ -117,6 +118,8 @@ fn tighten_data_dir(dir: &std::path::Path) {
 async fn serve(config: ServeConfig) -> CliResult {
     let log_dir = config.db.data_dir.join("logs");
     let _log_guard = telemetry::init((!config.no_log_file).then_some(log_dir.as_path()));
+    // A weak HA secret or a plain-http peer is refused before anything starts.
+    crate::ha::security::check_config(&config.ha)?;
     let db = match Db::connect(&config.db).await {
         Ok(db) => db,
         Err(e) => match crate::ha::failover::connect_after_failover(&config).await {

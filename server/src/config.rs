@@ -209,6 +209,13 @@ pub struct HaConfig {
     /// Primary: seconds between shipments of the newest verified backup to the standby.
     #[arg(long, env = "MOSTRADOR_SHIP_INTERVAL", default_value_t = 4 * 3600)]
     pub ship_interval_secs: u64,
+    /// Allow plain-http peer URLs (the standby's, reconciliation's `--from`). INSECURE, for tests
+    /// only: the link carries the whole database and the shared secret.
+    #[arg(long, env = "MOSTRADOR_HA_INSECURE_HTTP", default_value_t = false)]
+    pub ha_insecure_http: bool,
+    /// PEM file with the peer's certificate (or its CA): the only roots trusted on the HA link.
+    #[arg(long, env = "MOSTRADOR_HA_PEER_CERT")]
+    pub ha_peer_cert: Option<PathBuf>,
 }
 
 /// PostgreSQL database failover to a logical-replication mirror (`MIRROR_DATABASE_URL`).

@@ -19,6 +19,7 @@ pub mod inventory;
 pub mod metrics;
 pub mod idempotency;
 pub mod openapi;
+pub mod permissions;
 pub mod period;
 pub mod pwa;
 pub mod sales;

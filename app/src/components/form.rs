@@ -572,8 +572,10 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         })
     };
 
+    // What this role may do here (the server refuses the rest with 403).
+    let may_save = move || session.may(crate::permissions::catalog_write(def.path, if id.get() == "new" { "POST" } else { "PATCH" }));
     let delete_zone = move || {
-        base.with(|b| b.is_some()).then(|| {
+        (base.with(|b| b.is_some()) && session.may(crate::permissions::catalog_write(def.path, "DELETE"))).then(|| {
             let name = move || {
                 base.with(|b| {
                     b.as_ref()
@@ -667,9 +669,11 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
                     <div class="fields">{inputs}</div>
                     {read_only}
                     <div class="actions sticky">
-                        <button type="submit" class="btn primary wide" data-testid="save" disabled=busy>
-                            {move || i18n.t(if busy.get() { "saving" } else { "save" })}
-                        </button>
+                        <Show when=may_save>
+                            <button type="submit" class="btn primary wide" data-testid="save" disabled=busy>
+                                {move || i18n.t(if busy.get() { "saving" } else { "save" })}
+                            </button>
+                        </Show>
                         <a class="btn" href=move || memory.url(def.path)>{move || i18n.t("cancel")}</a>
                     </div>
                 </form>

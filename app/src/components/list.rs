@@ -206,10 +206,12 @@ where
         <section class="page">
             <header class="page-head">
                 <h1>{move || i18n.t(def.title)}</h1>
-                <a class="btn primary" href=format!("/{}/new", def.path) data-testid="new-button">
-                    <Icon name="plus"/>
-                    <span>{move || i18n.t("new")}</span>
-                </a>
+                <Show when=move || session.may(crate::permissions::catalog_write(def.path, "POST"))>
+                    <a class="btn primary" href=format!("/{}/new", def.path) data-testid="new-button">
+                        <Icon name="plus"/>
+                        <span>{move || i18n.t("new")}</span>
+                    </a>
+                </Show>
             </header>
             <form class="search" role="search" method="get" on:submit=on_search_submit>
                 <label class="visually-hidden" for="search">{move || i18n.t("search")}</label>

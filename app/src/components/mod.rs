@@ -34,6 +34,13 @@ impl Session {
             .with(|u| u.as_ref().is_some_and(|u| u.role == Role::Admin))
     }
 
+    /// True when the signed-in user's role may do `action` (the server's own table; the UI hides
+    /// what it would refuse).
+    pub fn may(self, action: crate::permissions::Action) -> bool {
+        self.user
+            .with(|u| u.as_ref().is_some_and(|u| crate::permissions::allowed(u.role, action)))
+    }
+
     /// The session is gone (expired, logged out elsewhere): forget the user and go to /login.
     pub fn expired(self) {
         self.user.set(None);

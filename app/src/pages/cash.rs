@@ -225,6 +225,7 @@ fn ExpenseForm(session_id: Uuid) -> impl IntoView {
 #[component]
 fn StockMovementForm(products: RwSignal<Vec<Value>>) -> impl IntoView {
     let i18n = use_i18n();
+    let session = crate::components::use_session();
     let sync = use_sync();
     let toast = use_toast();
     let product = RwSignal::new(String::new());
@@ -272,7 +273,8 @@ fn StockMovementForm(products: RwSignal<Vec<Value>>) -> impl IntoView {
             <label class="field">
                 <span class="label">{move || i18n.t("reason")}</span>
                 <select name="stock-reason" data-testid="stock-reason" prop:value=reason on:change=move |ev| reason.set(event_target_value(&ev))>
-                    {STOCK_REASONS.into_iter().map(|r| view! { <option value=r>{move || i18n.t(reason_key(r))}</option> }).collect_view()}
+                    // A cashier receives stock; adjustments, waste and returns need an admin.
+                    {move || STOCK_REASONS.into_iter().filter(|r| session.may(crate::permissions::inventory_movement(r))).map(|r| view! { <option value=r>{move || i18n.t(reason_key(r))}</option> }).collect_view()}
                 </select>
             </label>
             <TextField label="notes" name="stock-note" value=note/>

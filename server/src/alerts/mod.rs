@@ -35,6 +35,8 @@ pub enum AlertKind {
     DatabaseUnreachable,
     ReconciliationRejected,
     CertificateRenewalFailed,
+
+    PeerAuthFailed,
 }
 
 impl AlertKind {
@@ -53,6 +55,8 @@ impl AlertKind {
             AlertKind::DatabaseUnreachable => "database_unreachable",
             AlertKind::ReconciliationRejected => "reconciliation_rejected",
             AlertKind::CertificateRenewalFailed => "certificate_renewal_failed",
+
+            AlertKind::PeerAuthFailed => "peer_auth_failed",
         }
     }
 }

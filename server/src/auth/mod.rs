@@ -87,7 +87,8 @@ pub async fn signed_in(state: &AppState, session: &Session) -> bool {
     matches!(repo::find(&mut conn, user_id).await, Ok(Some(record)) if record.user.active)
 }
 
-/// A signed-in admin; a cashier gets 403.
+/// A signed-in admin; a cashier gets 403. Guards the admin-only areas of the permission table
+/// (`app::permissions`: users, backups, reports, exports, system).
 pub struct AdminUser(pub User);
 
 impl FromRequestParts<AppState> for AdminUser {

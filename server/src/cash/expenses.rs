@@ -60,6 +60,8 @@ pub struct NewExpense {
 pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): ApiJson<Value>) -> Result<Response, ApiError> {
     crate::bounds::require(&raw, &[("amount_cents", app::limits::AMOUNT)])?;
     let body: NewExpense = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let action = if body.cash_session_id.is_some() { crate::permissions::Action::TillExpense } else { crate::permissions::Action::OtherExpense };
+    crate::permissions::require(&user, action)?;
     let mut errors = FieldErrors::new();
     let day = time::macros::format_description!("[year]-[month]-[day]");
     if time::Date::parse(&body.spent_on, &day).is_err() {

@@ -56,6 +56,7 @@ pub struct NewMovement {
 pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): ApiJson<Value>) -> Result<Response, ApiError> {
     crate::bounds::require(&raw, &[("amount_cents", app::limits::AMOUNT)])?;
     let body: NewMovement = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    crate::permissions::require(&user, crate::permissions::Action::CashMovement)?;
     let mut errors = FieldErrors::new();
     if !matches!(body.kind.as_str(), "in" | "out") {
         errors.insert("kind", "must be in or out".into());

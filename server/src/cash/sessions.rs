@@ -126,6 +126,7 @@ pub async fn open(
     tx: WriteTx,
     ApiJson(raw): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
+    crate::permissions::require(&user, crate::permissions::Action::OpenTill)?;
     let mut errors = FieldErrors::new();
     check_fields(&raw, &[("opening_float_cents", limits::CASH)], &mut errors);
     if !errors.is_empty() {
@@ -201,6 +202,7 @@ pub async fn close(
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<CashSession>, ApiError> {
+    crate::permissions::require(&user, crate::permissions::Action::CloseTill)?;
     let counted = match body.get("counted_cents") {
         None | Some(Value::Null) => return Err(ApiError::invalid("counted_cents", "is required")),
         Some(v) => limits::CASH.check_json(v).map_err(|m| ApiError::invalid("counted_cents", m))?,

@@ -24,6 +24,7 @@ use crate::{
         AppState,
     },
     idempotency::WriteTx,
+    permissions,
 };
 
 pub fn router() -> Router<AppState> {
@@ -140,10 +141,11 @@ fn unique_conflict<E: CatalogEntity>(err: sqlx::Error) -> ApiError {
 }
 
 async fn create<E: CatalogEntity>(
-    _: CurrentUser,
+    CurrentUser(user): CurrentUser,
     tx: WriteTx,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
+    permissions::require(&user, permissions::catalog_write(E::TABLE, "POST"))?;
     let id = match body.get("id") {
         None | Some(Value::Null) => Uuid::new_v4(),
         Some(Value::String(s)) => Uuid::parse_str(s).map_err(|_| ApiError::invalid("id", "must be a UUID"))?,
@@ -250,12 +252,13 @@ fn body_version(body: &Map<String, Value>) -> Result<Option<i64>, ApiError> {
 }
 
 async fn update<E: CatalogEntity>(
-    _: CurrentUser,
+    CurrentUser(user): CurrentUser,
     tx: WriteTx,
     Path(id): Path<Uuid>,
     headers: HeaderMap,
     ApiJson(changes): ApiJson<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
+    permissions::require(&user, permissions::catalog_write(E::TABLE, "PATCH"))?;
     let version = body_version(&changes)?;
     let mut check = Body::new(&changes);
     let mut allowed = vec!["version"];
@@ -319,12 +322,13 @@ pub struct DeleteParams {
 }
 
 async fn delete<E: CatalogEntity>(
-    _: CurrentUser,
+    CurrentUser(user): CurrentUser,
     tx: WriteTx,
     Path(id): Path<Uuid>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<DeleteParams>,
 ) -> Result<Response, ApiError> {
+    permissions::require(&user, permissions::catalog_write(E::TABLE, "DELETE"))?;
     let version = match params.version.as_deref() {
         None | Some("") => None,
         Some(s) => Some(

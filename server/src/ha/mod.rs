@@ -11,6 +11,7 @@ pub mod node_state;
 pub mod peer;
 pub mod reconcile;
 pub mod routes;
+pub mod security;
 pub mod shipping;
 
 use std::sync::{
@@ -62,6 +63,8 @@ pub struct Ha {
     /// One shipment or reconciliation at a time on this node.
     pub work: tokio::sync::Mutex<()>,
     pub http: reqwest::Client,
+    /// Failed peer authentications, per client address (rate limit and alert).
+    pub peer_failures: security::PeerFailures,
 }
 
 const EMERGENCY_KEY: &str = "emergency_mode";
@@ -73,10 +76,12 @@ impl Ha {
         if config.role == NodeRole::Primary && (config.emergency_mode || stored) {
             tracing::warn!("emergency mode is set on a primary: it has no effect there");
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .build()
-            .expect("HTTP client");
+        let http = security::peer_client(&config).unwrap_or_else(|e| {
+            // `serve` refuses to start with a bad certificate file; an in-process caller gets a
+            // client that trusts no certificate at all rather than the public roots.
+            tracing::error!(error = %e, "the HA client could not be built: https peers are refused");
+            reqwest::Client::builder().tls_built_in_root_certs(false).build().expect("HTTP client")
+        });
         let ha = Arc::new(Ha {
             emergency: AtomicBool::new(config.emergency_mode || stored),
             config,
@@ -85,6 +90,7 @@ impl Ha {
             alerts,
             work: tokio::sync::Mutex::new(()),
             http,
+            peer_failures: Default::default(),
         });
         if ha.mode() == Mode::Emergency {
             tracing::warn!("EMERGENCY MODE: this standby takes writes; reconcile them into the primary later");

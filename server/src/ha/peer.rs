@@ -2,11 +2,14 @@
 //! (`Authorization: Bearer $MOSTRADOR_HA_SECRET`): the safety valve's numbers, receiving a shipped
 //! backup, and its emergency operations for reconciliation.
 
-use std::sync::Arc;
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use axum::{
     body::Body,
-    extract::{FromRequestParts, State},
+    extract::{ConnectInfo, FromRequestParts, State},
     http::{header, request::Parts},
     routing::{get, post},
     Json, Router,
@@ -35,7 +38,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/ha/peer/emergency-ops/reconciled", post(mark_reconciled))
 }
 
-/// A request from the other node: it knows the shared secret.
+/// A request from the other node: it knows the shared secret. Failed attempts are counted per client
+/// address: rate limited (429 with Retry-After) and alerted (`peer_auth_failed`).
 pub struct Peer;
 
 impl FromRequestParts<AppState> for Peer {
@@ -43,6 +47,14 @@ impl FromRequestParts<AppState> for Peer {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let secret = state.ha.secret()?;
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        let failures = &state.ha.peer_failures;
+        if let Some(wait) = failures.blocked(ip) {
+            return Err(ApiError::TooManyAttempts { retry_after_secs: wait.as_secs().max(1) });
+        }
         let given = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -51,6 +63,16 @@ impl FromRequestParts<AppState> for Peer {
             .unwrap_or("");
         // Comparing digests keeps the comparison's time independent of where the strings differ.
         if Sha256::digest(given.as_bytes()) != Sha256::digest(secret) {
+            let count = failures.record(ip);
+            tracing::warn!(client = %ip, path = parts.uri.path(), count, "failed peer authentication");
+            if failures.should_alert() {
+                let message = format!(
+                    "Failed peer authentication on {} from {ip}: a request to the HA peer routes without the shared secret",
+                    state.ha.node
+                );
+                let details = serde_json::json!({"client": ip.to_string(), "path": parts.uri.path(), "failures_in_window": count});
+                state.alerts.raise(crate::alerts::AlertKind::PeerAuthFailed, message, Some(details)).await;
+            }
             return Err(ApiError::Unauthenticated);
         }
         Ok(Peer)

@@ -36,6 +36,9 @@ pub struct ReplayOp {
     pub method: String,
     pub path: String,
     pub entity: String,
+    /// The row the write was about (the path's id, or the created row's).
+    #[serde(default)]
+    pub entity_id: Option<String>,
     pub action: String,
     pub request: Option<Value>,
     /// The `If-Match` precondition the write carried.
@@ -63,7 +66,7 @@ pub async fn load(db: &Db, selection: Selection, after: i64, limit: i64) -> Resu
         Selection::Every => "",
     };
     let rows = sqlx::query(&format!(
-        "SELECT id, at, node, user_id, username, idempotency_key, method, path, entity, action, request, if_match FROM audit_log \
+        "SELECT id, at, node, user_id, username, idempotency_key, method, path, entity, entity_id, action, request, if_match FROM audit_log \
          WHERE {filter} entity NOT IN {NOT_REPLAYED} AND id > $1 ORDER BY id LIMIT $2"
     ))
     .bind(after)
@@ -83,6 +86,7 @@ pub async fn load(db: &Db, selection: Selection, after: i64, limit: i64) -> Resu
                 method: r.try_get("method")?,
                 path: r.try_get("path")?,
                 entity: r.try_get("entity")?,
+                entity_id: r.try_get("entity_id")?,
                 action: r.try_get("action")?,
                 request: request.and_then(|s| serde_json::from_str(&s).ok()),
                 if_match: r.try_get("if_match")?,
@@ -163,29 +167,27 @@ pub async fn replay_one(router: &Router, target: &Db, op: &ReplayOp, report: &mu
             request: op.request.clone(),
         });
     };
-    if op.entity == "users" {
-        // The log never holds passwords, so an account cannot be made again from it.
-        reject(report, 422, "not_replayed", format!("user accounts are not replayed ({} {}): make the change on the primary", op.method, op.path));
-        report.through = Some(op.audit_id);
-        return Ok(());
-    }
-    let method = match op.method.as_str() {
-        "POST" => Method::POST,
-        "PATCH" => Method::PATCH,
-        "PUT" => Method::PUT,
-        "DELETE" => Method::DELETE,
-        other => {
-            reject(report, 400, "invalid_operation", format!("method {other} is not replayed"));
+    // Only the shop's writes, and only when the entry agrees with itself: the source (a standby)
+    // is not trusted to say what it replays.
+    let method = match check_operation(op) {
+        Ok(method) => method,
+        Err((code, message)) => {
+            reject(report, 422, code, message);
             report.through = Some(op.audit_id);
             return Ok(());
         }
     };
-    let user_id = Uuid::parse_str(&op.user_id).map_err(|e| format!("audit entry {}: user id: {e}", op.audit_id))?;
-    let user = {
-        let mut conn = target.pool().acquire().await.map_err(|e| e.to_string())?;
-        repo::find(&mut conn, user_id).await.map_err(|e| e.to_string())?
+    // As the user named, with the role and state that user has here, now: a cashier's write stays a
+    // cashier's (the handlers' permission checks refuse what the table does not allow).
+    let user_id = Uuid::parse_str(&op.user_id).ok();
+    let user = match user_id {
+        Some(user_id) => {
+            let mut conn = target.pool().acquire().await.map_err(|e| e.to_string())?;
+            repo::find(&mut conn, user_id).await.map_err(|e| e.to_string())?
+        }
+        None => None,
     };
-    let Some(user) = user.filter(|u| u.user.active) else {
+    let Some(user) = user.filter(|u| u.user.active && u.user.username == op.username) else {
         reject(report, 401, "unknown_user", format!("user {} does not exist (or is inactive) here", op.username));
         report.through = Some(op.audit_id);
         return Ok(());
@@ -231,6 +233,80 @@ pub async fn replay_one(router: &Router, target: &Db, op: &ReplayOp, report: &mu
     Ok(())
 }
 
+/// The shop's writes (the allow-list): sales, tills and their movements, expenses, inventory
+/// movements, the catalog and customers, quotes. Never users, backups, HA, auth or sync.
+const CREATES: &[&str] =
+    &["sales", "cash-sessions", "cash-movements", "expenses", "inventory-movements", "categories", "products", "customers", "quotes"];
+const CATALOG: &[&str] = &["categories", "products", "customers", "quotes"];
+
+/// Checks that `op` is a replayable shop write whose method, path, entity, action, row id and body
+/// agree; answers the method to replay it with, or the code and reason to refuse it.
+pub fn check_operation(op: &ReplayOp) -> Result<Method, (&'static str, String)> {
+    let what = format!("{} {}", op.method, op.path);
+    let not_replayed = || ("not_replayed", format!("{what} is not a shop write; reconciliation replays none (make the change on the primary)"));
+    let mismatch = |why: &str| ("operation_mismatch", format!("{what}: {why}"));
+    let (path, query) = match op.path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (op.path.as_str(), None),
+    };
+    let Some(rest) = path.strip_prefix("/api/") else { return Err(not_replayed()) };
+    let segments: Vec<&str> = rest.split('/').collect();
+    let (method, entity, id, action) = match (op.method.as_str(), segments.as_slice()) {
+        ("POST", [e]) if CREATES.contains(e) => (Method::POST, *e, None, "create"),
+        ("PATCH", [e, id]) if CATALOG.contains(e) => (Method::PATCH, *e, Some(*id), "update"),
+        ("DELETE", [e, id]) if CATALOG.contains(e) => (Method::DELETE, *e, Some(*id), "delete"),
+        ("POST", ["cash-sessions", id, "close"]) => (Method::POST, "cash-sessions", Some(*id), "close"),
+        ("POST", ["quotes", id, "convert"]) => (Method::POST, "quotes", Some(*id), "convert"),
+        _ => return Err(not_replayed()),
+    };
+    // A query only on a delete, and only its version.
+    match query {
+        None => {}
+        Some(q) if method == Method::DELETE && q.strip_prefix("version=").is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())) => {}
+        Some(_) => return Err(mismatch("unexpected query string")),
+    }
+    if op.entity != entity {
+        return Err(mismatch(&format!("the entry says entity {:?}", op.entity)));
+    }
+    if op.action != action {
+        return Err(mismatch(&format!("the entry says action {:?}", op.action)));
+    }
+    let body_id = match op.request.as_ref() {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => match m.get("id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(Uuid::parse_str(s).map_err(|_| mismatch("the body's id is not a UUID"))?),
+            Some(_) => return Err(mismatch("the body's id is not a UUID")),
+        },
+        Some(_) => return Err(mismatch("the body is not a JSON object")),
+    };
+    let logged_id = match op.entity_id.as_deref() {
+        None => None,
+        Some(s) => Some(Uuid::parse_str(s).map_err(|_| mismatch("the entry's row id is not a UUID"))?),
+    };
+    match id {
+        // /api/{entity}/{id}…: the path's id is the row; the entry and an edit's body agree with it.
+        Some(id) => {
+            let id = Uuid::parse_str(id).map_err(|_| mismatch("the path's id is not a UUID"))?;
+            if logged_id.is_some_and(|l| l != id) {
+                return Err(mismatch("the path's id is not the entry's row"));
+            }
+            if action == "update" && body_id.is_some_and(|b| b != id) {
+                return Err(mismatch("the body's id is not the path's"));
+            }
+        }
+        // A create: the row it made is the one its body names.
+        None => {
+            if let (Some(b), Some(l)) = (body_id, logged_id) {
+                if b != l {
+                    return Err(mismatch("the body's id is not the entry's row"));
+                }
+            }
+        }
+    }
+    Ok(method)
+}
+
 /// The outcome of one op, for callers that count differently.
 pub fn summary(report: &ReplayReport) -> Value {
     json!({
@@ -250,6 +326,7 @@ pub async fn from_standby(state: &crate::http::AppState, from: &str, all: bool) 
     if ha.role() != crate::config::NodeRole::Primary {
         return Err(ApiError::conflict("not_a_primary", "reconciliation replays a standby's writes into the primary: run it there"));
     }
+    super::security::peer_url(&ha.config, "the standby", from)?;
     let _work = ha.work.lock().await;
     let base = from.trim_end_matches('/').to_owned();
     let router = crate::http::router(state.clone());
@@ -327,9 +404,58 @@ mod tests {
             method: "POST".into(),
             path: "/api/categories".into(),
             entity: "categories".into(),
+            entity_id: None,
             action: "create".into(),
             request: None,
             if_match: None,
+        }
+    }
+
+    fn write(method: &str, path: &str, entity: &str, action: &str, entity_id: Option<Uuid>, request: Option<Value>) -> ReplayOp {
+        ReplayOp {
+            method: method.into(),
+            path: path.into(),
+            entity: entity.into(),
+            action: action.into(),
+            entity_id: entity_id.map(|u| u.to_string()),
+            request,
+            ..op(None, "reserva", 1)
+        }
+    }
+
+    #[test]
+    fn only_shop_writes_that_agree_with_themselves_are_replayed() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let ok = [
+            write("POST", "/api/sales", "sales", "create", Some(a), Some(json!({"id": a}))),
+            write("POST", "/api/categories", "categories", "create", Some(a), Some(json!({"name": "x"}))),
+            write("PATCH", &format!("/api/products/{a}"), "products", "update", Some(a), Some(json!({"version": 1}))),
+            write("DELETE", &format!("/api/customers/{a}?version=2"), "customers", "delete", Some(a), None),
+            write("POST", &format!("/api/cash-sessions/{a}/close"), "cash-sessions", "close", Some(a), Some(json!({"counted_cents": 1}))),
+            write("POST", &format!("/api/quotes/{a}/convert"), "quotes", "convert", Some(a), Some(json!({"sale_id": b}))),
+        ];
+        for op in &ok {
+            assert!(check_operation(op).is_ok(), "{} {}: {:?}", op.method, op.path, check_operation(op));
+        }
+        let refused = [
+            (write("POST", "/api/users", "users", "create", None, Some(json!({"username": "x"}))), "not_replayed"),
+            (write("POST", "/api/users", "customers", "create", None, None), "not_replayed"),
+            (write("POST", &format!("/api/backups/{a}/restore"), "products", "restore", None, None), "not_replayed"),
+            (write("PUT", "/api/ha/emergency", "ha", "update", None, Some(json!({"on": true}))), "not_replayed"),
+            (write("POST", "/api/sync/push", "sync", "push", None, None), "not_replayed"),
+            (write("POST", "/api/auth/login", "auth", "login", None, None), "not_replayed"),
+            (write("PATCH", &format!("/api/sales/{a}"), "sales", "update", Some(a), None), "not_replayed"),
+            (write("POST", "/api/sales", "customers", "create", Some(a), None), "operation_mismatch"),
+            (write("POST", "/api/sales", "sales", "update", Some(a), None), "operation_mismatch"),
+            (write("POST", "/api/sales", "sales", "create", Some(a), Some(json!({"id": b}))), "operation_mismatch"),
+            (write("PATCH", &format!("/api/products/{a}"), "products", "update", Some(b), None), "operation_mismatch"),
+            (write("PATCH", &format!("/api/products/{a}"), "products", "update", Some(a), Some(json!({"id": b}))), "operation_mismatch"),
+            (write("PATCH", "/api/products/not-a-uuid", "products", "update", None, None), "operation_mismatch"),
+            (write("PATCH", &format!("/api/products/{a}?x=1"), "products", "update", Some(a), None), "operation_mismatch"),
+            (write("POST", "/api/sales", "sales", "create", None, Some(json!([1]))), "operation_mismatch"),
+        ];
+        for (op, code) in &refused {
+            assert_eq!(check_operation(op).err().map(|e| e.0), Some(*code), "{} {}", op.method, op.path);
         }
     }
 

@@ -64,6 +64,7 @@ pub async fn ship_now(state: &AppState) -> Result<Shipment, ApiError> {
         return Err(ApiError::conflict("ha_not_configured", "MOSTRADOR_STANDBY_URL is not set on this node"));
     };
     let secret = ha.secret()?.to_owned();
+    super::security::peer_url(&ha.config, "MOSTRADOR_STANDBY_URL", &standby)?;
     let _work = ha.work.lock().await;
     let started = Instant::now();
     let mut shipment = Shipment {

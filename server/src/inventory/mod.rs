@@ -135,6 +135,7 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    crate::permissions::require(&user, crate::permissions::inventory_movement(&body.reason))?;
     let mut conn = tx.lock().await;
     let hash = by_id::body_hash(&raw);
     if let by_id::Existing::SameRequest = by_id::check(&mut conn, "inventory_movements", body.id, &hash).await? {

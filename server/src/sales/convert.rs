@@ -39,6 +39,7 @@ pub async fn convert(
     ApiJson(raw): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
     let body: ConvertRequest = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    crate::permissions::require(&user, crate::permissions::Action::Sell)?;
     let mut conn = tx.lock().await;
     let quote = match catalog::get_one::<Quote>(&mut conn, id).await? {
         Some(q) if !q.is_deleted() => q,

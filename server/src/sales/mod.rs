@@ -292,6 +292,10 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     validate_json(&raw)?;
     let sale: NewSale = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    crate::permissions::require(&user, crate::permissions::Action::Sell)?;
+    if sale.lines.iter().any(|l| l.unit_price_cents.is_some()) {
+        crate::permissions::require(&user, crate::permissions::Action::OverridePrice)?;
+    }
     let mut conn = tx.lock().await;
     let hash = by_id::body_hash(&raw);
     if let by_id::Existing::SameRequest = by_id::check(&mut conn, "sales", sale.id, &hash).await? {

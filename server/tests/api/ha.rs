@@ -9,7 +9,10 @@ use uuid::Uuid;
 
 use crate::helpers::{code, spawn_binary, spawn_receiver, status_json, Process, TestApp};
 
-const SECRET: &str = "a-shared-secret-for-tests";
+/// 32 random bytes, base64url (a shorter secret is refused at start).
+pub const SECRET: &str = "q3ZJ0v5m1c6QeXW1JxU0yq0o8c1Wn3b8V1cB7kq3p0E";
+/// The tests' peers talk plain http on loopback.
+pub const INSECURE: (&str, &str) = ("MOSTRADOR_HA_INSECURE_HTTP", "true");
 
 async fn send(client: &Client, method: reqwest::Method, url: String, body: Option<Value>) -> (StatusCode, Value) {
     let mut r = client.request(method, url).header("idempotency-key", Uuid::new_v4().to_string());
@@ -39,6 +42,7 @@ pub async fn standby_emergency_valve_reconcile_and_ship() {
     let alerts = |node: &str| {
         vec![
             ("MOSTRADOR_HA_SECRET", SECRET.to_owned()),
+            (INSECURE.0, INSECURE.1.to_owned()),
             ("MOSTRADOR_NODE_NAME", node.to_owned()),
             ("MOSTRADOR_ALERT_WEBHOOK_URL", format!("{}/hook", receiver.base)),
             ("MOSTRADOR_TELEGRAM_BOT_TOKEN", "123:abc".to_owned()),
@@ -182,7 +186,8 @@ pub async fn standby_emergency_valve_reconcile_and_ship() {
 pub async fn reconcile_from_the_command_line() {
     let (standby_dir, primary_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let secret = ("MOSTRADOR_HA_SECRET", SECRET.to_owned());
-    let standby = spawn_binary(standby_dir.path(), &[secret.clone(), ("MOSTRADOR_ROLE", "standby".into()), ("MOSTRADOR_EMERGENCY_MODE", "true".into())]).await;
+    let insecure = (INSECURE.0, INSECURE.1.to_owned());
+    let standby = spawn_binary(standby_dir.path(), &[secret.clone(), insecure.clone(), ("MOSTRADOR_ROLE", "standby".into()), ("MOSTRADOR_EMERGENCY_MODE", "true".into())]).await;
     let sb = standby.admin().await;
     assert_eq!(get(&sb, &standby, "/health").await["mode"], "emergency");
     let (s, body) = send(&sb, reqwest::Method::PUT, standby.url("/api/ha/emergency"), Some(json!({"on": false}))).await;
@@ -192,13 +197,14 @@ pub async fn reconcile_from_the_command_line() {
     }
     // The primary is stopped: the CLI works on its data directory directly. Both start from an
     // empty database with the same admin; the admin's id differs, so make the primary's first.
-    let primary = spawn_binary(primary_dir.path(), &[secret.clone()]).await;
+    let primary = spawn_binary(primary_dir.path(), &[secret.clone(), insecure.clone()]).await;
     drop(primary);
     let run = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_mostrador"))
             .args(["reconcile", "--from", &standby.base, "--data-dir"])
             .arg(primary_dir.path())
             .env("MOSTRADOR_HA_SECRET", SECRET)
+            .env(INSECURE.0, INSECURE.1)
             .env("MOSTRADOR_NO_LOG_FILE", "true")
             .env_remove("DATABASE_URL")
             .output()
@@ -278,4 +284,206 @@ pub async fn repeated_crashes_raise_an_alert() {
     let alerts = get(&admin, &p, "/api/alerts").await;
     assert_eq!(kinds(&alerts), ["repeated_crashes"], "{alerts}");
     assert!(alerts[0]["message"].as_str().unwrap().contains("3 unclean restarts"), "{alerts}");
+}
+
+/// A fake standby: answers the primary's reconciliation pages with `ops` and records which ids the
+/// primary marks as handled.
+struct FakeStandby {
+    base: String,
+    ops: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    marked: std::sync::Arc<std::sync::Mutex<Vec<i64>>>,
+}
+
+async fn spawn_fake_standby() -> FakeStandby {
+    use axum::{extract::State, routing::{get, post}, Json};
+    type Shared = (std::sync::Arc<std::sync::Mutex<Vec<Value>>>, std::sync::Arc<std::sync::Mutex<Vec<i64>>>);
+    async fn ops(State((ops, _)): State<Shared>) -> Json<Value> {
+        Json(json!({"ops": *ops.lock().unwrap(), "more": false}))
+    }
+    async fn reconciled(State((_, marked)): State<Shared>, Json(body): Json<Value>) -> Json<Value> {
+        let ids: Vec<i64> = body["ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        marked.lock().unwrap().extend(&ids);
+        Json(json!({"marked": ids.len()}))
+    }
+    let shared: Shared = Default::default();
+    let app = axum::Router::new()
+        .route("/api/ha/peer/emergency-ops", get(ops))
+        .route("/api/ha/peer/emergency-ops/reconciled", post(reconciled))
+        .with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    FakeStandby { base, ops: shared.0, marked: shared.1 }
+}
+
+/// A forged standby's operation log: reconciliation replays only shop writes that agree with
+/// themselves, as the named user with the rights that user has on the primary now. User creation,
+/// a backup restore, the emergency toggle, sync and auth routes, a cashier's price change, a user
+/// who does not exist (or is deactivated, or is named wrongly) are refused, reported and alerted;
+/// nothing of them reaches the primary. A genuine cashier's write is applied.
+pub async fn forged_standby_operations_are_refused() {
+    let fake = spawn_fake_standby().await;
+    let dir = tempfile::tempdir().unwrap();
+    let primary = spawn_binary(
+        dir.path(),
+        &[("MOSTRADOR_HA_SECRET", SECRET.to_owned()), (INSECURE.0, INSECURE.1.to_owned()), ("MOSTRADOR_STANDBY_URL", fake.base.clone())],
+    )
+    .await;
+    let p = primary.admin().await;
+    for (name, role) in [("cajera", "cashier"), ("exempleado", "cashier")] {
+        let (s, _) = post(&p, &primary, "/api/users", json!({"username": name, "password": "password-123", "role": role})).await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let users = get(&p, &primary, "/api/users").await;
+    let id_of = |name: &str| users["items"].as_array().unwrap().iter().find(|u| u["username"] == name).unwrap()["id"].as_str().unwrap().to_owned();
+    let (admin, cashier, ex) = (id_of("admin"), id_of("cajera"), id_of("exempleado"));
+    let (s, _) = send(&p, reqwest::Method::PATCH, primary.url(&format!("/api/users/{ex}")), Some(json!({"active": false}))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, product) = post(&p, &primary, "/api/products", json!({"sku": "YERBA", "name": "Yerba 1 kg", "price_cents": 2500, "cost_cents": 1000})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let pid = product["id"].as_str().unwrap().to_owned();
+
+    let customer = Uuid::new_v4();
+    let op = |id: i64, user: (&str, &str), method: &str, path: String, entity: &str, action: &str, entity_id: Option<String>, request: Value| {
+        json!({"audit_id": id, "at": "2026-11-30T08:00:00Z", "node": "forged", "user_id": user.0, "username": user.1,
+            "idempotency_key": Uuid::new_v4(), "method": method, "path": path, "entity": entity, "entity_id": entity_id,
+            "action": action, "request": request, "if_match": null})
+    };
+    let (a, c) = ((admin.as_str(), "admin"), (cashier.as_str(), "cajera"));
+    let new_admin = json!({"username": "intruso", "password": "password-123", "role": "admin"});
+    let ops = vec![
+        op(1, a, "POST", "/api/users".into(), "users", "create", None, new_admin.clone()),
+        op(2, a, "POST", "/api/users".into(), "customers", "create", None, new_admin.clone()),
+        op(3, a, "POST", format!("/api/backups/{}/restore", Uuid::new_v4()), "products", "restore", None, Value::Null),
+        op(4, a, "PUT", "/api/ha/emergency".into(), "products", "update", None, json!({"on": true})),
+        op(5, a, "POST", "/api/ha/ship".into(), "products", "create", None, Value::Null),
+        op(6, a, "POST", "/api/sync/push".into(), "sales", "create", None,
+            json!({"ops": [{"idempotency_key": Uuid::new_v4(), "method": "POST", "path": "/api/users", "body": new_admin}]})),
+        op(7, a, "POST", "/api/auth/logout".into(), "auth", "create", None, Value::Null),
+        // A cashier's price change: the table says an admin's.
+        op(8, c, "PATCH", format!("/api/products/{pid}"), "products", "update", Some(pid.clone()), json!({"version": 1, "price_cents": 1})),
+        // The cashier's id under the admin's name; an unknown id; a deactivated user.
+        op(9, (cashier.as_str(), "admin"), "PATCH", format!("/api/products/{pid}"), "products", "update", Some(pid.clone()), json!({"version": 1, "price_cents": 2})),
+        op(10, (&Uuid::new_v4().to_string(), "admin"), "PATCH", format!("/api/products/{pid}"), "products", "update", Some(pid.clone()), json!({"version": 1, "price_cents": 3})),
+        op(11, (ex.as_str(), "exempleado"), "POST", "/api/customers".into(), "customers", "create", None, json!({"name": "De un usuario dado de baja"})),
+        // Path, entry and body that disagree.
+        op(12, a, "PATCH", format!("/api/products/{pid}"), "products", "update", Some(Uuid::new_v4().to_string()), json!({"version": 1, "price_cents": 4})),
+        op(13, a, "PATCH", format!("/api/products/{pid}"), "products", "update", Some(pid.clone()), json!({"id": Uuid::new_v4(), "version": 1, "price_cents": 5})),
+        // A genuine cashier's write.
+        op(14, c, "POST", "/api/customers".into(), "customers", "create", Some(customer.to_string()), json!({"id": customer, "name": "Doña Rosa"})),
+    ];
+    *fake.ops.lock().unwrap() = ops;
+
+    let (s, report) = post(&p, &primary, "/api/ha/reconcile", json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    assert_eq!(report["applied"], 1, "{report}");
+    let rejected: Vec<(i64, String)> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["audit_id"].as_i64().unwrap(), r["code"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected: Vec<(i64, String)> = [
+        (1, "not_replayed"), (2, "not_replayed"), (3, "not_replayed"), (4, "not_replayed"), (5, "not_replayed"), (6, "not_replayed"),
+        (7, "not_replayed"), (8, "forbidden"), (9, "unknown_user"), (10, "unknown_user"), (11, "unknown_user"),
+        (12, "operation_mismatch"), (13, "operation_mismatch"),
+    ]
+    .into_iter()
+    .map(|(i, c)| (i, c.to_owned()))
+    .collect();
+    assert_eq!(rejected, expected, "{report}");
+
+    // Nothing of it reached the primary; the genuine write did.
+    let users = get(&p, &primary, "/api/users").await;
+    assert!(!users.to_string().contains("intruso"), "{users}");
+    let now = get(&p, &primary, &format!("/api/products/{pid}")).await;
+    assert_eq!((now["price_cents"].as_i64(), now["version"].as_i64()), (Some(2500), Some(1)), "{now}");
+    assert_eq!(get(&p, &primary, &format!("/api/customers/{customer}")).await["name"], "Doña Rosa");
+    assert_eq!(get(&p, &primary, "/api/customers").await["total"], 1);
+    assert_eq!(get(&p, &primary, "/health").await["mode"], "normal");
+    assert!(get(&p, &primary, "/api/ha/status").await["last_shipment"].is_null(), "nothing was shipped");
+    // Kept and alerted, as every refused write; the standby is told each was handled.
+    let alerts = get(&p, &primary, "/api/alerts").await;
+    let alert = alerts.as_array().unwrap().iter().find(|a| a["kind"] == "reconciliation_rejected").expect("alert");
+    assert_eq!(alert["details"].as_array().unwrap().len(), 13, "{alert}");
+    assert_eq!(*fake.marked.lock().unwrap(), (1..=14).collect::<Vec<i64>>());
+}
+
+/// Runs the binary and waits (at most 20 s) for it to exit: a refused start must not serve.
+async fn exits_with(args: &[&str], dir: &std::path::Path, envs: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mostrador"));
+    cmd.args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("MOSTRADOR_ADMIN_PASSWORD", "admin-password-123")
+        .env("MOSTRADOR_NO_LOG_FILE", "true")
+        .env_remove("DATABASE_URL")
+        .env_remove("MOSTRADOR_HA_INSECURE_HTTP")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().unwrap();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{args:?} with {envs:?} kept running: the start was not refused"))
+        .unwrap();
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout))
+}
+
+/// `serve` refuses a shared secret under 32 random bytes and a plain-http standby URL (unless the
+/// insecure test-only setting is on); `reconcile --from http://…` is refused the same way.
+pub async fn weak_secret_and_plain_http_peers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::postgres::free_port().to_string();
+    let addr = format!("127.0.0.1:{port}");
+    let serve = ["serve", "--addr", addr.as_str()];
+    for weak in ["secreto", "a-shared-secret-for-tests", "x".repeat(64).as_str()] {
+        let (status, out) = exits_with(&serve, dir.path(), &[("MOSTRADOR_HA_SECRET", weak)]).await;
+        assert!(!status.success());
+        assert!(out.contains("MOSTRADOR_HA_SECRET is too weak"), "{out}");
+        assert!(!out.contains(weak), "the secret is not printed: {out}");
+    }
+    let (status, out) =
+        exits_with(&serve, dir.path(), &[("MOSTRADOR_HA_SECRET", SECRET), ("MOSTRADOR_STANDBY_URL", "http://127.0.0.1:9")]).await;
+    assert!(!status.success());
+    assert!(out.contains("MOSTRADOR_STANDBY_URL http://127.0.0.1:9 is plain http") && out.contains("MOSTRADOR_HA_INSECURE_HTTP=true"), "{out}");
+    let (status, out) = exits_with(&["reconcile", "--from", "http://127.0.0.1:9"], dir.path(), &[("MOSTRADOR_HA_SECRET", SECRET)]).await;
+    assert!(!status.success());
+    assert!(out.contains("insecure_peer_url") || out.contains("is plain http"), "{out}");
+    // With the test-only setting, the same start is accepted.
+    let p = spawn_binary(
+        dir.path(),
+        &[("MOSTRADOR_HA_SECRET", SECRET.to_owned()), ("MOSTRADOR_STANDBY_URL", "http://127.0.0.1:9".into()), (INSECURE.0, INSECURE.1.to_owned())],
+    )
+    .await;
+    assert_eq!(get(&p.admin().await, &p, "/health").await["role"], "primary");
+}
+
+/// Wrong peer secrets: 401, then 429 with Retry-After for the address (even with the right secret:
+/// the answer must not tell a guesser when it guessed right), and a `peer_auth_failed` alert.
+pub async fn failed_peer_authentications_are_rate_limited_and_alerted() {
+    let dir = tempfile::tempdir().unwrap();
+    let standby = spawn_binary(dir.path(), &[("MOSTRADOR_HA_SECRET", SECRET.to_owned()), ("MOSTRADOR_ROLE", "standby".into())]).await;
+    let client = Client::new();
+    let r = client.get(standby.url("/api/ha/peer/valve")).bearer_auth(SECRET).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    for i in 0..5 {
+        let r = client.get(standby.url("/api/ha/peer/valve")).bearer_auth(format!("guess-{i}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    for secret in ["guess-5", SECRET] {
+        let r = client.post(standby.url("/api/ha/peer/emergency-ops/reconciled")).bearer_auth(secret).json(&json!({"ids": [1]})).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.headers().contains_key("retry-after"));
+        let (_, body) = status_json(r).await;
+        assert_eq!(code(&body), "too_many_attempts");
+    }
+    let admin = standby.admin().await;
+    let alerts = get(&admin, &standby, "/api/alerts").await;
+    let alert = alerts.as_array().unwrap().iter().find(|a| a["kind"] == "peer_auth_failed").unwrap_or_else(|| panic!("{alerts}"));
+    assert!(alert["message"].as_str().unwrap().contains("Failed peer authentication"), "{alert}");
+    assert_eq!(alerts.as_array().unwrap().iter().filter(|a| a["kind"] == "peer_auth_failed").count(), 1, "one alert per burst");
 }

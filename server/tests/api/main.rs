@@ -16,6 +16,7 @@ mod ha;
 mod helpers;
 mod idempotency;
 mod operations;
+mod permissions;
 mod postgres;
 mod pwa;
 mod sales;
@@ -143,6 +144,8 @@ fn main() {
         bounds::oversized_cash_cannot_break_any_read,
         bounds::out_of_range_values_are_422_per_field_and_change_nothing,
         bounds::database_refuses_out_of_range_rows,
+
+        permissions::cashier_does_counter_work_and_nothing_that_needs_an_admin,
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
         operations::health_is_503_when_postgres_stops,
@@ -179,6 +182,10 @@ fn main() {
         operations::metrics_token_is_required_when_set,
         operations::shutdown_has_a_deadline,
         operations::data_dir_is_owner_only,
+
+        ha::forged_standby_operations_are_refused,
+        ha::weak_secret_and_plain_http_peers_are_refused,
+        ha::failed_peer_authentications_are_rate_limited_and_alerted,
     ];
 
     let mut trials = Vec::new();
