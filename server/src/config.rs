@@ -426,7 +426,7 @@ pub struct ServeConfig {
     pub alerts: AlertConfig,
     #[command(flatten)]
     pub tls: TlsConfig,
-
+    #[command(flatten)]
     pub ops: OpsConfig,
     /// Let sales and movements take stock below zero (the count is fixed later) instead of refusing
     /// them with 409 insufficient_stock.
