@@ -6,7 +6,8 @@
 #                                        with initdb/pg_ctl
 #   2. cargo leptos build --release      the server binary and the wasm site, as users get them
 #   3. API fuzzing (scripts/fuzz-api.sh) schemathesis on /api/openapi.json against a server of its own
-#                                        (fresh SQLite data dir), as admin and as cashier, fixed seed
+#                                        (fresh SQLite data dir, then a throwaway PostgreSQL cluster),
+#                                        as admin and as cashier, fixed seed
 #   4. start target/release/mostrador    on a free port, fresh temp data dir, known admin password
 #   5. browser tests (end2end/)          npm ci; npm test with BASE_URL and ADMIN_PASSWORD, Debian Chromium
 #   6. stop the server with SIGTERM      it must shut down gracefully (exit 0) within 20 s
@@ -136,27 +137,49 @@ start_server() {
   say "GET /health: 200 $(curl -s --max-time 5 "$BASE_URL/health" || true)"
 }
 
-# The fuzzer writes thousands of odd records: it gets a server and a data dir of its own.
-api_fuzzing() {
-  local dir port password pid rc=0
+# as_pg_owner CMD...: PostgreSQL refuses to run as root; the tests' clusters belong to `postgres` then.
+as_pg_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# The fuzzer writes thousands of odd records: it gets a server and a data dir of its own, on SQLite
+# (`fuzz_on sqlite`) or on a throwaway PostgreSQL cluster (`fuzz_on postgres`).
+fuzz_on() {
+  local engine=$1 dir port password pid rc=0 db_url="" pg_port
   dir="$(mktemp -d "${TMPDIR:-/tmp}/mostrador-fuzz.XXXXXX")"
+  if [ "$engine" = postgres ]; then
+    [ "$(id -u)" != 0 ] || chown postgres: "$dir"
+    pg_port="$(free_port)"
+    as_pg_owner "$MOSTRADOR_PG_BIN/initdb" -D "$dir/pg" -U postgres --auth=trust --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 ||
+      { cat "$dir/initdb.log"; die "initdb failed"; }
+    as_pg_owner "$MOSTRADOR_PG_BIN/pg_ctl" -D "$dir/pg" -w -l "$dir/pg.log" \
+      -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null ||
+      { cat "$dir/pg.log"; die "PostgreSQL did not start"; }
+    as_pg_owner "$MOSTRADOR_PG_BIN/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres mostrador
+    db_url="postgres://postgres@127.0.0.1:$pg_port/mostrador"
+  fi
+  mkdir -p "$dir/data"
   port="$(free_port)"
   password="$(random_password)"
-  env -u DATABASE_URL MOSTRADOR_ADMIN_PASSWORD="$password" MOSTRADOR_BACKUP_SCHEDULE=off MOSTRADOR_BACKUP_VERIFY_SCHEDULE=off \
+  env -u DATABASE_URL ${db_url:+DATABASE_URL="$db_url"} MOSTRADOR_ADMIN_PASSWORD="$password" \
+    MOSTRADOR_BACKUP_SCHEDULE=off MOSTRADOR_BACKUP_VERIFY_SCHEDULE=off \
     target/release/mostrador serve --addr "127.0.0.1:$port" --data-dir "$dir/data" >"$dir/server.log" 2>&1 </dev/null &
   pid=$!
   local deadline=$((SECONDS + HEALTH_TIMEOUT))
   until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/health" || true)" = 200 ]; do
-    kill -0 "$pid" 2>/dev/null || { tail -n 50 "$dir/server.log"; die "the fuzzing server exited before /health answered 200"; }
-    [ "$SECONDS" -lt "$deadline" ] || { kill "$pid"; die "the fuzzing server did not answer /health within ${HEALTH_TIMEOUT}s"; }
+    kill -0 "$pid" 2>/dev/null || { tail -n 50 "$dir/server.log"; rc=1; break; }
+    [ "$SECONDS" -lt "$deadline" ] || { kill "$pid"; echo "no /health 200 within ${HEALTH_TIMEOUT}s"; rc=1; break; }
     sleep 0.5
   done
-  BASE_URL="http://127.0.0.1:$port" ADMIN_PASSWORD="$password" FUZZ_REPORT_DIR="$dir/reports" \
-    bash scripts/fuzz-api.sh || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    BASE_URL="http://127.0.0.1:$port" ADMIN_PASSWORD="$password" FUZZ_REPORT_DIR="$dir/reports" \
+      bash scripts/fuzz-api.sh || rc=$?
+  fi
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  [ "$engine" != postgres ] || as_pg_owner "$MOSTRADOR_PG_BIN/pg_ctl" -D "$dir/pg" -m immediate -w stop >/dev/null || true
   if [ "$rc" -ne 0 ]; then
-    echo "----- fuzzing server log (last 100 lines) -----"
+    echo "----- fuzzing server log on $engine (last 100 lines) -----"
     tail -n 100 "$dir/server.log"
     return "$rc"
   fi
@@ -189,7 +212,8 @@ stop_server() {
 run_step "setup (scripts/setup.sh --test)" setup
 run_step "cargo test (workspace but frontend)" cargo_tests
 run_step "cargo leptos build --release" release_build
-run_step "API fuzzing (schemathesis)" api_fuzzing
+run_step "API fuzzing on SQLite (schemathesis)" fuzz_on sqlite
+run_step "API fuzzing on PostgreSQL (schemathesis)" fuzz_on postgres
 run_step "start server, wait for /health 200" start_server
 run_step "browser tests (end2end: npm test)" browser_tests
 run_step "stop server (SIGTERM)" stop_server

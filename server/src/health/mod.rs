@@ -26,7 +26,8 @@ pub async fn livez() -> Json<serde_json::Value> {
 /// Readiness: 200 `{"status":"healthy"}` when the database in use answers `SELECT 1` within 2 s,
 /// else 503 `{"status":"unhealthy"}`: all an orchestrator needs. A signed-in user also gets the
 /// role, the mode (the emergency banner reads it), which database is in use (`primary`/`mirror`,
-/// `unreachable`) and the version.
+/// `unreachable`) and the version. Anyone gets `"mode":"emergency"` while a standby takes writes:
+/// the cashier at the sign-in page must see the red banner before signing in.
 #[utoipa::path(get, path = "/health", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(State(state): State<AppState>, session: Session) -> (StatusCode, Json<Health>) {
@@ -45,6 +46,8 @@ pub async fn health(State(state): State<AppState>, session: Session) -> (StatusC
         health.role = Some(state.ha.role().as_str().into());
         health.mode = Some(state.ha.mode().as_str().into());
         health.version = Some(VERSION.into());
+    } else if matches!(state.ha.mode(), crate::ha::Mode::Emergency) {
+        health.mode = Some("emergency".into());
     }
     (status, Json(health))
 }

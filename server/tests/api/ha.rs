@@ -73,6 +73,8 @@ pub async fn standby_emergency_valve_reconcile_and_ship() {
     assert_eq!(stock(&sb, &standby, &product_id).await, 50);
     let health = get(&sb, &standby, "/health").await;
     assert_eq!((health["role"].as_str(), health["mode"].as_str()), (Some("standby"), Some("normal")));
+    let anonymous: serde_json::Value = reqwest::get(standby.url("/health")).await.unwrap().json().await.unwrap();
+    assert_eq!(anonymous, json!({"status": "healthy"}), "a stranger learns nothing in normal mode");
     let (s, body) = post(&sb, &standby, "/api/categories", json!({"name": "Bebidas"})).await;
     assert_eq!((s, code(&body)), (StatusCode::SERVICE_UNAVAILABLE, "standby_read_only"));
     assert_eq!(get(&sb, &standby, "/api/categories").await["total"], 0, "a refused write changes nothing");
@@ -82,6 +84,9 @@ pub async fn standby_emergency_valve_reconcile_and_ship() {
     assert_eq!(s, StatusCode::OK, "{status}");
     assert_eq!(status["mode"], "emergency");
     assert_eq!(get(&sb, &standby, "/health").await["mode"], "emergency");
+    // The sign-in page shows the banner too: an anonymous /health says emergency (and nothing more).
+    let anonymous: serde_json::Value = reqwest::get(standby.url("/health")).await.unwrap().json().await.unwrap();
+    assert_eq!(anonymous, json!({"status": "healthy", "mode": "emergency"}));
     receiver.wait_for("/hook", |v| v["alert"]["kind"] == "emergency_mode_on").await;
     let session = Uuid::new_v4();
     let (s, _) = post(&sb, &standby, "/api/cash-sessions", json!({"id": session, "register": "caja", "opening_float_cents": 1000})).await;
