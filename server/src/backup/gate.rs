@@ -105,17 +105,12 @@ impl Gate {
     }
 }
 
-/// Outermost layer of /api: requests wait for nothing, they are let in or told to retry. The backup
-/// routes themselves pass (the restore runs under them, and a list or download touches no rows).
+/// Requests wait for nothing: they are let in or told to retry. On every API group but the backup
+/// routes (the restore runs under them, and a list or download touches no rows) and the HA peer
+/// routes (a shipped backup's restore runs under its own request): see `http::api_router`.
 pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    // HA peer calls pass too: a shipped backup's restore runs under its own request. So do
-    // in-process replays, which a failback runs while the gate holds everything else back.
-    if !path.starts_with("/api/")
-        || path.starts_with("/api/backups")
-        || path.starts_with("/api/ha/peer/")
-        || req.extensions().get::<crate::ha::reconcile::Replaying>().is_some()
-    {
+    // In-process replays pass: a failback runs them while the gate holds everything else back.
+    if req.extensions().get::<crate::ha::reconcile::Replaying>().is_some() {
         return next.run(req).await;
     }
     let gate = &state.backups.gate;

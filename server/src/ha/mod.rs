@@ -22,7 +22,6 @@ use std::sync::{
 use app::model::User;
 use axum::{
     extract::{Request, State},
-    http::Method,
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -178,18 +177,11 @@ impl Ha {
     }
 }
 
-/// API writes on a standby that is not in emergency mode get 503 `standby_read_only`. Sign-in, the
-/// HA routes themselves (the emergency toggle, shipments from the primary) and backups pass.
+/// Writes on a standby that is not in emergency mode get 503 `standby_read_only`. On the shop and
+/// sync routes only (`http::api_router`): sign-in, the HA routes themselves (the emergency toggle,
+/// shipments from the primary) and backups pass.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    let write = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
-    if write
-        && path.starts_with("/api/")
-        && !path.starts_with("/api/auth/")
-        && !path.starts_with("/api/ha/")
-        && !path.starts_with("/api/backups")
-        && !state.ha.accepts_writes()
-    {
+    if crate::idempotency::is_write(req.method()) && !state.ha.accepts_writes() {
         return ApiError::Unavailable {
             code: "standby_read_only",
             message: "this node is a read-only standby; write to the primary (or turn emergency mode on here)".into(),

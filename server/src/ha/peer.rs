@@ -30,12 +30,17 @@ use crate::{
     http::{error::ApiError, extract::{ApiJson, ApiQuery}, AppState},
 };
 
+/// The primary's quick calls: the valve and the emergency-operation log.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/ha/peer/valve", get(valve))
-        .route("/api/ha/peer/shipments", post(receive_shipment))
         .route("/api/ha/peer/emergency-ops", get(emergency_ops))
         .route("/api/ha/peer/emergency-ops/reconciled", post(mark_reconciled))
+}
+
+/// A shipment: the whole database, checked and restored under this request, so no time limit.
+pub fn long_router() -> Router<AppState> {
+    Router::new().route("/api/ha/peer/shipments", post(receive_shipment))
 }
 
 /// A request from the other node: it knows the shared secret. Failed attempts are counted per client

@@ -16,13 +16,14 @@ use crate::{
     http::{error::ApiError, extract::ApiJson, AppState},
 };
 
+/// The Sistema page's status and the emergency toggle.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/ha/status", get(status))
-        .route("/api/ha/emergency", put(set_emergency))
-        .route("/api/ha/ship", post(ship))
-        .route("/api/ha/reconcile", post(reconcile))
-        .merge(peer::router())
+    Router::new().route("/api/ha/status", get(status)).route("/api/ha/emergency", put(set_emergency))
+}
+
+/// "Ship now" and "reconcile now": as long as the database is big, so no time limit.
+pub fn long_router() -> Router<AppState> {
+    Router::new().route("/api/ha/ship", post(ship)).route("/api/ha/reconcile", post(reconcile))
 }
 
 /// Everything the Sistema page shows. Admins only.

@@ -9,8 +9,14 @@ use tower_sessions::Session;
 
 use crate::{auth::{self, CurrentUser}, catalog, http::{error::ApiError, AppState}, users};
 
+/// `/api/status`, a shop route.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health)).route("/livez", get(livez)).route("/api/status", get(status))
+    Router::new().route("/api/status", get(status))
+}
+
+/// `/health` and `/livez`: never held back by a restore or a standby's guard.
+pub fn probes() -> Router<AppState> {
+    Router::new().route("/health", get(health)).route("/livez", get(livez))
 }
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

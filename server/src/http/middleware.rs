@@ -4,13 +4,10 @@
 use std::{any::Any, time::Duration};
 
 use axum::{
-    body::Body,
     extract::{Request, State},
     http::{header, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
-    routing::get,
-    Router,
 };
 
 use super::{error::ApiError, AppState};
@@ -107,14 +104,9 @@ pub async fn limit_body(limit: usize, req: Request, next: Next) -> Response {
     }
 }
 
-/// Answers 503 `timeout` when a request takes longer than the configured limit.
+/// Answers 503 `timeout` when a request takes longer than the configured limit. Not on backups,
+/// shipping and reconciliation, which take longer on a big database (`http::api_router`).
 pub async fn timeout(limit: Duration, req: Request, next: Next) -> Response {
-    // Backup operations on a big database take longer; they run in their own tasks and the route is
-    // admin-only (see backup::routes).
-    let path = req.uri().path();
-    if path.starts_with("/api/backups") || path == "/api/ha/peer/shipments" || path == "/api/ha/ship" || path == "/api/ha/reconcile" {
-        return next.run(req).await;
-    }
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::Timeout.into_response(),
@@ -170,22 +162,4 @@ pub async fn json_for_bare_errors(req: Request, next: Next) -> Response {
 
 pub async fn api_not_found() -> ApiError {
     ApiError::NotFound
-}
-
-/// Routes that exist only when `MOSTRADOR_TEST_ROUTES` is set: they let the black-box tests prove
-/// that a panicking handler is contained.
-pub fn test_routes() -> Router<AppState> {
-    async fn panic_now() -> Body {
-        panic!("deliberate test panic")
-    }
-    #[derive(serde::Deserialize)]
-    struct Sleep {
-        secs: Option<u64>,
-    }
-    /// Two seconds, or `?secs=N`.
-    async fn sleep(axum::extract::Query(q): axum::extract::Query<Sleep>) -> &'static str {
-        tokio::time::sleep(Duration::from_secs(q.secs.unwrap_or(2))).await;
-        "done"
-    }
-    Router::new().route("/api/test/panic", get(panic_now).post(panic_now)).route("/api/test/sleep", get(sleep))
 }

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod extract;
 pub(crate) mod middleware;
+mod test_routes;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -65,34 +66,9 @@ pub fn router(state: AppState) -> Router {
         .with_secure(state.config.secure_cookies())
         .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(30)));
 
-    let mut api = Router::new()
-        .merge(auth::router())
-        .merge(users::router())
-        .merge(catalog::router())
-        .merge(audit::router())
-        .merge(crate::cash::router())
-        .merge(crate::sales::router())
-        .merge(crate::inventory::router())
-        .merge(crate::sync::router())
-        .merge(health::router())
-        .merge(openapi::router())
-        .merge(crate::backup::router())
-        .merge(crate::export::router())
-        .merge(crate::ha::router())
-        .merge(crate::alerts::router())
-        .merge(crate::dashboard::router())
-        .merge(crate::tls::routes::api_router());
-    if state.config.test_routes {
-        api = api.merge(middleware::test_routes());
-    }
-    let api = api
-        .route("/api/{*rest}", axum::routing::any(middleware::api_not_found))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::middleware))
+    let api = api_router(&state)
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::check_origin))
-        .layer(sessions)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::ha::guard))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::backup::gate::middleware));
-
+        .layer(sessions);
     let leptos_options = state.leptos_options.clone();
     let routes = generate_route_list(app::App);
     let pages = Router::new()
@@ -105,14 +81,15 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout();
     let body_limit = state.config.body_limit;
     let full = pages
-        .merge(api)
         .merge(crate::pwa::router(&state))
         .merge(crate::metrics::router())
         .merge(crate::tls::routes::router())
+        // Pages and static files (the fallback too, hence `layer`) have the time limit as well.
+        .layer(axum::middleware::from_fn(move |req, next| middleware::timeout(timeout, req, next)))
+        .merge(api)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::layer))
         .layer(crate::pwa::BuildStamp::new(&state))
         .with_state(state.clone())
-        .layer(axum::middleware::from_fn(move |req, next| middleware::timeout(timeout, req, next)))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(move |req, next| middleware::limit_body(body_limit, req, next)))
         .layer(axum::middleware::from_fn(middleware::json_for_bare_errors))
@@ -123,6 +100,80 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::Extension(FullRouter(full)))
         .layer(compression())
         .layer(axum::middleware::map_response(move |r| transport_headers(https, r)))
+}
+
+/// The API by route class. Where a route is added decides the layers it gets, outermost first:
+///
+/// | group | restore gate | standby guard | write transaction + Idempotency-Key | time limit |
+/// | --- | --- | --- | --- | --- |
+/// | shop (catalog, sales, cash, stock, users, reports…) | yes | yes | yes | yes |
+/// | sync (push runs each operation through the whole stack, shop layers included) | yes | yes | no | yes |
+/// | auth (no user yet) | yes | no | no | yes |
+/// | HA admin (status, emergency toggle) | yes | no | no | yes |
+/// | HA long (ship now, reconcile now) | yes | no | no | no |
+/// | HA peer (the other node; a shipment restores under its own request) | no | no | no | valve and log only |
+/// | backups (own keys and audit; a restore closes the gate itself) | no | no | no | no |
+/// | probes (`/health`, `/livez`) | no | no | no | yes |
+///
+/// A new shop route goes into its module's `router()`, merged in `shop` below: it gets every layer.
+pub fn api_router(state: &AppState) -> Router<AppState> {
+    let mut shop = Router::new()
+        .merge(users::router())
+        .merge(catalog::router())
+        .merge(audit::router())
+        .merge(crate::cash::router())
+        .merge(crate::sales::router())
+        .merge(crate::inventory::router())
+        .merge(health::router())
+        .merge(openapi::router())
+        .merge(crate::export::router())
+        .merge(crate::alerts::router())
+        .merge(crate::dashboard::router())
+        .merge(crate::tls::routes::api_router());
+    if state.config.test_routes {
+        shop = shop.merge(test_routes::router());
+    }
+    let s = state;
+    let shop = time_limit(restore_gate(standby_guard(write_transaction(shop, s), s), s), s);
+    let sync = time_limit(restore_gate(standby_guard(crate::sync::router(), s), s), s);
+    let auth = time_limit(restore_gate(auth::router(), s), s);
+    let ha_admin = time_limit(restore_gate(crate::ha::routes::router(), s), s);
+    let ha_long = restore_gate(crate::ha::routes::long_router(), s);
+    let ha_peer = time_limit(crate::ha::peer::router(), s).merge(crate::ha::peer::long_router());
+    Router::new()
+        .merge(shop)
+        .merge(sync)
+        .merge(auth)
+        .merge(ha_admin)
+        .merge(ha_long)
+        .merge(ha_peer)
+        .merge(crate::backup::router())
+        .merge(time_limit(health::probes(), s))
+        .route("/api/{*rest}", axum::routing::any(middleware::api_not_found))
+}
+
+// One function per route class layer (see `api_router`). `route_layer`: a request that matches no
+// route of the group is not held, guarded or timed by it.
+
+/// Writes run in one database transaction with the Idempotency-Key stored beside them.
+fn write_transaction(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+    routes.route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::middleware))
+}
+
+/// A standby outside emergency mode refuses writes (503 `standby_read_only`).
+fn standby_guard(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+    routes.route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::ha::guard))
+}
+
+/// While a backup is being restored, requests are told to retry (503 `restoring`).
+fn restore_gate(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+    routes.route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::backup::gate::middleware))
+}
+
+/// 503 `timeout` past `MOSTRADOR_REQUEST_TIMEOUT`.
+fn time_limit(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let limit = state.config.request_timeout();
+    routes.route_layer(axum::middleware::from_fn(move |req, next| middleware::timeout(limit, req, next)))
 }
 
 /// Answers above 1 KiB (JSON, pages, scripts) compressed on the fly for clients that accept it. Static

@@ -145,23 +145,15 @@ fn is_stored_outcome(status: StatusCode) -> bool {
             && !matches!(status.as_u16(), 400 | 401 | 403 | 405 | 408 | 413 | 415 | 428 | 429))
 }
 
-fn is_write(method: &Method) -> bool {
+pub(crate) fn is_write(method: &Method) -> bool {
     matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE)
 }
 
+/// The shop routes' write layer (`http::api_router` puts it on that group only). Sign-in/out have no
+/// user yet; a push runs each of its operations through this layer itself; backups and the HA routes
+/// (a restore replaces the database this transaction would be open on) keep their own keys and audit.
 pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    // Sign-in/out have no user yet; a push runs each of its operations through this layer itself.
-    // Backups write files, not rows, and a restore replaces the database this transaction would be
-    // open on: they manage their own keys and audit entries (see backup::routes). The HA routes
-    // (shipments, reconciliation, the emergency toggle) run writes of their own the same way.
-    if !is_write(req.method())
-        || !path.starts_with("/api/")
-        || path.starts_with("/api/auth/")
-        || path == "/api/sync/push"
-        || path.starts_with("/api/backups")
-        || path.starts_with("/api/ha/")
-    {
+    if !is_write(req.method()) {
         return next.run(req).await;
     }
     match run(state, req, next).await {

@@ -19,6 +19,7 @@ mod operations;
 mod permissions;
 mod postgres;
 mod pwa;
+mod routes;
 mod sales;
 mod sync;
 mod tls;
@@ -57,6 +58,7 @@ fn main() {
         operations::oversized_body_is_413,
         operations::malformed_json_is_400,
         operations::unknown_api_path_is_json_404,
+        routes::a_new_shop_route_gets_every_layer,
         operations::pages_render_with_hydration_scripts,
         auth::requests_without_session_are_401,
         auth::login_me_logout,
