@@ -316,7 +316,8 @@ fn SystemView(s: SystemStatus, busy: RwSignal<bool>, act: impl Fn(&'static str) 
 }
 
 /// The red banner every page shows while this server is a standby in emergency mode. It asks
-/// /health (which says the mode to signed-in users) after hydration and every 30 s.
+/// /health (which says the mode to signed-in users, and to anyone during an emergency) after
+/// hydration and every 30 s.
 #[component]
 pub fn EmergencyBanner() -> impl IntoView {
     let i18n = use_i18n();
@@ -330,7 +331,7 @@ pub fn EmergencyBanner() -> impl IntoView {
                 }
             })
         };
-        Effect::new(move || check());
+        Effect::new(check);
         let handle = leptos::prelude::set_interval_with_handle(check, std::time::Duration::from_secs(30)).ok();
         on_cleanup(move || {
             if let Some(h) = handle {

@@ -57,7 +57,7 @@ pub async fn spawn(config: ServeConfig, with_admin: bool, pool: usize) -> Runnin
     if with_admin {
         let admin = mostrador::users::domain::Username::parse("admin").unwrap();
         let password = mostrador::users::domain::NewPassword::parse(PASSWORD).unwrap();
-        mostrador::users::repo::create(&mut *db.pool().acquire().await.unwrap(), &admin, password, app::model::Role::Admin).await.unwrap();
+        mostrador::users::repo::create(&mut db.pool().acquire().await.unwrap(), &admin, password, app::model::Role::Admin).await.unwrap();
     }
     let app = Application::build(config, db.clone()).await.unwrap();
     let base = format!("http://{}", app.local_addr());

@@ -100,7 +100,7 @@ pub async fn pull(
     .fetch_all(&mut *conn)
     .await?;
     let has_more = seqs.len() as i64 > limit;
-    let Some(&upto) = seqs.iter().take(limit as usize).last() else {
+    let Some(&upto) = seqs.iter().take(limit as usize).next_back() else {
         return Ok(Json(PullResponse { cursor: since.to_string(), has_more: false, categories: vec![], products: vec![], customers: vec![], quotes: vec![], cash_sessions: vec![] }));
     };
     let rows = sqlx::query("SELECT DISTINCT entity, entity_id FROM change_log WHERE seq > $1 AND seq <= $2")

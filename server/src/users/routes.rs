@@ -76,10 +76,12 @@ pub async fn update_user(
     let role = changes.role.unwrap_or(current.role);
     let active = changes.active.unwrap_or(current.active);
     // Never leave the shop without an active admin: nobody could manage accounts any more.
-    if current.role == Role::Admin && current.active && (role != Role::Admin || !active) {
-        if repo::other_active_admins(&mut conn, id).await? == 0 {
-            return Err(ApiError::conflict("last_admin", "this is the last active admin"));
-        }
+    if current.role == Role::Admin
+        && current.active
+        && (role != Role::Admin || !active)
+        && repo::other_active_admins(&mut conn, id).await? == 0
+    {
+        return Err(ApiError::conflict("last_admin", "this is the last active admin"));
     }
     let ts = now();
     sqlx::query(

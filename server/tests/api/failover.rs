@@ -404,6 +404,6 @@ pub async fn connections_to_a_read_only_database_are_refused() {
     let mut admin = PgConnection::connect(&url).await.unwrap();
     sqlx::query(&format!("ALTER DATABASE {name} SET default_transaction_read_only = on")).execute(&mut admin).await.unwrap();
     let refused = mostrador::db::Db::connect(&mostrador::config::DatabaseConfig { data_dir: std::env::temp_dir(), database_url: Some(url) }).await;
-    let message = refused.err().expect("a read-only database is refused").to_string();
+    let message = refused.expect_err("a read-only database is refused").to_string();
     assert!(message.contains("only allows reading"), "{message}");
 }

@@ -103,7 +103,7 @@ pub async fn spawn_app_with(
     // What `serve` does at start-up: the first admin from MOSTRADOR_ADMIN_PASSWORD.
     let password = mostrador::users::domain::NewPassword::parse(ADMIN_PASSWORD).unwrap();
     let admin = mostrador::users::domain::Username::parse("admin").unwrap();
-    mostrador::users::repo::create(&mut *db.pool().acquire().await.unwrap(), &admin, password, app::model::Role::Admin).await.unwrap();
+    mostrador::users::repo::create(&mut db.pool().acquire().await.unwrap(), &admin, password, app::model::Role::Admin).await.unwrap();
     let app = Application::build(config, db.clone()).await.expect("bind");
     let address = format!("http://{}", app.local_addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
