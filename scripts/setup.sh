@@ -72,6 +72,15 @@ else
   say "adding rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown || die "rustup target add wasm32-unknown-unknown failed"
 fi
+# The test command checks formatting and lints (scripts/test.sh, step "lint").
+for component in rustfmt clippy; do
+  if rustup component list --installed | grep -q "^$component"; then
+    say "ok: rust component $component"
+  else
+    say "adding rust component $component"
+    rustup component add "$component" || die "rustup component add $component failed"
+  fi
+done
 
 cargo_leptos_version() { cargo leptos --version 2>/dev/null | awk '{print $2}' || true; }
 have="$(cargo_leptos_version)"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Mostrador, after installing what is missing (scripts/setup.sh --test). CI runs this.
 #
+#   0. lint                              cargo fmt --check (rustfmt.toml); clippy -D warnings on the
+#                                        server (all targets) and on the wasm half (hydrate)
 #   1. cargo test --workspace            unit and API tests (--exclude frontend --locked); the API tests
 #                                        run on SQLite and on throwaway PostgreSQL clusters they start
 #                                        with initdb/pg_ctl
@@ -90,6 +92,14 @@ run_step() {
 }
 
 setup() { "$MOSTRADOR_ROOT/scripts/setup.sh" --test; }
+
+# Formatting (rustfmt.toml) and clippy with warnings as errors, on both halves: the server (ssr, with
+# tests and benches) and the browser's wasm (hydrate).
+lint() {
+  cargo fmt --all --check || die "formatting differs from rustfmt.toml: run \`cargo fmt --all\`"
+  cargo clippy --workspace --exclude frontend --all-targets --locked -- -D warnings
+  cargo clippy -p frontend --target wasm32-unknown-unknown --locked -- -D warnings
+}
 
 cargo_tests() {
   command -v initdb >/dev/null || die "initdb is not on PATH (expected in $MOSTRADOR_PG_BIN)"
@@ -210,6 +220,7 @@ stop_server() {
 }
 
 run_step "setup (scripts/setup.sh --test)" setup
+run_step "lint (cargo fmt --check, clippy -D warnings)" lint
 run_step "cargo test (workspace but frontend)" cargo_tests
 run_step "cargo leptos build --release" release_build
 run_step "API fuzzing on SQLite (schemathesis)" fuzz_on sqlite
