@@ -131,10 +131,13 @@ pub async fn sign_out(user: Option<Uuid>) -> Result<(), SignOutRefused> {
         if unsent > 0 {
             return Err(SignOutRefused::Unsent(unsent));
         }
+        // Marked first: a pull under way sees it and writes nothing after the wipe.
+        set(LOGOUT_PENDING, Some("1"));
         // Other users' unsent items stay, and so do their names (their items say whose they are).
-        store::wipe(|i| !i.is_open())
-            .await
-            .map_err(SignOutRefused::Storage)?;
+        if let Err(e) = store::wipe(|i| !i.is_open()).await {
+            set(LOGOUT_PENDING, None);
+            return Err(SignOutRefused::Storage(e));
+        }
         let waiting: Vec<Uuid> = items.iter().filter(|i| i.is_open()).map(|i| i.user_id).collect();
         let mut names = known_users();
         names.retain(|id, _| waiting.contains(id));

@@ -474,6 +474,11 @@ pub async fn pull(state: SyncState) -> bool {
             changes.outbox_delete = done.clone();
             changes.meta.push(("last_pull_at".into(), json!(now_ms())));
         }
+        // Signed out meanwhile (and perhaps wiped): this page is no longer this device's to keep.
+        if super::device::logout_pending() || state.user.get_untracked().is_none() {
+            ok = false;
+            break;
+        }
         if store::apply(changes).await.is_err() {
             ok = false;
             break;
