@@ -9,38 +9,8 @@ use super::icons::Icon;
 use super::{use_goto, use_session, LangToggle, ToastView};
 use crate::api;
 use crate::i18n::{fill, use_i18n, Key, Lang};
-use crate::model::User;
+use crate::offline::device::{self, remember_user, remembered_user, SignOutRefused};
 use crate::offline::sync::{self, use_sync, Connection};
-
-const REMEMBERED_USER: &str = "mostrador_user";
-
-/// The signed-in user, kept in localStorage so the app opens offline for whoever used it last. It is
-/// only a display name and an id: the session itself is the server's HttpOnly cookie.
-fn remember_user(user: Option<&User>) {
-    #[cfg(feature = "hydrate")]
-    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
-        let _ = match user.and_then(|u| serde_json::to_string(u).ok()) {
-            Some(json) => storage.set_item(REMEMBERED_USER, &json),
-            None => storage.remove_item(REMEMBERED_USER),
-        };
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (user, REMEMBERED_USER);
-}
-
-fn remembered_user() -> Option<User> {
-    #[cfg(feature = "hydrate")]
-    {
-        web_sys::window()
-            .and_then(|w| w.local_storage().ok().flatten())
-            .and_then(|s| s.get_item(REMEMBERED_USER).ok().flatten())
-            .and_then(|j| serde_json::from_str(&j).ok())
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        None
-    }
-}
 
 #[component]
 pub fn AppLayout() -> impl IntoView {
@@ -49,10 +19,18 @@ pub fn AppLayout() -> impl IntoView {
     let sync = use_sync();
     let goto = use_goto();
     let check_failed = RwSignal::new(false);
+    let refused = RwSignal::new(None::<SignOutRefused>);
 
     let check = move || {
         check_failed.set(false);
         spawn_local(async move {
+            // Someone signed out and the server has not heard yet: the cookie may still be good, but
+            // only a password lets anyone in now.
+            if device::logout_pending() {
+                device::flush_logout().await;
+                session.expired();
+                return;
+            }
             match api::me().await {
                 Ok(user) => session.user.set(Some(user)),
                 Err(e) if e.is_unauthorized() => {
@@ -72,6 +50,9 @@ pub fn AppLayout() -> impl IntoView {
                         }
                         session.user.set(Some(user))
                     }
+                    // Nobody to open the app for offline (signed out, or a new device): ask for a
+                    // password rather than an error; the form says when there is no network.
+                    None if e.is_network() => session.expired(),
                     None => check_failed.set(true),
                 },
             }
@@ -89,6 +70,14 @@ pub fn AppLayout() -> impl IntoView {
             if id.is_some() {
                 sync::kick(sync);
             }
+        }
+    });
+    // The server's session belongs to someone else (signed in in another tab): this tab shows them,
+    // and the sync engine sends only their items.
+    Effect::new(move || {
+        if let Some(user) = sync.signed_in_as.get() {
+            sync.signed_in_as.set(None);
+            session.user.set(Some(user));
         }
     });
     Effect::new(move || {
@@ -130,9 +119,10 @@ pub fn AppLayout() -> impl IntoView {
     view! {
         <div class="app">
             <a class="skip-link" href="#main">{move || i18n.t("skip_to_content")}</a>
-            <TopBar/>
+            <TopBar refused/>
             <NavBar/>
             <main id="main" class="main" tabindex="-1">
+                <LogoutRefused refused/>
                 <ConnectionBar/>
                 <Show when=move || session.user.with(|u| u.is_some()) fallback=pending>
                     <Outlet/>
@@ -145,16 +135,23 @@ pub fn AppLayout() -> impl IntoView {
 }
 
 #[component]
-fn TopBar() -> impl IntoView {
+fn TopBar(refused: RwSignal<Option<SignOutRefused>>) -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
+    let cart = expect_context::<crate::pages::sale::CurrentSale>();
 
     let logout = move |_| {
+        let user = session.user.get_untracked().map(|u| u.id);
         spawn_local(async move {
-            // Whatever the server says, this device forgets the user; the cookie is HttpOnly.
-            let _ = api::logout().await;
-            remember_user(None);
-            session.expired();
+            // Offline too: the device forgets the user now, the server's session ends when it can.
+            match device::sign_out(user).await {
+                Ok(()) => {
+                    refused.set(None);
+                    cart.clear();
+                    session.expired();
+                }
+                Err(why) => refused.set(Some(why)),
+            }
         });
     };
 
@@ -181,6 +178,29 @@ fn TopBar() -> impl IntoView {
         </header>
     }
     .into_any()
+}
+
+/// Why the last sign-out did not happen (wipe on sign-out with this user's items unsent).
+#[component]
+fn LogoutRefused(refused: RwSignal<Option<SignOutRefused>>) -> impl IntoView {
+    let i18n = use_i18n();
+    move || {
+        refused.get().map(|why| {
+            let text = match why {
+                SignOutRefused::Unsent(n) => fill(i18n.t("logout_refused_unsent"), &[("n", &n.to_string())]),
+                SignOutRefused::Storage(e) => fill(i18n.t("logout_refused_storage"), &[("error", &e.to_string())]),
+            };
+            view! {
+                <div class="banner logout-refused" role="alert" data-testid="logout-refused">
+                    <p>{text}</p>
+                    <div class="actions">
+                        <a class="btn" href="/pending" on:click=move |_| refused.set(None)>{move || i18n.t("pending")}</a>
+                        <button type="button" class="btn ghost" on:click=move |_| refused.set(None)>{move || i18n.t("close")}</button>
+                    </div>
+                </div>
+            }
+        })
+    }
 }
 
 #[component]

@@ -288,6 +288,42 @@ mod imp {
         outbox_all_fresh().await
     }
 
+    /// Empties this device's copy of the shop (every table, the pull cursor, the settings in `meta`)
+    /// and the outbox entries `forget` picks, in one transaction. What it keeps (other users' unsent
+    /// items) is theirs to send; it is not ours to destroy.
+    pub async fn wipe(forget: impl Fn(&OutboxItem) -> bool) -> Result<(), StoreError> {
+        let db = db().await?;
+        let mut names: Vec<&str> = TABLES.to_vec();
+        names.push(OUTBOX);
+        names.push(META);
+        let tx = db
+            .transaction(&names, TransactionMode::ReadWrite)
+            .map_err(err)?;
+        for table in TABLES.iter().chain([&META]) {
+            let store = tx.object_store(table).map_err(err)?;
+            store.clear().map_err(err)?.await.map_err(err)?;
+        }
+        let outbox = tx.object_store(OUTBOX).map_err(err)?;
+        let rows = outbox.get_all(None, None).map_err(err)?.await.map_err(err)?;
+        let items: Vec<OutboxItem> = rows.into_iter().map(from_js).collect::<Result<_, _>>()?;
+        let mut kept = Vec::new();
+        for item in items {
+            match item.seq {
+                Some(seq) if forget(&item) => {
+                    outbox
+                        .delete(JsValue::from_f64(seq as f64))
+                        .map_err(err)?
+                        .await
+                        .map_err(err)?;
+                }
+                _ => kept.push(item),
+            }
+        }
+        tx.commit().map_err(err)?.await.map_err(err)?;
+        OUTBOX_CACHE.with(|c| *c.borrow_mut() = Some(kept));
+        Ok(())
+    }
+
     /// The whole queue as IndexedDB has it now (what the sync engine sends from).
     pub async fn outbox_all_fresh() -> Result<Vec<OutboxItem>, StoreError> {
         let db = db().await?;
@@ -337,6 +373,9 @@ mod imp {
         none()
     }
     pub async fn outbox_all_fresh() -> Result<Vec<OutboxItem>, StoreError> {
+        none()
+    }
+    pub async fn wipe(_: impl Fn(&OutboxItem) -> bool) -> Result<(), StoreError> {
         none()
     }
     pub fn outbox_cache_drop() {}

@@ -55,6 +55,9 @@ pub struct SyncState {
     pub user: RwSignal<Option<Uuid>>,
     /// Set when the server answers 401: the layout sends the person to /login.
     pub unauthorized: RwSignal<bool>,
+    /// Set when the server's session turns out to be another user's (signed in in another tab):
+    /// the layout switches to them.
+    pub signed_in_as: RwSignal<Option<crate::model::User>>,
     pub storage: RwSignal<Option<StorageInfo>>,
     /// Consecutive failed attempts (for the backoff) and the pending timer's generation.
     failures: RwSignal<u32>,
@@ -74,6 +77,7 @@ impl SyncState {
             data_version: RwSignal::new(0),
             user: RwSignal::new(None),
             unauthorized: RwSignal::new(false),
+            signed_in_as: RwSignal::new(None),
             storage: RwSignal::new(None),
             failures: RwSignal::new(0),
             timer_gen: RwSignal::new(0),
@@ -283,6 +287,12 @@ async fn drain(state: SyncState) -> bool {
         if batch.is_empty() {
             break;
         }
+        // Whose session the cookie carries, asked before every batch: another tab may have signed
+        // someone else in since this drain began, and the server would take these items as theirs.
+        if !session_is(state, user).await {
+            ok = false;
+            break;
+        }
         let total = sent
             + outbox::next_batch(&items, user, usize::MAX).len();
         state.progress.set(Some((sent, total)));
@@ -372,6 +382,25 @@ async fn drain(state: SyncState) -> bool {
     ok
 }
 
+/// True when the server's session is `user`'s. A sign-out not yet told to the server, or a session
+/// that is someone else's, stops the drain (the layout then shows who is really signed in).
+async fn session_is(state: SyncState, user: Uuid) -> bool {
+    if super::device::logout_pending() {
+        return false;
+    }
+    match api::me().await {
+        Ok(me) if me.id == user => true,
+        Ok(me) => {
+            state.signed_in_as.set(Some(me));
+            false
+        }
+        Err(e) => {
+            note_failure(state, &e);
+            false
+        }
+    }
+}
+
 /// An update resent on top of the server's current version, keeping my changed fields.
 pub fn rebase(item: &mut OutboxItem, current: Option<&Value>) {
     let version = current
@@ -444,6 +473,11 @@ pub async fn pull(state: SyncState) -> bool {
             }
             changes.outbox_delete = done.clone();
             changes.meta.push(("last_pull_at".into(), json!(now_ms())));
+        }
+        // Signed out meanwhile (and perhaps wiped): this page is no longer this device's to keep.
+        if super::device::logout_pending() || state.user.get_untracked().is_none() {
+            ok = false;
+            break;
         }
         if store::apply(changes).await.is_err() {
             ok = false;
@@ -537,10 +571,29 @@ fn broadcast() {
 /// outcome arrives through `items`.
 pub async fn enqueue(state: SyncState, item: OutboxItem) -> Result<Uuid, store::StoreError> {
     let key = item.key;
+    own(state, &item).await?;
     store_item(&item).await?;
     changed(state).await;
     kick(state);
     Ok(key)
+}
+
+/// Only the signed-in user's items are written, and an entry is replaced only by its author: on a
+/// shared phone the next user must not resend, edit or discard what the last one left unsent.
+async fn own(state: SyncState, item: &OutboxItem) -> Result<(), store::StoreError> {
+    let me = state.user.get_untracked();
+    let stored_author = match item.seq {
+        Some(seq) => store::outbox_all_fresh()
+            .await?
+            .into_iter()
+            .find(|i| i.seq == Some(seq))
+            .map(|i| i.user_id),
+        None => None,
+    };
+    if me.is_none() || me != Some(item.user_id) || stored_author.is_some_and(|a| Some(a) != me) {
+        return Err(store::StoreError("this item belongs to another user".into()));
+    }
+    Ok(())
 }
 
 async fn store_item(item: &OutboxItem) -> Result<Option<u64>, store::StoreError> {
@@ -568,6 +621,7 @@ pub async fn submit(
     mut item: OutboxItem,
 ) -> Result<(Outcome, OutboxItem), store::StoreError> {
     let key = item.key;
+    own(state, &item).await?;
     item.seq = store_item(&item).await?;
     changed(state).await;
     if !browser_online() {
@@ -599,6 +653,10 @@ pub async fn submit(
 
 /// Removes an item the person chose to discard (after confirming).
 pub async fn discard(state: SyncState, seq: u64) -> Result<(), store::StoreError> {
+    let item = store::outbox_all_fresh().await?.into_iter().find(|i| i.seq == Some(seq));
+    if let Some(item) = item {
+        own(state, &item).await?;
+    }
     store::outbox_delete(seq).await?;
     changed(state).await;
     Ok(())
@@ -622,7 +680,11 @@ pub fn start(state: SyncState) {
         };
         on(&window, "online", Box::new(move || {
             state.failures.set(0);
-            kick(state)
+            // A sign-out made offline ends the server's session first.
+            leptos::task::spawn_local(async move {
+                super::device::flush_logout().await;
+                run(state).await;
+            });
         }));
         on(&window, "offline", Box::new(move || state.connection.set(Connection::Offline)));
         if let Some(doc) = window.document() {
@@ -660,6 +722,7 @@ pub fn start(state: SyncState) {
             std::time::Duration::from_secs(60),
         );
         leptos::task::spawn_local(async move {
+            super::device::flush_logout().await;
             if let Ok(Some(ms)) = store::meta_get("last_pull_at").await {
                 state.last_pull_ms.set(ms.as_f64());
             }

@@ -10,6 +10,7 @@ use crate::api;
 use crate::components::form::Msg;
 use crate::components::{use_goto, use_session, LangToggle};
 use crate::i18n::{fill, use_i18n};
+use crate::offline::device;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -48,6 +49,13 @@ pub fn LoginPage() -> impl IntoView {
         busy.set(true);
         error.set(None);
         spawn_local(async move {
+            // The last sign-out first: a new login replaces the cookie, and the old session must not
+            // outlive it. Until the server has heard of it, nobody signs in.
+            if !device::flush_logout().await {
+                busy.set(false);
+                error.set(Some(Msg::T("network_error")));
+                return;
+            }
             match api::login(username.trim(), &password).await {
                 Ok(user) => {
                     session.user.set(Some(user));

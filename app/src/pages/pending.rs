@@ -14,6 +14,7 @@ use crate::components::use_toast;
 use crate::entity::{to_text, EntityDef, Kind, CATEGORIES, CUSTOMERS, PRODUCTS};
 use crate::i18n::{fill, use_i18n, Lang, Key};
 use crate::money::format_display;
+use crate::offline::device;
 use crate::offline::outbox::{blocked, conflict_current, conflicting_fields, Action, ItemState, OutboxItem};
 use crate::offline::sync::{self, now_ms, use_sync};
 
@@ -163,6 +164,31 @@ pub fn PendingPage() -> impl IntoView {
         download_json(&format!("mostrador-pendientes-{day}.json"), &text);
     };
 
+    // "2 operaciones de ana esperan": someone else's work is on this device, unsent.
+    let others = move || {
+        let lang = i18n.lang.get();
+        let me = sync.user.get()?;
+        let mut by_user: Vec<(Uuid, usize)> = Vec::new();
+        sync.items.with(|items| {
+            for i in items.iter().filter(|i| i.is_open() && i.user_id != me) {
+                match by_user.iter_mut().find(|(u, _)| *u == i.user_id) {
+                    Some((_, n)) => *n += 1,
+                    None => by_user.push((i.user_id, 1)),
+                }
+            }
+        });
+        if by_user.is_empty() {
+            return None;
+        }
+        let n: usize = by_user.iter().map(|(_, n)| n).sum();
+        let users = by_user.iter().map(|(u, _)| author_name(*u, lang)).collect::<Vec<_>>().join(", ");
+        Some(view! {
+            <p class="note warn" role="status" data-testid="other-users-pending">
+                {fill(i18n.t("others_waiting"), &[("n", &n.to_string()), ("users", &users)])}
+            </p>
+        })
+    };
+
     let list = move || {
         let lang = i18n.lang.get();
         let items = sync.items.get();
@@ -179,7 +205,10 @@ pub fn PendingPage() -> impl IntoView {
                     .into_iter()
                     .map(|item| {
                         let blocker = blocked.get(&item.key).and_then(|k| by_key.get(k)).map(|b| summary(b, lang));
-                        let other_user = me.is_some_and(|u| u != item.user_id);
+                        // Another user's item: whose it is, and nothing this user may do to it.
+                        let other_user = me
+                            .filter(|u| *u != item.user_id)
+                            .map(|_| author_name(item.user_id, lang));
                         view! { <PendingRow item blocker other_user/> }
                     })
                     .collect_view()}
@@ -202,14 +231,20 @@ pub fn PendingPage() -> impl IntoView {
                     {move || i18n.t("export_outbox")}
                 </button>
             </div>
+            {others}
             {list}
         </section>
     }
     .into_any()
 }
 
+/// The name of whoever queued an item on this device ("otro usuario" if it was never seen here).
+fn author_name(id: Uuid, lang: Lang) -> String {
+    device::user_name(id).unwrap_or_else(|| crate::i18n::text(lang, "another_user").to_string())
+}
+
 #[component]
-fn PendingRow(item: OutboxItem, blocker: Option<String>, other_user: bool) -> impl IntoView {
+fn PendingRow(item: OutboxItem, blocker: Option<String>, other_user: Option<String>) -> impl IntoView {
     let i18n = use_i18n();
     let sync = use_sync();
     let toast = use_toast();
@@ -256,7 +291,10 @@ fn PendingRow(item: OutboxItem, blocker: Option<String>, other_user: bool) -> im
         item.with_value(|i| (summary(i, lang), age_text(&i.created_at, lang), i.attempts));
     let needs_attention = item.with_value(|i| i.needs_attention());
     let is_conflict = item.with_value(|i| i.state == ItemState::Conflict);
-    let is_failed = item.with_value(|i| i.state == ItemState::Failed);
+    // Another user's item is theirs to resend, edit or discard (the sync engine refuses it too).
+    let theirs = other_user.is_some();
+    let is_failed = item.with_value(|i| i.state == ItemState::Failed) && !theirs;
+    let needs_attention = needs_attention && !theirs;
 
     view! {
         <li class="pending-item" data-testid="pending-item" data-state=state_attr data-key=key>
@@ -276,8 +314,10 @@ fn PendingRow(item: OutboxItem, blocker: Option<String>, other_user: bool) -> im
             {blocker.clone().map(|b| view! {
                 <p class="pending-blocked">{move || fill(i18n.t("blocked_by"), &[("what", &b)])}</p>
             })}
-            {other_user.then(|| view! { <p class="pending-blocked">{move || fill(i18n.t("waits_for_user"), &[("user", "")])}</p> })}
-            {is_conflict.then(|| view! { <ConflictResolver item=item.get_value()/> }.into_any())}
+            {other_user.clone().map(|name| view! {
+                <p class="pending-blocked" data-testid="pending-other-user">{move || fill(i18n.t("waits_for_user"), &[("user", &name)])}</p>
+            })}
+            {(is_conflict && !theirs).then(|| view! { <ConflictResolver item=item.get_value()/> }.into_any())}
             <Show when=move || editing.get()>
                 {view! { <ItemEditor item=item.get_value() done=move || editing.set(false)/> }.into_any()}
             </Show>

@@ -47,6 +47,12 @@ impl CurrentSale {
 const CART_KEY: &str = "mostrador.cart";
 
 impl CurrentSale {
+    /// Empties the cart and the last sale (its user signed out: the next one must not charge it).
+    pub fn clear(self) {
+        self.lines.set(Vec::new());
+        self.last.set(None);
+    }
+
     /// Browser only: brings back the cart saved before a reload, then saves every change, so neither a
     /// navigation nor a reload (or a crash of the tab) empties a half-rung sale.
     pub fn keep(self) {

@@ -1,4 +1,5 @@
-//! /settings — this device: storage (persistent or not, usage and quota) and language.
+//! /settings — this device: storage (persistent or not, usage and quota), language, and (set by an
+//! admin) whether it wipes its data on sign-out, for a phone several people share.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -7,6 +8,7 @@ use leptos_meta::Title;
 use crate::components::icons::Icon;
 use crate::components::{use_session, LangToggle};
 use crate::i18n::{fill, use_i18n};
+use crate::offline::device;
 use crate::offline::sync::{self, use_sync};
 
 fn megabytes(bytes: f64) -> String {
@@ -38,6 +40,7 @@ pub fn SettingsPage() -> impl IntoView {
                     }}
                 })}
             </div>
+            <SharedDevice/>
             <div class="panel">
                 <h2>{move || i18n.t("language")}</h2>
                 <LangToggle/>
@@ -54,4 +57,49 @@ pub fn SettingsPage() -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+/// "Borrar los datos del dispositivo al cerrar sesión": an admin turns it on for a shared phone;
+/// everyone else only sees that it is on.
+#[component]
+fn SharedDevice() -> impl IntoView {
+    let i18n = use_i18n();
+    let session = use_session();
+    // localStorage exists only in the browser: read after hydration, so both renders agree.
+    let on = RwSignal::new(false);
+    Effect::new(move || on.set(device::wipe_on_logout()));
+    let admin = move || session.is_admin();
+    view! {
+        <div class="panel" data-testid="shared-device">
+            <h2>{move || i18n.t("shared_device")}</h2>
+            <Show
+                when=admin
+                fallback=move || view! {
+                    <Show when=move || on.get()>
+                        <p data-testid="wipe-on-logout-is-on">{move || i18n.t("wipe_on_logout_is_on")}</p>
+                    </Show>
+                }
+            >
+                <label class="check">
+                    <input
+                        type="checkbox"
+                        name="wipe_on_logout"
+                        data-testid="wipe-on-logout"
+                        aria-describedby="wipe-on-logout-help"
+                        prop:checked=move || on.get()
+                        on:change=move |ev| {
+                            let checked = event_target_checked(&ev);
+                            // Admins only: the checkbox is not shown to anyone else.
+                            if session.is_admin() {
+                                device::set_wipe_on_logout(checked);
+                                on.set(checked);
+                            }
+                        }
+                    />
+                    <span>{move || i18n.t("wipe_on_logout")}</span>
+                </label>
+            </Show>
+            <p class="help" id="wipe-on-logout-help">{move || i18n.t("wipe_on_logout_help")}</p>
+        </div>
+    }
 }
