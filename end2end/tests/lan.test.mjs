@@ -19,7 +19,7 @@ import { after, before, test } from 'node:test';
 import { assertNoErrors, hydrated, screenshot, SCREENSHOTS } from './helpers.mjs';
 import { controlled, openTill, sell, signIn, waitForBadge, waitForProduct, watch } from './offline.helpers.mjs';
 import { caPem, fingerprint, HOST, launchTrusting, leafCovers, pageApi, PLAIN_HOST } from './lan.helpers.mjs';
-import { startServer } from './server.mjs';
+import { freePort, startServer } from './server.mjs';
 
 let shop; // the LAN-mode server
 let browser; // { context, remove }: the persistent profile that trusts the shop's CA
@@ -124,8 +124,10 @@ test('"Conectar un teléfono" shows the QR code and the fingerprint of the CA fi
 test('a plain-http address shows the banner on every page with the https address; https shows none', async () => {
   // A server reached over plain http whose public address is the shop's https one.
   const plain = await startServer({ env: { MOSTRADOR_PUBLIC_URL: origin } });
-  // And one with no https anywhere.
-  const bare = await startServer();
+  // And one with no https anywhere, whose public address is its plain one (writes from a page at a
+  // DNS name over plain http are refused otherwise: DNS rebinding).
+  const barePort = await freePort();
+  const bare = await startServer({ port: barePort, env: { MOSTRADOR_PUBLIC_URL: `http://${PLAIN_HOST}:${barePort}` } });
   const page = await browser.context.newPage();
   page.setDefaultTimeout(20_000);
   const errors = watch(page);

@@ -65,7 +65,14 @@ pub async fn lan_certificate_carries_the_names_given() {
     // Anyone may ask where https is (the sign-in page does); only that is said.
     assert_eq!(address(&phone, &process.base).await, json!({ "url": url }));
     // The admin page's QR code opens the name given first.
-    let r = phone.post(process.url("/api/auth/login")).json(&json!({"username": "admin", "password": ADMIN_PASSWORD})).send().await.unwrap();
+    // Signed in from the page at that name: a same-origin write over TLS (no DNS rebinding possible).
+    let r = phone
+        .post(process.url("/api/auth/login"))
+        .header("Origin", format!("https://{NAME}:{port}"))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let setup: Value = phone.get(process.url("/api/tls/phone")).send().await.unwrap().json().await.unwrap();
     assert_eq!(setup["urls"][0], url.as_str(), "{setup}");
