@@ -300,6 +300,16 @@ pub async fn system_status() -> Result<crate::model::SystemStatus, ApiError> {
     call(Method::Get, "/api/ha/status", None).await
 }
 
+/// `GET /api/tls/phone` (admins): the https addresses, their QR code and the CA phones trust.
+pub async fn phone_setup() -> Result<crate::model::PhoneSetup, ApiError> {
+    call(Method::Get, "/api/tls/phone", None).await
+}
+
+/// `GET /api/tls/address` (anyone): the https address to open instead of a plain-http one.
+pub async fn secure_address() -> Result<crate::model::SecureAddress, ApiError> {
+    call(Method::Get, "/api/tls/address", None).await
+}
+
 /// `PUT /api/ha/emergency`: emergency mode on or off (a standby's admins).
 pub async fn set_emergency(on: bool) -> Result<crate::model::SystemStatus, ApiError> {
     call(Method::Put, "/api/ha/emergency", json_body(&serde_json::json!({ "on": on }))).await

@@ -104,6 +104,7 @@ pub fn App() -> impl IntoView {
             if text.is_empty() { "Mostrador".to_string() } else { format!("{text} · Mostrador") }
         }/>
         <offline::service_worker::UpdateBanner/>
+        <components::insecure::InsecureBanner/>
         <pages::system::EmergencyBanner/>
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
@@ -126,6 +127,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings") view=SettingsPage/>
                     <Route path=path!("backups") view=pages::backups::BackupsPage/>
                     <Route path=path!("system") view=pages::system::SystemPage/>
+                    <Route path=path!("phone") view=pages::phone::PhonePage/>
                 </ParentRoute>
             </Routes>
         </Router>

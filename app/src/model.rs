@@ -460,3 +460,38 @@ pub struct LateOperation {
     pub received_at: String,
     pub minutes_late: i64,
 }
+
+/// `GET /api/tls/phone` (admins): what the "Connect a phone" page shows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PhoneSetup {
+    /// `lan` (the shop's own CA), `acme`, `files` (a certificate given), `proxy` (MOSTRADOR_PUBLIC_URL
+    /// is https) or `none` (plain HTTP: phones get no offline mode).
+    pub mode: String,
+    /// The https addresses phones can open (names given with `--tls-name` first, then LAN addresses).
+    pub urls: Vec<String>,
+    /// The first URL as a QR code, an SVG image.
+    pub qr_svg: String,
+    /// LAN mode: the CA phones must trust.
+    pub ca: Option<CaInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CaInfo {
+    /// SHA-256 of the CA certificate (DER), colon-separated hex: what the phone shows when installing it.
+    pub sha256: String,
+    /// Where to download the CA certificate (DER, `.crt`).
+    pub download: String,
+    pub name: String,
+}
+
+/// `GET /api/tls/address` (anyone): where this server answers over https, for the banner a page
+/// opened at a plain-http address shows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SecureAddress {
+    /// The https URL to open instead (`MOSTRADOR_PUBLIC_URL` when it is https, else this server's
+    /// own https address); null when the server has no https at all.
+    pub url: Option<String>,
+}

@@ -40,7 +40,8 @@ pub enum Action {
     /// The dashboard, the audit log and the alerts.
     Reports,
     Exports,
-    /// High availability: status, emergency mode, shipping, reconciliation.
+    /// High availability: status, emergency mode, shipping, reconciliation; the phone set-up (https
+    /// addresses, the shop's CA).
     System,
 }
 
@@ -65,7 +66,7 @@ pub const TABLE: &[(Action, &str, bool)] = &[
     (Action::Backups, "`/api/backups*`", false),
     (Action::Reports, "`GET /api/dashboard`, `GET /api/audit`, `GET /api/alerts`", false),
     (Action::Exports, "`GET /api/export/{entity}`", false),
-    (Action::System, "`/api/ha/*` (but the peer routes, which take the shared secret)", false),
+    (Action::System, "`/api/ha/*` (but the peer routes, which take the shared secret), `GET /api/tls/phone`", false),
 ];
 
 /// True when `role` may do `action`.

@@ -188,7 +188,7 @@ test('switching to English changes every visible label', async () => {
     await page.locator('input[name="opening_float"]').fill('10');
     await page.getByTestId('open-till-button').click();
     await page.getByTestId('till-bar').waitFor();
-    const pages = ['/sale', '/dashboard', '/products', '/categories', '/customers', '/pending', '/settings', '/users', '/backups', '/sales', '/cash', '/system'];
+    const pages = ['/sale', '/dashboard', '/products', '/categories', '/customers', '/pending', '/settings', '/users', '/backups', '/sales', '/cash', '/system', '/phone'];
     const spanish = {};
     for (const url of pages) {
       await page.goto(url);
@@ -251,7 +251,7 @@ test('axe-core finds no serious or critical violation on any page', async () => 
     await page.getByTestId('charge').click();
     await page.getByTestId('last-sale').waitFor();
     const receipt = await page.getByTestId('last-sale-receipt').getAttribute('href');
-    for (const url of ['/products', '/products/new', '/categories', '/customers', '/pending', '/settings', '/users', '/backups', '/dashboard', '/sales', receipt, '/cash', '/system']) {
+    for (const url of ['/products', '/products/new', '/categories', '/customers', '/pending', '/settings', '/users', '/backups', '/dashboard', '/sales', receipt, '/cash', '/system', '/phone']) {
       await check(url);
     }
     await page.setViewportSize(DESKTOP);

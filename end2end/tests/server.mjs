@@ -6,6 +6,7 @@
 //   await server.kill('SIGKILL');                        // or server.stop() (SIGTERM, then SIGKILL)
 //   await server.restart();                              // same port, same data dir, same password
 //   await server.cleanup();                              // stops it and removes what it created
+//   await startServer({ args: ['--tls-lan'], tls: true }); // extra CLI flags; `tls`: it answers https
 //
 // Environment: MOSTRADOR_BIN (default target/release/mostrador) and LEPTOS_SITE_ROOT (default
 // target/site), relative paths taken from the repository root; DATABASE_URL is not passed on (SQLite in
@@ -14,6 +15,7 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,6 +57,8 @@ export class TestServer {
    * @param {string} [options.adminPassword] default: random; MOSTRADOR_ADMIN_PASSWORD for the first start
    * @param {string} [options.databaseUrl]   default: none (SQLite in the data dir)
    * @param {object} [options.env]           extra environment variables
+   * @param {string[]} [options.args]        extra command-line flags for `serve`
+   * @param {boolean} [options.tls]          the flags turn https on: `url` and the health probe use it
    * @param {number} [options.healthTimeoutMs] default 30 s
    */
   constructor(options = {}) {
@@ -73,7 +77,7 @@ export class TestServer {
   }
 
   get url() {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   get running() {
@@ -95,7 +99,8 @@ export class TestServer {
     });
     const log = fs.openSync(this.logPath, 'a');
     fs.writeSync(log, `\n--- start ${new Date().toISOString()} on ${this.url}\n`);
-    const child = spawn(this.bin, ['serve', '--addr', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir], {
+    const args = ['serve', '--addr', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir, ...(this.options.args ?? [])];
+    const child = spawn(this.bin, args, {
       env,
       cwd: REPO_ROOT,
       stdio: ['ignore', log, log],
@@ -121,9 +126,9 @@ export class TestServer {
         throw new Error(`the server exited (${JSON.stringify(this.exited)}) before /health answered 200:\n${this.logs()}`);
       }
       try {
-        const r = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(2000) });
-        if (r.status === 200) return;
-        last = `HTTP ${r.status}`;
+        const status = this.options.tls ? await httpsStatus(`${this.url}/health`) : (await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(2000) })).status;
+        if (status === 200) return;
+        last = `HTTP ${status}`;
       } catch (e) {
         last = e.message;
       }
@@ -172,6 +177,22 @@ export class TestServer {
     if (!this.ownsDataDir) return;
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The status of a GET over https without checking the certificate: only a readiness probe (a LAN-mode
+ * server makes its CA at start, so there is nothing to trust before it answers; tests check the
+ * certificate themselves).
+ */
+function httpsStatus(url) {
+  return new Promise((resolve, reject) => {
+    const request = https.get(url, { rejectUnauthorized: false, timeout: 2000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode);
+    });
+    request.on('timeout', () => request.destroy(new Error('timeout')));
+    request.on('error', reject);
+  });
 }
 
 /** new TestServer(options).start() */

@@ -141,11 +141,15 @@ async fn serve(config: ServeConfig) -> CliResult {
     if let Some(redirect) = app.redirect_addr() {
         println!("  and on http://{redirect}, which redirects to https");
     }
+    // LAN mode listens on 0.0.0.0 or an address; phones need the names its certificate carries.
+    for url in app.phone_urls() {
+        println!("  phones open {url} (trust the shop's certificate first: admin page \"Conectar un teléfono\")");
+    }
     if !app.url().starts_with("https://") && !addr.ip().is_loopback() && !behind_https_proxy {
         println!(
             "Warning: phones on this network will open plain http://, where browsers allow no offline mode and no \
-             installation. Serve https: --tls-cert/--tls-key, or a TLS proxy with MOSTRADOR_PUBLIC_URL=https://… \
-             (README, \"Put it in a shop\")."
+             installation. Serve https: --tls-lan (no domain needed), --acme-domain NAME, --tls-cert/--tls-key, \
+             or a TLS proxy with MOSTRADOR_PUBLIC_URL=https://… (README, \"Put it in a shop\")."
         );
     }
     app.serve(shutdown_signal()).await?;

@@ -302,6 +302,11 @@ pub struct TlsConfig {
     /// made on the first start (phones trust it once: admin page "Connect a phone").
     #[arg(long, env = "MOSTRADOR_TLS_LAN", default_value_t = false, conflicts_with_all = ["tls_cert", "tls_key", "acme_domains"])]
     pub tls_lan: bool,
+    /// LAN mode: another name the server certificate carries besides the host name, `HOST.local` and
+    /// the addresses (a name the shop's router or local DNS gives this machine, say `caja.lan`); it is
+    /// then the address the "Connect a phone" QR code opens. Repeat the flag or separate with commas.
+    #[arg(long = "tls-name", env = "MOSTRADOR_TLS_NAMES", value_delimiter = ',', requires = "tls_lan")]
+    pub tls_names: Vec<String>,
     /// Get the certificate from an ACME CA (Let's Encrypt) for this name, and renew it; repeat the flag
     /// (or separate with commas) for more names. Needs --http-redirect-addr reachable on port 80.
     #[arg(long = "acme-domain", env = "MOSTRADOR_ACME_DOMAINS", value_delimiter = ',', conflicts_with_all = ["tls_cert", "tls_key"])]

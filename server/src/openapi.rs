@@ -29,7 +29,7 @@ use crate::{auth, health, http::AppState, users};
         crate::ha::routes::status, crate::ha::routes::set_emergency, crate::ha::routes::ship, crate::ha::routes::reconcile,
         crate::ha::peer::valve, crate::ha::peer::receive_shipment, crate::ha::peer::emergency_ops, crate::ha::peer::mark_reconciled,
         crate::alerts::list, health::livez, crate::metrics::scrape,
-        crate::tls::routes::phone,
+        crate::tls::routes::phone, crate::tls::routes::address,
     ),
     components(schemas(
         app::model::ErrorEnvelope, app::model::ErrorBody, app::model::User, app::model::Role,
@@ -45,7 +45,7 @@ use crate::{auth, health, http::AppState, users};
         crate::backup::VerifyReport, crate::backup::Check, crate::backup::RestoreReport,
         app::model::Dashboard, app::model::MethodTotal, app::model::DayTotal, app::model::TopProduct,
         app::model::OpenSession, app::model::LowStockProduct, app::model::LateOperation,
-        crate::tls::lan::PhoneSetup, crate::tls::lan::CaInfo,
+        app::model::PhoneSetup, app::model::CaInfo, app::model::SecureAddress,
     ))
 )]
 struct ApiDoc;

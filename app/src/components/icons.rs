@@ -46,6 +46,11 @@ pub fn Icon(name: &'static str) -> impl IntoView {
             <path d="M7 7.5h.01M7 16.5h.01M11 7.5h6M11 16.5h6"/>
         }
         .into_any(),
+        "phone" => view! {
+            <rect x="6" y="2" width="12" height="20" rx="2"/>
+            <path d="M11 18h2"/>
+        }
+        .into_any(),
         "backups" => view! {
             <ellipse cx="12" cy="5" rx="8" ry="3"/>
             <path d="M4 5v6c0 1.7 3.6 3 8 3s8-1.3 8-3V5"/>

@@ -215,7 +215,7 @@ fn NavBar() -> impl IntoView {
             (path == href || path.starts_with(&format!("{href}/"))).then_some("page")
         };
         // The admin pages stay out of a phone's bottom bar (five thumbs' worth); /settings links them.
-        let class = if matches!(icon, "users" | "backups" | "dashboard" | "cash" | "system") { "nav-link nav-admin" } else { "nav-link" };
+        let class = if matches!(icon, "users" | "backups" | "dashboard" | "cash" | "system" | "phone") { "nav-link nav-admin" } else { "nav-link" };
         view! {
             <a href=href class=class aria-current=current data-testid=format!("nav-{icon}")>
                 <Icon name=icon/>
@@ -248,6 +248,7 @@ fn NavBar() -> impl IntoView {
             <Show when=move || session.is_admin()>{link("/users", "users", "users")}</Show>
             <Show when=move || session.is_admin()>{link("/backups", "backups", "backups")}</Show>
             <Show when=move || session.is_admin()>{link("/system", "system", "system")}</Show>
+            <Show when=move || session.may(crate::permissions::Action::System)>{link("/phone", "phone", "phone_nav")}</Show>
         </nav>
     }
     .into_any()

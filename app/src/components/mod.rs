@@ -2,6 +2,7 @@
 
 pub mod form;
 pub mod icons;
+pub mod insecure;
 pub mod layout;
 pub mod list;
 

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod login;
 pub mod not_found;
 pub mod pending;
+pub mod phone;
 pub mod products;
 pub mod sale;
 pub mod sales;

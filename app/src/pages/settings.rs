@@ -52,6 +52,7 @@ pub fn SettingsPage() -> impl IntoView {
                     <a class="btn wide" href="/users" data-testid="settings-users"><Icon name="users"/><span>{move || i18n.t("users")}</span></a>
                     <a class="btn wide" href="/backups" data-testid="settings-backups"><Icon name="backups"/><span>{move || i18n.t("backups")}</span></a>
                     <a class="btn wide" href="/system" data-testid="settings-system"><Icon name="system"/><span>{move || i18n.t("system")}</span></a>
+                    <a class="btn wide" href="/phone" data-testid="settings-phone"><Icon name="phone"/><span>{move || i18n.t("phone_nav")}</span></a>
                 </nav>
             </Show>
         </section>

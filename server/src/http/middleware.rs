@@ -29,13 +29,18 @@ pub async fn check_origin(State(state): State<AppState>, req: Request, next: Nex
         let headers = req.headers();
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("null");
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+            // HTTP/2 (https with ALPN h2) carries the host in `:authority`, which lands in the URI.
+            let authority = req.uri().authority().map(|a| a.as_str());
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(authority).unwrap_or("");
             let same_host = origin
                 .split_once("://")
                 .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && rest.eq_ignore_ascii_case(host));
             let public = state.config.public_url.as_deref().map(|u| u.trim_end_matches('/'));
             let public_ok = public.is_some_and(|p| p.eq_ignore_ascii_case(origin));
-            if !(public_ok || (same_host && not_rebindable(host))) {
+            // Served over TLS, a name cannot be rebound to this server: the browser checked that our
+            // certificate covers it (a LAN name, `--tls-name`, an ACME domain). Phones sign in there.
+            let tls_name = state.config.tls.enabled() && origin.starts_with("https://");
+            if !(public_ok || (same_host && (tls_name || not_rebindable(host)))) {
                 tracing::warn!(%origin, %host, "cross-origin write refused");
                 return ApiError::CrossOrigin.into_response();
             }

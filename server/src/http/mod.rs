@@ -282,7 +282,7 @@ impl Application {
         let state = state(config, db, listener.local_addr()?).await?;
         let lan = match state.config.tls.tls_lan {
             true => {
-                let lan = crate::tls::lan::Lan::start(&state.config.db.data_dir, listener.local_addr()?, &crate::tls::lan::host_name())
+                let lan = crate::tls::lan::Lan::start(&state.config.db.data_dir, listener.local_addr()?, &crate::tls::lan::host_name(), &state.config.tls.tls_names)
                     .map_err(std::io::Error::other)?;
                 let lan = Arc::new(lan);
                 let _ = state.lan.set(lan.clone());
@@ -317,6 +317,11 @@ impl Application {
     pub fn url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}", self.local_addr())
+    }
+
+    /// LAN mode: the https addresses phones open (what the "Connect a phone" QR code shows).
+    pub fn phone_urls(&self) -> Vec<String> {
+        self.state.lan.get().map(|lan| lan.phone_urls()).unwrap_or_default()
     }
 
     pub fn redirect_addr(&self) -> Option<SocketAddr> {

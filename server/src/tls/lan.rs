@@ -43,38 +43,21 @@ struct LanCa {
     ca_key: KeyPair,
     addr: SocketAddr,
     host: String,
+    /// `--tls-name`: names the operator gave (local DNS), checked to be plain host names.
+    extra: Vec<String>,
 }
 
-/// What the "Connect a phone" page shows.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct PhoneSetup {
-    /// `lan` (the shop's own CA), `acme`, `files` (a certificate given), `proxy` (MOSTRADOR_PUBLIC_URL
-    /// is https) or `none` (plain HTTP: phones get no offline mode).
-    pub mode: String,
-    /// The https addresses phones can open (LAN addresses first, then names).
-    pub urls: Vec<String>,
-    /// The first URL as a QR code, an SVG image.
-    pub qr_svg: String,
-    /// LAN mode: the CA phones must trust.
-    pub ca: Option<CaInfo>,
-}
-
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct CaInfo {
-    /// SHA-256 of the CA certificate (DER), colon-separated hex: what the phone shows when installing it.
-    pub sha256: String,
-    /// Where to download the CA certificate (DER, `.crt`).
-    pub download: String,
-    pub name: String,
-}
+/// What the "Connect a phone" page shows (shared with the app, which reads it).
+pub use app::model::{CaInfo, PhoneSetup};
 
 impl Lan {
     /// Loads or makes the CA, then the server certificate for today's names.
-    pub fn start(data_dir: &Path, addr: SocketAddr, host: &str) -> Result<Lan, String> {
+    pub fn start(data_dir: &Path, addr: SocketAddr, host: &str, extra: &[String]) -> Result<Lan, String> {
+        let extra = extra_names(extra)?;
         let dir = data_dir.join("lan-ca");
         private_dir(&dir).map_err(|e| format!("LAN mode: cannot create {}: {e}", dir.display()))?;
         let (ca_pem, ca_key) = load_or_make_ca(&dir, host)?;
-        let ca = LanCa { dir, ca_pem, ca_key, addr, host: host.to_owned() };
+        let ca = LanCa { dir, ca_pem, ca_key, addr, host: host.to_owned(), extra };
         let key = match ca.stored() {
             Some(key) => key,
             None => ca.issue()?,
@@ -108,16 +91,22 @@ impl Lan {
         CertificateDer::from_pem_slice(self.ca.ca_pem.as_bytes()).map(|c| c.to_vec()).unwrap_or_default()
     }
 
-    pub fn phone_setup(&self) -> PhoneSetup {
+    /// The https addresses a phone can open: the names given with `--tls-name` first (the operator
+    /// chose them, and they survive a new DHCP lease), then the LAN addresses, then the host names.
+    pub fn phone_urls(&self) -> Vec<String> {
         let port = self.ca.addr.port();
-        let urls: Vec<String> = self
-            .ca
-            .names()
+        let names = self.ca.names();
+        let (given, found): (Vec<String>, Vec<String>) = names.into_iter().partition(|n| self.ca.extra.contains(n));
+        given
             .into_iter()
+            .chain(found)
             .filter(|n| n != "localhost" && !n.starts_with("127.") && n != "::1")
             .map(|n| if n.contains(':') { format!("https://[{n}]:{port}/") } else { format!("https://{n}:{port}/") })
-            .collect();
-        let mut setup = PhoneSetup::new("lan", urls);
+            .collect()
+    }
+
+    pub fn phone_setup(&self) -> PhoneSetup {
+        let mut setup = setup("lan", self.phone_urls());
         setup.ca = Some(CaInfo {
             sha256: fingerprint(&self.ca_der()),
             download: CA_DOWNLOAD.to_owned(),
@@ -139,12 +128,15 @@ impl LanCa {
         ips.sort_by_key(|ip| (ip.is_loopback(), ip.is_ipv6(), *ip));
         ips.dedup();
         let mut names: Vec<String> = ips.iter().map(IpAddr::to_string).collect();
+        names.extend(self.extra.iter().cloned());
         names.push(self.host.clone());
         if !self.host.ends_with(".local") {
             names.push(format!("{}.local", self.host));
         }
         names.push("localhost".into());
-        names.dedup();
+        // Not `dedup`: a `--tls-name` may repeat the host name anywhere in the list.
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.clone()));
         names
     }
 
@@ -173,10 +165,9 @@ impl LanCa {
     }
 }
 
-impl PhoneSetup {
-    pub fn new(mode: &'static str, urls: Vec<String>) -> PhoneSetup {
-        PhoneSetup { mode: mode.to_owned(), qr_svg: urls.first().map(|u| qr_svg(u)).unwrap_or_default(), urls, ca: None }
-    }
+/// The setup of `mode` with its URLs and the first one as a QR code.
+pub fn setup(mode: &str, urls: Vec<String>) -> PhoneSetup {
+    PhoneSetup { mode: mode.to_owned(), qr_svg: urls.first().map(|u| qr_svg(u)).unwrap_or_default(), urls, ca: None }
 }
 
 /// This machine's host name (what `NAME.local` is built from).
@@ -190,6 +181,24 @@ pub fn host_name() -> String {
         .flatten()
         .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
     name.unwrap_or_else(|| "mostrador".to_owned()).to_ascii_lowercase()
+}
+
+/// `--tls-name` values, lower-cased: host names (letters, digits, `-`, dots) or IP addresses.
+fn extra_names(given: &[String]) -> Result<Vec<String>, String> {
+    given
+        .iter()
+        .map(|n| n.trim().trim_end_matches('.').to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            let label_ok = |l: &str| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if n.parse::<IpAddr>().is_ok() || (n.len() <= 253 && n.split('.').all(label_ok)) {
+                Ok(n)
+            } else {
+                Err(format!("--tls-name {n:?} is not a host name (letters, digits, '-' and dots) or an IP address"))
+            }
+        })
+        .collect()
 }
 
 /// The public path of the CA certificate (on https, and on the plain-HTTP listener).

@@ -1,6 +1,7 @@
-//! `GET /api/tls/phone` (admins): what the "Connect a phone" page shows; `GET /mostrador-ca.crt`: the
-//! LAN mode CA certificate for phones to install (public: a certificate is no secret, and a phone
-//! fetches it before it trusts anything).
+//! `GET /api/tls/phone` (admins): what the "Connect a phone" page shows; `GET /api/tls/address`
+//! (anyone): only the https address, for the banner a page opened over plain http shows before
+//! sign-in; `GET /mostrador-ca.crt`: the LAN mode CA certificate for phones to install (public: a
+//! certificate is no secret, and a phone fetches it before it trusts anything).
 
 use axum::{
     extract::State,
@@ -11,10 +12,12 @@ use axum::{
 };
 
 use super::lan::{PhoneSetup, CA_DOWNLOAD};
+use app::model::SecureAddress;
+
 use crate::{auth::AdminUser, http::AppState};
 
 pub fn api_router() -> Router<AppState> {
-    Router::new().route("/api/tls/phone", get(phone))
+    Router::new().route("/api/tls/phone", get(phone)).route("/api/tls/address", get(address))
 }
 
 pub fn router() -> Router<AppState> {
@@ -27,20 +30,38 @@ pub async fn phone(_: AdminUser, State(state): State<AppState>, headers: HeaderM
     if let Some(lan) = state.lan.get() {
         return Json(lan.phone_setup());
     }
+    let (mode, urls) = https_urls(&state, &headers);
+    Json(super::lan::setup(mode, urls))
+}
+
+/// The https address to use instead of this one. Anonymous (the sign-in page shows it) and no more
+/// than a link gives away: no QR code, no certificate.
+#[utoipa::path(get, path = "/api/tls/address", tag = "operations", responses((status = 200, body = SecureAddress)))]
+pub async fn address(State(state): State<AppState>, headers: HeaderMap) -> Json<SecureAddress> {
+    let url = match state.lan.get() {
+        Some(lan) => state.config.public_url.clone().filter(|u| u.starts_with("https://")).or_else(|| lan.phone_urls().into_iter().next()),
+        None => https_urls(&state, &headers).1.into_iter().next(),
+    };
+    Json(SecureAddress { url })
+}
+
+/// The mode and https URLs without LAN mode: ACME names, the request's host with a given
+/// certificate, or an https MOSTRADOR_PUBLIC_URL in front.
+fn https_urls(state: &AppState, headers: &HeaderMap) -> (&'static str, Vec<String>) {
     let tls = &state.config.tls;
     let port = state.leptos_options.site_addr.port();
     let https = |host: &str| if port == 443 { format!("https://{host}/") } else { format!("https://{host}:{port}/") };
     let public = state.config.public_url.clone().filter(|u| u.starts_with("https://"));
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).and_then(super::host_without_port);
-    Json(if !tls.acme_domains.is_empty() {
-        PhoneSetup::new("acme", tls.acme_domains.iter().map(|d| https(d)).collect())
+    if !tls.acme_domains.is_empty() {
+        ("acme", tls.acme_domains.iter().map(|d| https(d)).collect())
     } else if tls.enabled() {
-        PhoneSetup::new("files", public.into_iter().chain(host.map(https)).take(1).collect())
+        ("files", public.into_iter().chain(host.map(https)).take(1).collect())
     } else if let Some(public) = public {
-        PhoneSetup::new("proxy", vec![public])
+        ("proxy", vec![public])
     } else {
-        PhoneSetup::new("none", Vec::new())
-    })
+        ("none", Vec::new())
+    }
 }
 
 pub async fn ca_certificate(State(state): State<AppState>) -> Response {

@@ -17,6 +17,7 @@ mod helpers;
 mod idempotency;
 mod operations;
 mod permissions;
+mod phone;
 mod postgres;
 mod pwa;
 mod routes;
@@ -171,6 +172,8 @@ fn main() {
         tls::replaced_certificate_is_served_without_restart,
         tls::bad_certificate_or_key_stops_the_start,
         tls::lan_mode_makes_its_own_ca_and_keeps_it,
+        phone::lan_certificate_carries_the_names_given,
+        phone::secure_address_and_start_warnings_without_tls,
         compression::static_files_are_served_precompressed,
         compression::json_answers_are_compressed_above_a_small_size,
         acme::certificate_is_issued_served_and_renewed,
