@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::i18n::{Lang};
+use crate::i18n::Lang;
 use crate::model::{ErrorEnvelope, LoginRequest, NewUser, Page, User, UserChanges};
 
 /// A failed call. `status == 0` means no answer at all (offline, server down).
@@ -23,13 +23,7 @@ pub struct ApiError {
 
 impl ApiError {
     fn network() -> ApiError {
-        ApiError {
-            status: 0,
-            code: "network".into(),
-            message: String::new(),
-            details: None,
-            retry_after: None,
-        }
+        ApiError { status: 0, code: "network".into(), message: String::new(), details: None, retry_after: None }
     }
 
     fn from_response(raw: &RawResponse) -> ApiError {
@@ -67,14 +61,7 @@ impl ApiError {
             .and_then(|f| f.as_object())
             .map(|m| {
                 m.iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            v.as_str()
-                                .map(str::to_string)
-                                .unwrap_or_else(|| v.to_string()),
-                        )
-                    })
+                    .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
                     .collect()
             })
             .unwrap_or_default()
@@ -82,9 +69,7 @@ impl ApiError {
 
     /// `details.current` of a 409 `version_conflict`: the row as the server has it now.
     pub fn conflict_current(&self) -> Option<Value> {
-        (self.code == "version_conflict")
-            .then(|| self.details.as_ref()?.get("current").cloned())
-            .flatten()
+        (self.code == "version_conflict").then(|| self.details.as_ref()?.get("current").cloned()).flatten()
     }
 
     /// A sentence to show when there is nothing more specific to say.
@@ -124,9 +109,7 @@ async fn send(method: Method, url: &str, body: Option<String>) -> Result<RawResp
         Method::Patch => M::PATCH,
         Method::Delete => M::DELETE,
     };
-    let mut rb = RequestBuilder::new(url)
-        .method(m)
-        .header("Accept", "application/json");
+    let mut rb = RequestBuilder::new(url).method(m).header("Accept", "application/json");
     if method != Method::Get {
         // One key per user action, so a retried request can never apply twice (design: idempotent writes).
         rb = rb.header("Idempotency-Key", &Uuid::new_v4().to_string());
@@ -137,17 +120,10 @@ async fn send(method: Method, url: &str, body: Option<String>) -> Result<RawResp
     }
     .map_err(|_| ApiError::network())?;
     let resp = request.send().await.map_err(|_| ApiError::network())?;
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.trim().parse().ok());
+    let retry_after = resp.headers().get("retry-after").and_then(|v| v.trim().parse().ok());
     let status = resp.status();
     let body = resp.text().await.unwrap_or_default();
-    Ok(RawResponse {
-        status,
-        body,
-        retry_after,
-    })
+    Ok(RawResponse { status, body, retry_after })
 }
 
 #[cfg(not(feature = "hydrate"))]
@@ -155,21 +131,13 @@ async fn send(_method: Method, _url: &str, _body: Option<String>) -> Result<RawR
     Err(ApiError::network())
 }
 
-async fn call<R: DeserializeOwned>(
-    method: Method,
-    url: &str,
-    body: Option<String>,
-) -> Result<R, ApiError> {
+async fn call<R: DeserializeOwned>(method: Method, url: &str, body: Option<String>) -> Result<R, ApiError> {
     let raw = send(method, url, body).await?;
     if !(200..300).contains(&raw.status) {
         return Err(ApiError::from_response(&raw));
     }
     // 204 and other empty bodies deserialize from `null` (for `()` and `Option`).
-    let text = if raw.body.trim().is_empty() {
-        "null"
-    } else {
-        raw.body.as_str()
-    };
+    let text = if raw.body.trim().is_empty() { "null" } else { raw.body.as_str() };
     serde_json::from_str(text).map_err(|e| ApiError {
         status: raw.status,
         code: "bad_response".into(),
@@ -188,9 +156,7 @@ pub fn encode_query(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -198,76 +164,41 @@ pub fn encode_query(value: &str) -> String {
 }
 
 pub async fn login(username: &str, password: &str) -> Result<User, ApiError> {
-    let body = LoginRequest {
-        username: username.into(),
-        password: password.into(),
-    };
+    let body = LoginRequest { username: username.into(), password: password.into() };
     call(Method::Post, "/api/auth/login", json_body(&body)).await
 }
 
 pub async fn logout() -> Result<(), ApiError> {
-    call::<Option<Value>>(Method::Post, "/api/auth/logout", None)
-        .await
-        .map(|_| ())
+    call::<Option<Value>>(Method::Post, "/api/auth/logout", None).await.map(|_| ())
 }
 
 pub async fn me() -> Result<User, ApiError> {
     call(Method::Get, "/api/auth/me", None).await
 }
 
-pub async fn list<R: DeserializeOwned>(
-    entity: &str,
-    q: &str,
-    limit: i64,
-    offset: i64,
-) -> Result<Page<R>, ApiError> {
-    let url = format!(
-        "/api/{entity}?q={}&limit={limit}&offset={offset}",
-        encode_query(q)
-    );
+pub async fn list<R: DeserializeOwned>(entity: &str, q: &str, limit: i64, offset: i64) -> Result<Page<R>, ApiError> {
+    let url = format!("/api/{entity}?q={}&limit={limit}&offset={offset}", encode_query(q));
     call(Method::Get, &url, None).await
 }
 
 pub async fn get(entity: &str, id: &str) -> Result<Value, ApiError> {
-    call(
-        Method::Get,
-        &format!("/api/{entity}/{}", encode_query(id)),
-        None,
-    )
-    .await
+    call(Method::Get, &format!("/api/{entity}/{}", encode_query(id)), None).await
 }
 
 /// Creates a row with an id chosen here (ids are client-generated so offline-created rows need no remapping).
 pub async fn create(entity: &str, mut fields: Map<String, Value>) -> Result<Value, ApiError> {
-    fields
-        .entry("id")
-        .or_insert_with(|| Value::String(Uuid::new_v4().to_string()));
+    fields.entry("id").or_insert_with(|| Value::String(Uuid::new_v4().to_string()));
     call(Method::Post, &format!("/api/{entity}"), json_body(&fields)).await
 }
 
 /// Sends only `changes`, based on `version`; a stale version gets 409 `version_conflict`.
-pub async fn patch(
-    entity: &str,
-    id: &str,
-    version: i64,
-    mut changes: Map<String, Value>,
-) -> Result<Value, ApiError> {
+pub async fn patch(entity: &str, id: &str, version: i64, mut changes: Map<String, Value>) -> Result<Value, ApiError> {
     changes.insert("version".into(), Value::from(version));
-    call(
-        Method::Patch,
-        &format!("/api/{entity}/{}", encode_query(id)),
-        json_body(&changes),
-    )
-    .await
+    call(Method::Patch, &format!("/api/{entity}/{}", encode_query(id)), json_body(&changes)).await
 }
 
 pub async fn delete(entity: &str, id: &str, version: i64) -> Result<Value, ApiError> {
-    call(
-        Method::Delete,
-        &format!("/api/{entity}/{}?version={version}", encode_query(id)),
-        None,
-    )
-    .await
+    call(Method::Delete, &format!("/api/{entity}/{}?version={version}", encode_query(id)), None).await
 }
 
 /// `POST /api/sync/push` with `{"ops": [...]}`: one answer per operation.
@@ -334,12 +265,7 @@ pub async fn create_user(user: &NewUser) -> Result<User, ApiError> {
 }
 
 pub async fn update_user(id: Uuid, changes: &UserChanges) -> Result<User, ApiError> {
-    call(
-        Method::Patch,
-        &format!("/api/users/{id}"),
-        json_body(changes),
-    )
-    .await
+    call(Method::Patch, &format!("/api/users/{id}"), json_body(changes)).await
 }
 
 #[cfg(test)]
@@ -349,10 +275,7 @@ mod tests {
 
     #[test]
     fn encodes_queries() {
-        assert_eq!(
-            encode_query("yerba mate & co/ñ"),
-            "yerba%20mate%20%26%20co%2F%C3%B1"
-        );
+        assert_eq!(encode_query("yerba mate & co/ñ"), "yerba%20mate%20%26%20co%2F%C3%B1");
         assert_eq!(encode_query("A-z_0.9~"), "A-z_0.9~");
     }
 
@@ -377,17 +300,10 @@ mod tests {
             retry_after: None,
         };
         let e = ApiError::from_response(&raw);
-        assert_eq!(
-            e.field_errors(),
-            vec![("name".to_string(), "must not be empty".to_string())]
-        );
+        assert_eq!(e.field_errors(), vec![("name".to_string(), "must not be empty".to_string())]);
         assert_eq!(e.conflict_current(), None);
 
-        let raw = RawResponse {
-            status: 502,
-            body: "<html>".into(),
-            retry_after: None,
-        };
+        let raw = RawResponse { status: 502, body: "<html>".into(), retry_after: None };
         assert_eq!(ApiError::from_response(&raw).code, "http_502");
     }
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::i18n::{Lang, Key};
+use crate::i18n::{Key, Lang};
 use crate::money;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,15 +40,7 @@ pub struct Field {
 
 impl Field {
     const fn new(key: &'static str, input: &'static str, label: Key, kind: Kind) -> Field {
-        Field {
-            key,
-            input,
-            label,
-            kind,
-            help: None,
-            autocomplete: "off",
-            input_mode: "text",
-        }
+        Field { key, input, label, kind, help: None, autocomplete: "off", input_mode: "text" }
     }
     const fn help(mut self, help: Key) -> Field {
         self.help = Some(help);
@@ -78,9 +70,7 @@ pub struct EntityDef {
 
 impl EntityDef {
     pub fn field(&self, key_or_input: &str) -> Option<&'static Field> {
-        self.fields
-            .iter()
-            .find(|f| f.key == key_or_input || f.input == key_or_input)
+        self.fields.iter().find(|f| f.key == key_or_input || f.input == key_or_input)
     }
 }
 
@@ -98,14 +88,9 @@ pub static PRODUCTS: EntityDef = EntityDef {
         Field::new("cost_cents", "cost", "cost", Kind::Money).mode("decimal"),
         Field::new("category_id", "category_id", "category", Kind::CategoryRef),
         Field::new("barcode", "barcode", "barcode", Kind::OptText).mode("numeric"),
-        Field::new(
-            "low_stock_threshold",
-            "low_stock_threshold",
-            "low_stock_threshold",
-            Kind::OptCount,
-        )
-        .mode("numeric")
-        .help("low_stock_help"),
+        Field::new("low_stock_threshold", "low_stock_threshold", "low_stock_threshold", Kind::OptCount)
+            .mode("numeric")
+            .help("low_stock_help"),
         Field::new("active", "active", "active", Kind::Flag),
     ],
 };
@@ -151,17 +136,9 @@ pub fn default_text(kind: Kind) -> String {
 pub fn to_text(kind: Kind, v: Option<&Value>, lang: Lang) -> String {
     let v = v.unwrap_or(&Value::Null);
     match kind {
-        Kind::Money => v
-            .as_i64()
-            .map(|c| money::format_plain(c, lang))
-            .unwrap_or_default(),
+        Kind::Money => v.as_i64().map(|c| money::format_plain(c, lang)).unwrap_or_default(),
         Kind::OptCount => v.as_i64().map(|n| n.to_string()).unwrap_or_default(),
-        Kind::Flag => (if v.as_bool().unwrap_or(false) {
-            "true"
-        } else {
-            "false"
-        })
-        .into(),
+        Kind::Flag => (if v.as_bool().unwrap_or(false) { "true" } else { "false" }).into(),
         _ => v.as_str().unwrap_or_default().to_string(),
     }
 }
@@ -194,11 +171,7 @@ pub fn from_text(kind: Kind, text: &str) -> Result<Value, Key> {
 }
 
 /// The fields of `mine` whose value differs from the row the form was loaded from: exactly what a PATCH sends.
-pub fn changed_fields(
-    def: &EntityDef,
-    base: &Value,
-    mine: &Map<String, Value>,
-) -> Map<String, Value> {
+pub fn changed_fields(def: &EntityDef, base: &Value, mine: &Map<String, Value>) -> Map<String, Value> {
     def.fields
         .iter()
         .filter_map(|f| {
@@ -246,9 +219,6 @@ mod tests {
         mine.insert("price_cents".into(), json!(1250));
         mine.insert("barcode".into(), json!("779"));
         let changed = changed_fields(&PRODUCTS, &base, &mine);
-        assert_eq!(
-            Value::Object(changed),
-            json!({"price_cents": 1250, "barcode": "779"})
-        );
+        assert_eq!(Value::Object(changed), json!({"price_cents": 1250, "barcode": "779"}));
     }
 }

@@ -162,10 +162,7 @@ fn persist(lang: Lang) {
                 let _ = el.set_attribute("lang", lang.code());
             }
             if let Ok(html) = doc.dyn_into::<web_sys::HtmlDocument>() {
-                let _ = html.set_cookie(&format!(
-                    "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
-                    lang.code()
-                ));
+                let _ = html.set_cookie(&format!("lang={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code()));
             }
         }
     }
@@ -197,10 +194,7 @@ mod tests {
 
     #[test]
     fn cookie_parsing() {
-        assert_eq!(
-            Lang::from_cookie_header("a=1; lang=en; b=2"),
-            Some(Lang::En)
-        );
+        assert_eq!(Lang::from_cookie_header("a=1; lang=en; b=2"), Some(Lang::En));
         assert_eq!(Lang::from_cookie_header("lang=es"), Some(Lang::Es));
         assert_eq!(Lang::from_cookie_header("xlang=en"), None);
         assert_eq!(Lang::from_cookie_header("lang=fr"), None);
@@ -237,7 +231,10 @@ mod tests {
             if keys.contains(line.trim_end_matches(':')) && line.ends_with(':') {
                 let block: Vec<&str> = lines[i + 1..].iter().take_while(|l| l.starts_with(' ')).copied().collect();
                 for lang in ["es", "en"] {
-                    assert!(block.iter().any(|l| l.trim_start().starts_with(&format!("{lang}:"))), "{line} has no {lang} text");
+                    assert!(
+                        block.iter().any(|l| l.trim_start().starts_with(&format!("{lang}:"))),
+                        "{line} has no {lang} text"
+                    );
                 }
             }
         }
@@ -249,7 +246,10 @@ mod tests {
                 for (i, _) in src.match_indices(marker) {
                     let rest = &src[i + marker.len()..];
                     let key = &rest[..rest.find('"').unwrap_or(0)];
-                    if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') && !keys.contains(key) {
+                    if !key.is_empty()
+                        && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                        && !keys.contains(key)
+                    {
                         missing.push(key.to_string());
                     }
                 }
@@ -271,12 +271,6 @@ mod tests {
 
     #[test]
     fn fill_placeholders() {
-        assert_eq!(
-            fill(
-                "%{from}–%{to} de %{total}",
-                &[("from", "1"), ("to", "20"), ("total", "45")]
-            ),
-            "1–20 de 45"
-        );
+        assert_eq!(fill("%{from}–%{to} de %{total}", &[("from", "1"), ("to", "20"), ("total", "45")]), "1–20 de 45");
     }
 }

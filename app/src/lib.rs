@@ -16,8 +16,8 @@ pub mod format;
 pub mod i18n;
 pub mod limits;
 pub mod model;
-pub mod offline;
 pub mod money;
+pub mod offline;
 pub mod pages;
 pub mod permissions;
 
@@ -35,8 +35,8 @@ use pages::categories::{CategoriesPage, CategoryEditPage};
 use pages::customers::{CustomerEditPage, CustomersPage};
 use pages::login::LoginPage;
 use pages::not_found::NotFound;
-use pages::products::{ProductEditPage, ProductsPage};
 use pages::pending::PendingPage;
+use pages::products::{ProductEditPage, ProductsPage};
 use pages::sale::SalePage;
 use pages::settings::SettingsPage;
 use pages::users::UsersPage;
@@ -70,9 +70,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let i18n = I18n {
-        lang: RwSignal::new(i18n::initial_lang()),
-    };
+    let i18n = I18n { lang: RwSignal::new(i18n::initial_lang()) };
     provide_context(i18n);
     provide_context(Session::new());
     provide_context(Toast::new());
@@ -139,10 +137,7 @@ pub fn App() -> impl IntoView {
 /// interact with live controls rather than the server's static HTML.
 fn mark_hydrated() {
     #[cfg(feature = "hydrate")]
-    if let Some(el) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.document_element())
-    {
+    if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
         let _ = el.set_attribute("data-hydrated", "true");
     }
 }

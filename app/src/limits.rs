@@ -59,7 +59,11 @@ impl Range {
     }
 
     pub fn check(&self, v: i64) -> Result<i64, String> {
-        if self.contains(v) { Ok(v) } else { Err(self.message()) }
+        if self.contains(v) {
+            Ok(v)
+        } else {
+            Err(self.message())
+        }
     }
 
     /// A JSON value that must be a whole number in range: floats, strings and numbers beyond i64

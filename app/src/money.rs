@@ -18,18 +18,12 @@ pub enum MoneyError {
 /// followed by exactly 3 ("1.234", "12,505") it is refused as ambiguous: a slip of the finger must not turn
 /// 12,50 into 12.505,00. A mark appearing several times groups thousands ("1.234.567").
 pub fn parse_cents(text: &str) -> Result<i64, MoneyError> {
-    let s: String = text
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '$' && *c != '\u{a0}')
-        .collect();
+    let s: String = text.chars().filter(|c| !c.is_whitespace() && *c != '$' && *c != '\u{a0}').collect();
     let s = s.strip_prefix('+').unwrap_or(&s);
     if s.is_empty() {
         return Err(MoneyError::Empty);
     }
-    if !s
-        .chars()
-        .all(|c| c.is_ascii_digit() || c == ',' || c == '.')
-    {
+    if !s.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.') {
         return Err(MoneyError::Invalid);
     }
 
@@ -38,11 +32,7 @@ pub fn parse_cents(text: &str) -> Result<i64, MoneyError> {
     let (int_part, frac_part, group_sep): (&str, &str, Option<char>) = match (commas, dots) {
         (0, 0) => (s, "", None),
         (_, _) if commas > 0 && dots > 0 => {
-            let (dec, group) = if s.rfind(',') > s.rfind('.') {
-                (',', '.')
-            } else {
-                ('.', ',')
-            };
+            let (dec, group) = if s.rfind(',') > s.rfind('.') { (',', '.') } else { ('.', ',') };
             // The decimal mark must appear once, after every group separator.
             if s.matches(dec).count() != 1 {
                 return Err(MoneyError::Invalid);
@@ -72,8 +62,7 @@ pub fn parse_cents(text: &str) -> Result<i64, MoneyError> {
         None => int_part.to_string(),
         Some(sep) => {
             let groups: Vec<&str> = int_part.split(sep).collect();
-            let first_ok =
-                !groups[0].is_empty() && groups[0].len() <= 3 && !groups[0].starts_with('0');
+            let first_ok = !groups[0].is_empty() && groups[0].len() <= 3 && !groups[0].starts_with('0');
             if !first_ok || groups[1..].iter().any(|g| g.len() != 3) {
                 return Err(MoneyError::Invalid);
             }
@@ -83,17 +72,11 @@ pub fn parse_cents(text: &str) -> Result<i64, MoneyError> {
     if frac_part.len() > 2 || (int_digits.is_empty() && frac_part.is_empty()) {
         return Err(MoneyError::Invalid);
     }
-    if !int_digits.chars().all(|c| c.is_ascii_digit())
-        || !frac_part.chars().all(|c| c.is_ascii_digit())
-    {
+    if !int_digits.chars().all(|c| c.is_ascii_digit()) || !frac_part.chars().all(|c| c.is_ascii_digit()) {
         return Err(MoneyError::Invalid);
     }
 
-    let units: i64 = if int_digits.is_empty() {
-        0
-    } else {
-        int_digits.parse().map_err(|_| MoneyError::Invalid)?
-    };
+    let units: i64 = if int_digits.is_empty() { 0 } else { int_digits.parse().map_err(|_| MoneyError::Invalid)? };
     let cents: i64 = match frac_part.len() {
         0 => 0,
         1 => frac_part.parse::<i64>().unwrap() * 10,

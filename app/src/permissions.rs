@@ -138,6 +138,10 @@ mod tests {
         let readme = include_str!("../../README.md");
         let start = readme.find("<!-- permissions:start -->\n").expect("README permission table start marker") + 27;
         let end = readme.find("<!-- permissions:end -->").expect("README permission table end marker");
-        assert_eq!(&readme[start..end], markdown_table(), "update the README's permission table from permissions::markdown_table()");
+        assert_eq!(
+            &readme[start..end],
+            markdown_table(),
+            "update the README's permission table from permissions::markdown_table()"
+        );
     }
 }

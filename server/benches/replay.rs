@@ -65,7 +65,15 @@ async fn run(primary_url: Option<String>, standby_url: Option<String>) -> Times 
     let replay = started.elapsed();
     assert_eq!(report["applied"], SALES as u64, "{report}");
     let started = Instant::now();
-    let report: Value = p.post(format!("{pb}/api/ha/reconcile")).json(&json!({"all": true})).send().await.unwrap().json().await.unwrap();
+    let report: Value = p
+        .post(format!("{pb}/api/ha/reconcile"))
+        .json(&json!({"all": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let again = started.elapsed();
     assert_eq!(report["already_present"], SALES as u64, "{report}");
     Times { make, replay, again }
@@ -77,10 +85,16 @@ fn main() {
     println!("| engine | {SALES} emergency sales | seconds | sales/s | ÷ making them |");
     println!("|---|---|---:|---:|---:|");
     for engine in ["sqlite", "postgres"] {
-        let urls = (engine == "postgres").then(|| (rt.block_on(cluster.create_database()), rt.block_on(cluster.create_database())));
+        let urls = (engine == "postgres")
+            .then(|| (rt.block_on(cluster.create_database()), rt.block_on(cluster.create_database())));
         let t = rt.block_on(run(urls.as_ref().map(|u| u.0.clone()), urls.map(|u| u.1)));
         let row = |case: &str, d: Duration| {
-            println!("| {engine} | {case} | {:.1} | {:.0} | {:.2} |", d.as_secs_f64(), SALES as f64 / d.as_secs_f64(), d.as_secs_f64() / t.make.as_secs_f64());
+            println!(
+                "| {engine} | {case} | {:.1} | {:.0} | {:.2} |",
+                d.as_secs_f64(),
+                SALES as f64 / d.as_secs_f64(),
+                d.as_secs_f64() / t.make.as_secs_f64()
+            );
         };
         row("made on the standby, one keyed request each", t.make);
         row("reconciled into the primary (applied)", t.replay);

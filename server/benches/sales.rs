@@ -8,7 +8,10 @@ mod common;
 #[path = "../tests/api/postgres.rs"]
 mod postgres;
 
-use std::{sync::Arc, time::{Duration, Instant}};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
@@ -70,7 +73,11 @@ async fn http_sales(b: &Bench, keyed: bool) -> Run {
         all.add(t.await.unwrap()).unwrap();
     }
     let secs = started.elapsed().as_secs_f64();
-    Run { per_sec: SALES as f64 / secs, p50_ms: all.value_at_quantile(0.5) as f64 / 1000.0, p99_ms: all.value_at_quantile(0.99) as f64 / 1000.0 }
+    Run {
+        per_sec: SALES as f64 / secs,
+        p50_ms: all.value_at_quantile(0.5) as f64 / 1000.0,
+        p99_ms: all.value_at_quantile(0.99) as f64 / 1000.0,
+    }
 }
 
 /// The same sale transaction without HTTP: begin, record, commit, from `CLIENTS` tasks.
@@ -81,9 +88,8 @@ async fn in_process(b: &Bench) -> Run {
     for _ in 0..CLIENTS {
         let db = b.db.clone();
         let next = next.clone();
-        let sales: Vec<mostrador::sales::NewSale> = (0..SALES / CLIENTS + 1)
-            .map(|_| serde_json::from_value(sale_body(b)).unwrap())
-            .collect();
+        let sales: Vec<mostrador::sales::NewSale> =
+            (0..SALES / CLIENTS + 1).map(|_| serde_json::from_value(sale_body(b)).unwrap()).collect();
         tasks.push(tokio::spawn(async move {
             let mut h = Histogram::<u64>::new(3).unwrap();
             for sale in sales {
@@ -93,7 +99,10 @@ async fn in_process(b: &Bench) -> Run {
                 let t = Instant::now();
                 let mut write = mostrador::idempotency::begin(&db).await.map_err(|e| format!("{e:?}")).unwrap();
                 let tx = &mut write.tx;
-                mostrador::sales::record(tx, None, "admin", &sale, "bench", false).await.map_err(|e| format!("{e:?}")).unwrap();
+                mostrador::sales::record(tx, None, "admin", &sale, "bench", false)
+                    .await
+                    .map_err(|e| format!("{e:?}"))
+                    .unwrap();
                 write.tx.commit().await.unwrap();
                 h.record(t.elapsed().as_micros() as u64).unwrap();
             }
@@ -105,7 +114,11 @@ async fn in_process(b: &Bench) -> Run {
         all.add(t.await.unwrap()).unwrap();
     }
     let secs = started.elapsed().as_secs_f64();
-    Run { per_sec: SALES as f64 / secs, p50_ms: all.value_at_quantile(0.5) as f64 / 1000.0, p99_ms: all.value_at_quantile(0.99) as f64 / 1000.0 }
+    Run {
+        per_sec: SALES as f64 / secs,
+        p50_ms: all.value_at_quantile(0.5) as f64 / 1000.0,
+        p99_ms: all.value_at_quantile(0.99) as f64 / 1000.0,
+    }
 }
 
 /// One device's queue of `QUEUE` sales: pushed in batches of 500, or sent one request each.
@@ -116,12 +129,28 @@ async fn drain(b: &Bench, batched: bool) -> Duration {
     let started = Instant::now();
     if batched {
         for chunk in ops.chunks(500) {
-            let r: Value = b.client.post(format!("{}/api/sync/push", b.base)).json(&json!({"ops": chunk})).send().await.unwrap().json().await.unwrap();
+            let r: Value = b
+                .client
+                .post(format!("{}/api/sync/push", b.base))
+                .json(&json!({"ops": chunk}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             assert!(r["results"].as_array().unwrap().iter().all(|r| r["status"] == 201));
         }
     } else {
         for op in &ops {
-            let r = b.client.post(format!("{}/api/sales", b.base)).header("Idempotency-Key", op["idempotency_key"].as_str().unwrap()).json(&op["body"]).send().await.unwrap();
+            let r = b
+                .client
+                .post(format!("{}/api/sales", b.base))
+                .header("Idempotency-Key", op["idempotency_key"].as_str().unwrap())
+                .json(&op["body"])
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 201);
         }
     }
@@ -140,7 +169,9 @@ fn main() {
         let plain = rt.block_on(http_sales(&b, false));
         let keyed = rt.block_on(http_sales(&b, true));
         let ceiling = rt.block_on(in_process(&b));
-        for (case, run) in [("HTTP, no key", &plain), ("HTTP, Idempotency-Key", &keyed), ("in-process, no HTTP (ceiling)", &ceiling)] {
+        for (case, run) in
+            [("HTTP, no key", &plain), ("HTTP, Idempotency-Key", &keyed), ("in-process, no HTTP (ceiling)", &ceiling)]
+        {
             println!("| {engine} | {case} | {:.0} | {:.1} | {:.1} |", run.per_sec, run.p50_ms, run.p99_ms);
         }
         println!("| {engine} | keyed ÷ no key | {:.2} | | |", keyed.per_sec / plain.per_sec);
@@ -153,8 +184,16 @@ fn main() {
     println!("| engine | 10,000 queued sales | seconds | ops/s |");
     println!("|---|---|---:|---:|");
     for (engine, pushed, single) in drains {
-        println!("| {engine} | /api/sync/push, batches of 500 | {:.1} | {:.0} |", pushed.as_secs_f64(), QUEUE as f64 / pushed.as_secs_f64());
-        println!("| {engine} | one request per operation | {:.1} | {:.0} |", single.as_secs_f64(), QUEUE as f64 / single.as_secs_f64());
+        println!(
+            "| {engine} | /api/sync/push, batches of 500 | {:.1} | {:.0} |",
+            pushed.as_secs_f64(),
+            QUEUE as f64 / pushed.as_secs_f64()
+        );
+        println!(
+            "| {engine} | one request per operation | {:.1} | {:.0} |",
+            single.as_secs_f64(),
+            QUEUE as f64 / single.as_secs_f64()
+        );
         println!("| {engine} | push ÷ single (speed-up) | {:.2} | |", single.as_secs_f64() / pushed.as_secs_f64());
     }
     cluster.cleanup();

@@ -30,7 +30,11 @@ pub fn check_fields(raw: &Value, fields: &[(&'static str, Range)], errors: &mut 
 pub fn require(raw: &Value, fields: &[(&'static str, Range)]) -> Result<(), ApiError> {
     let mut errors = FieldErrors::new();
     check_fields(raw, fields, &mut errors);
-    if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
 }
 
 /// Each summed value is split at this power of ten: `x = (x / SPLIT) · SPLIT + x % SPLIT` exactly
@@ -62,7 +66,11 @@ pub fn read_sum(row: &AnyRow, alias: &str) -> Result<i128, sqlx::Error> {
 pub fn saturate(v: i128, what: &str) -> i64 {
     i64::try_from(v).unwrap_or_else(|_| {
         tracing::warn!(what, value = %v, "sum beyond i64, reported at the limit");
-        if v < 0 { i64::MIN } else { i64::MAX }
+        if v < 0 {
+            i64::MIN
+        } else {
+            i64::MAX
+        }
     })
 }
 
@@ -102,7 +110,9 @@ mod tests {
 
     #[test]
     fn halves_join_exactly_for_any_sign() {
-        for x in [0i64, 5, -5, 999_999, 1_000_000, -1_000_001, 1_000_000_000_000, -1_000_000_000_000, i64::MAX, i64::MIN + 1] {
+        for x in
+            [0i64, 5, -5, 999_999, 1_000_000, -1_000_001, 1_000_000_000_000, -1_000_000_000_000, i64::MAX, i64::MIN + 1]
+        {
             let (hi, lo) = (x / SPLIT, x % SPLIT);
             assert_eq!(i128::from(hi) * i128::from(SPLIT) + i128::from(lo), i128::from(x));
         }

@@ -62,7 +62,10 @@ async fn reconcile(from: &str, config: ServeConfig) -> CliResult {
         report.rejected.len()
     );
     for r in &report.rejected {
-        println!("  rejected #{} {} {} by {} at {}: {} {} — {}", r.audit_id, r.method, r.path, r.username, r.at, r.status, r.code, r.message);
+        println!(
+            "  rejected #{} {} {} by {} at {}: {} {} — {}",
+            r.audit_id, r.method, r.path, r.username, r.at, r.status, r.code, r.message
+        );
     }
     if let Some(why) = &report.stopped {
         return Err(format!("stopped early (run it again to resume): {why}").into());
@@ -108,7 +111,9 @@ fn tighten_data_dir(dir: &std::path::Path) {
             if meta.permissions().mode() & 0o077 != 0 {
                 match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
                     Ok(()) => tracing::info!(dir = %dir.display(), "data directory made owner-only (0700)"),
-                    Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "could not make the data directory owner-only"),
+                    Err(e) => {
+                        tracing::warn!(dir = %dir.display(), error = %e, "could not make the data directory owner-only")
+                    }
                 }
             }
         }

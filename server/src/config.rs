@@ -339,7 +339,6 @@ impl TlsConfig {
     }
 }
 
-
 defaults_of!(HaConfig, FailoverConfig, AlertConfig, TlsConfig, OpsConfig);
 
 /// Who may read the operational endpoints, which peers may speak for a client, how long a stop

@@ -65,7 +65,10 @@ fn add_common_errors(doc: &mut utoipa::openapi::OpenApi) {
     let envelope = |description: &str| {
         ResponseBuilder::new()
             .description(description)
-            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorEnvelope"))).build())
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorEnvelope"))).build(),
+            )
             .build()
     };
     let any: &[(&str, &str)] = &[

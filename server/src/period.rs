@@ -47,7 +47,11 @@ impl PeriodParams {
         }
         let number = |raw: Option<&str>, field: &'static str, default: i64, max: i64| match raw {
             None | Some("") => Ok(default),
-            Some(s) => s.parse::<i64>().ok().filter(|n| (0..=max).contains(n)).ok_or_else(|| ApiError::invalid(field, format!("must be 0 to {max}"))),
+            Some(s) => s
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (0..=max).contains(n))
+                .ok_or_else(|| ApiError::invalid(field, format!("must be 0 to {max}"))),
         };
         Ok(Period {
             start,

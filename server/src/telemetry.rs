@@ -7,8 +7,8 @@ use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, Env
 
 /// Installs the global subscriber. Keep the guard alive: dropping it flushes and stops file logging.
 pub fn init(log_dir: Option<&Path>) -> Option<WorkerGuard> {
-    let filter = EnvFilter::try_from_env("RUST_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,sqlx=warn"));
+    let filter =
+        EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,sqlx=warn"));
     let stderr = fmt::layer().with_writer(std::io::stderr);
     let (file, guard) = match log_dir {
         Some(dir) => match std::fs::create_dir_all(dir) {

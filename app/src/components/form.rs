@@ -17,12 +17,12 @@ use serde_json::{Map, Value};
 use super::icons::Icon;
 use super::{use_goto, use_list_memory, use_session, use_toast};
 use crate::api::ApiError;
+use crate::entity::{changed_fields, default_text, from_text, to_text, EntityDef, Field, Kind};
+use crate::i18n::{fill, use_i18n, Key, Lang};
+use crate::model::Category;
 use crate::offline::outbox::{conflict_current, OutboxItem};
 use crate::offline::sync::{self, use_sync, Outcome};
 use crate::offline::{data, store};
-use crate::entity::{changed_fields, default_text, from_text, to_text, EntityDef, Field, Kind};
-use crate::i18n::{fill, use_i18n, Lang, Key};
-use crate::model::Category;
 
 /// A message that is either ours (re-translated when the language changes) or the server's text.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,19 +77,12 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
     let sent_item = RwSignal::new(None::<OutboxItem>);
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
 
-    let fields: Vec<(&'static Field, RwSignal<String>)> = def
-        .fields
-        .iter()
-        .map(|f| (f, RwSignal::new(default_text(f.kind))))
-        .collect();
+    let fields: Vec<(&'static Field, RwSignal<String>)> =
+        def.fields.iter().map(|f| (f, RwSignal::new(default_text(f.kind)))).collect();
     let fields = StoredValue::new(fields);
     let base = RwSignal::new(None::<Value>);
     // Same initial state on the server and in the browser, so hydration matches.
-    let load = RwSignal::new(if id.get_untracked() == "new" {
-        Load::Ready
-    } else {
-        Load::Loading
-    });
+    let load = RwSignal::new(if id.get_untracked() == "new" { Load::Ready } else { Load::Loading });
     let errors = RwSignal::new(HashMap::<&'static str, Msg>::new());
     let banner = RwSignal::new(None::<Msg>);
     let busy = RwSignal::new(false);
@@ -186,11 +179,7 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
                 }
             }
             errors.set(by_field);
-            banner.set(Some(if other.is_empty() {
-                Msg::T("fix_fields")
-            } else {
-                Msg::Text(other.join(" · "))
-            }));
+            banner.set(Some(if other.is_empty() { Msg::T("fix_fields") } else { Msg::Text(other.join(" · ")) }));
             return;
         }
         banner.set(Some(if e.status == 404 {
@@ -484,22 +473,11 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
     // How a value reads in the conflict view ("Sí", "$ 12,50", the category's name…).
     let show_value = move |f: &'static Field, v: Option<&Value>, lang: Lang| -> String {
         let text = match f.kind {
-            Kind::Flag => {
-                i18n_yes_no(v.and_then(Value::as_bool).unwrap_or(false), lang).to_string()
-            }
-            Kind::Money => v
-                .and_then(Value::as_i64)
-                .map(|c| crate::money::format_display(c, lang))
-                .unwrap_or_default(),
+            Kind::Flag => i18n_yes_no(v.and_then(Value::as_bool).unwrap_or(false), lang).to_string(),
+            Kind::Money => v.and_then(Value::as_i64).map(|c| crate::money::format_display(c, lang)).unwrap_or_default(),
             Kind::CategoryRef => {
                 let id = to_text(f.kind, v, lang);
-                categories
-                    .with(|cs| {
-                        cs.iter()
-                            .find(|(cid, _)| *cid == id)
-                            .map(|(_, n)| n.clone())
-                    })
-                    .unwrap_or(id)
+                categories.with(|cs| cs.iter().find(|(cid, _)| *cid == id).map(|(_, n)| n.clone())).unwrap_or(id)
             }
             _ => to_text(f.kind, v, lang),
         };
@@ -573,7 +551,9 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
     };
 
     // What this role may do here (the server refuses the rest with 403).
-    let may_save = move || session.may(crate::permissions::catalog_write(def.path, if id.get() == "new" { "POST" } else { "PATCH" }));
+    let may_save = move || {
+        session.may(crate::permissions::catalog_write(def.path, if id.get() == "new" { "POST" } else { "PATCH" }))
+    };
     let delete_zone = move || {
         (base.with(|b| b.is_some()) && session.may(crate::permissions::catalog_write(def.path, "DELETE"))).then(|| {
             let name = move || {
@@ -629,29 +609,14 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         })
     };
 
-    let title = move || {
-        i18n.t(if id.get() == "new" {
-            def.new_title
-        } else {
-            def.edit_title
-        })
-    };
+    let title = move || i18n.t(if id.get() == "new" { def.new_title } else { def.edit_title });
 
     let body = move || match load.get() {
-        Load::Loading => {
-            view! { <p class="loading" data-testid="loading">{move || i18n.t("loading")}</p> }
-                .into_any()
-        }
-        Load::Missing => {
-            view! { <p class="panel center">{move || i18n.t("not_found")}</p> }.into_any()
-        }
-        Load::Failed(e) => {
-            view! { <p class="panel center" role="alert">{e.describe(i18n.lang.get())}</p> }
-                .into_any()
-        }
+        Load::Loading => view! { <p class="loading" data-testid="loading">{move || i18n.t("loading")}</p> }.into_any(),
+        Load::Missing => view! { <p class="panel center">{move || i18n.t("not_found")}</p> }.into_any(),
+        Load::Failed(e) => view! { <p class="panel center" role="alert">{e.describe(i18n.lang.get())}</p> }.into_any(),
         Load::Ready => {
-            let inputs =
-                fields.with_value(|fs| fs.iter().map(|(f, s)| field_view(f, *s)).collect_view());
+            let inputs = fields.with_value(|fs| fs.iter().map(|(f, s)| field_view(f, *s)).collect_view());
             view! {
                 {conflict_view}
                 <form class="card form" method="post" novalidate data-testid="entity-form" on:submit=on_submit>

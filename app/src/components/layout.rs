@@ -111,8 +111,7 @@ pub fn AppLayout() -> impl IntoView {
             }
             .into_any()
         } else {
-            view! { <p class="loading" data-testid="loading">{move || i18n.t("loading")}</p> }
-                .into_any()
+            view! { <p class="loading" data-testid="loading">{move || i18n.t("loading")}</p> }.into_any()
         }
     };
 
@@ -215,7 +214,11 @@ fn NavBar() -> impl IntoView {
             (path == href || path.starts_with(&format!("{href}/"))).then_some("page")
         };
         // The admin pages stay out of a phone's bottom bar (five thumbs' worth); /settings links them.
-        let class = if matches!(icon, "users" | "backups" | "dashboard" | "cash" | "system" | "phone") { "nav-link nav-admin" } else { "nav-link" };
+        let class = if matches!(icon, "users" | "backups" | "dashboard" | "cash" | "system" | "phone") {
+            "nav-link nav-admin"
+        } else {
+            "nav-link"
+        };
         view! {
             <a href=href class=class aria-current=current data-testid=format!("nav-{icon}")>
                 <Icon name=icon/>

@@ -14,10 +14,10 @@ use uuid::Uuid;
 use super::icons::Icon;
 use super::{use_goto, use_list_memory, use_session};
 use crate::api::{encode_query, ApiError};
-use crate::offline::{data, sync::use_sync};
 use crate::entity::EntityDef;
 use crate::i18n::{fill, use_i18n, Lang};
 use crate::model::{Category, Customer, Page, Product};
+use crate::offline::{data, sync::use_sync};
 
 pub const PAGE_SIZE: i64 = 20;
 
@@ -72,12 +72,7 @@ where
     let query = use_query_map();
     let q = Memo::new(move |_| query.with(|m| m.get("q").unwrap_or_default()));
     let page = Memo::new(move |_| {
-        query.with(|m| {
-            m.get("page")
-                .and_then(|p| p.parse::<i64>().ok())
-                .filter(|p| *p >= 1)
-                .unwrap_or(1)
-        })
+        query.with(|m| m.get("page").and_then(|p| p.parse::<i64>().ok()).filter(|p| *p >= 1).unwrap_or(1))
     });
 
     let search = RwSignal::new(q.get_untracked());
@@ -122,8 +117,7 @@ where
     let rows = move || {
         let lang = i18n.lang.get();
         match result.get() {
-            None => view! { <p class="loading" data-testid="loading">{i18n.t("loading")}</p> }
-                .into_any(),
+            None => view! { <p class="loading" data-testid="loading">{i18n.t("loading")}</p> }.into_any(),
             Some(Err(e)) => view! {
                 <div class="panel center" role="alert">
                     <p>{e.describe(lang)}</p>
@@ -148,11 +142,7 @@ where
                 let to = p.offset + p.items.len() as i64;
                 let range = fill(
                     i18n.t("range_of"),
-                    &[
-                        ("from", &from.to_string()),
-                        ("to", &to.to_string()),
-                        ("total", &p.total.to_string()),
-                    ],
+                    &[("from", &from.to_string()), ("to", &to.to_string()), ("total", &p.total.to_string())],
                 );
                 let current = page.get();
                 let has_prev = current > 1;
@@ -275,14 +265,8 @@ mod tests {
     #[test]
     fn list_urls_keep_only_what_is_set() {
         assert_eq!(list_url("products", "", 1), "/products");
-        assert_eq!(
-            list_url("products", "yerba mate", 1),
-            "/products?q=yerba%20mate"
-        );
+        assert_eq!(list_url("products", "yerba mate", 1), "/products?q=yerba%20mate");
         assert_eq!(list_url("products", "", 3), "/products?page=3");
-        assert_eq!(
-            list_url("customers", "ñ&x", 2),
-            "/customers?q=%C3%B1%26x&page=2"
-        );
+        assert_eq!(list_url("customers", "ñ&x", 2), "/customers?q=%C3%B1%26x&page=2");
     }
 }

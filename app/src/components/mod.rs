@@ -24,22 +24,17 @@ pub struct Session {
 
 impl Session {
     pub fn new() -> Session {
-        Session {
-            user: RwSignal::new(None),
-            needs_login: RwSignal::new(false),
-        }
+        Session { user: RwSignal::new(None), needs_login: RwSignal::new(false) }
     }
 
     pub fn is_admin(self) -> bool {
-        self.user
-            .with(|u| u.as_ref().is_some_and(|u| u.role == Role::Admin))
+        self.user.with(|u| u.as_ref().is_some_and(|u| u.role == Role::Admin))
     }
 
     /// True when the signed-in user's role may do `action` (the server's own table; the UI hides
     /// what it would refuse).
     pub fn may(self, action: crate::permissions::Action) -> bool {
-        self.user
-            .with(|u| u.as_ref().is_some_and(|u| crate::permissions::allowed(u.role, action)))
+        self.user.with(|u| u.as_ref().is_some_and(|u| crate::permissions::allowed(u.role, action)))
     }
 
     /// The session is gone (expired, logged out elsewhere): forget the user and go to /login.
@@ -67,9 +62,7 @@ pub struct Toast {
 
 impl Toast {
     pub fn new() -> Toast {
-        Toast {
-            msg: RwSignal::new(None),
-        }
+        Toast { msg: RwSignal::new(None) }
     }
 
     pub fn show(self, text: Key) {
@@ -127,16 +120,12 @@ impl ListMemory {
 
     /// The list's URL (reactive inside a view).
     pub fn url(self, path: &'static str) -> String {
-        self.0
-            .with(|m| m.get(path).cloned())
-            .unwrap_or_else(|| format!("/{path}"))
+        self.0.with(|m| m.get(path).cloned()).unwrap_or_else(|| format!("/{path}"))
     }
 
     /// The same, outside a view (event handlers, async code).
     pub fn url_now(self, path: &'static str) -> String {
-        self.0
-            .with_untracked(|m| m.get(path).cloned())
-            .unwrap_or_else(|| format!("/{path}"))
+        self.0.with_untracked(|m| m.get(path).cloned()).unwrap_or_else(|| format!("/{path}"))
     }
 }
 
@@ -169,13 +158,7 @@ pub fn use_goto() -> GoTo {
     let navigate = use_navigate();
     Effect::new(move || {
         if let Some((path, replace)) = target.get() {
-            navigate(
-                &path,
-                NavigateOptions {
-                    replace,
-                    ..Default::default()
-                },
-            );
+            navigate(&path, NavigateOptions { replace, ..Default::default() });
         }
     });
     GoTo(target)

@@ -15,24 +15,12 @@ use crate::model::Page;
 
 impl From<ItemError> for ApiError {
     fn from(e: ItemError) -> ApiError {
-        ApiError {
-            status: e.status,
-            code: e.code,
-            message: e.message,
-            details: e.details,
-            retry_after: None,
-        }
+        ApiError { status: e.status, code: e.code, message: e.message, details: e.details, retry_after: None }
     }
 }
 
 fn local_error(e: store::StoreError) -> ApiError {
-    ApiError {
-        status: 0,
-        code: "local_storage".into(),
-        message: e.to_string(),
-        details: None,
-        retry_after: None,
-    }
+    ApiError { status: 0, code: "local_storage".into(), message: e.to_string(), details: None, retry_after: None }
 }
 
 /// Every row of `table` as this device should show it.
@@ -61,12 +49,8 @@ const SEARCHED: [&str; 7] = ["name", "sku", "barcode", "tax_id", "email", "phone
 
 /// Does `row` match every word of `q` (in any searched field)?
 pub fn matches(row: &Value, q: &str) -> bool {
-    let haystack: String = SEARCHED
-        .iter()
-        .filter_map(|f| row.get(*f).and_then(Value::as_str))
-        .map(fold)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let haystack: String =
+        SEARCHED.iter().filter_map(|f| row.get(*f).and_then(Value::as_str)).map(fold).collect::<Vec<_>>().join(" ");
     fold(q).split_whitespace().all(|w| haystack.contains(w))
 }
 
@@ -75,40 +59,20 @@ pub fn page_of(mut rows: Vec<Value>, q: &str, limit: i64, offset: i64) -> (Vec<V
     rows.retain(|r| matches(r, q));
     rows.sort_by_key(|r| fold(r.get("name").and_then(Value::as_str).unwrap_or_default()));
     let total = rows.len() as i64;
-    let items = rows
-        .into_iter()
-        .skip(offset.max(0) as usize)
-        .take(limit.max(0) as usize)
-        .collect();
+    let items = rows.into_iter().skip(offset.max(0) as usize).take(limit.max(0) as usize).collect();
     (items, total)
 }
 
-pub async fn list<R: DeserializeOwned>(
-    table: &str,
-    q: &str,
-    limit: i64,
-    offset: i64,
-) -> Result<Page<R>, ApiError> {
+pub async fn list<R: DeserializeOwned>(table: &str, q: &str, limit: i64, offset: i64) -> Result<Page<R>, ApiError> {
     let (items, total) = page_of(rows(table).await?, q, limit, offset);
-    let items = items
-        .into_iter()
-        .filter_map(|v| serde_json::from_value(v).ok())
-        .collect();
-    Ok(Page {
-        items,
-        total,
-        limit,
-        offset,
-    })
+    let items = items.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
+    Ok(Page { items, total, limit, offset })
 }
 
 /// One row as this device should show it. A row the local copy does not have yet (the first pull is
 /// still on its way) is asked of the server, and kept.
 pub async fn get(table: &str, id: &str) -> Result<Value, ApiError> {
-    let local = rows(table)
-        .await?
-        .into_iter()
-        .find(|r| r.get("id").and_then(Value::as_str) == Some(id));
+    let local = rows(table).await?.into_iter().find(|r| r.get("id").and_then(Value::as_str) == Some(id));
     if let Some(row) = local {
         return Ok(row);
     }
@@ -177,19 +141,12 @@ fn catalog_preview(table: &str, id: Uuid, fields: &Map<String, Value>) -> Value 
 
 /// The id and version of the row an edit or delete is based on.
 fn id_and_version(row: &Value) -> (Uuid, i64) {
-    let id = row
-        .get("id")
-        .and_then(Value::as_str)
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .unwrap_or_default();
+    let id = row.get("id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()).unwrap_or_default();
     (id, row.get("version").and_then(Value::as_i64).unwrap_or(1))
 }
 
 fn label_of(row: &Value) -> String {
-    row.get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
+    row.get("name").and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 fn user_of(state: SyncState) -> Result<Uuid, ApiError> {
@@ -219,7 +176,8 @@ pub async fn create(
         .unwrap_or_else(Uuid::new_v4);
     fields.insert("id".into(), json!(id));
     let preview = catalog_preview(table, id, &fields);
-    let mut it = item(user, "POST", format!("/api/{table}"), Some(Value::Object(fields)), table, Action::Create, id, vec![]);
+    let mut it =
+        item(user, "POST", format!("/api/{table}"), Some(Value::Object(fields)), table, Action::Create, id, vec![]);
     if let Some(old) = replacing {
         it.seq = old.seq;
         it.created_at = old.created_at;
@@ -262,16 +220,8 @@ pub async fn patch(
 pub async fn delete(state: SyncState, table: &str, base: &Value) -> Result<(Outcome, OutboxItem), ApiError> {
     let user = user_of(state)?;
     let (id, version) = id_and_version(base);
-    let mut it = item(
-        user,
-        "DELETE",
-        format!("/api/{table}/{id}?version={version}"),
-        None,
-        table,
-        Action::Delete,
-        id,
-        vec![],
-    );
+    let mut it =
+        item(user, "DELETE", format!("/api/{table}/{id}?version={version}"), None, table, Action::Delete, id, vec![]);
     it.base = Some(base.clone());
     it.label = label_of(base);
     sync::submit(state, it).await.map_err(local_error)

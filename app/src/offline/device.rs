@@ -28,9 +28,7 @@ const CART: &str = "mostrador.cart";
 fn get(key: &str) -> Option<String> {
     #[cfg(feature = "hydrate")]
     {
-        web_sys::window()
-            .and_then(|w| w.local_storage().ok().flatten())
-            .and_then(|s| s.get_item(key).ok().flatten())
+        web_sys::window().and_then(|w| w.local_storage().ok().flatten()).and_then(|s| s.get_item(key).ok().flatten())
     }
     #[cfg(not(feature = "hydrate"))]
     {
@@ -71,9 +69,7 @@ pub fn remembered_user() -> Option<User> {
 }
 
 fn known_users() -> BTreeMap<Uuid, String> {
-    get(KNOWN_USERS)
-        .and_then(|j| serde_json::from_str(&j).ok())
-        .unwrap_or_default()
+    get(KNOWN_USERS).and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default()
 }
 
 /// The name of a user who signed in on this device.
@@ -124,10 +120,7 @@ pub enum SignOutRefused {
 pub async fn sign_out(user: Option<Uuid>) -> Result<(), SignOutRefused> {
     if wipe_on_logout() {
         let items = store::outbox_all_fresh().await.map_err(SignOutRefused::Storage)?;
-        let unsent = items
-            .iter()
-            .filter(|i| i.is_open() && Some(i.user_id) == user)
-            .count();
+        let unsent = items.iter().filter(|i| i.is_open() && Some(i.user_id) == user).count();
         if unsent > 0 {
             return Err(SignOutRefused::Unsent(unsent));
         }

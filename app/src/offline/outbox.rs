@@ -104,10 +104,8 @@ pub fn blocked(items: &[OutboxItem]) -> HashMap<Uuid, Uuid> {
     let mut bad_row: HashMap<Uuid, Uuid> = HashMap::new();
     let mut bad_create: HashMap<Uuid, Uuid> = HashMap::new();
     for item in items.iter().filter(|i| i.is_open()) {
-        let root = bad_row
-            .get(&item.entity_id)
-            .or_else(|| item.depends_on.iter().find_map(|d| bad_create.get(d)))
-            .copied();
+        let root =
+            bad_row.get(&item.entity_id).or_else(|| item.depends_on.iter().find_map(|d| bad_create.get(d))).copied();
         let root = match (root, item.needs_attention()) {
             (Some(r), _) => {
                 out.insert(item.key, r);

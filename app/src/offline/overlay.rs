@@ -47,8 +47,7 @@ pub fn sale_cash_cents(sale: &Value) -> i64 {
 /// `rows` of `table` with every outbox item applied.
 pub fn overlay(table: &str, rows: Vec<Value>, items: &[OutboxItem]) -> Vec<Value> {
     let mut rows = rows;
-    let mut index: HashMap<String, usize> =
-        rows.iter().enumerate().map(|(i, r)| (id_of(r), i)).collect();
+    let mut index: HashMap<String, usize> = rows.iter().enumerate().map(|(i, r)| (id_of(r), i)).collect();
     let mut removed: Vec<bool> = vec![false; rows.len()];
 
     for item in items {
@@ -78,9 +77,7 @@ pub fn overlay(table: &str, rows: Vec<Value>, items: &[OutboxItem]) -> Vec<Value
                     }
                 },
                 Action::Update => {
-                    if let (Some(&i), Some(Value::Object(changes))) =
-                        (index.get(&id), item.body.as_ref())
-                    {
+                    if let (Some(&i), Some(Value::Object(changes))) = (index.get(&id), item.body.as_ref()) {
                         if let Some(row) = rows[i].as_object_mut() {
                             for (k, v) in changes {
                                 if k != "version" {
@@ -178,7 +175,14 @@ mod tests {
     use super::*;
     use uuid::Uuid;
 
-    fn item(table: &str, action: Action, entity: Uuid, body: Value, preview: Option<Value>, state: ItemState) -> OutboxItem {
+    fn item(
+        table: &str,
+        action: Action,
+        entity: Uuid,
+        body: Value,
+        preview: Option<Value>,
+        state: ItemState,
+    ) -> OutboxItem {
         OutboxItem {
             seq: None,
             key: Uuid::new_v4(),
@@ -244,7 +248,14 @@ mod tests {
     fn a_confirmed_create_whose_row_arrived_is_not_marked() {
         let id = Uuid::new_v4();
         let rows = vec![json!({"id": id.to_string(), "name": "Ana"})];
-        let create = item("customers", Action::Create, id, json!({}), Some(json!({"id": id.to_string(), "name": "Ana"})), ItemState::Done);
+        let create = item(
+            "customers",
+            Action::Create,
+            id,
+            json!({}),
+            Some(json!({"id": id.to_string(), "name": "Ana"})),
+            ItemState::Done,
+        );
         let shown = overlay("customers", rows, &[create]);
         assert_eq!(shown.len(), 1);
         assert!(shown[0].get("_pending").is_none());

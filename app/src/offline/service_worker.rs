@@ -12,7 +12,7 @@
 
 use leptos::prelude::*;
 
-use crate::i18n::{use_i18n};
+use crate::i18n::use_i18n;
 
 /// The Background Sync tag the worker answers with `{type: "SYNC"}`.
 pub const SYNC_TAG: &str = "mostrador-outbox";
@@ -32,10 +32,7 @@ pub struct ServiceWorker {
 /// Registers `/sw.js` (scope `/`) and provides [`ServiceWorker`] as context. Call it once, in `App`.
 /// In the browser the work starts after hydration, so nothing it changes can disturb hydration.
 pub fn register() -> ServiceWorker {
-    let sw = ServiceWorker {
-        update_waiting: RwSignal::new(false),
-        controlled: RwSignal::new(false),
-    };
+    let sw = ServiceWorker { update_waiting: RwSignal::new(false), controlled: RwSignal::new(false) };
     provide_context(sw);
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| browser::start(sw));

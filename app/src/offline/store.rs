@@ -14,14 +14,7 @@ pub const DB_NAME: &str = "mostrador";
 const DB_VERSION: u32 = 1;
 
 /// Object stores of server rows, keyed by `id`.
-pub const TABLES: [&str; 6] = [
-    "categories",
-    "products",
-    "customers",
-    "quotes",
-    "cash_sessions",
-    "sales",
-];
+pub const TABLES: [&str; 6] = ["categories", "products", "customers", "quotes", "cash_sessions", "sales"];
 pub const OUTBOX: &str = "outbox";
 pub const META: &str = "meta";
 
@@ -97,8 +90,7 @@ mod imp {
     }
 
     fn to_js<T: Serialize>(v: &T) -> Result<JsValue, StoreError> {
-        v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-            .map_err(err)
+        v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(err)
     }
 
     fn from_js<T: serde::de::DeserializeOwned>(v: JsValue) -> Result<T, StoreError> {
@@ -142,9 +134,7 @@ mod imp {
 
     pub async fn all(table: &str) -> Result<Vec<Value>, StoreError> {
         let db = db().await?;
-        let tx = db
-            .transaction(&[table], TransactionMode::ReadOnly)
-            .map_err(err)?;
+        let tx = db.transaction(&[table], TransactionMode::ReadOnly).map_err(err)?;
         let store = tx.object_store(table).map_err(err)?;
         let rows = store.get_all(None, None).map_err(err)?.await.map_err(err)?;
         rows.into_iter().map(from_js).collect()
@@ -152,23 +142,15 @@ mod imp {
 
     pub async fn get(table: &str, id: &str) -> Result<Option<Value>, StoreError> {
         let db = db().await?;
-        let tx = db
-            .transaction(&[table], TransactionMode::ReadOnly)
-            .map_err(err)?;
+        let tx = db.transaction(&[table], TransactionMode::ReadOnly).map_err(err)?;
         let store = tx.object_store(table).map_err(err)?;
-        let row = store
-            .get(JsValue::from_str(id))
-            .map_err(err)?
-            .await
-            .map_err(err)?;
+        let row = store.get(JsValue::from_str(id)).map_err(err)?.await.map_err(err)?;
         row.map(from_js).transpose()
     }
 
     pub async fn put_rows(table: &str, rows: &[Value]) -> Result<(), StoreError> {
         let db = db().await?;
-        let tx = db
-            .transaction(&[table], TransactionMode::ReadWrite)
-            .map_err(err)?;
+        let tx = db.transaction(&[table], TransactionMode::ReadWrite).map_err(err)?;
         let store = tx.object_store(table).map_err(err)?;
         for row in rows {
             store.put(&to_js(row)?, None).map_err(err)?.await.map_err(err)?;
@@ -184,38 +166,25 @@ mod imp {
         let mut names: Vec<&str> = TABLES.to_vec();
         names.push(OUTBOX);
         names.push(META);
-        let tx = db
-            .transaction(&names, TransactionMode::ReadWrite)
-            .map_err(err)?;
+        let tx = db.transaction(&names, TransactionMode::ReadWrite).map_err(err)?;
         for (table, row) in &changes.put {
             let store = tx.object_store(table).map_err(err)?;
             store.put(&to_js(row)?, None).map_err(err)?.await.map_err(err)?;
         }
         for (table, id) in &changes.delete {
             let store = tx.object_store(table).map_err(err)?;
-            store
-                .delete(JsValue::from_str(id))
-                .map_err(err)?
-                .await
-                .map_err(err)?;
+            store.delete(JsValue::from_str(id)).map_err(err)?.await.map_err(err)?;
         }
         let meta = tx.object_store(META).map_err(err)?;
         for (key, value) in &changes.meta {
-            meta.put(&to_js(value)?, Some(&JsValue::from_str(key)))
-                .map_err(err)?
-                .await
-                .map_err(err)?;
+            meta.put(&to_js(value)?, Some(&JsValue::from_str(key))).map_err(err)?.await.map_err(err)?;
         }
         let outbox = tx.object_store(OUTBOX).map_err(err)?;
         for item in &changes.outbox_put {
             outbox.put(&to_js(item)?, None).map_err(err)?.await.map_err(err)?;
         }
         for seq in &changes.outbox_delete {
-            outbox
-                .delete(JsValue::from_f64(*seq as f64))
-                .map_err(err)?
-                .await
-                .map_err(err)?;
+            outbox.delete(JsValue::from_f64(*seq as f64)).map_err(err)?.await.map_err(err)?;
         }
         tx.commit().map_err(err)?.await.map_err(err)?;
         cache_update(|items| {
@@ -229,35 +198,20 @@ mod imp {
 
     pub async fn meta_get(key: &str) -> Result<Option<Value>, StoreError> {
         let db = db().await?;
-        let tx = db
-            .transaction(&[META], TransactionMode::ReadOnly)
-            .map_err(err)?;
+        let tx = db.transaction(&[META], TransactionMode::ReadOnly).map_err(err)?;
         let store = tx.object_store(META).map_err(err)?;
-        let v = store
-            .get(JsValue::from_str(key))
-            .map_err(err)?
-            .await
-            .map_err(err)?;
+        let v = store.get(JsValue::from_str(key)).map_err(err)?.await.map_err(err)?;
         v.map(from_js).transpose()
     }
 
     /// Appends to the queue; returns its `seq`.
     pub async fn outbox_add(item: &OutboxItem) -> Result<u64, StoreError> {
         let db = db().await?;
-        let tx = db
-            .transaction(&[OUTBOX], TransactionMode::ReadWrite)
-            .map_err(err)?;
+        let tx = db.transaction(&[OUTBOX], TransactionMode::ReadWrite).map_err(err)?;
         let store = tx.object_store(OUTBOX).map_err(err)?;
-        let key = store
-            .add(&to_js(item)?, None)
-            .map_err(err)?
-            .await
-            .map_err(err)?;
+        let key = store.add(&to_js(item)?, None).map_err(err)?.await.map_err(err)?;
         tx.commit().map_err(err)?.await.map_err(err)?;
-        let seq = key
-            .as_f64()
-            .map(|k| k as u64)
-            .ok_or_else(|| StoreError("outbox key is not a number".into()))?;
+        let seq = key.as_f64().map(|k| k as u64).ok_or_else(|| StoreError("outbox key is not a number".into()))?;
         let mut stored = item.clone();
         stored.seq = Some(seq);
         cache_update(|items| cache_put(items, &stored));
@@ -265,19 +219,11 @@ mod imp {
     }
 
     pub async fn outbox_put(item: &OutboxItem) -> Result<(), StoreError> {
-        apply(Changes {
-            outbox_put: vec![item.clone()],
-            ..Default::default()
-        })
-        .await
+        apply(Changes { outbox_put: vec![item.clone()], ..Default::default() }).await
     }
 
     pub async fn outbox_delete(seq: u64) -> Result<(), StoreError> {
-        apply(Changes {
-            outbox_delete: vec![seq],
-            ..Default::default()
-        })
-        .await
+        apply(Changes { outbox_delete: vec![seq], ..Default::default() }).await
     }
 
     /// The whole queue, oldest first (this tab's copy when it has one).
@@ -296,9 +242,7 @@ mod imp {
         let mut names: Vec<&str> = TABLES.to_vec();
         names.push(OUTBOX);
         names.push(META);
-        let tx = db
-            .transaction(&names, TransactionMode::ReadWrite)
-            .map_err(err)?;
+        let tx = db.transaction(&names, TransactionMode::ReadWrite).map_err(err)?;
         for table in TABLES.iter().chain([&META]) {
             let store = tx.object_store(table).map_err(err)?;
             store.clear().map_err(err)?.await.map_err(err)?;
@@ -310,11 +254,7 @@ mod imp {
         for item in items {
             match item.seq {
                 Some(seq) if forget(&item) => {
-                    outbox
-                        .delete(JsValue::from_f64(seq as f64))
-                        .map_err(err)?
-                        .await
-                        .map_err(err)?;
+                    outbox.delete(JsValue::from_f64(seq as f64)).map_err(err)?.await.map_err(err)?;
                 }
                 _ => kept.push(item),
             }
@@ -327,9 +267,7 @@ mod imp {
     /// The whole queue as IndexedDB has it now (what the sync engine sends from).
     pub async fn outbox_all_fresh() -> Result<Vec<OutboxItem>, StoreError> {
         let db = db().await?;
-        let tx = db
-            .transaction(&[OUTBOX], TransactionMode::ReadOnly)
-            .map_err(err)?;
+        let tx = db.transaction(&[OUTBOX], TransactionMode::ReadOnly).map_err(err)?;
         let store = tx.object_store(OUTBOX).map_err(err)?;
         let rows = store.get_all(None, None).map_err(err)?.await.map_err(err)?;
         let items: Vec<OutboxItem> = rows.into_iter().map(from_js).collect::<Result<_, _>>()?;

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::outbox::{self, conflicting_fields, conflict_current, Action, ItemError, ItemState, OutboxItem};
+use super::outbox::{self, conflict_current, conflicting_fields, Action, ItemError, ItemState, OutboxItem};
 use super::store::{self, Changes, TABLES};
 use crate::api::{self, ApiError};
 
@@ -129,9 +129,7 @@ pub fn now_ms() -> f64 {
 pub fn browser_online() -> bool {
     #[cfg(feature = "hydrate")]
     {
-        web_sys::window()
-            .map(|w| w.navigator().on_line())
-            .unwrap_or(true)
+        web_sys::window().map(|w| w.navigator().on_line()).unwrap_or(true)
     }
     #[cfg(not(feature = "hydrate"))]
     {
@@ -160,11 +158,7 @@ fn note_failure(state: SyncState, e: &ApiError) {
         state.unauthorized.set(true);
         return;
     }
-    state.connection.set(if browser_online() {
-        Connection::Unreachable
-    } else {
-        Connection::Offline
-    });
+    state.connection.set(if browser_online() { Connection::Unreachable } else { Connection::Offline });
     state.failures.update(|n| *n = (*n + 1).min(20));
     schedule_retry(state);
     // Where the browser has Background Sync, it also wakes us when the connection is back.
@@ -245,16 +239,8 @@ fn item_error(status: u16, body: &Value) -> ItemError {
     let e = body.get("error");
     ItemError {
         status,
-        code: e
-            .and_then(|e| e.get("code"))
-            .and_then(Value::as_str)
-            .unwrap_or("http_error")
-            .to_string(),
-        message: e
-            .and_then(|e| e.get("message"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
+        code: e.and_then(|e| e.get("code")).and_then(Value::as_str).unwrap_or("http_error").to_string(),
+        message: e.and_then(|e| e.get("message")).and_then(Value::as_str).unwrap_or_default().to_string(),
         details: e.and_then(|e| e.get("details")).cloned(),
     }
 }
@@ -293,8 +279,7 @@ async fn drain(state: SyncState) -> bool {
             ok = false;
             break;
         }
-        let total = sent
-            + outbox::next_batch(&items, user, usize::MAX).len();
+        let total = sent + outbox::next_batch(&items, user, usize::MAX).len();
         state.progress.set(Some((sent, total)));
         let ops: Vec<Value> = batch.iter().map(|(i, needs)| op_json(i, needs)).collect();
         let answer = match api::sync_push(ops).await {
@@ -306,11 +291,7 @@ async fn drain(state: SyncState) -> bool {
             }
         };
         note_success(state);
-        let results = answer
-            .get("results")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let results = answer.get("results").and_then(Value::as_array).cloned().unwrap_or_default();
         let mut changes = Changes::default();
         let mut transient = false;
         for ((item, _), result) in batch.iter().zip(results.iter()) {
@@ -403,9 +384,7 @@ async fn session_is(state: SyncState, user: Uuid) -> bool {
 
 /// An update resent on top of the server's current version, keeping my changed fields.
 pub fn rebase(item: &mut OutboxItem, current: Option<&Value>) {
-    let version = current
-        .and_then(|c| c.get("version"))
-        .and_then(Value::as_i64);
+    let version = current.and_then(|c| c.get("version")).and_then(Value::as_i64);
     if let (Some(v), Some(Value::Object(body))) = (version, item.body.as_mut()) {
         body.insert("version".into(), Value::from(v));
     }
@@ -427,11 +406,7 @@ pub async fn pull(state: SyncState) -> bool {
         .filter(|i| i.state == ItemState::Done)
         .filter_map(|i| i.seq)
         .collect();
-    let mut cursor = store::meta_get("cursor")
-        .await
-        .ok()
-        .flatten()
-        .and_then(|v| v.as_str().map(str::to_string));
+    let mut cursor = store::meta_get("cursor").await.ok().flatten().and_then(|v| v.as_str().map(str::to_string));
     if cursor.is_none() {
         state.downloaded.set(0);
         state.first_load.set(true);
@@ -510,11 +485,9 @@ where
         let Some(window) = web_sys::window() else {
             return false;
         };
-        let locks = js_sys::Reflect::get(&window.navigator(), &"locks".into())
-            .unwrap_or(JsValue::UNDEFINED);
-        let request = js_sys::Reflect::get(&locks, &"request".into())
-            .ok()
-            .and_then(|r| r.dyn_into::<js_sys::Function>().ok());
+        let locks = js_sys::Reflect::get(&window.navigator(), &"locks".into()).unwrap_or(JsValue::UNDEFINED);
+        let request =
+            js_sys::Reflect::get(&locks, &"request".into()).ok().and_then(|r| r.dyn_into::<js_sys::Function>().ok());
         let Some(request) = request.filter(|_| !locks.is_undefined()) else {
             f().await;
             return true;
@@ -583,11 +556,7 @@ pub async fn enqueue(state: SyncState, item: OutboxItem) -> Result<Uuid, store::
 async fn own(state: SyncState, item: &OutboxItem) -> Result<(), store::StoreError> {
     let me = state.user.get_untracked();
     let stored_author = match item.seq {
-        Some(seq) => store::outbox_all_fresh()
-            .await?
-            .into_iter()
-            .find(|i| i.seq == Some(seq))
-            .map(|i| i.user_id),
+        Some(seq) => store::outbox_all_fresh().await?.into_iter().find(|i| i.seq == Some(seq)).map(|i| i.user_id),
         None => None,
     };
     if me.is_none() || me != Some(item.user_id) || stored_author.is_some_and(|a| Some(a) != me) {
@@ -616,10 +585,7 @@ pub enum Outcome {
 /// Queues `item`, sends it now if possible, and says what happened to it (with the item as stored,
 /// `seq` included, so a form can edit and resend the same entry).
 /// An item with a `seq` replaces that entry (an edited failed item), never adds a second one.
-pub async fn submit(
-    state: SyncState,
-    mut item: OutboxItem,
-) -> Result<(Outcome, OutboxItem), store::StoreError> {
+pub async fn submit(state: SyncState, mut item: OutboxItem) -> Result<(Outcome, OutboxItem), store::StoreError> {
     let key = item.key;
     own(state, &item).await?;
     item.seq = store_item(&item).await?;
@@ -634,18 +600,12 @@ pub async fn submit(
     let Some(stored) = stored else {
         return Ok((Outcome::Confirmed, item));
     };
-    let fallback = |status: u16, code: &str| ItemError {
-        status,
-        code: code.into(),
-        message: String::new(),
-        details: None,
-    };
+    let fallback =
+        |status: u16, code: &str| ItemError { status, code: code.into(), message: String::new(), details: None };
     let outcome = match stored.state {
         ItemState::Done => Outcome::Confirmed,
         ItemState::Failed => Outcome::Failed(stored.error.clone().unwrap_or(fallback(0, "failed"))),
-        ItemState::Conflict => {
-            Outcome::Conflict(stored.error.clone().unwrap_or(fallback(409, "version_conflict")))
-        }
+        ItemState::Conflict => Outcome::Conflict(stored.error.clone().unwrap_or(fallback(409, "version_conflict"))),
         ItemState::Pending => Outcome::Queued,
     };
     Ok((outcome, stored))
@@ -668,32 +628,36 @@ pub fn start(state: SyncState) {
     {
         use wasm_bindgen::{closure::Closure, JsCast};
         let Some(window) = web_sys::window() else { return };
-        state.connection.set(if browser_online() {
-            Connection::Unknown
-        } else {
-            Connection::Offline
-        });
+        state.connection.set(if browser_online() { Connection::Unknown } else { Connection::Offline });
         let on = |target: &web_sys::EventTarget, event: &str, f: Box<dyn FnMut()>| {
             let c = Closure::<dyn FnMut()>::wrap(f);
             let _ = target.add_event_listener_with_callback(event, c.as_ref().unchecked_ref());
             c.forget();
         };
-        on(&window, "online", Box::new(move || {
-            state.failures.set(0);
-            // A sign-out made offline ends the server's session first.
-            leptos::task::spawn_local(async move {
-                super::device::flush_logout().await;
-                run(state).await;
-            });
-        }));
+        on(
+            &window,
+            "online",
+            Box::new(move || {
+                state.failures.set(0);
+                // A sign-out made offline ends the server's session first.
+                leptos::task::spawn_local(async move {
+                    super::device::flush_logout().await;
+                    run(state).await;
+                });
+            }),
+        );
         on(&window, "offline", Box::new(move || state.connection.set(Connection::Offline)));
         if let Some(doc) = window.document() {
             let d = doc.clone();
-            on(&doc, "visibilitychange", Box::new(move || {
-                if d.visibility_state() == web_sys::VisibilityState::Visible {
-                    kick(state);
-                }
-            }));
+            on(
+                &doc,
+                "visibilitychange",
+                Box::new(move || {
+                    if d.visibility_state() == web_sys::VisibilityState::Visible {
+                        kick(state);
+                    }
+                }),
+            );
         }
         if let Ok(ch) = web_sys::BroadcastChannel::new(CHANNEL) {
             let c = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
@@ -753,21 +717,12 @@ pub async fn ask_persistent_storage(state: SyncState) {
         let (mut usage, mut quota) = (0.0, 0.0);
         if let Ok(p) = storage.estimate() {
             if let Ok(est) = JsFuture::from(p).await {
-                let get = |k: &str| {
-                    js_sys::Reflect::get(&est, &k.into())
-                        .ok()
-                        .and_then(|v| v.as_f64())
-                        .unwrap_or(0.0)
-                };
+                let get = |k: &str| js_sys::Reflect::get(&est, &k.into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
                 usage = get("usage");
                 quota = get("quota");
             }
         }
-        state.storage.set(Some(StorageInfo {
-            persisted,
-            usage,
-            quota,
-        }));
+        state.storage.set(Some(StorageInfo { persisted, usage, quota }));
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = state;

@@ -151,7 +151,10 @@ fn BackupsAdmin() -> impl IntoView {
             Some(Ok(v)) => {
                 let t = &v["totals"];
                 let lang = i18n.lang.get();
-                let next = t["next_scheduled_at"].as_str().map(when).unwrap_or_else(|| tr(lang, "backup_not_scheduled").into());
+                let next = t["next_scheduled_at"]
+                    .as_str()
+                    .map(when)
+                    .unwrap_or_else(|| tr(lang, "backup_not_scheduled").into());
                 Some(format!(
                     "{} {} · {} · {} {} · {}",
                     t["count"],
@@ -167,7 +170,8 @@ fn BackupsAdmin() -> impl IntoView {
     };
 
     let list = move || match data.get() {
-        None => view! { <p class="loading" data-testid="loading">{move || tr(i18n.lang.get(), "backup_loading")}</p> }.into_any(),
+        None => view! { <p class="loading" data-testid="loading">{move || tr(i18n.lang.get(), "backup_loading")}</p> }
+            .into_any(),
         Some(Err(e)) => view! {
             <div class="panel center" role="alert">
                 <p>{describe(&e, i18n.lang.get())}</p>
@@ -180,7 +184,8 @@ fn BackupsAdmin() -> impl IntoView {
         Some(Ok(v)) => {
             let rows: Vec<Value> = v["backups"].as_array().cloned().unwrap_or_default();
             if rows.is_empty() {
-                return view! { <p class="panel center">{move || tr(i18n.lang.get(), "backup_no_backups_yet")}</p> }.into_any();
+                return view! { <p class="panel center">{move || tr(i18n.lang.get(), "backup_no_backups_yet")}</p> }
+                    .into_any();
             }
             view! {
                 <ul class="rows backups" data-testid="backup-list">
@@ -253,7 +258,18 @@ fn BackupRow(backup: Value, reload: RwSignal<u32>, notice: RwSignal<Option<(bool
                     Ok(v) => {
                         let failed: Vec<String> = v["checks"]
                             .as_array()
-                            .map(|c| c.iter().filter(|c| c["ok"] != Value::Bool(true)).map(|c| format!("{}: {}", c["name"].as_str().unwrap_or(""), c["detail"].as_str().unwrap_or(""))).collect())
+                            .map(|c| {
+                                c.iter()
+                                    .filter(|c| c["ok"] != Value::Bool(true))
+                                    .map(|c| {
+                                        format!(
+                                            "{}: {}",
+                                            c["name"].as_str().unwrap_or(""),
+                                            c["detail"].as_str().unwrap_or("")
+                                        )
+                                    })
+                                    .collect()
+                            })
                             .unwrap_or_default();
                         (false, format!("{id}: {} ({})", tr(lang, "backup_verification_failed"), failed.join("; ")))
                     }

@@ -40,7 +40,8 @@ pub fn CashPage() -> impl IntoView {
     let last_closed = RwSignal::new(None::<Value>);
     let products = RwSignal::new(Vec::<Value>::new());
     let loaded = RwSignal::new(false);
-    let session_id = Memo::new(move |_| session.with(|s| s.as_ref().and_then(|v| Uuid::parse_str(str_of(v, "id")).ok())));
+    let session_id =
+        Memo::new(move |_| session.with(|s| s.as_ref().and_then(|v| Uuid::parse_str(str_of(v, "id")).ok())));
 
     Effect::new(move || {
         sync.data_version.track();
@@ -52,7 +53,12 @@ pub fn CashPage() -> impl IntoView {
             if session.with_untracked(|s| *s != open) {
                 session.set(open);
             }
-            last_closed.set(all.iter().filter(|r| !is_open(r)).max_by(|a, b| str_of(a, "closed_at").cmp(str_of(b, "closed_at"))).cloned());
+            last_closed.set(
+                all.iter()
+                    .filter(|r| !is_open(r))
+                    .max_by(|a, b| str_of(a, "closed_at").cmp(str_of(b, "closed_at")))
+                    .cloned(),
+            );
             let mut ps = data::rows("products").await.unwrap_or_default();
             ps.sort_by_key(|p| data::fold(str_of(p, "name")));
             if products.with_untracked(|now| *now != ps) {
@@ -130,7 +136,16 @@ fn CashMovementForm(session_id: Uuid) -> impl IntoView {
         let Some(user) = sync.user.get_untracked() else { return };
         let id = Uuid::new_v4();
         let body = json!({"id": id, "cash_session_id": session_id, "kind": kind.get_untracked(), "amount_cents": cents, "reason": why});
-        let mut item = data::item(user, "POST", "/api/cash-movements".into(), Some(body), "cash_movements", Action::Create, id, vec![session_id]);
+        let mut item = data::item(
+            user,
+            "POST",
+            "/api/cash-movements".into(),
+            Some(body),
+            "cash_movements",
+            Action::Create,
+            id,
+            vec![session_id],
+        );
         item.label = why;
         amount.set(String::new());
         reason.set(String::new());
@@ -169,7 +184,12 @@ fn queue_and_confirm(sync: sync::SyncState, toast: crate::components::Toast, ite
 
 /// A labelled one-line text field bound to `value`; `name` is also its test id.
 #[component]
-fn TextField(label: Key, name: &'static str, value: RwSignal<String>, #[prop(optional)] inputmode: Option<&'static str>) -> impl IntoView {
+fn TextField(
+    label: Key,
+    name: &'static str,
+    value: RwSignal<String>,
+    #[prop(optional)] inputmode: Option<&'static str>,
+) -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <label class="field">
@@ -203,7 +223,16 @@ fn ExpenseForm(session_id: Uuid) -> impl IntoView {
         let id = Uuid::new_v4();
         let body = json!({"id": id, "spent_on": local_day(None), "category": cat, "amount_cents": cents,
             "description": desc, "cash_session_id": session_id});
-        let mut item = data::item(user, "POST", "/api/expenses".into(), Some(body), "expenses", Action::Create, id, vec![session_id]);
+        let mut item = data::item(
+            user,
+            "POST",
+            "/api/expenses".into(),
+            Some(body),
+            "expenses",
+            Action::Create,
+            id,
+            vec![session_id],
+        );
         item.label = desc;
         amount.set(String::new());
         description.set(String::new());
@@ -249,8 +278,23 @@ fn StockMovementForm(products: RwSignal<Vec<Value>>) -> impl IntoView {
         let text = note.get_untracked().trim().to_string();
         let body = json!({"id": id, "product_id": pid, "delta": units, "reason": reason.get_untracked(),
             "note": if text.is_empty() { Value::Null } else { Value::from(text) }});
-        let mut item = data::item(user, "POST", "/api/inventory-movements".into(), Some(body), "inventory_movements", Action::Create, id, vec![pid]);
-        item.label = products.with_untracked(|ps| ps.iter().find(|p| str_of(p, "id") == pid.to_string()).map(|p| format!("{} {units:+}", str_of(p, "name")))).unwrap_or_default();
+        let mut item = data::item(
+            user,
+            "POST",
+            "/api/inventory-movements".into(),
+            Some(body),
+            "inventory_movements",
+            Action::Create,
+            id,
+            vec![pid],
+        );
+        item.label = products
+            .with_untracked(|ps| {
+                ps.iter()
+                    .find(|p| str_of(p, "id") == pid.to_string())
+                    .map(|p| format!("{} {units:+}", str_of(p, "name")))
+            })
+            .unwrap_or_default();
         delta.set(String::new());
         note.set(String::new());
         error.set(None);

@@ -9,11 +9,7 @@ use crate::i18n::Lang;
 use crate::model::Customer;
 
 fn customer_row(c: Customer, _lang: Lang) -> impl IntoView {
-    let sub: Vec<String> = [c.tax_id, c.phone, c.email]
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .collect();
+    let sub: Vec<String> = [c.tax_id, c.phone, c.email].into_iter().flatten().filter(|s| !s.is_empty()).collect();
     view! {
         <div class="row-main">
             <span class="row-title" data-testid="row-name">{c.name}</span>

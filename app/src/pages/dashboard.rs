@@ -55,7 +55,8 @@ pub fn DashboardPage() -> impl IntoView {
                     }
                 }
             }
-            let fetched = crate::api::get_json("/api/dashboard").await.map_err(|e| e.describe(i18n.lang.get_untracked()));
+            let fetched =
+                crate::api::get_json("/api/dashboard").await.map_err(|e| e.describe(i18n.lang.get_untracked()));
             match fetched.and_then(|v| serde_json::from_value::<Dashboard>(v).map_err(|e| e.to_string())) {
                 Ok(summary) => {
                     let at = sync::now_ms();

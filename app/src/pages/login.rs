@@ -34,14 +34,8 @@ pub fn LoginPage() -> impl IntoView {
         if busy.get_untracked() {
             return;
         }
-        let username = username_ref
-            .get_untracked()
-            .map(|i| i.value())
-            .unwrap_or_default();
-        let password = password_ref
-            .get_untracked()
-            .map(|i| i.value())
-            .unwrap_or_default();
+        let username = username_ref.get_untracked().map(|i| i.value()).unwrap_or_default();
+        let password = password_ref.get_untracked().map(|i| i.value()).unwrap_or_default();
         if username.trim().is_empty() || password.is_empty() {
             error.set(Some(Msg::T("invalid_credentials")));
             return;

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::components::use_toast;
 use crate::entity::{to_text, EntityDef, Kind, CATEGORIES, CUSTOMERS, PRODUCTS};
-use crate::i18n::{fill, use_i18n, Lang, Key};
+use crate::i18n::{fill, use_i18n, Key, Lang};
 use crate::money::format_display;
 use crate::offline::device;
 use crate::offline::outbox::{blocked, conflict_current, conflicting_fields, Action, ItemState, OutboxItem};
@@ -379,7 +379,11 @@ fn ItemEditor(item: OutboxItem, done: impl Fn() + Copy + Send + Sync + 'static) 
                 .enumerate()
                 .map(|(i, l)| {
                     let q = l.get("quantity").and_then(Value::as_i64).unwrap_or(1);
-                    (i, l.get("product_id").and_then(Value::as_str).unwrap_or_default().to_string(), RwSignal::new(q.to_string()))
+                    (
+                        i,
+                        l.get("product_id").and_then(Value::as_str).unwrap_or_default().to_string(),
+                        RwSignal::new(q.to_string()),
+                    )
                 })
                 .collect()
         })

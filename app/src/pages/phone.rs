@@ -130,8 +130,21 @@ fn PhoneView(s: PhoneSetup) -> impl IntoView {
     };
     let (android, ios): (&'static [Key], &'static [Key]) = if lan {
         (
-            &["phone_android_download", "phone_android_install_ca", "phone_check_fingerprint", "phone_android_open", "phone_android_install_app"],
-            &["phone_ios_download", "phone_ios_profile", "phone_ios_trust", "phone_check_fingerprint", "phone_ios_open", "phone_ios_install_app"],
+            &[
+                "phone_android_download",
+                "phone_android_install_ca",
+                "phone_check_fingerprint",
+                "phone_android_open",
+                "phone_android_install_app",
+            ],
+            &[
+                "phone_ios_download",
+                "phone_ios_profile",
+                "phone_ios_trust",
+                "phone_check_fingerprint",
+                "phone_ios_open",
+                "phone_ios_install_app",
+            ],
         )
     } else {
         (&["phone_android_open", "phone_android_install_app"], &["phone_ios_open", "phone_ios_install_app"])

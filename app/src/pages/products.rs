@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::components::form::EntityForm;
 use crate::components::list::entity_list;
 use crate::entity::PRODUCTS;
-use crate::i18n::{Lang};
+use crate::i18n::Lang;
 use crate::model::Product;
 use crate::money::format_display;
 

@@ -39,7 +39,11 @@ pub struct CurrentSale {
 
 impl CurrentSale {
     pub fn new() -> CurrentSale {
-        CurrentSale { lines: RwSignal::new(Vec::new()), method: RwSignal::new("cash".into()), last: RwSignal::new(None) }
+        CurrentSale {
+            lines: RwSignal::new(Vec::new()),
+            method: RwSignal::new("cash".into()),
+            last: RwSignal::new(None),
+        }
     }
 }
 
@@ -221,7 +225,16 @@ pub fn OpenTill() -> impl IntoView {
         let id = Uuid::new_v4();
         let name = register.get_untracked().trim().to_string();
         let body = json!({"id": id, "register": name, "opening_float_cents": cents});
-        let mut item = data::item(user, "POST", "/api/cash-sessions".into(), Some(body), "cash_sessions", Action::Create, id, vec![]);
+        let mut item = data::item(
+            user,
+            "POST",
+            "/api/cash-sessions".into(),
+            Some(body),
+            "cash_sessions",
+            Action::Create,
+            id,
+            vec![],
+        );
         let now = now_iso();
         item.preview = Some(json!({"id": id, "register": name, "opening_float_cents": cents,
             "opened_by": session.user.with_untracked(|u| u.as_ref().map(|u| u.username.clone())).unwrap_or_default(),
@@ -257,7 +270,9 @@ pub fn TillBar(session: RwSignal<Option<Value>>) -> impl IntoView {
     let closing = RwSignal::new(false);
     let counted = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
-    let field = move |f: &'static str| session.with(|s| s.as_ref().map(|v| v.get(f).cloned().unwrap_or(Value::Null)).unwrap_or(Value::Null));
+    let field = move |f: &'static str| {
+        session.with(|s| s.as_ref().map(|v| v.get(f).cloned().unwrap_or(Value::Null)).unwrap_or(Value::Null))
+    };
     let id = session.with_untracked(|s| s.as_ref().and_then(|v| uuid_of(v, "id"))).unwrap_or_default();
     let register = move || field("register").as_str().unwrap_or_default().to_string();
     let expected = move || field("expected_cents").as_i64().unwrap_or(0);
@@ -268,7 +283,12 @@ pub fn TillBar(session: RwSignal<Option<Value>>) -> impl IntoView {
         // This device still owes the server operations of this till: closing now would freeze a
         // total that is missing them.
         let unsent = sync.items.with_untracked(|items| {
-            items.iter().filter(|i| i.is_open() && (i.depends_on.contains(&id) || (i.entity_id == id && i.action != Action::Create))).count()
+            items
+                .iter()
+                .filter(|i| {
+                    i.is_open() && (i.depends_on.contains(&id) || (i.entity_id == id && i.action != Action::Create))
+                })
+                .count()
         });
         if unsent > 0 {
             error.set(Some(fill(crate::i18n::text(lang, "close_blocked"), &[("n", &unsent.to_string())])));
@@ -282,9 +302,18 @@ pub fn TillBar(session: RwSignal<Option<Value>>) -> impl IntoView {
             }
         };
         let Some(user) = sync.user.get_untracked() else { return };
-        let mut item = data::item(user, "POST", format!("/api/cash-sessions/{id}/close"),
-            Some(json!({"counted_cents": cents})), "cash_sessions", Action::Close, id, vec![id]);
-        item.label = session.with_untracked(|s| s.as_ref().map(|v| str_of(v, "register").to_string())).unwrap_or_default();
+        let mut item = data::item(
+            user,
+            "POST",
+            format!("/api/cash-sessions/{id}/close"),
+            Some(json!({"counted_cents": cents})),
+            "cash_sessions",
+            Action::Close,
+            id,
+            vec![id],
+        );
+        item.label =
+            session.with_untracked(|s| s.as_ref().map(|v| str_of(v, "register").to_string())).unwrap_or_default();
         spawn_local(async move {
             let _ = sync::enqueue(sync, item).await;
         });
@@ -366,9 +395,7 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
         ev.prevent_default();
         let q = search.get_untracked().trim().to_string();
         let exact = products.with_untracked(|ps| {
-            ps.iter()
-                .find(|p| str_of(p, "barcode") == q || str_of(p, "sku").eq_ignore_ascii_case(&q))
-                .cloned()
+            ps.iter().find(|p| str_of(p, "barcode") == q || str_of(p, "sku").eq_ignore_ascii_case(&q)).cloned()
         });
         if let Some(p) = exact.or_else(|| results.get_untracked().into_iter().next()) {
             add(&p);
@@ -412,8 +439,16 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
         let mut customer_item = None;
         let customer_id = if !new_name.is_empty() {
             let cid = Uuid::new_v4();
-            let mut it = data::item(user, "POST", "/api/customers".into(), Some(json!({"id": cid, "name": new_name})),
-                "customers", Action::Create, cid, vec![]);
+            let mut it = data::item(
+                user,
+                "POST",
+                "/api/customers".into(),
+                Some(json!({"id": cid, "name": new_name})),
+                "customers",
+                Action::Create,
+                cid,
+                vec![],
+            );
             it.preview = Some(json!({"id": cid, "name": new_name, "tax_id": null, "email": null, "phone": null,
                 "notes": null, "version": 1, "created_at": now, "updated_at": now, "deleted_at": null}));
             it.label = new_name.clone();
@@ -440,7 +475,8 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
             "payments": payments, "total_cents": total, "paid_cents": paid, "change_cents": paid - total,
             "created_by": username, "created_at": now,
         });
-        let mut sale = data::item(user, "POST", "/api/sales".into(), Some(body), "sales", Action::Create, sale_id, depends_on);
+        let mut sale =
+            data::item(user, "POST", "/api/sales".into(), Some(body), "sales", Action::Create, sale_id, depends_on);
         sale.label = lines.iter().map(|l| format!("{} × {}", l.name, l.quantity)).collect::<Vec<_>>().join(", ");
         sale.preview = Some(preview);
 

@@ -71,7 +71,11 @@ pub fn SalesPage() -> impl IntoView {
         sync.data_version.track();
         let (from, to) = period();
         spawn_local(async move {
-            let url = format!("/api/sales?from={}&to={}&limit=500", crate::api::encode_query(&from), crate::api::encode_query(&to));
+            let url = format!(
+                "/api/sales?from={}&to={}&limit=500",
+                crate::api::encode_query(&from),
+                crate::api::encode_query(&to)
+            );
             let server = crate::api::get_json(&url).await;
             // This device's copy carries the sales still waiting to be sent.
             let local: Vec<Value> = data::rows("sales").await.unwrap_or_default();
@@ -106,7 +110,9 @@ pub fn SalesPage() -> impl IntoView {
         match (from.is_empty(), from == to) {
             (true, _) => i18n.t("sales_count").to_string(),
             (false, true) => format!("{} · {}", i18n.t("sales_count"), format::day(&from, lang)),
-            (false, false) => format!("{} · {} – {}", i18n.t("sales_count"), format::day(&from, lang), format::day(&to, lang)),
+            (false, false) => {
+                format!("{} · {} – {}", i18n.t("sales_count"), format::day(&from, lang), format::day(&to, lang))
+            }
         }
     };
     view! {

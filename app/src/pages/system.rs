@@ -30,7 +30,11 @@ fn minutes_since(stamp: &str) -> i64 {
 }
 
 fn role_key(role: &str) -> Key {
-    if role == "standby" { "system_role_standby" } else { "system_role_primary" }
+    if role == "standby" {
+        "system_role_standby"
+    } else {
+        "system_role_primary"
+    }
 }
 
 fn database_key(db: &str) -> Key {
@@ -101,7 +105,10 @@ fn SystemAdmin() -> impl IntoView {
                     format!("{} {}", crate::i18n::text(lang, shipment_key(status)), s["message"].as_str().unwrap_or(""))
                 }),
                 _ => api::reconcile().await.map(|r| {
-                    let n = |k: &str| r[k].as_u64().map_or_else(|| r[k].as_array().map_or(0, |a| a.len()).to_string(), |v| v.to_string());
+                    let n = |k: &str| {
+                        r[k].as_u64()
+                            .map_or_else(|| r[k].as_array().map_or(0, |a| a.len()).to_string(), |v| v.to_string())
+                    };
                     fill(
                         crate::i18n::text(lang, "system_reconcile_result"),
                         &[("applied", &n("applied")), ("present", &n("already_present")), ("rejected", &n("rejected"))],
@@ -133,7 +140,11 @@ fn SystemAdmin() -> impl IntoView {
 }
 
 #[component]
-fn SystemView(s: SystemStatus, busy: RwSignal<bool>, act: impl Fn(&'static str) + Copy + Send + Sync + 'static) -> impl IntoView {
+fn SystemView(
+    s: SystemStatus,
+    busy: RwSignal<bool>,
+    act: impl Fn(&'static str) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let i18n = use_i18n();
     let standby = s.role == "standby";
     let emergency = s.mode == "emergency";

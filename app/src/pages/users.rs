@@ -12,7 +12,7 @@ use crate::api::{self, ApiError};
 use crate::components::form::Msg;
 use crate::components::icons::Icon;
 use crate::components::{use_session, use_toast, Session};
-use crate::i18n::{use_i18n, Lang, Key};
+use crate::i18n::{use_i18n, Key, Lang};
 use crate::model::{NewUser, Role, User, UserChanges};
 
 fn role_label(role: Role) -> Key {
@@ -30,19 +30,12 @@ fn user_errors(e: &ApiError, session: Session, lang: Lang) -> (HashMap<String, M
     }
     match e.code.as_str() {
         "duplicate_username" => {
-            return (
-                HashMap::from([("username".to_string(), Msg::T("duplicate_username"))]),
-                None,
-            );
+            return (HashMap::from([("username".to_string(), Msg::T("duplicate_username"))]), None);
         }
         "last_admin" => return (HashMap::new(), Some(Msg::T("last_admin"))),
         _ => {}
     }
-    let fields: HashMap<String, Msg> = e
-        .field_errors()
-        .into_iter()
-        .map(|(k, m)| (k, Msg::Text(m)))
-        .collect();
+    let fields: HashMap<String, Msg> = e.field_errors().into_iter().map(|(k, m)| (k, Msg::Text(m))).collect();
     if fields.is_empty() {
         (fields, Some(Msg::Text(e.describe(lang))))
     } else {
@@ -87,8 +80,7 @@ fn UsersAdmin() -> impl IntoView {
     });
 
     let list = move || match users.get() {
-        None => view! { <p class="loading" data-testid="loading">{move || i18n.t("loading")}</p> }
-            .into_any(),
+        None => view! { <p class="loading" data-testid="loading">{move || i18n.t("loading")}</p> }.into_any(),
         Some(Err(e)) => view! {
             <div class="panel center" role="alert">
                 <p>{e.describe(i18n.lang.get())}</p>
@@ -138,10 +130,7 @@ fn UsersAdmin() -> impl IntoView {
 }
 
 #[component]
-fn NewUserForm(
-    users: RwSignal<Option<Result<Vec<User>, ApiError>>>,
-    creating: RwSignal<bool>,
-) -> impl IntoView {
+fn NewUserForm(users: RwSignal<Option<Result<Vec<User>, ApiError>>>, creating: RwSignal<bool>) -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
     let toast = use_toast();
@@ -196,14 +185,13 @@ fn NewUserForm(
         });
     };
 
-    let error =
-        move |key: &'static str| {
-            move || {
-                errors.with(|m| m.get(key).map(|m| m.show(i18n.lang.get()))).map(|text| {
+    let error = move |key: &'static str| {
+        move || {
+            errors.with(|m| m.get(key).map(|m| m.show(i18n.lang.get()))).map(|text| {
                 view! { <p class="field-error" data-testid=format!("error-{key}")>{text}</p> }
             })
-            }
-        };
+        }
+    };
 
     view! {
         <form class="card form" method="post" data-testid="user-create-form" on:submit=on_submit>
@@ -278,9 +266,7 @@ fn UserCard(user: User) -> impl IntoView {
     let session = use_session();
     let toast = use_toast();
     let id: Uuid = user.id;
-    let is_me = session
-        .user
-        .with_untracked(|u| u.as_ref().is_some_and(|u| u.id == id));
+    let is_me = session.user.with_untracked(|u| u.as_ref().is_some_and(|u| u.id == id));
     let username = user.username.clone();
     let user = RwSignal::new(user);
     let editing = RwSignal::new(false);
@@ -323,22 +309,12 @@ fn UserCard(user: User) -> impl IntoView {
             message.set(Some((false, Msg::T("required"))));
             return;
         }
-        apply(
-            UserChanges {
-                password: Some(password),
-                ..Default::default()
-            },
-            "password_changed",
-        );
+        apply(UserChanges { password: Some(password), ..Default::default() }, "password_changed");
     };
 
     let role_id = format!("role-{id}");
     let password_id = format!("password-{id}");
-    let initial = username
-        .chars()
-        .next()
-        .map(|c| c.to_uppercase().to_string())
-        .unwrap_or_default();
+    let initial = username.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default();
 
     view! {
         <li class="card user-card" data-testid="user-row" data-username=username.clone()>

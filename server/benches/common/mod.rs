@@ -57,7 +57,14 @@ pub async fn spawn(config: ServeConfig, with_admin: bool, pool: usize) -> Runnin
     if with_admin {
         let admin = mostrador::users::domain::Username::parse("admin").unwrap();
         let password = mostrador::users::domain::NewPassword::parse(PASSWORD).unwrap();
-        mostrador::users::repo::create(&mut db.pool().acquire().await.unwrap(), &admin, password, app::model::Role::Admin).await.unwrap();
+        mostrador::users::repo::create(
+            &mut db.pool().acquire().await.unwrap(),
+            &admin,
+            password,
+            app::model::Role::Admin,
+        )
+        .await
+        .unwrap();
     }
     let app = Application::build(config, db.clone()).await.unwrap();
     let base = format!("http://{}", app.local_addr());
@@ -70,14 +77,24 @@ pub async fn spawn(config: ServeConfig, with_admin: bool, pool: usize) -> Runnin
 }
 
 pub async fn sign_in(client: &Client, base: &str) {
-    let r = client.post(format!("{base}/api/auth/login")).json(&json!({"username": "admin", "password": PASSWORD})).send().await.unwrap();
+    let r = client
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": "admin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success(), "sign in: {}", r.status());
 }
 
 /// An open till and one product ("B", 1.00) with `stock` units: what sales need. Returns their ids.
 pub async fn open_till_with_product(client: &Client, base: &str, stock: i64) -> (String, String) {
     let session = Uuid::new_v4().to_string();
-    client.post(format!("{base}/api/cash-sessions")).json(&json!({"id": session, "register": "bench", "opening_float_cents": 0})).send().await.unwrap();
+    client
+        .post(format!("{base}/api/cash-sessions"))
+        .json(&json!({"id": session, "register": "bench", "opening_float_cents": 0}))
+        .send()
+        .await
+        .unwrap();
     let p: Value = client
         .post(format!("{base}/api/products"))
         .json(&json!({"sku": "B", "name": "Bench", "price_cents": 100, "cost_cents": 1}))
@@ -109,7 +126,13 @@ pub struct Bench {
     _dir: tempfile::TempDir,
 }
 
-pub async fn bench(database_url: Option<String>, allow_negative_stock: bool, request_timeout_secs: u64, clients: usize, stock: i64) -> Bench {
+pub async fn bench(
+    database_url: Option<String>,
+    allow_negative_stock: bool,
+    request_timeout_secs: u64,
+    clients: usize,
+    stock: i64,
+) -> Bench {
     let dir = tempfile::tempdir().unwrap();
     let mut config = serve_config(dir.path(), database_url);
     config.allow_negative_stock = allow_negative_stock;

@@ -112,7 +112,8 @@ impl Alerts {
         let id = match tokio::time::timeout(STORE_WAIT, self.store(&alert)).await {
             Ok(Ok(id)) => Some(id),
             outcome => {
-                let why = outcome.map_or_else(|_| "no answer".to_owned(), |r| r.err().map(|e| e.to_string()).unwrap_or_default());
+                let why = outcome
+                    .map_or_else(|_| "no answer".to_owned(), |r| r.err().map(|e| e.to_string()).unwrap_or_default());
                 tracing::warn!(error = %why, "could not store the alert now (the database may be what failed); kept in memory");
                 self.inner.unstored.lock().expect("not poisoned").push(alert);
                 None
@@ -196,12 +197,11 @@ impl Alerts {
     /// The newest alerts first.
     pub async fn recent(&self, limit: i64) -> Result<Vec<StoredAlert>, sqlx::Error> {
         self.flush_unstored().await;
-        let rows = sqlx::query(
-            "SELECT id, at, kind, message, node, details, delivered FROM alerts ORDER BY id DESC LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.inner.db.pool())
-        .await?;
+        let rows =
+            sqlx::query("SELECT id, at, kind, message, node, details, delivered FROM alerts ORDER BY id DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(&self.inner.db.pool())
+                .await?;
         rows.iter()
             .map(|r| {
                 let details: Option<String> = r.try_get("details")?;

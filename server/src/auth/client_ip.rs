@@ -112,6 +112,9 @@ mod tests {
         assert_eq!(client_ip(ip("10.0.0.1"), &h, &trusted), ip("10.0.0.1"));
         let h = headers(&[("x-forwarded-for", "10.0.0.9, 10.0.0.8")]);
         assert_eq!(client_ip(ip("10.0.0.1"), &h, &trusted), ip("10.0.0.9"), "all ours: the farthest");
-        assert_eq!(client_ip(ip("::ffff:10.0.0.1"), &headers(&[("x-forwarded-for", "203.0.113.1")]), &trusted), ip("203.0.113.1"));
+        assert_eq!(
+            client_ip(ip("::ffff:10.0.0.1"), &headers(&[("x-forwarded-for", "203.0.113.1")]), &trusted),
+            ip("203.0.113.1")
+        );
     }
 }

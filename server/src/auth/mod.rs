@@ -64,10 +64,8 @@ impl FromRequestParts<AppState> for CurrentUser {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::Internal("session layer missing".into()))?;
-        let user_id: Option<Uuid> = session
-            .get(USER_ID_KEY)
-            .await
-            .map_err(|e| ApiError::Internal(format!("session store: {e}")))?;
+        let user_id: Option<Uuid> =
+            session.get(USER_ID_KEY).await.map_err(|e| ApiError::Internal(format!("session store: {e}")))?;
         let Some(user_id) = user_id else { return Err(ApiError::Unauthenticated) };
         let mut conn = state.db.pool().acquire().await?;
         match repo::find(&mut conn, user_id).await? {
@@ -157,10 +155,7 @@ pub async fn login(
     };
     // A new session id at login defeats session fixation.
     session.cycle_id().await.map_err(|e| ApiError::Internal(format!("session: {e}")))?;
-    session
-        .insert(USER_ID_KEY, user.id)
-        .await
-        .map_err(|e| ApiError::Internal(format!("session: {e}")))?;
+    session.insert(USER_ID_KEY, user.id).await.map_err(|e| ApiError::Internal(format!("session: {e}")))?;
     tracing::info!(username = %user.username, "login");
     Ok(Json(user))
 }

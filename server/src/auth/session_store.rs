@@ -25,10 +25,7 @@ impl DbSessionStore {
     /// Removes expired sessions; called periodically.
     pub async fn delete_expired(&self) -> std::result::Result<u64, sqlx::Error> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-            .bind(now)
-            .execute(&self.db.pool())
-            .await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&self.db.pool()).await?;
         Ok(done.rows_affected())
     }
 }

@@ -14,7 +14,8 @@ use crate::{
 
 async fn open(db: &DatabaseConfig, backup: BackupConfig) -> Result<Arc<Backups>, Box<dyn std::error::Error>> {
     let database = Db::connect(db).await?;
-    let node = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "mostrador".into());
+    let node =
+        std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "mostrador".into());
     // Alerts from the command line are logged and kept in the history; delivery is the server's job.
     let alerts = crate::alerts::Alerts::new(database.clone(), node.clone(), crate::config::AlertConfig::defaults());
     Ok(Backups::new(database, db, backup, node, alerts).await?)
@@ -43,7 +44,10 @@ pub async fn run(command: BackupCommand) -> CliResult {
         BackupCommand::List { db, backup } => {
             let b = open(&db, backup).await?;
             let list = b.list().await?;
-            println!("{:<24} {:<25} {:<12} {:>12} {:<14} {:<6} {:<6}", "ID", "CREATED", "TRIGGER", "BYTES", "SHA256", "LOCAL", "REMOTE");
+            println!(
+                "{:<24} {:<25} {:<12} {:>12} {:<14} {:<6} {:<6}",
+                "ID", "CREATED", "TRIGGER", "BYTES", "SHA256", "LOCAL", "REMOTE"
+            );
             for v in &list.backups {
                 let m = &v.meta;
                 println!(
@@ -89,7 +93,15 @@ pub async fn run(command: BackupCommand) -> CliResult {
         BackupCommand::Prune { db, backup } => {
             let b = open(&db, backup).await?;
             let removed = b.prune(&Actor::Cli).await?;
-            println!("removed {} backup(s){}", removed.len(), if removed.is_empty() { String::new() } else { format!(": {}", removed.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")) });
+            println!(
+                "removed {} backup(s){}",
+                removed.len(),
+                if removed.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", removed.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", "))
+                }
+            );
         }
     }
     Ok(())

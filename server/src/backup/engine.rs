@@ -94,7 +94,8 @@ impl Target {
     /// A PostgreSQL tool with the connection in its arguments and the password in its environment
     /// (never on the command line, where `ps` would show it).
     fn pg_tool(&self, name: &str, database: Option<&str>) -> Result<tokio::process::Command, ApiError> {
-        let mut url = url::Url::parse(self.url()?).map_err(|e| failed("backup_failed", format!("DATABASE_URL: {e}")))?;
+        let mut url =
+            url::Url::parse(self.url()?).map_err(|e| failed("backup_failed", format!("DATABASE_URL: {e}")))?;
         let password = url.password().map(str::to_owned);
         let _ = url.set_password(None);
         if let Some(db) = database {
@@ -124,7 +125,10 @@ impl Target {
 
 fn tool_missing(e: std::io::Error, what: &str) -> ApiError {
     if e.kind() == std::io::ErrorKind::NotFound {
-        failed("pg_dump_missing", format!("{what} is not installed (install the PostgreSQL client tools, or set MOSTRADOR_PG_BIN_DIR)"))
+        failed(
+            "pg_dump_missing",
+            format!("{what} is not installed (install the PostgreSQL client tools, or set MOSTRADOR_PG_BIN_DIR)"),
+        )
     } else {
         failed("backup_failed", format!("cannot run {what}: {e}"))
     }
@@ -134,7 +138,10 @@ fn tool_missing(e: std::io::Error, what: &str) -> ApiError {
 async fn tool_output(mut cmd: tokio::process::Command, what: &str) -> Result<String, ApiError> {
     let out = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output().await.map_err(|e| tool_missing(e, what))?;
     if !out.status.success() {
-        return Err(corrupt(format!("{what} cannot read the archive: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        return Err(corrupt(format!(
+            "{what} cannot read the archive: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -160,7 +167,10 @@ fn percent_decode(s: &str) -> String {
 async fn run_tool(mut cmd: tokio::process::Command, what: &str) -> Result<(), ApiError> {
     let out = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output().await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            failed("pg_dump_missing", format!("{what} is not installed (install the PostgreSQL client tools, or set MOSTRADOR_PG_BIN_DIR)"))
+            failed(
+                "pg_dump_missing",
+                format!("{what} is not installed (install the PostgreSQL client tools, or set MOSTRADOR_PG_BIN_DIR)"),
+            )
         } else {
             failed("backup_failed", format!("cannot run {what}: {e}"))
         }
@@ -196,15 +206,23 @@ pub async fn dump(db: &Db, target: &Target, raw: &Path) -> Result<Snapshot, ApiE
             // The counts and the dump read the same snapshot: exported from a repeatable-read
             // transaction that stays open until pg_dump is done.
             let mut conn = PgConnection::connect_with(&target.pg_options()?).await.map_err(sqlx_failed("connect"))?;
-            sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut conn).await.map_err(sqlx_failed("begin"))?;
-            let snap: String =
-                sqlx::query_scalar("SELECT pg_export_snapshot()").fetch_one(&mut conn).await.map_err(sqlx_failed("snapshot"))?;
+            sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .execute(&mut conn)
+                .await
+                .map_err(sqlx_failed("begin"))?;
+            let snap: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(sqlx_failed("snapshot"))?;
             let snapshot = Snapshot {
                 schema_version: pg_schema_version(&mut conn).await?,
                 row_counts: pg_counts(&mut conn).await?,
             };
             let mut cmd = target.pg_tool("pg_dump", None)?;
-            cmd.args(["--format=custom", "--compress=0", "--no-owner", "--no-acl"]).arg(format!("--snapshot={snap}")).arg("--file").arg(raw);
+            cmd.args(["--format=custom", "--compress=0", "--no-owner", "--no-acl"])
+                .arg(format!("--snapshot={snap}"))
+                .arg("--file")
+                .arg(raw);
             run_tool(cmd, "pg_dump").await?;
             let _ = sqlx::query("COMMIT").execute(&mut conn).await;
             let _ = conn.close().await;
@@ -224,13 +242,19 @@ async fn check_pg_dump_version(db: &Db, target: &Target) -> Result<(), ApiError>
     let out = tokio::process::Command::new(&tool).arg("--version").output().await.map_err(|e| {
         failed(
             "pg_dump_missing",
-            format!("pg_dump ({}) cannot be run: {e}; install the PostgreSQL client tools or set MOSTRADOR_PG_BIN_DIR", tool.display()),
+            format!(
+                "pg_dump ({}) cannot be run: {e}; install the PostgreSQL client tools or set MOSTRADOR_PG_BIN_DIR",
+                tool.display()
+            ),
         )
     })?;
     let line = String::from_utf8_lossy(&out.stdout).into_owned();
-    let tool_major = major_of(&line).ok_or_else(|| failed("pg_dump_missing", format!("unexpected pg_dump --version: {line}")))?;
-    let server: String =
-        sqlx::query_scalar("SELECT current_setting('server_version_num')").fetch_one(&db.pool()).await.map_err(sqlx_failed("server version"))?;
+    let tool_major =
+        major_of(&line).ok_or_else(|| failed("pg_dump_missing", format!("unexpected pg_dump --version: {line}")))?;
+    let server: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
+        .fetch_one(&db.pool())
+        .await
+        .map_err(sqlx_failed("server version"))?;
     let server_major = server.trim().parse::<u32>().unwrap_or(0) / 10000;
     if tool_major < server_major {
         return Err(failed(
@@ -259,7 +283,8 @@ pub async fn scratch_restore(target: &Target, raw: &Path, limit: Duration) -> Re
     match target.engine {
         Engine::Sqlite => {
             let (_, tables) = within(limit, "schema check", schema::inspect_sqlite(raw, limit)).await?;
-            let mut conn = open_sqlite(raw, false).await.map_err(|e| corrupt(format!("not a readable SQLite database: {e}")))?;
+            let mut conn =
+                open_sqlite(raw, false).await.map_err(|e| corrupt(format!("not a readable SQLite database: {e}")))?;
             schema::sqlite_deadline(&mut conn, limit).await.map_err(sqlx_failed("progress handler"))?;
             Ok(Scratch::Sqlite { path: raw.to_owned(), conn: Some(conn), tables })
         }
@@ -270,8 +295,11 @@ pub async fn scratch_restore(target: &Target, raw: &Path, limit: Duration) -> Re
             if name.len() > 63 {
                 name = format!("mostrador_scr_{:08x}", rand::random::<u32>());
             }
-            let mut scratch = Scratch::Postgres { name: name.clone(), conn: None, target: target.clone(), tables: Vec::new() };
-            let loaded = within(limit, "restore into a scratch database", pg_scratch(target, raw, &name, limit, &mut scratch)).await;
+            let mut scratch =
+                Scratch::Postgres { name: name.clone(), conn: None, target: target.clone(), tables: Vec::new() };
+            let loaded =
+                within(limit, "restore into a scratch database", pg_scratch(target, raw, &name, limit, &mut scratch))
+                    .await;
             match loaded {
                 Ok(()) => Ok(scratch),
                 Err(e) => {
@@ -284,12 +312,19 @@ pub async fn scratch_restore(target: &Target, raw: &Path, limit: Duration) -> Re
 }
 
 /// `fut`, or 422 `backup_check_timeout` once `limit` has passed (the tools it runs are killed).
-pub async fn within<T>(limit: Duration, what: &str, fut: impl std::future::Future<Output = Result<T, ApiError>>) -> Result<T, ApiError> {
+pub async fn within<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
     match tokio::time::timeout(limit, fut).await {
         Ok(r) => r,
         Err(_) => Err(ApiError::Unprocessable {
             code: "backup_check_timeout",
-            message: format!("{what} took longer than {} s (MOSTRADOR_BACKUP_CHECK_TIMEOUT); the backup was not used", limit.as_secs()),
+            message: format!(
+                "{what} took longer than {} s (MOSTRADOR_BACKUP_CHECK_TIMEOUT); the backup was not used",
+                limit.as_secs()
+            ),
             details: None,
         }),
     }
@@ -298,7 +333,13 @@ pub async fn within<T>(limit: Duration, what: &str, fut: impl std::future::Futur
 /// PostgreSQL: check the archive's table of contents, read its migrations, make the scratch
 /// database with our migrations up to that version, and stream each of our tables' rows into it.
 /// `pg_restore` only reads the archive and prints; none of the archive's SQL reaches a database.
-async fn pg_scratch(target: &Target, raw: &Path, name: &str, limit: Duration, scratch: &mut Scratch) -> Result<(), ApiError> {
+async fn pg_scratch(
+    target: &Target,
+    raw: &Path,
+    name: &str,
+    limit: Duration,
+    scratch: &mut Scratch,
+) -> Result<(), ApiError> {
     let mut list = target.pg_tool_offline("pg_restore");
     list.arg("--list").arg(raw);
     let toc = schema::parse_toc(&tool_output(list, "pg_restore --list").await?);
@@ -311,8 +352,12 @@ async fn pg_scratch(target: &Target, raw: &Path, name: &str, limit: Duration, sc
         failed("backup_failed", format!("cannot create a scratch database (the database user needs CREATEDB): {e}"))
     })?;
     let _ = admin.close().await;
-    let mut conn = PgConnection::connect_with(&options.clone().database(name)).await.map_err(sqlx_failed("connect to scratch"))?;
-    sqlx::query(&format!("SET statement_timeout = {}", limit.as_millis())).execute(&mut conn).await.map_err(sqlx_failed("statement timeout"))?;
+    let mut conn =
+        PgConnection::connect_with(&options.clone().database(name)).await.map_err(sqlx_failed("connect to scratch"))?;
+    sqlx::query(&format!("SET statement_timeout = {}", limit.as_millis()))
+        .execute(&mut conn)
+        .await
+        .map_err(sqlx_failed("statement timeout"))?;
     schema::migrator_upto(Engine::Postgres, version)
         .run_direct(&mut conn)
         .await
@@ -320,7 +365,8 @@ async fn pg_scratch(target: &Target, raw: &Path, name: &str, limit: Duration, sc
     let tables = pg_tables(&mut conn).await.map_err(sqlx_failed("tables"))?;
     let with_data = schema::check_toc(&toc, &tables)?;
     let ours: Vec<String> = tables.iter().filter(|t| *t != "_sqlx_migrations").cloned().collect();
-    let missing: Vec<String> = ours.iter().filter(|t| !with_data.contains(*t)).map(|t| format!("no data for table {t:?}")).collect();
+    let missing: Vec<String> =
+        ours.iter().filter(|t| !with_data.contains(*t)).map(|t| format!("no data for table {t:?}")).collect();
     if !missing.is_empty() {
         return Err(schema::unexpected(missing));
     }
@@ -332,11 +378,15 @@ async fn pg_scratch(target: &Target, raw: &Path, name: &str, limit: Duration, sc
     }
     // Owned sequences (audit_log ids) continue after the restored rows.
     for (seq, table, column) in pg_owned_sequences(&mut conn).await? {
-        sqlx::query(&format!("SELECT setval($1::regclass, COALESCE(MAX({}), 0) + 1, false) FROM {}", ident(&column), ident(&table)))
-            .bind(ident(&seq))
-            .execute(&mut conn)
-            .await
-            .map_err(sqlx_failed("setval"))?;
+        sqlx::query(&format!(
+            "SELECT setval($1::regclass, COALESCE(MAX({}), 0) + 1, false) FROM {}",
+            ident(&column),
+            ident(&table)
+        ))
+        .bind(ident(&seq))
+        .execute(&mut conn)
+        .await
+        .map_err(sqlx_failed("setval"))?;
     }
     if let Scratch::Postgres { conn: c, tables: t, .. } = scratch {
         *c = Some(conn);
@@ -363,7 +413,10 @@ impl ArchiveCopy {
     async fn open(target: &Target, raw: &Path, table: &str) -> Result<(ArchiveCopy, Vec<String>), ApiError> {
         use tokio::io::AsyncReadExt;
         let mut cmd = target.pg_tool_offline("pg_restore");
-        cmd.args(["--data-only", "--no-owner", "--no-privileges"]).arg(format!("--table={table}")).args(["--file", "-"]).arg(raw);
+        cmd.args(["--data-only", "--no-owner", "--no-privileges"])
+            .arg(format!("--table={table}"))
+            .args(["--file", "-"])
+            .arg(raw);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| tool_missing(e, "pg_restore"))?;
         let mut stderr = child.stderr.take().expect("piped");
@@ -430,7 +483,9 @@ impl ArchiveCopy {
 /// The migrations table's rows (small), in memory.
 async fn pg_archive_rows(target: &Target, raw: &Path, table: &str) -> Result<(Vec<String>, Vec<Vec<u8>>), ApiError> {
     let (mut copy, columns) = ArchiveCopy::open(target, raw, table).await.map_err(|e| match e {
-        ApiError::Unprocessable { code: "backup_unexpected_objects", message, .. } if message.contains("no data for table") => {
+        ApiError::Unprocessable { code: "backup_unexpected_objects", message, .. }
+            if message.contains("no data for table") =>
+        {
             corrupt("not a Mostrador database (no migrations table)")
         }
         other => other,
@@ -462,13 +517,18 @@ async fn pg_load_table(target: &Target, raw: &Path, conn: &mut PgConnection, tab
         return Err(schema::unexpected(vec![format!("table {table:?} with other columns ({})", columns.join(", "))]));
     }
     let list = columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
-    let mut copy = conn.copy_in_raw(&format!("COPY {} ({list}) FROM STDIN", ident(table))).await.map_err(sqlx_failed("copy in"))?;
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY {} ({list}) FROM STDIN", ident(table)))
+        .await
+        .map_err(sqlx_failed("copy in"))?;
     let mut pending: Vec<u8> = Vec::with_capacity(512 * 1024);
     let sent = async {
         while let Some(row) = rows.next_row(table).await? {
             pending.extend_from_slice(row);
             if pending.len() >= 256 * 1024 {
-                copy.send(std::mem::take(&mut pending)).await.map_err(|e| corrupt(format!("rows of {table:?}: {e}")))?;
+                copy.send(std::mem::take(&mut pending))
+                    .await
+                    .map_err(|e| corrupt(format!("rows of {table:?}: {e}")))?;
             }
         }
         if !pending.is_empty() {
@@ -515,14 +575,20 @@ async fn fk_order(conn: &mut PgConnection, wanted: &[String]) -> Result<Vec<Stri
     .await
     .map_err(sqlx_failed("foreign keys"))?
     .iter()
-    .map(|r| (r.get::<String, _>("child").trim_matches('"').to_owned(), r.get::<String, _>("parent").trim_matches('"').to_owned()))
+    .map(|r| {
+        (
+            r.get::<String, _>("child").trim_matches('"').to_owned(),
+            r.get::<String, _>("parent").trim_matches('"').to_owned(),
+        )
+    })
     .collect();
     let mut order: Vec<String> = Vec::new();
     let mut left = wanted.to_vec();
     while !left.is_empty() {
         let before = left.len();
         left.retain(|t| {
-            let ready = edges.iter().filter(|(c, p)| c == t && p != t).all(|(_, p)| order.contains(p) || !wanted.contains(p));
+            let ready =
+                edges.iter().filter(|(c, p)| c == t && p != t).all(|(_, p)| order.contains(p) || !wanted.contains(p));
             if ready {
                 order.push(t.clone());
             }
@@ -547,11 +613,15 @@ impl Scratch {
         match self {
             Scratch::Sqlite { conn, .. } => {
                 let conn = conn.as_mut().expect("open");
-                let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&mut *conn).await.map_err(|e| e.to_string())?;
+                let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 if rows != ["ok"] {
                     return Err(format!("integrity_check: {}", rows.join("; ")));
                 }
-                let fk = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut *conn).await.map_err(|e| e.to_string())?;
+                let fk =
+                    sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut *conn).await.map_err(|e| e.to_string())?;
                 if !fk.is_empty() {
                     return Err(format!("foreign_key_check: {} violations", fk.len()));
                 }
@@ -582,10 +652,16 @@ impl Scratch {
             Scratch::Sqlite { conn, .. } => migrator.run_direct(conn.as_mut().expect("open")).await,
             Scratch::Postgres { conn, .. } => migrator.run_direct(conn.as_mut().expect("open")).await,
         };
-        result.map_err(|e| failed("backup_failed", format!("the backup's schema cannot be migrated to this version: {e}")))?;
+        result.map_err(|e| {
+            failed("backup_failed", format!("the backup's schema cannot be migrated to this version: {e}"))
+        })?;
         match self {
-            Scratch::Sqlite { tables, .. } => *tables = schema::tables_of(&schema::sqlite_reference(db::code_schema_version(engine)).await?),
-            Scratch::Postgres { conn, tables, .. } => *tables = pg_tables(conn.as_mut().expect("open")).await.map_err(sqlx_failed("tables"))?,
+            Scratch::Sqlite { tables, .. } => {
+                *tables = schema::tables_of(&schema::sqlite_reference(db::code_schema_version(engine)).await?)
+            }
+            Scratch::Postgres { conn, tables, .. } => {
+                *tables = pg_tables(conn.as_mut().expect("open")).await.map_err(sqlx_failed("tables"))?
+            }
         }
         Ok(())
     }
@@ -605,7 +681,10 @@ impl Scratch {
                 }
                 if let Ok(options) = target.pg_options() {
                     if let Ok(mut admin) = PgConnection::connect_with(&options).await {
-                        if let Err(e) = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(name))).execute(&mut admin).await {
+                        if let Err(e) = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(name)))
+                            .execute(&mut admin)
+                            .await
+                        {
                             tracing::warn!(database = %name, error = %e, "could not drop scratch database");
                         }
                         let _ = admin.close().await;
@@ -633,7 +712,8 @@ pub async fn sweep_scratch(target: &Target) {
         .unwrap_or_default();
     for name in names {
         tracing::info!(database = %name, "dropping a scratch database left by an interrupted operation");
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&name))).execute(&mut admin).await;
+        let _ =
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&name))).execute(&mut admin).await;
     }
     let _ = admin.close().await;
 }
@@ -645,7 +725,12 @@ pub async fn sweep_scratch(target: &Target) {
 /// live row counts read inside that transaction just before it commits.
 /// `expected` (rows per restored table) is compared inside the transaction before it commits: a
 /// difference rolls everything back.
-pub async fn copy_into_live(db: &Db, target: &Target, scratch: &mut Scratch, expected: &Counts) -> Result<Counts, ApiError> {
+pub async fn copy_into_live(
+    db: &Db,
+    target: &Target,
+    scratch: &mut Scratch,
+    expected: &Counts,
+) -> Result<Counts, ApiError> {
     match scratch {
         Scratch::Sqlite { path, conn, .. } => {
             if let Some(c) = conn.take() {
@@ -659,7 +744,11 @@ pub async fn copy_into_live(db: &Db, target: &Target, scratch: &mut Scratch, exp
             .await
             .map_err(sqlx_failed("open live database"))?;
             let scratch_path = path.to_str().ok_or_else(|| failed("backup_failed", "path is not UTF-8"))?.to_owned();
-            sqlx::query("ATTACH DATABASE $1 AS restored").bind(scratch_path).execute(&mut live).await.map_err(sqlx_failed("attach"))?;
+            sqlx::query("ATTACH DATABASE $1 AS restored")
+                .bind(scratch_path)
+                .execute(&mut live)
+                .await
+                .map_err(sqlx_failed("attach"))?;
             let result = sqlite_copy(&mut live, expected).await;
             if result.is_err() {
                 let _ = sqlx::query("ROLLBACK").execute(&mut live).await;
@@ -693,7 +782,10 @@ async fn sqlite_copy(live: &mut SqliteConnection, expected: &Counts) -> Result<C
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *live).await.map_err(sqlx_failed("begin"))?;
     // Foreign keys are checked at COMMIT: a violation there rolls everything back.
     sqlx::query("PRAGMA defer_foreign_keys = ON").execute(&mut *live).await.map_err(sqlx_failed("pragma"))?;
-    let last_seq = live_last_seq(&wanted, sqlx::query_scalar("SELECT last_seq FROM main.sync_state WHERE id = 1").fetch_optional(&mut *live).await);
+    let last_seq = live_last_seq(
+        &wanted,
+        sqlx::query_scalar("SELECT last_seq FROM main.sync_state WHERE id = 1").fetch_optional(&mut *live).await,
+    );
     for t in &wanted {
         let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info($1, 'main') ORDER BY cid")
             .bind(t.as_str())
@@ -701,7 +793,10 @@ async fn sqlite_copy(live: &mut SqliteConnection, expected: &Counts) -> Result<C
             .await
             .map_err(sqlx_failed("columns"))?;
         let cols = columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
-        sqlx::query(&format!("DELETE FROM main.{}", ident(t))).execute(&mut *live).await.map_err(sqlx_failed("delete"))?;
+        sqlx::query(&format!("DELETE FROM main.{}", ident(t)))
+            .execute(&mut *live)
+            .await
+            .map_err(sqlx_failed("delete"))?;
         sqlx::query(&format!("INSERT INTO main.{} ({cols}) SELECT {cols} FROM restored.{}", ident(t), ident(t)))
             .execute(&mut *live)
             .await
@@ -746,7 +841,10 @@ async fn pg_copy(source: &mut PgConnection, live: &mut PgConnection, expected: &
 
     sqlx::query("BEGIN").execute(&mut *live).await.map_err(sqlx_failed("begin"))?;
     sqlx::query("SET LOCAL lock_timeout = '30s'").execute(&mut *live).await.map_err(sqlx_failed("lock timeout"))?;
-    let last_seq = live_last_seq(&wanted, sqlx::query_scalar("SELECT last_seq FROM sync_state WHERE id = 1").fetch_optional(&mut *live).await);
+    let last_seq = live_last_seq(
+        &wanted,
+        sqlx::query_scalar("SELECT last_seq FROM sync_state WHERE id = 1").fetch_optional(&mut *live).await,
+    );
     let list = wanted.iter().map(|t| ident(t)).collect::<Vec<_>>().join(", ");
     sqlx::query(&format!("TRUNCATE {list}")).execute(&mut *live).await.map_err(sqlx_failed("truncate"))?;
     for t in &order {
@@ -759,8 +857,14 @@ async fn pg_copy(source: &mut PgConnection, live: &mut PgConnection, expected: &
         .await
         .map_err(sqlx_failed("columns"))?;
         let cols = columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
-        let mut out = source.copy_out_raw(&format!("COPY {} ({cols}) TO STDOUT (FORMAT binary)", ident(t))).await.map_err(sqlx_failed("copy out"))?;
-        let mut copy_in = live.copy_in_raw(&format!("COPY {} ({cols}) FROM STDIN (FORMAT binary)", ident(t))).await.map_err(sqlx_failed("copy in"))?;
+        let mut out = source
+            .copy_out_raw(&format!("COPY {} ({cols}) TO STDOUT (FORMAT binary)", ident(t)))
+            .await
+            .map_err(sqlx_failed("copy out"))?;
+        let mut copy_in = live
+            .copy_in_raw(&format!("COPY {} ({cols}) FROM STDIN (FORMAT binary)", ident(t)))
+            .await
+            .map_err(sqlx_failed("copy in"))?;
         let mut failure = None;
         while let Some(chunk) = out.next().await {
             match chunk {
@@ -801,7 +905,13 @@ async fn pg_copy(source: &mut PgConnection, live: &mut PgConnection, expected: &
             .map_err(sqlx_failed("sequence"))?;
         let Some(row) = row else { continue };
         let (last, called): (i64, bool) = (row.get(0), row.get(1));
-        sqlx::query("SELECT setval($1::regclass, $2, $3)").bind(ident(&seq)).bind(last).bind(called).execute(&mut *live).await.map_err(sqlx_failed("setval"))?;
+        sqlx::query("SELECT setval($1::regclass, $2, $3)")
+            .bind(ident(&seq))
+            .bind(last)
+            .bind(called)
+            .execute(&mut *live)
+            .await
+            .map_err(sqlx_failed("setval"))?;
     }
     for statement in republish(&wanted, last_seq) {
         sqlx::query(&statement).execute(&mut *live).await.map_err(sqlx_failed("republish"))?;
@@ -877,7 +987,10 @@ async fn pg_counts_of(conn: &mut PgConnection, tables: &[String]) -> Result<Coun
         if t == "_sqlx_migrations" {
             continue;
         }
-        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", ident(t))).fetch_one(&mut *conn).await.map_err(sqlx_failed("count"))?;
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", ident(t)))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(sqlx_failed("count"))?;
         counts.insert(t.clone(), n);
     }
     Ok(counts)

@@ -113,7 +113,9 @@ pub fn sweep(dir: &Path, at_startup: bool) -> io::Result<Vec<String>> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(TEMP_PREFIX) || (at_startup && (name.starts_with(UPLOAD_PREFIX) || name.starts_with(INCOMING_PREFIX))) {
+        if name.starts_with(TEMP_PREFIX)
+            || (at_startup && (name.starts_with(UPLOAD_PREFIX) || name.starts_with(INCOMING_PREFIX)))
+        {
             let path = entry.path();
             if entry.file_type()?.is_dir() {
                 std::fs::remove_dir_all(&path)?;
@@ -276,7 +278,14 @@ mod tests {
     fn ids_are_strict() {
         let id = BackupId::new();
         assert_eq!(BackupId::parse(id.as_str()), Some(id));
-        for bad in ["", "../../etc/passwd", "20261122-020000-ABCDEF", "20261122-020000-abcde", "20261122x020000-abcdef", "20261122-020000-abcdef/"] {
+        for bad in [
+            "",
+            "../../etc/passwd",
+            "20261122-020000-ABCDEF",
+            "20261122-020000-abcde",
+            "20261122x020000-abcdef",
+            "20261122-020000-abcdef/",
+        ] {
             assert!(BackupId::parse(bad).is_none(), "{bad}");
         }
     }

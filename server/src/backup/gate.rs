@@ -74,7 +74,8 @@ impl Gate {
         let deadline = tokio::time::Instant::now() + limit;
         while self.in_flight.load(Ordering::SeqCst) > 0 {
             let notified = self.idle.notified();
-            if self.in_flight.load(Ordering::SeqCst) == 0 || tokio::time::timeout_at(deadline, notified).await.is_err() {
+            if self.in_flight.load(Ordering::SeqCst) == 0 || tokio::time::timeout_at(deadline, notified).await.is_err()
+            {
                 return;
             }
         }

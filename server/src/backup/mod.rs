@@ -136,7 +136,10 @@ pub fn time_zone(config: &BackupConfig) -> Result<chrono_tz::Tz, String> {
     let name = config.timezone.clone().or_else(|| std::env::var("TZ").ok().filter(|s| !s.is_empty()));
     match name {
         None => Ok(chrono_tz::UTC),
-        Some(n) => n.trim_start_matches(':').parse().map_err(|_| format!("unknown time zone {n:?} (use an IANA name such as Europe/Madrid)")),
+        Some(n) => n
+            .trim_start_matches(':')
+            .parse()
+            .map_err(|_| format!("unknown time zone {n:?} (use an IANA name such as Europe/Madrid)")),
     }
 }
 
@@ -148,9 +151,16 @@ fn parse_cron(expr: &str, what: &str) -> Result<Option<croner::Cron>, String> {
 }
 
 impl Backups {
-    pub async fn new(db: Db, db_config: &DatabaseConfig, config: BackupConfig, node: String, alerts: Alerts) -> Result<Arc<Backups>, String> {
+    pub async fn new(
+        db: Db,
+        db_config: &DatabaseConfig,
+        config: BackupConfig,
+        node: String,
+        alerts: Alerts,
+    ) -> Result<Arc<Backups>, String> {
         let dir = config.backup_dir.clone().unwrap_or_else(|| db_config.data_dir.join("backups"));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create the backup directory {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create the backup directory {}: {e}", dir.display()))?;
         let tz = time_zone(&config)?;
         let schedule = parse_cron(&config.backup_schedule, "--backup-schedule")?;
         let verify_schedule = parse_cron(&config.backup_verify_schedule, "--backup-verify-schedule")?;
@@ -216,7 +226,8 @@ impl Backups {
 
     pub fn view(&self, meta: Metadata) -> BackupView {
         let engine = if meta.engine == "postgres" { Engine::Postgres } else { Engine::Sqlite };
-        let local = files::data_path(&self.dir, &meta.id, engine).exists() && files::meta_path(&self.dir, &meta.id).exists();
+        let local =
+            files::data_path(&self.dir, &meta.id, engine).exists() && files::meta_path(&self.dir, &meta.id).exists();
         let file_name = self.download_name(&meta, engine);
         BackupView { meta, local, file_name }
     }
@@ -358,14 +369,21 @@ impl Backups {
     async fn decompress(&self, data: &Path, raw: &Path) -> Result<u64, files::DecompressError> {
         let cap = self.restore_cap().await;
         let (d, r) = (data.to_owned(), raw.to_owned());
-        tokio::task::spawn_blocking(move || files::decompress(&d, &r, cap)).await.map_err(|e| files::DecompressError::Io(std::io::Error::other(e)))?
+        tokio::task::spawn_blocking(move || files::decompress(&d, &r, cap))
+            .await
+            .map_err(|e| files::DecompressError::Io(std::io::Error::other(e)))?
     }
 
     // -----------------------------------------------------------------------------------------
     // Create
 
     /// Takes a backup now; then copies it off-site (a failed upload is an alert, not a failed backup).
-    pub async fn create(self: &Arc<Self>, trigger: Trigger, actor: &Actor, idempotency_key: Option<String>) -> Result<Metadata, ApiError> {
+    pub async fn create(
+        self: &Arc<Self>,
+        trigger: Trigger,
+        actor: &Actor,
+        idempotency_key: Option<String>,
+    ) -> Result<Metadata, ApiError> {
         let guard = self.lock().await?;
         self.sweep().await;
         let meta = self.create_locked(trigger, idempotency_key, None).await?;
@@ -380,7 +398,12 @@ impl Backups {
         Metadata::list(&self.dir).ok()?.into_iter().find(|m| m.idempotency_key.as_deref() == Some(key))
     }
 
-    async fn create_locked(&self, trigger: Trigger, idempotency_key: Option<String>, restore_of: Option<String>) -> Result<Metadata, ApiError> {
+    async fn create_locked(
+        &self,
+        trigger: Trigger,
+        idempotency_key: Option<String>,
+        restore_of: Option<String>,
+    ) -> Result<Metadata, ApiError> {
         let started = Instant::now();
         let id = BackupId::new();
         let created_at = db::now();
@@ -423,10 +446,14 @@ impl Backups {
         let _ = std::fs::remove_file(&raw);
         let _ = std::fs::remove_file(&packed);
         match &result {
-            Ok(m) => tracing::info!(id = %m.id, trigger = trigger.as_str(), size = m.size_bytes, ms = m.duration_ms, "backup created"),
+            Ok(m) => {
+                tracing::info!(id = %m.id, trigger = trigger.as_str(), size = m.size_bytes, ms = m.duration_ms, "backup created")
+            }
             Err(e) => {
                 let details = serde_json::json!({"trigger": trigger.as_str(), "error": e.to_string()});
-                self.alerts.raise(AlertKind::BackupFailed, format!("Backup failed on {}: {e}", self.node), Some(details)).await
+                self.alerts
+                    .raise(AlertKind::BackupFailed, format!("Backup failed on {}: {e}", self.node), Some(details))
+                    .await
             }
         }
         result
@@ -455,7 +482,13 @@ impl Backups {
             }
             Err(e) => {
                 let details = serde_json::json!({"backup": meta.id, "bucket": remote.bucket, "error": e.to_string()});
-                self.alerts.raise(AlertKind::BackupFailed, format!("Off-site copy of backup {} failed: {e}", meta.id), Some(details)).await
+                self.alerts
+                    .raise(
+                        AlertKind::BackupFailed,
+                        format!("Off-site copy of backup {} failed: {e}", meta.id),
+                        Some(details),
+                    )
+                    .await
             }
         }
         meta
@@ -490,16 +523,27 @@ impl Backups {
         if ok {
             tracing::info!(%id, "backup verified");
         } else {
-            let failed: Vec<String> = checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.detail)).collect();
+            let failed: Vec<String> =
+                checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.detail)).collect();
             let details = serde_json::json!({"backup": id, "failed_checks": failed});
-            self.alerts.raise(AlertKind::VerificationFailed, format!("Backup {id} failed verification: {}", failed.join("; ")), Some(details)).await;
+            self.alerts
+                .raise(
+                    AlertKind::VerificationFailed,
+                    format!("Backup {id} failed verification: {}", failed.join("; ")),
+                    Some(details),
+                )
+                .await;
         }
         Ok(VerifyReport { ok, checks })
     }
 
     /// Runs the checks; with `keep_scratch`, hands back the scratch database (migrated to this
     /// binary's schema) for a restore. Stops at the first failed check.
-    async fn check(&self, meta: &Metadata, keep_scratch: bool) -> Result<(Vec<Check>, Option<(Scratch, PathBuf)>), ApiError> {
+    async fn check(
+        &self,
+        meta: &Metadata,
+        keep_scratch: bool,
+    ) -> Result<(Vec<Check>, Option<(Scratch, PathBuf)>), ApiError> {
         let engine = self.check_engine(meta)?;
         let mut checks = Vec::new();
         let mut push = |name: &'static str, ok: bool, detail: String| {
@@ -513,7 +557,15 @@ impl Backups {
         })
         .await
         .map_err(io_failed("checksum"))?;
-        if !push("checksum", sha == meta.sha256, if sha == meta.sha256 { format!("sha256 {sha}") } else { format!("sha256 is {sha}, recorded {}", meta.sha256) }) {
+        if !push(
+            "checksum",
+            sha == meta.sha256,
+            if sha == meta.sha256 {
+                format!("sha256 {sha}")
+            } else {
+                format!("sha256 is {sha}, recorded {}", meta.sha256)
+            },
+        ) {
             return Ok((checks, None));
         }
         let raw = files::temp_path(&self.dir, &format!("scratch-{}", meta.id));
@@ -546,7 +598,11 @@ impl Backups {
                     return Ok(false);
                 }
                 let version = scratch.schema_version().await?;
-                if !push("schema_version", version == meta.schema_version, format!("{version} (recorded {})", meta.schema_version)) {
+                if !push(
+                    "schema_version",
+                    version == meta.schema_version,
+                    format!("{version} (recorded {})", meta.schema_version),
+                ) {
                     return Ok(false);
                 }
                 let counts = scratch.counts().await?;
@@ -594,7 +650,12 @@ impl Backups {
     /// A restore that asks `still_allowed` once more when no request is in flight any more (the gate
     /// closed), right before the rows are replaced: a shipment refuses there if an emergency write
     /// slipped in meanwhile (issue #6's safety valve, re-checked by the receiver under its own lock).
-    pub async fn restore_checked<F, Fut>(self: &Arc<Self>, id: &BackupId, actor: &Actor, still_allowed: F) -> Result<RestoreReport, ApiError>
+    pub async fn restore_checked<F, Fut>(
+        self: &Arc<Self>,
+        id: &BackupId,
+        actor: &Actor,
+        still_allowed: F,
+    ) -> Result<RestoreReport, ApiError>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<(), ApiError>>,
@@ -610,7 +671,8 @@ impl Backups {
         }
         let (checks, scratch) = self.check(&meta, true).await?;
         let Some((mut scratch, raw)) = scratch else {
-            let failed: Vec<String> = checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.detail)).collect();
+            let failed: Vec<String> =
+                checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.detail)).collect();
             return Err(ApiError::Unprocessable {
                 code: "backup_corrupt",
                 message: format!("the backup failed its checks and was not restored ({})", failed.join("; ")),
@@ -657,24 +719,39 @@ impl Backups {
     /// Takes in a backup file received into `tmp` (a temp file in the backup directory, which the
     /// caller created under `guard`): checks it by restoring it into a scratch database, and lists it
     /// with trigger `upload`.
-    pub async fn adopt_upload(self: &Arc<Self>, _guard: &OpGuard, tmp: &Path, trigger: Trigger, actor: &Actor) -> Result<Metadata, ApiError> {
+    pub async fn adopt_upload(
+        self: &Arc<Self>,
+        _guard: &OpGuard,
+        tmp: &Path,
+        trigger: Trigger,
+        actor: &Actor,
+    ) -> Result<Metadata, ApiError> {
         let started = Instant::now();
         let invalid = |m: String| ApiError::Unprocessable { code: "invalid_backup", message: m, details: None };
         let head = files::head(tmp, 4).map_err(io_failed("read upload"))?;
         if head != files::ZSTD_MAGIC {
-            return Err(invalid("not a Mostrador backup: expected a zstd-compressed file (.db.zst or .pgdump.zst)".into()));
+            return Err(invalid(
+                "not a Mostrador backup: expected a zstd-compressed file (.db.zst or .pgdump.zst)".into(),
+            ));
         }
         let inner = files::decompressed_head(tmp, 16).map_err(|e| invalid(format!("not a valid zstd file: {e}")))?;
-        let engine = files::sniff_engine(&inner).ok_or_else(|| invalid("the file holds neither a SQLite database nor a pg_dump archive".into()))?;
+        let engine = files::sniff_engine(&inner)
+            .ok_or_else(|| invalid("the file holds neither a SQLite database nor a pg_dump archive".into()))?;
         if engine != self.engine() {
             return Err(ApiError::conflict(
                 "backup_engine_mismatch",
-                format!("this backup is of a {} database; this server runs {}", engine.as_str(), self.engine().as_str()),
+                format!(
+                    "this backup is of a {} database; this server runs {}",
+                    engine.as_str(),
+                    self.engine().as_str()
+                ),
             ));
         }
         let (sha, size) = {
             let t = tmp.to_owned();
-            blocking(move || Ok((files::sha256_file(&t)?, std::fs::metadata(&t)?.len()))).await.map_err(io_failed("checksum"))?
+            blocking(move || Ok((files::sha256_file(&t)?, std::fs::metadata(&t)?.len())))
+                .await
+                .map_err(io_failed("checksum"))?
         };
         let raw = files::temp_path(&self.dir, "upload-raw");
         let result = async {
@@ -726,7 +803,8 @@ impl Backups {
         .await;
         let _ = std::fs::remove_file(&raw);
         let meta = result?;
-        self.audit(actor, trigger.as_str(), Some(meta.id.as_str()), serde_json::json!({"size_bytes": meta.size_bytes})).await;
+        self.audit(actor, trigger.as_str(), Some(meta.id.as_str()), serde_json::json!({"size_bytes": meta.size_bytes}))
+            .await;
         Ok(meta)
     }
 
@@ -762,7 +840,8 @@ impl Backups {
     pub async fn prune(self: &Arc<Self>, actor: &Actor) -> Result<Vec<BackupId>, ApiError> {
         let guard = self.lock().await?;
         let list = self.list().await?;
-        let doomed = to_prune(&list.backups.iter().map(|b| b.meta.clone()).collect::<Vec<_>>(), self.config.backup_keep);
+        let doomed =
+            to_prune(&list.backups.iter().map(|b| b.meta.clone()).collect::<Vec<_>>(), self.config.backup_keep);
         let mut removed = Vec::new();
         for meta in doomed {
             self.delete_locked(&meta).await?;
@@ -828,12 +907,7 @@ pub fn schema_too_new(backup: i64, code: i64) -> ApiError {
 /// Which backups retention removes: all but the newest `keep`, never the newest verified one.
 pub fn to_prune(newest_first: &[Metadata], keep: usize) -> Vec<Metadata> {
     let newest_verified = newest_first.iter().find(|m| m.verified_at.is_some()).map(|m| m.id.clone());
-    newest_first
-        .iter()
-        .skip(keep)
-        .filter(|m| Some(&m.id) != newest_verified.as_ref())
-        .cloned()
-        .collect()
+    newest_first.iter().skip(keep).filter(|m| Some(&m.id) != newest_verified.as_ref()).cloned().collect()
 }
 
 fn differences(expected: &Counts, found: &Counts) -> String {
@@ -841,7 +915,11 @@ fn differences(expected: &Counts, found: &Counts) -> String {
     for t in expected.keys().chain(found.keys()).collect::<std::collections::BTreeSet<_>>() {
         let (e, f) = (expected.get(t), found.get(t));
         if e != f {
-            out.push(format!("{t}: {} rows, recorded {}", f.map_or("no".into(), |n| n.to_string()), e.map_or("none".into(), |n| n.to_string())));
+            out.push(format!(
+                "{t}: {} rows, recorded {}",
+                f.map_or("no".into(), |n| n.to_string()),
+                e.map_or("none".into(), |n| n.to_string())
+            ));
         }
     }
     out.join("; ")

@@ -32,9 +32,9 @@ fn decrypt_file(src: &Path, dst: &Path, passphrase: &str) -> Result<(), String> 
     let decryptor = age::Decryptor::new(std::io::BufReader::new(std::fs::File::open(src).map_err(|e| e.to_string())?))
         .map_err(|e| format!("not an age file: {e}"))?;
     let identity = age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase.to_owned()));
-    let mut reader = decryptor
-        .decrypt(std::iter::once(&identity as &dyn age::Identity))
-        .map_err(|e| format!("cannot decrypt the off-site copy: wrong passphrase (MOSTRADOR_BACKUP_PASSPHRASE)? {e}"))?;
+    let mut reader = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|e| {
+        format!("cannot decrypt the off-site copy: wrong passphrase (MOSTRADOR_BACKUP_PASSPHRASE)? {e}")
+    })?;
     let mut out = std::fs::File::create(dst).map_err(|e| e.to_string())?;
     std::io::copy(&mut reader, &mut out).map_err(|e| format!("decrypt: {e}"))?;
     out.sync_all().map_err(|e| e.to_string())
@@ -51,7 +51,8 @@ impl Remote {
         if let Some(endpoint) = &config.s3_endpoint {
             builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
         }
-        let retry = object_store::RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(60), ..Default::default() };
+        let retry =
+            object_store::RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(60), ..Default::default() };
         let store = builder.with_retry(retry).build().map_err(|e| format!("S3 settings: {e}"))?;
         Ok(Some(Remote {
             store: Arc::new(store),
@@ -95,7 +96,9 @@ impl Remote {
                 let dir = local.parent().ok_or("no backup directory")?;
                 let tmp = dir.join(format!("{}{}-{:08x}", files::UPLOAD_PREFIX, meta.id, rand::random::<u32>()));
                 let (src, dst, p) = (local.to_owned(), tmp.clone(), p.clone());
-                let done = tokio::task::spawn_blocking(move || encrypt_file(&src, &dst, &p)).await.map_err(|e| e.to_string())?;
+                let done = tokio::task::spawn_blocking(move || encrypt_file(&src, &dst, &p))
+                    .await
+                    .map_err(|e| e.to_string())?;
                 if let Err(e) = done {
                     let _ = std::fs::remove_file(&tmp);
                     return Err(format!("encrypt: {e}"));
@@ -116,7 +119,10 @@ impl Remote {
     /// Writes (or rewrites, after a verification) the metadata object.
     pub async fn put_metadata(&self, meta: &Metadata) -> Result<(), String> {
         let json = serde_json::to_vec_pretty(meta).map_err(|e| e.to_string())?;
-        self.store.put(&self.key(&format!("{}.json", meta.id)), json.into()).await.map_err(|e| format!("upload metadata: {e}"))?;
+        self.store
+            .put(&self.key(&format!("{}.json", meta.id)), json.into())
+            .await
+            .map_err(|e| format!("upload metadata: {e}"))?;
         Ok(())
     }
 
@@ -178,13 +184,16 @@ impl Remote {
         if !encrypted {
             return self.get_file(key, dest).await;
         }
-        let passphrase = self.passphrase.clone().ok_or("this off-site copy is encrypted: set MOSTRADOR_BACKUP_PASSPHRASE")?;
+        let passphrase =
+            self.passphrase.clone().ok_or("this off-site copy is encrypted: set MOSTRADOR_BACKUP_PASSPHRASE")?;
         let dir = dest.parent().ok_or("no backup directory")?;
         let tmp = files::temp_path(dir, &format!("dec-{}", meta.id));
         let result = async {
             self.get_file(key, &tmp).await?;
             let (src, dst) = (tmp.clone(), dest.to_owned());
-            tokio::task::spawn_blocking(move || decrypt_file(&src, &dst, &passphrase)).await.map_err(|e| e.to_string())?
+            tokio::task::spawn_blocking(move || decrypt_file(&src, &dst, &passphrase))
+                .await
+                .map_err(|e| e.to_string())?
         }
         .await;
         let _ = std::fs::remove_file(&tmp);

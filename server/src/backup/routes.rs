@@ -41,7 +41,8 @@ pub fn router() -> Router<AppState> {
 }
 
 fn parse_id(raw: &str) -> Result<BackupId, ApiError> {
-    BackupId::parse(raw).ok_or_else(|| ApiError::BadRequest(format!("{raw:?} is not a backup id (YYYYMMDD-HHMMSS-xxxxxx)")))
+    BackupId::parse(raw)
+        .ok_or_else(|| ApiError::BadRequest(format!("{raw:?} is not a backup id (YYYYMMDD-HHMMSS-xxxxxx)")))
 }
 
 /// Runs `f` in its own task: it finishes even if the request is dropped.
@@ -59,7 +60,11 @@ pub async fn list(_: AdminUser, State(state): State<AppState>) -> Result<Json<Ba
 
 /// Takes a backup now (trigger `manual`).
 #[utoipa::path(post, path = "/api/backups", tag = "backups", responses((status = 201, body = BackupView)))]
-pub async fn create(AdminUser(user): AdminUser, State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn create(
+    AdminUser(user): AdminUser,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let key = IdempotencyKey::from_headers(&headers).map_err(|m| ApiError::InvalidIdempotencyKey(m.into()))?;
     let key = key.map(|IdempotencyKey(k)| format!("{}:{k}", user.id));
     if let Some(k) = &key {
@@ -75,14 +80,22 @@ pub async fn create(AdminUser(user): AdminUser, State(state): State<AppState>, h
 }
 
 #[utoipa::path(get, path = "/api/backups/{id}", tag = "backups", responses((status = 200, body = BackupView), (status = 404)))]
-pub async fn get_one(_: AdminUser, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<BackupView>, ApiError> {
+pub async fn get_one(
+    _: AdminUser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<BackupView>, ApiError> {
     let id = parse_id(&id)?;
     Ok(Json(state.backups.view(state.backups.find(&id).await?)))
 }
 
 /// Deletes the backup here and off-site.
 #[utoipa::path(delete, path = "/api/backups/{id}", tag = "backups", responses((status = 204), (status = 404)))]
-pub async fn delete(AdminUser(user): AdminUser, State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    AdminUser(user): AdminUser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
     let backups = state.backups.clone();
     detached(async move { backups.delete(&id, &Actor::User(user)).await }).await?;
@@ -92,7 +105,11 @@ pub async fn delete(AdminUser(user): AdminUser, State(state): State<AppState>, P
 /// The compressed backup file, streamed; `X-Backup-Sha256` is its recorded checksum.
 #[utoipa::path(get, path = "/api/backups/{id}/download", tag = "backups",
     responses((status = 200, description = "application/zstd"), (status = 404)))]
-pub async fn download(_: AdminUser, State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn download(
+    _: AdminUser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let backups = state.backups.clone();
     let meta = {
@@ -115,7 +132,8 @@ pub async fn download(_: AdminUser, State(state): State<AppState>, Path(id): Pat
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.size_bytes));
     h.insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).map_err(|e| ApiError::Internal(e.to_string()))?,
+        HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
     );
     h.insert("x-backup-sha256", HeaderValue::from_str(&meta.sha256).map_err(|e| ApiError::Internal(e.to_string()))?);
     h.insert("x-backup-id", HeaderValue::from_str(id.as_str()).map_err(|e| ApiError::Internal(e.to_string()))?);
@@ -124,7 +142,11 @@ pub async fn download(_: AdminUser, State(state): State<AppState>, Path(id): Pat
 
 /// Checksum, restore into a scratch database, integrity check and row counts.
 #[utoipa::path(post, path = "/api/backups/{id}/verify", tag = "backups", responses((status = 200, body = VerifyReport)))]
-pub async fn verify(_: AdminUser, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<VerifyReport>, ApiError> {
+pub async fn verify(
+    _: AdminUser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<VerifyReport>, ApiError> {
     let id = parse_id(&id)?;
     let backups = state.backups.clone();
     Ok(Json(detached(async move { backups.verify(&id).await }).await?))
@@ -134,7 +156,11 @@ pub async fn verify(_: AdminUser, State(state): State<AppState>, Path(id): Path<
 #[utoipa::path(post, path = "/api/backups/{id}/restore", tag = "backups",
     responses((status = 200, body = RestoreReport), (status = 409, description = "backup_schema_too_new, backup_engine_mismatch"),
               (status = 422, description = "backup_corrupt")))]
-pub async fn restore(AdminUser(user): AdminUser, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RestoreReport>, ApiError> {
+pub async fn restore(
+    AdminUser(user): AdminUser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<RestoreReport>, ApiError> {
     let id = parse_id(&id)?;
     let backups = state.backups.clone();
     Ok(Json(detached(async move { backups.restore(&id, &Actor::User(user)).await }).await?))
@@ -142,7 +168,10 @@ pub async fn restore(AdminUser(user): AdminUser, State(state): State<AppState>, 
 
 /// Applies retention now: keeps the newest `--backup-keep` and the newest verified backup.
 #[utoipa::path(post, path = "/api/backups/prune", tag = "backups", responses((status = 200, description = "{\"removed\": [ids]}")))]
-pub async fn prune(AdminUser(user): AdminUser, State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn prune(
+    AdminUser(user): AdminUser,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let backups = state.backups.clone();
     let removed = detached(async move { backups.prune(&Actor::User(user)).await }).await?;
     Ok(Json(serde_json::json!({ "removed": removed })))
@@ -156,7 +185,11 @@ pub async fn prune(AdminUser(user): AdminUser, State(state): State<AppState>) ->
     responses((status = 201, body = BackupView), (status = 413), (status = 409, description = "backup_engine_mismatch, backup_schema_too_new"),
               (status = 422, description = "invalid_backup, backup_too_large, backup_unexpected_objects, backup_corrupt"),
               (status = 503, description = "upload_stalled")))]
-pub async fn upload(AdminUser(user): AdminUser, State(state): State<AppState>, body: Body) -> Result<Response, ApiError> {
+pub async fn upload(
+    AdminUser(user): AdminUser,
+    State(state): State<AppState>,
+    body: Body,
+) -> Result<Response, ApiError> {
     let backups: Arc<Backups> = state.backups.clone();
     let tmp = receive_to_temp(&backups, body).await?;
     let b = backups.clone();
@@ -193,7 +226,10 @@ pub(crate) async fn receive_to_temp(backups: &Backups, body: Body) -> Result<std
                     tracing::warn!(received = total, "upload stalled; cut off");
                     return Err(ApiError::Unavailable {
                         code: "upload_stalled",
-                        message: format!("no data arrived for {} s after {total} bytes; the upload was cut off", stall.as_secs()),
+                        message: format!(
+                            "no data arrived for {} s after {total} bytes; the upload was cut off",
+                            stall.as_secs()
+                        ),
                     });
                 }
             };
@@ -205,7 +241,11 @@ pub(crate) async fn receive_to_temp(backups: &Backups, body: Body) -> Result<std
             file.write_all(&chunk).await.map_err(|e| ApiError::Internal(e.to_string()))?;
         }
         if total == 0 {
-            return Err(ApiError::Unprocessable { code: "invalid_backup", message: "the upload is empty".into(), details: None });
+            return Err(ApiError::Unprocessable {
+                code: "invalid_backup",
+                message: "the upload is empty".into(),
+                details: None,
+            });
         }
         file.sync_all().await.map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok(())

@@ -43,7 +43,10 @@ pub async fn verify_newest(backups: &Arc<Backups>) {
     let newest = match backups.list().await {
         Ok(list) => list.backups.into_iter().next(),
         Err(e) => {
-            backups.alerts.raise(AlertKind::VerificationFailed, format!("Cannot list the backups to verify: {e}"), None).await;
+            backups
+                .alerts
+                .raise(AlertKind::VerificationFailed, format!("Cannot list the backups to verify: {e}"), None)
+                .await;
             return;
         }
     };

@@ -81,7 +81,10 @@ pub fn applied_version(engine: Engine, applied: &[(i64, Vec<u8>, bool)]) -> Resu
         match ours.get(i) {
             Some(m) if m.version == *version && m.checksum.as_ref() == checksum.as_slice() && *success => {}
             _ => {
-                return Err(unexpected(vec![format!("migration {version} is not this binary's migration number {}", i + 1)]));
+                return Err(unexpected(vec![format!(
+                    "migration {version} is not this binary's migration number {}",
+                    i + 1
+                )]));
             }
         }
     }
@@ -107,7 +110,8 @@ impl Object {
 }
 
 async fn objects(conn: &mut SqliteConnection) -> Result<Vec<Object>, sqlx::Error> {
-    let rows = sqlx::query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetch_all(conn).await?;
+    let rows =
+        sqlx::query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetch_all(conn).await?;
     rows.iter()
         .map(|r| Ok(Object { kind: r.try_get(0)?, name: r.try_get(1)?, table: r.try_get(2)?, sql: r.try_get(3)? }))
         .collect()
@@ -125,11 +129,7 @@ pub async fn sqlite_reference(version: i64) -> Result<Vec<Object>, ApiError> {
 
 /// The tables of a reference schema, as a backup's rows are counted and copied.
 pub fn tables_of(reference: &[Object]) -> Vec<String> {
-    reference
-        .iter()
-        .filter(|o| o.kind == "table" && !o.name.starts_with("sqlite_"))
-        .map(|o| o.name.clone())
-        .collect()
+    reference.iter().filter(|o| o.kind == "table" && !o.name.starts_with("sqlite_")).map(|o| o.name.clone()).collect()
 }
 
 /// Makes every statement on `conn` fail (SQLITE_INTERRUPT) once `limit` has passed: a hostile
@@ -162,14 +162,15 @@ pub async fn inspect_sqlite(path: &Path, limit: Duration) -> Result<(i64, Vec<St
             (None, _) => return Err(corrupt("not a Mostrador database (no migrations table)")),
             _ => return Err(unexpected(vec!["a migrations table of another shape".into()])),
         }
-        let applied: Vec<(i64, Vec<u8>, bool)> = sqlx::query("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")
-            .fetch_all(&mut conn)
-            .await
-            .map_err(|e| corrupt(format!("cannot read the migrations table: {e}")))?
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(|e| corrupt(format!("cannot read the migrations table: {e}")))?;
+        let applied: Vec<(i64, Vec<u8>, bool)> =
+            sqlx::query("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&mut conn)
+                .await
+                .map_err(|e| corrupt(format!("cannot read the migrations table: {e}")))?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(|e| corrupt(format!("cannot read the migrations table: {e}")))?;
         let version = applied_version(Engine::Sqlite, &applied)?;
         let reference = sqlite_reference(version).await?;
         let expected: BTreeSet<&Object> = reference.iter().collect();
@@ -267,7 +268,11 @@ pub fn check_toc(toc: &[TocEntry], ours: &[String]) -> Result<BTreeSet<String>, 
     for e in toc {
         let name = e.rest.get(1).cloned().unwrap_or_default();
         if !PG_ALLOWED.contains(&e.kind.as_str()) {
-            wrong.push(format!("{} {}", e.kind.to_lowercase(), e.rest.iter().take(2).cloned().collect::<Vec<_>>().join(".")));
+            wrong.push(format!(
+                "{} {}",
+                e.kind.to_lowercase(),
+                e.rest.iter().take(2).cloned().collect::<Vec<_>>().join(".")
+            ));
             continue;
         }
         if e.kind == "TABLE" || e.kind == "TABLE DATA" {
@@ -327,7 +332,12 @@ pub fn copy_columns(line: &str) -> Option<Vec<String>> {
 /// `(version, checksum, success)` from the text-format COPY rows of `_sqlx_migrations`, whose
 /// columns are `columns`.
 pub fn parse_applied(columns: &[String], rows: &[Vec<u8>]) -> Result<Vec<(i64, Vec<u8>, bool)>, ApiError> {
-    let at = |name: &str| columns.iter().position(|c| c == name).ok_or_else(|| unexpected(vec![format!("a migrations table without {name}")]));
+    let at = |name: &str| {
+        columns
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| unexpected(vec![format!("a migrations table without {name}")]))
+    };
     let (v, c, s) = (at("version")?, at("checksum")?, at("success")?);
     let bad = || corrupt("the migrations table of the archive cannot be read");
     let mut out = Vec::new();
@@ -368,7 +378,10 @@ mod tests {
 
     #[test]
     fn copy_lines_give_their_columns() {
-        assert_eq!(copy_columns("COPY public.t (id, \"order\", \"a\"\"b\") FROM stdin;").unwrap(), ["id", "order", "a\"b"]);
+        assert_eq!(
+            copy_columns("COPY public.t (id, \"order\", \"a\"\"b\") FROM stdin;").unwrap(),
+            ["id", "order", "a\"b"]
+        );
         assert!(copy_columns("DROP TABLE x; COPY public.t (id) FROM stdin").is_none());
         assert_eq!(ident("a\"; DROP"), "\"a\"\"; DROP\"");
     }

@@ -1,7 +1,12 @@
 //! Expenses: what the shop spent, optionally paid from a till's cash.
 
 use app::model::{Expense, Page};
-use axum::{extract::State, http::StatusCode, response::{IntoResponse, Response}, Json};
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{any::AnyRow, AnyConnection, Row};
@@ -11,7 +16,11 @@ use super::sessions::ensure_open;
 use crate::{
     auth::CurrentUser,
     db::now,
-    http::{error::{ApiError, FieldErrors}, extract::{ApiJson, ApiQuery}, AppState},
+    http::{
+        error::{ApiError, FieldErrors},
+        extract::{ApiJson, ApiQuery},
+        AppState,
+    },
     idempotency::{by_id, WriteTx},
     period::PeriodParams,
 };
@@ -57,10 +66,18 @@ pub struct NewExpense {
 #[utoipa::path(post, path = "/api/expenses", tag = "cash", request_body = NewExpense,
     responses((status = 201, body = Expense), (status = 200, body = Expense, description = "the same request again"),
               (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
-pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): ApiJson<Value>) -> Result<Response, ApiError> {
+pub async fn create(
+    CurrentUser(user): CurrentUser,
+    tx: WriteTx,
+    ApiJson(raw): ApiJson<Value>,
+) -> Result<Response, ApiError> {
     crate::bounds::require(&raw, &[("amount_cents", app::limits::AMOUNT)])?;
     let body: NewExpense = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
-    let action = if body.cash_session_id.is_some() { crate::permissions::Action::TillExpense } else { crate::permissions::Action::OtherExpense };
+    let action = if body.cash_session_id.is_some() {
+        crate::permissions::Action::TillExpense
+    } else {
+        crate::permissions::Action::OtherExpense
+    };
     crate::permissions::require(&user, action)?;
     let mut errors = FieldErrors::new();
     let day = time::macros::format_description!("[year]-[month]-[day]");
@@ -107,7 +124,11 @@ pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): A
 /// `?from=&to=` by the day it was spent.
 #[utoipa::path(get, path = "/api/expenses", tag = "cash", params(("from" = Option<String>, Query, description = "first day, YYYY-MM-DD"), ("to" = Option<String>, Query, description = "last day, YYYY-MM-DD"), ("limit" = Option<String>, Query, description = "page size, at most 200"), ("offset" = Option<String>, Query, description = "rows to skip")),
     responses((status = 200, body = app::model::Page<Expense>), (status = 422, body = app::model::ErrorEnvelope)))]
-pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<Expense>>, ApiError> {
+pub async fn list(
+    _: CurrentUser,
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<PeriodParams>,
+) -> Result<Json<Page<Expense>>, ApiError> {
     let p = params.parse()?;
     Ok(Json(p.page(&state.db.pool(), ("expenses", COLUMNS, "spent_on"), p.days(), from_row).await?))
 }

@@ -1,7 +1,12 @@
 //! Cash put into or taken out of a till (change float top-up, a withdrawal to the bank).
 
 use app::model::{CashMovement, Page};
-use axum::{extract::State, http::StatusCode, response::{IntoResponse, Response}, Json};
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{any::AnyRow, AnyConnection, Row};
@@ -11,7 +16,11 @@ use super::sessions::ensure_open;
 use crate::{
     auth::CurrentUser,
     db::now,
-    http::{error::{ApiError, FieldErrors}, extract::{ApiJson, ApiQuery}, AppState},
+    http::{
+        error::{ApiError, FieldErrors},
+        extract::{ApiJson, ApiQuery},
+        AppState,
+    },
     idempotency::{by_id, WriteTx},
     period::PeriodParams,
 };
@@ -53,9 +62,14 @@ pub struct NewMovement {
 #[utoipa::path(post, path = "/api/cash-movements", tag = "cash", request_body = NewMovement,
     responses((status = 201, body = CashMovement), (status = 200, body = CashMovement, description = "the same request again"),
               (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
-pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): ApiJson<Value>) -> Result<Response, ApiError> {
+pub async fn create(
+    CurrentUser(user): CurrentUser,
+    tx: WriteTx,
+    ApiJson(raw): ApiJson<Value>,
+) -> Result<Response, ApiError> {
     crate::bounds::require(&raw, &[("amount_cents", app::limits::AMOUNT)])?;
-    let body: NewMovement = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let body: NewMovement =
+        serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     crate::permissions::require(&user, crate::permissions::Action::CashMovement)?;
     let mut errors = FieldErrors::new();
     if !matches!(body.kind.as_str(), "in" | "out") {
@@ -94,7 +108,11 @@ pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, ApiJson(raw): A
 
 #[utoipa::path(get, path = "/api/cash-movements", tag = "cash", params(("from" = Option<String>, Query, description = "first day, YYYY-MM-DD"), ("to" = Option<String>, Query, description = "last day, YYYY-MM-DD"), ("limit" = Option<String>, Query, description = "page size, at most 200"), ("offset" = Option<String>, Query, description = "rows to skip")),
     responses((status = 200, body = app::model::Page<CashMovement>), (status = 422, body = app::model::ErrorEnvelope)))]
-pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<CashMovement>>, ApiError> {
+pub async fn list(
+    _: CurrentUser,
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<PeriodParams>,
+) -> Result<Json<Page<CashMovement>>, ApiError> {
     let p = params.parse()?;
     Ok(Json(p.page(&state.db.pool(), ("cash_movements", COLUMNS, "created_at"), p.timestamps(), from_row).await?))
 }

@@ -132,7 +132,8 @@ pub async fn open(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let body: OpenRequest = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let body: OpenRequest =
+        serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     let register = body.register.trim().to_owned();
     if register.is_empty() || register.chars().count() > 64 {
         errors.insert("register", "must be 1 to 64 characters".into());

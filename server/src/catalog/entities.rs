@@ -70,16 +70,8 @@ impl CatalogEntity for Category {
 
 impl CatalogEntity for Product {
     const TABLE: &'static str = "products";
-    const FIELDS: &'static [&'static str] = &[
-        "sku",
-        "name",
-        "barcode",
-        "category_id",
-        "price_cents",
-        "cost_cents",
-        "low_stock_threshold",
-        "active",
-    ];
+    const FIELDS: &'static [&'static str] =
+        &["sku", "name", "barcode", "category_id", "price_cents", "cost_cents", "low_stock_threshold", "active"];
     const READ_ONLY: &'static [&'static str] = &["stock"];
     const SEARCH: &'static [&'static str] = &["name", "sku", "barcode"];
     const REFERENCES: &'static [(&'static str, &'static str)] = &[("category_id", "categories")];

@@ -39,8 +39,7 @@ pub async fn list<E: CatalogEntity>(
     let mut filter = String::from("deleted_at IS NULL AND created_at >= $1 AND created_at < $2");
     let pattern = q.map(str::trim).filter(|s| !s.is_empty()).map(like_pattern);
     if pattern.is_some() {
-        let ors: Vec<String> =
-            E::SEARCH.iter().map(|c| format!("LOWER({c}) LIKE $3 ESCAPE '\\'")).collect();
+        let ors: Vec<String> = E::SEARCH.iter().map(|c| format!("LOWER({c}) LIKE $3 ESCAPE '\\'")).collect();
         filter.push_str(&format!(" AND ({})", ors.join(" OR ")));
     }
     let n = if pattern.is_some() { 4 } else { 3 };
@@ -149,8 +148,7 @@ pub async fn update<E: CatalogEntity>(
     entity: &E,
     base_version: i64,
 ) -> Result<Option<E>, sqlx::Error> {
-    let sets: Vec<String> =
-        E::FIELDS.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 4)).collect();
+    let sets: Vec<String> = E::FIELDS.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 4)).collect();
     let sql = format!(
         "UPDATE {} SET version = version + 1, updated_at = $1, {} \
          WHERE id = $2 AND version = $3 AND deleted_at IS NULL RETURNING {}",
@@ -177,17 +175,10 @@ pub async fn soft_delete<E: CatalogEntity>(
         E::TABLE,
         select_list::<E>()
     );
-    let row = sqlx::query(&sql)
-        .bind(now())
-        .bind(id.to_string())
-        .bind(base_version)
-        .fetch_optional(conn)
-        .await?;
+    let row = sqlx::query(&sql).bind(now()).bind(id.to_string()).bind(base_version).fetch_optional(conn).await?;
     row.as_ref().map(E::from_row).transpose()
 }
 
 pub async fn count_live(db: &Db, table: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE deleted_at IS NULL"))
-        .fetch_one(&db.pool())
-        .await
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE deleted_at IS NULL")).fetch_one(&db.pool()).await
 }

@@ -31,10 +31,7 @@ pub fn router() -> Router<AppState> {
     fn routes<E: CatalogEntity>(router: Router<AppState>) -> Router<AppState> {
         router
             .route(&format!("/api/{}", E::TABLE), get(list::<E>).post(create::<E>))
-            .route(
-                &format!("/api/{}/{{id}}", E::TABLE),
-                get(get_one::<E>).patch(update::<E>).delete(delete::<E>),
-            )
+            .route(&format!("/api/{}/{{id}}", E::TABLE), get(get_one::<E>).patch(update::<E>).delete(delete::<E>))
     }
     let router = Router::new();
     let router = routes::<Category>(router);
@@ -197,10 +194,7 @@ async fn check_precondition<E: CatalogEntity>(
     if let Some(tag) = if_match.filter(|t| t != "*") {
         let wanted = tag.trim_start_matches("W/").trim_matches('"').parse::<i64>().ok();
         if wanted != Some(current.version()) {
-            return Err(ApiError::PreconditionFailed {
-                current_version: current.version(),
-                current: to_json(current),
-            });
+            return Err(ApiError::PreconditionFailed { current_version: current.version(), current: to_json(current) });
         }
     }
     match body_version {
@@ -332,7 +326,10 @@ async fn delete<E: CatalogEntity>(
     let version = match params.version.as_deref() {
         None | Some("") => None,
         Some(s) => Some(
-            s.parse::<i64>().ok().filter(|v| *v >= 1).ok_or_else(|| ApiError::invalid("version", "must be a whole number ≥ 1"))?,
+            s.parse::<i64>()
+                .ok()
+                .filter(|v| *v >= 1)
+                .ok_or_else(|| ApiError::invalid("version", "must be a whole number ≥ 1"))?,
         ),
     };
     let mut conn = tx.lock().await;

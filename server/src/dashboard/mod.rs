@@ -50,7 +50,11 @@ pub async fn summary(_: AdminUser, State(state): State<AppState>) -> Result<Json
         today: today.to_string(),
         today_total_cents: saturate(today_exact, "today's total"),
         today_count,
-        today_average_cents: if today_count > 0 { saturate(today_exact / i128::from(today_count), "today's average") } else { 0 },
+        today_average_cents: if today_count > 0 {
+            saturate(today_exact / i128::from(today_count), "today's average")
+        } else {
+            0
+        },
         today_by_method: by_method(&mut conn, &today_start).await?,
         per_day,
         top_products: top_products(&mut conn, &since).await?,
@@ -62,7 +66,11 @@ pub async fn summary(_: AdminUser, State(state): State<AppState>) -> Result<Json
 
 /// Sales per day, and today's exact total. Sums never overflow (bounds::sum_sql); a figure beyond i64
 /// is shown at the limit.
-async fn per_day(conn: &mut AnyConnection, days: &[time::Date], since: &str) -> Result<(Vec<DayTotal>, i128), sqlx::Error> {
+async fn per_day(
+    conn: &mut AnyConnection,
+    days: &[time::Date],
+    since: &str,
+) -> Result<(Vec<DayTotal>, i128), sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT SUBSTR(created_at, 1, 10) AS day, {}, COUNT(*) AS n \
          FROM sales WHERE created_at >= $1 GROUP BY SUBSTR(created_at, 1, 10)",
@@ -97,10 +105,11 @@ async fn by_method(conn: &mut AnyConnection, since: &str) -> Result<Vec<MethodTo
     .bind(since)
     .fetch_all(&mut *conn)
     .await?;
-    let change_row = sqlx::query(&format!("SELECT {} FROM sales WHERE created_at >= $1", sum_sql("change_cents", "change")))
-        .bind(since)
-        .fetch_one(&mut *conn)
-        .await?;
+    let change_row =
+        sqlx::query(&format!("SELECT {} FROM sales WHERE created_at >= $1", sum_sql("change_cents", "change")))
+            .bind(since)
+            .fetch_one(&mut *conn)
+            .await?;
     let change = read_sum(&change_row, "change")?;
     let mut out = Vec::new();
     for row in rows {

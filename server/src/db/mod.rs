@@ -5,9 +5,8 @@ use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
-    Connection,
     migrate::Migrator,
-    AnyPool, Executor,
+    AnyPool, Connection, Executor,
 };
 
 use crate::config::DatabaseConfig;
@@ -84,9 +83,8 @@ impl Db {
             }
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let mut pool_options = AnyPoolOptions::new()
-            .acquire_timeout(Duration::from_secs(5))
-            .max_connections(match engine {
+        let mut pool_options =
+            AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5)).max_connections(match engine {
                 Engine::Sqlite => 8,
                 Engine::Postgres => 16,
             });
@@ -112,7 +110,8 @@ impl Db {
                 .map_err(|_| sqlx::Error::PoolTimedOut)??;
             reject_read_only(&mut probe).await?;
             let _ = probe.close().await;
-            pool_options = pool_options.after_connect(|conn, _meta| Box::pin(async move { reject_read_only(conn).await }));
+            pool_options =
+                pool_options.after_connect(|conn, _meta| Box::pin(async move { reject_read_only(conn).await }));
         }
         let pool = pool_options.connect_with(options).await?;
         let db = Db::from_pool(pool, engine);
@@ -145,7 +144,11 @@ impl Db {
 
     /// The same database handle with another pool (a replay into the primary while the mirror serves).
     pub fn with_pool(&self, pool: AnyPool, which: Which) -> Db {
-        Db { active: Arc::new(std::sync::RwLock::new((pool, which))), engine: self.engine, sqlite_writers: self.sqlite_writers.clone() }
+        Db {
+            active: Arc::new(std::sync::RwLock::new((pool, which))),
+            engine: self.engine,
+            sqlite_writers: self.sqlite_writers.clone(),
+        }
     }
 
     async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
@@ -157,10 +160,7 @@ impl Db {
 
     /// `SELECT 1` within `timeout`: what /health asks.
     pub async fn ping(&self, timeout: Duration) -> bool {
-        matches!(
-            tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&self.pool())).await,
-            Ok(Ok(_))
-        )
+        matches!(tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&self.pool())).await, Ok(Ok(_)))
     }
 }
 
@@ -174,7 +174,9 @@ pub async fn reject_read_only(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx
     let ro: String = row.try_get("ro")?;
     let rec: String = row.try_get("rec")?;
     if ro == "on" || rec == "true" {
-        return Err(sqlx::Error::Protocol("the database only allows reading (fenced or a standby): connection refused".into()));
+        return Err(sqlx::Error::Protocol(
+            "the database only allows reading (fenced or a standby): connection refused".into(),
+        ));
     }
     Ok(())
 }
@@ -212,9 +214,8 @@ pub fn timestamp_before(before: std::time::Duration) -> String {
 }
 
 fn format_timestamp(at: time::OffsetDateTime) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     at.to_offset(time::UtcOffset::UTC).format(&format).expect("UTC timestamps always format")
 }
 

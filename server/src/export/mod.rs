@@ -219,7 +219,9 @@ fn read(row: &AnyRow, i: usize, kind: Kind, tz: chrono_tz::Tz) -> Result<Cell, s
         Int => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Empty, Cell::Int),
         Cents => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Empty, Cell::Money),
         Bool => {
-            let v = row.try_get::<Option<bool>, _>(i).or_else(|_| row.try_get::<Option<i64>, _>(i).map(|o| o.map(|n| n != 0)))?;
+            let v = row
+                .try_get::<Option<bool>, _>(i)
+                .or_else(|_| row.try_get::<Option<i64>, _>(i).map(|o| o.map(|n| n != 0)))?;
             v.map_or(Cell::Empty, |b| Cell::Text(if b { "true" } else { "false" }.into()))
         }
     })
@@ -262,7 +264,10 @@ fn bounds(params: &ExportParams, tz: chrono_tz::Tz, days: bool) -> Result<(Strin
         (None, None) => String::new(),
     };
     let (lower, upper) = if days {
-        (from.map(|d| d.to_string()).unwrap_or_default(), after_to.map(|d| d.to_string()).unwrap_or_else(|| "9999".into()))
+        (
+            from.map(|d| d.to_string()).unwrap_or_default(),
+            after_to.map(|d| d.to_string()).unwrap_or_else(|| "9999".into()),
+        )
     } else {
         (
             from.map(|d| local_midnight(tz, d)).unwrap_or_default(),
@@ -295,7 +300,8 @@ pub async fn export(
     let (lower, upper, label) = bounds(&params, tz, entity.period.1)?;
     let exprs = entity.columns.iter().map(|(_, e, _)| *e).collect::<Vec<_>>().join(", ");
     let (column, _) = entity.period;
-    let sql = format!("SELECT {exprs} FROM {} WHERE {column} >= $1 AND {column} < $2 ORDER BY {}", entity.from, entity.order);
+    let sql =
+        format!("SELECT {exprs} FROM {} WHERE {column} >= $1 AND {column} < $2 ORDER BY {}", entity.from, entity.order);
     let file = format!("mostrador-{}{label}.{}", entity.name.replace('_', "-"), if xlsx { "xlsx" } else { "csv" });
     let pool = state.db.pool().clone();
     let kinds: Vec<Kind> = entity.columns.iter().map(|(_, _, k)| *k).collect();
@@ -306,7 +312,10 @@ pub async fn export(
         if rows.len() > XLSX_MAX_ROWS {
             return Err(ApiError::Unprocessable {
                 code: "too_many_rows",
-                message: format!("{} rows do not fit in one spreadsheet; export a shorter period or as CSV", rows.len()),
+                message: format!(
+                    "{} rows do not fit in one spreadsheet; export a shorter period or as CSV",
+                    rows.len()
+                ),
                 details: None,
             });
         }
@@ -333,7 +342,11 @@ pub async fn export(
             let mut rows = sqlx::query(&sql).bind(&lower).bind(&upper).fetch(&pool);
             while let Some(row) = rows.next().await {
                 let record = row.and_then(|row| {
-                    kinds.iter().enumerate().map(|(i, k)| read(&row, i, *k, tz).map(csv_text)).collect::<Result<Vec<String>, _>>()
+                    kinds
+                        .iter()
+                        .enumerate()
+                        .map(|(i, k)| read(&row, i, *k, tz).map(csv_text))
+                        .collect::<Result<Vec<String>, _>>()
                 });
                 match record {
                     Ok(r) => {
@@ -375,7 +388,8 @@ pub async fn export(
     );
     h.insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")).map_err(|e| ApiError::Internal(e.to_string()))?,
+        HeaderValue::from_str(&format!("attachment; filename=\"{file}\""))
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
     );
     Ok(r)
 }

@@ -167,15 +167,15 @@ impl Failover {
     /// hide a dead network path, or hang on one).
     fn reachable<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<PgConnection, String>> {
         async move {
-        let attempt = async move {
-            let mut conn = PgConnection::connect(url).await.map_err(|e| e.to_string())?;
-            sqlx::query("SELECT 1").execute(&mut conn).await.map_err(|e| e.to_string())?;
-            Ok::<_, String>(conn)
-        };
-        match tokio::time::timeout(self.config.timeout(), attempt).await {
-            Ok(r) => r,
-            Err(_) => Err(format!("no answer within {} s", self.config.health_check_timeout)),
-        }
+            let attempt = async move {
+                let mut conn = PgConnection::connect(url).await.map_err(|e| e.to_string())?;
+                sqlx::query("SELECT 1").execute(&mut conn).await.map_err(|e| e.to_string())?;
+                Ok::<_, String>(conn)
+            };
+            match tokio::time::timeout(self.config.timeout(), attempt).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("no answer within {} s", self.config.health_check_timeout)),
+            }
         }
         .boxed()
     }
@@ -250,7 +250,9 @@ async fn check_primary(state: &AppState, f: &Arc<Failover>) {
             inner.failed_checks = 0;
             match lag {
                 Ok(Some(bytes)) => inner.last_lag = Some((bytes, Instant::now())),
-                Ok(None) => inner.message = Some("the mirror has no active subscription: it is not a failover target".into()),
+                Ok(None) => {
+                    inner.message = Some("the mirror has no active subscription: it is not a failover target".into())
+                }
                 Err(e) => inner.message = Some(format!("mirror lag unknown: {e}")),
             }
         }
@@ -283,7 +285,11 @@ async fn try_failover(state: &AppState, f: &Arc<Failover>) {
     if lease.is_none() {
         match PgConnection::connect(&f.mirror_url).await {
             Ok(mut conn) => {
-                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(LEASE_KEY).fetch_one(&mut conn).await.unwrap_or(false);
+                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(LEASE_KEY)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap_or(false);
                 if got {
                     *lease = Some(conn);
                 } else {
@@ -291,7 +297,12 @@ async fn try_failover(state: &AppState, f: &Arc<Failover>) {
                     // Another instance decides: follow what it recorded.
                     if let Ok(Some(v)) = f.record().await {
                         if v["active"] == "mirror" {
-                            switch_to_mirror(state, f, v["audit_mark"].as_i64().unwrap_or(0), v["at"].as_str().unwrap_or("").into());
+                            switch_to_mirror(
+                                state,
+                                f,
+                                v["audit_mark"].as_i64().unwrap_or(0),
+                                v["at"].as_str().unwrap_or("").into(),
+                            );
                         }
                     }
                     return;
@@ -311,7 +322,9 @@ async fn try_failover(state: &AppState, f: &Arc<Failover>) {
     let max_age = Duration::from_secs(f.config.failover_max_lag_age_secs).max(checks);
     let refusal = match lag {
         None => Some("the mirror's lag was never measured (is its subscription running?)".to_owned()),
-        Some((_, at)) if at.elapsed() > max_age => Some(format!("the last lag measurement is {} s old", at.elapsed().as_secs())),
+        Some((_, at)) if at.elapsed() > max_age => {
+            Some(format!("the last lag measurement is {} s old", at.elapsed().as_secs()))
+        }
         Some((bytes, _)) if bytes as u64 > f.config.failover_max_lag_bytes => {
             Some(format!("the mirror was {bytes} bytes of WAL behind (limit {})", f.config.failover_max_lag_bytes))
         }
@@ -322,7 +335,10 @@ async fn try_failover(state: &AppState, f: &Arc<Failover>) {
         f.set_message(why.clone());
         *lease = None; // do not keep the lease for a failover that did not happen
         if first {
-            state.alerts.raise(AlertKind::FailoverRefused, format!("Failover to the mirror refused: {why}"), None).await;
+            state
+                .alerts
+                .raise(AlertKind::FailoverRefused, format!("Failover to the mirror refused: {why}"), None)
+                .await;
         }
         return;
     }
@@ -336,7 +352,10 @@ async fn try_failover(state: &AppState, f: &Arc<Failover>) {
         Err(e) => {
             f.set_message(format!("failover aborted while preparing the mirror: {e}"));
             *lease = None;
-            state.alerts.raise(AlertKind::FailoverRefused, format!("Failover aborted while preparing the mirror: {e}"), None).await;
+            state
+                .alerts
+                .raise(AlertKind::FailoverRefused, format!("Failover aborted while preparing the mirror: {e}"), None)
+                .await;
             return;
         }
     };
@@ -410,20 +429,20 @@ fn switch_to_mirror(state: &AppState, f: &Arc<Failover>, mark: i64, since: Strin
 /// Makes the old primary read-only (`on`) or writable again (`off`).
 fn fence(f: &Failover, on: bool) -> BoxFuture<'_, Result<(), String>> {
     async move {
-    let mut conn = f.reachable(&f.primary_url).await?;
-    let sql = if on {
-        "ALTER SYSTEM SET default_transaction_read_only = on"
-    } else {
-        "ALTER SYSTEM RESET default_transaction_read_only"
-    };
-    sqlx::query(sql).execute(&mut conn).await.map_err(|e| e.to_string())?;
-    sqlx::query("SELECT pg_reload_conf()").execute(&mut conn).await.map_err(|e| e.to_string())?;
-    if on {
-        // Sessions already inside a transaction finish it; new transactions everywhere are read-only.
-        tracing::warn!("old primary database fenced: default_transaction_read_only = on");
-    }
-    let _ = conn.close().await;
-    Ok(())
+        let mut conn = f.reachable(&f.primary_url).await?;
+        let sql = if on {
+            "ALTER SYSTEM SET default_transaction_read_only = on"
+        } else {
+            "ALTER SYSTEM RESET default_transaction_read_only"
+        };
+        sqlx::query(sql).execute(&mut conn).await.map_err(|e| e.to_string())?;
+        sqlx::query("SELECT pg_reload_conf()").execute(&mut conn).await.map_err(|e| e.to_string())?;
+        if on {
+            // Sessions already inside a transaction finish it; new transactions everywhere are read-only.
+            tracing::warn!("old primary database fenced: default_transaction_read_only = on");
+        }
+        let _ = conn.close().await;
+        Ok(())
     }
     .boxed()
 }
@@ -478,7 +497,11 @@ async fn take_lease(f: &Failover) -> bool {
     let Ok(Ok(mut conn)) = tokio::time::timeout(f.config.timeout(), PgConnection::connect(&f.mirror_url)).await else {
         return false;
     };
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(LEASE_KEY).fetch_one(&mut conn).await.unwrap_or(false);
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(LEASE_KEY)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap_or(false);
     if got {
         tracing::warn!("took over the failover lease: this instance decides from now on");
         *lease = Some(conn);
@@ -539,9 +562,10 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
         fence(f, false).await.map_err(|e| format!("unfencing the primary: {e}"))?;
         // A new pool: the reload that unfenced it reaches new sessions at once.
         let options = AnyConnectOptions::from_str(&f.primary_url).map_err(|e| e.to_string())?;
-        let primary = pool_options().connect_with(options).await.map_err(|e| format!("connecting to the primary: {e}"))?;
+        let primary =
+            pool_options().connect_with(options).await.map_err(|e| format!("connecting to the primary: {e}"))?;
         let primary_db = state.db.with_pool(primary.clone(), Which::Primary);
-            let mut replay_state = state.clone();
+        let mut replay_state = state.clone();
         replay_state.db = primary_db.clone();
         let router = crate::http::router(replay_state);
         let mut report = ReplayReport::new(format!("mirror database (audit id > {mark})"));
@@ -550,9 +574,13 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
         // mirror; it is over within the request timeout. Replay until then, and once more after.
         let last_call = announced + f.config.interval() + state.config.request_timeout();
         loop {
-            let ops = reconcile::load(&f.mirror, Selection::Every, after, 500).await.map_err(|e| format!("reading the mirror's log: {e}"))?;
+            let ops = reconcile::load(&f.mirror, Selection::Every, after, 500)
+                .await
+                .map_err(|e| format!("reading the mirror's log: {e}"))?;
             for op in &ops {
-                reconcile::replay_one(&router, &primary_db, op, &mut report).await.map_err(|e| format!("replay stopped: {e}"))?;
+                reconcile::replay_one(&router, &primary_db, op, &mut report)
+                    .await
+                    .map_err(|e| format!("replay stopped: {e}"))?;
             }
             match ops.last() {
                 Some(last) => after = last.audit_id,
@@ -567,7 +595,9 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
             .fetch_one(&f.mirror_pool)
             .await
             .map_err(|e| format!("reading the mirror's feed: {e}"))?;
-        crate::sync::feed::move_past(&primary, mirror_seq).await.map_err(|e| format!("moving the primary's feed: {e}"))?;
+        crate::sync::feed::move_past(&primary, mirror_seq)
+            .await
+            .map_err(|e| format!("moving the primary's feed: {e}"))?;
         copy_sessions(&f.mirror_pool, &primary).await.map_err(|e| format!("copying sign-ins: {e}"))?;
         Ok::<_, String>((primary, report))
     }
@@ -585,9 +615,11 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
                 inner.failed_checks = 0;
                 inner.healthy_checks = 0;
                 inner.since = Some(now());
-                inner.message = Some("failed back; the mirror diverged and must be seeded again (mostrador mirror init)".into());
+                inner.message =
+                    Some("failed back; the mirror diverged and must be seeded again (mostrador mirror init)".into());
             }
-            let record = json!({"active": "primary", "needs_resync": true, "at": now(), "replay": reconcile::summary(&report)});
+            let record =
+                json!({"active": "primary", "needs_resync": true, "at": now(), "replay": reconcile::summary(&report)});
             let _ = f.set_record(&record).await;
             let _ = super::node_state::put(&state.db, STATE_KEY, &record).await;
             state.metrics.failbacks.inc();
@@ -611,7 +643,10 @@ async fn failback(state: &AppState, f: &Arc<Failover>) {
                 inner.healthy_checks = 0;
                 inner.message = Some(format!("failback failed, still on the mirror: {e}"));
             }
-            state.alerts.raise(AlertKind::Failback, format!("Failback failed (still serving from the mirror): {e}"), None).await;
+            state
+                .alerts
+                .raise(AlertKind::Failback, format!("Failback failed (still serving from the mirror): {e}"), None)
+                .await;
         }
     }
 }
@@ -623,7 +658,8 @@ fn copy_sessions<'a>(mirror: &'a AnyPool, primary: &'a AnyPool) -> BoxFuture<'a,
         let rows = sqlx::query("SELECT id, data, expires_at FROM sessions").fetch_all(mirror).await?;
         let mut copied = 0;
         for r in &rows {
-            let (id, data, expires): (String, String, i64) = (r.try_get("id")?, r.try_get("data")?, r.try_get("expires_at")?);
+            let (id, data, expires): (String, String, i64) =
+                (r.try_get("id")?, r.try_get("data")?, r.try_get("expires_at")?);
             copied += sqlx::query(
                 "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
@@ -660,7 +696,6 @@ async fn switch_back(state: &AppState, f: &Arc<Failover>) -> bool {
         }
     }
 }
-
 
 /// At start-up, when the primary database cannot be reached: if the mirror records that it took
 /// over (this server restarted while failed over), serve from the mirror; otherwise `None`.

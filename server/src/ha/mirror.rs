@@ -10,33 +10,36 @@
 use sqlx::{postgres::PgConnection, Connection};
 
 use super::failover::STATE_KEY;
-use crate::{
-    cli::CliResult,
-    config::DatabaseConfig,
-    db::Db,
-};
+use crate::{cli::CliResult, config::DatabaseConfig, db::Db};
 
 pub const PUBLICATION: &str = "mostrador_mirror";
 pub const SUBSCRIPTION: &str = "mostrador_mirror";
 const NOT_PUBLISHED: [&str; 3] = ["_sqlx_migrations", "node_state", "alerts"];
 
 pub async fn init(primary: &DatabaseConfig, mirror_url: &str, publisher_url: Option<&str>) -> CliResult {
-    let primary_url = primary.database_url.as_deref().filter(|u| u.starts_with("postgres")).ok_or("the mirror needs PostgreSQL: set DATABASE_URL")?;
+    let primary_url = primary
+        .database_url
+        .as_deref()
+        .filter(|u| u.starts_with("postgres"))
+        .ok_or("the mirror needs PostgreSQL: set DATABASE_URL")?;
     // 1. Schema on both sides.
     let primary_db = Db::connect(primary).await?;
-    let mirror_db = Db::connect(&DatabaseConfig { data_dir: primary.data_dir.clone(), database_url: Some(mirror_url.to_owned()) }).await?;
+    let mirror_db =
+        Db::connect(&DatabaseConfig { data_dir: primary.data_dir.clone(), database_url: Some(mirror_url.to_owned()) })
+            .await?;
     let mut p = PgConnection::connect(primary_url).await?;
     let mut m = PgConnection::connect(mirror_url).await?;
     let level: String = sqlx::query_scalar("SHOW wal_level").fetch_one(&mut p).await?;
     if level != "logical" {
         return Err(format!("the primary's wal_level is {level}: set wal_level = logical and restart it").into());
     }
-    let tables: Vec<String> = sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
-        .fetch_all(&mut p)
-        .await?
-        .into_iter()
-        .filter(|t: &String| !NOT_PUBLISHED.contains(&t.as_str()))
-        .collect();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+            .fetch_all(&mut p)
+            .await?
+            .into_iter()
+            .filter(|t: &String| !NOT_PUBLISHED.contains(&t.as_str()))
+            .collect();
     let list = tables.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
     // 2. The publication (re-created, so its table list follows the schema).
     sqlx::raw_sql(&format!("DROP PUBLICATION IF EXISTS {PUBLICATION}")).execute(&mut p).await?;
@@ -66,6 +69,9 @@ pub async fn init(primary: &DatabaseConfig, mirror_url: &str, publisher_url: Opt
     for db in [&primary_db, &mirror_db] {
         sqlx::query("DELETE FROM node_state WHERE key = $1").bind(STATE_KEY).execute(&db.pool()).await?;
     }
-    println!("mirror set up: {} tables published as {PUBLICATION}; the mirror copies them now (subscription {SUBSCRIPTION})", tables.len());
+    println!(
+        "mirror set up: {} tables published as {PUBLICATION}; the mirror copies them now (subscription {SUBSCRIPTION})",
+        tables.len()
+    );
     Ok(())
 }

@@ -71,7 +71,8 @@ const EMERGENCY_KEY: &str = "emergency_mode";
 impl Ha {
     /// Reads the admin's emergency toggle back; `MOSTRADOR_EMERGENCY_MODE=true` forces it on.
     pub async fn new(config: HaConfig, db: Db, alerts: Alerts, node: String) -> Arc<Ha> {
-        let stored = node_state::get(&db, EMERGENCY_KEY).await.ok().flatten().and_then(|v| v["on"].as_bool()).unwrap_or(false);
+        let stored =
+            node_state::get(&db, EMERGENCY_KEY).await.ok().flatten().and_then(|v| v["on"].as_bool()).unwrap_or(false);
         if config.role == NodeRole::Primary && (config.emergency_mode || stored) {
             tracing::warn!("emergency mode is set on a primary: it has no effect there");
         }
@@ -136,7 +137,10 @@ impl Ha {
     /// The admin toggle: stored for restarts, audited, alerted.
     pub async fn set_emergency(&self, on: bool, by: &User) -> Result<(), ApiError> {
         if self.config.role != NodeRole::Standby {
-            return Err(ApiError::conflict("not_a_standby", "emergency mode exists on a standby only; this node is the primary"));
+            return Err(ApiError::conflict(
+                "not_a_standby",
+                "emergency mode exists on a standby only; this node is the primary",
+            ));
         }
         if !on && self.emergency_forced() {
             return Err(ApiError::conflict(
@@ -167,9 +171,18 @@ impl Ha {
             audit::record(&mut tx.tx, &entry).await?;
             tx.tx.commit().await?;
             let (kind, message) = if on {
-                (AlertKind::EmergencyModeOn, format!("Emergency mode ON on standby {} (by {}): it now takes writes", self.node, by.username))
+                (
+                    AlertKind::EmergencyModeOn,
+                    format!("Emergency mode ON on standby {} (by {}): it now takes writes", self.node, by.username),
+                )
             } else {
-                (AlertKind::EmergencyModeOff, format!("Emergency mode OFF on standby {} (by {}): reconcile its writes into the primary", self.node, by.username))
+                (
+                    AlertKind::EmergencyModeOff,
+                    format!(
+                        "Emergency mode OFF on standby {} (by {}): reconcile its writes into the primary",
+                        self.node, by.username
+                    ),
+                )
             };
             self.alerts.raise(kind, message, None).await;
         }
@@ -227,7 +240,11 @@ pub mod crashes {
             let _ = node_state::put(&state.db, &crashes(state), &json!(recent)).await;
             tracing::warn!(recent = recent.len(), "the previous run did not shut down cleanly");
             if recent.len() >= THRESHOLD {
-                let message = format!("Repeated crashes: {} unclean restarts of {} in the last 10 minutes", recent.len(), state.node);
+                let message = format!(
+                    "Repeated crashes: {} unclean restarts of {} in the last 10 minutes",
+                    recent.len(),
+                    state.node
+                );
                 state.alerts.raise(AlertKind::RepeatedCrashes, message, Some(Value::from(recent))).await;
             }
         }
@@ -235,6 +252,7 @@ pub mod crashes {
     }
 
     pub async fn on_clean_shutdown(state: &AppState) {
-        let _ = sqlx::query("DELETE FROM node_state WHERE key = $1").bind(running(state)).execute(&state.db.pool()).await;
+        let _ =
+            sqlx::query("DELETE FROM node_state WHERE key = $1").bind(running(state)).execute(&state.db.pool()).await;
     }
 }

@@ -6,10 +6,8 @@ use serde_json::Value;
 use crate::db::{now, Db};
 
 pub async fn get(db: &Db, key: &str) -> Result<Option<Value>, sqlx::Error> {
-    let raw: Option<String> = sqlx::query_scalar("SELECT value FROM node_state WHERE key = $1")
-        .bind(key)
-        .fetch_optional(&db.pool())
-        .await?;
+    let raw: Option<String> =
+        sqlx::query_scalar("SELECT value FROM node_state WHERE key = $1").bind(key).fetch_optional(&db.pool()).await?;
     Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
 }
 

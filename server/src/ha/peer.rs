@@ -27,7 +27,11 @@ use crate::{
     backup::{Actor, Backups, RestoreReport, Trigger},
     config::NodeRole,
     db::{now, timestamp_before, Db},
-    http::{error::ApiError, extract::{ApiJson, ApiQuery}, AppState},
+    http::{
+        error::ApiError,
+        extract::{ApiJson, ApiQuery},
+        AppState,
+    },
 };
 
 /// The primary's quick calls: the valve and the emergency-operation log.
@@ -52,10 +56,7 @@ impl FromRequestParts<AppState> for Peer {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let secret = state.ha.secret()?;
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
         let failures = &state.ha.peer_failures;
         if let Some(wait) = failures.blocked(ip) {
             return Err(ApiError::TooManyAttempts { retry_after_secs: wait.as_secs().max(1) });
@@ -178,7 +179,11 @@ pub struct ShipmentReceipt {
 /// replaced (no request in flight then), if this standby holds emergency writes nobody reconciled.
 #[utoipa::path(post, path = "/api/ha/peer/shipments", tag = "ha",
     responses((status = 200, body = ShipmentReceipt), (status = 409, description = "emergency_writes_present / not_a_standby")))]
-pub async fn receive_shipment(_: Peer, State(state): State<AppState>, body: Body) -> Result<Json<ShipmentReceipt>, ApiError> {
+pub async fn receive_shipment(
+    _: Peer,
+    State(state): State<AppState>,
+    body: Body,
+) -> Result<Json<ShipmentReceipt>, ApiError> {
     check_valve(&state).await?;
     let backups: Arc<Backups> = state.backups.clone();
     // Received in full before any lock, then checked like an upload (size cap, schema, time limits).
@@ -192,9 +197,13 @@ pub async fn receive_shipment(_: Peer, State(state): State<AppState>, body: Body
     let _ = tokio::fs::remove_file(&tmp).await;
     let meta = adopted?;
     let recheck_state = state.clone();
-    let report: RestoreReport = backups.restore_checked(&meta.id, &Actor::Peer, || async move { check_valve(&recheck_state).await }).await?;
+    let report: RestoreReport =
+        backups.restore_checked(&meta.id, &Actor::Peer, || async move { check_valve(&recheck_state).await }).await?;
     tracing::info!(backup = %meta.id, "shipped backup restored on this standby");
-    Ok(Json(ShipmentReceipt { backup_id: meta.id.to_string(), restore: serde_json::to_value(&report).unwrap_or(Value::Null) }))
+    Ok(Json(ShipmentReceipt {
+        backup_id: meta.id.to_string(),
+        restore: serde_json::to_value(&report).unwrap_or(Value::Null),
+    }))
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -215,7 +224,11 @@ pub struct OpsParams {
 /// Emergency writes in the order they were made; unreconciled ones unless `all=true`.
 #[utoipa::path(get, path = "/api/ha/peer/emergency-ops", tag = "ha",
     responses((status = 200, body = EmergencyOps), (status = 409, body = app::model::ErrorEnvelope, description = "ha_not_configured")))]
-pub async fn emergency_ops(_: Peer, State(state): State<AppState>, ApiQuery(p): ApiQuery<OpsParams>) -> Result<Json<EmergencyOps>, ApiError> {
+pub async fn emergency_ops(
+    _: Peer,
+    State(state): State<AppState>,
+    ApiQuery(p): ApiQuery<OpsParams>,
+) -> Result<Json<EmergencyOps>, ApiError> {
     let limit = p.limit.unwrap_or(200).clamp(1, 1000);
     let selection = Selection::Emergency { all: p.all.unwrap_or(false) };
     let mut ops = reconcile::load(&state.db, selection, p.after.unwrap_or(0), limit + 1).await?;
@@ -237,7 +250,11 @@ pub struct Marked {
 
 #[utoipa::path(post, path = "/api/ha/peer/emergency-ops/reconciled", tag = "ha", request_body = MarkReconciled,
     responses((status = 200, body = Marked)))]
-pub async fn mark_reconciled(_: Peer, State(state): State<AppState>, ApiJson(body): ApiJson<MarkReconciled>) -> Result<Json<Marked>, ApiError> {
+pub async fn mark_reconciled(
+    _: Peer,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<MarkReconciled>,
+) -> Result<Json<Marked>, ApiError> {
     let mut tx = crate::idempotency::begin(&state.db).await?;
     let at = now();
     let mut marked = 0;

@@ -145,10 +145,9 @@ impl ReplayReport {
 /// The key a write replays under: its own, else one derived from where it was logged, so a second
 /// replay of a keyless write still finds the first.
 pub fn replay_key(op: &ReplayOp) -> Uuid {
-    op.idempotency_key
-        .as_deref()
-        .and_then(|k| Uuid::parse_str(k).ok())
-        .unwrap_or_else(|| Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("mostrador-replay/{}/{}", op.node, op.audit_id).as_bytes()))
+    op.idempotency_key.as_deref().and_then(|k| Uuid::parse_str(k).ok()).unwrap_or_else(|| {
+        Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("mostrador-replay/{}/{}", op.node, op.audit_id).as_bytes())
+    })
 }
 
 /// Runs one write through `router` (whose state writes into `target`). `Err` is a passing failure
@@ -218,9 +217,8 @@ pub async fn replay_one(router: &Router, target: &Db, op: &ReplayOp, report: &mu
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let code = body["error"]["code"].as_str().unwrap_or("").to_owned();
     let message = body["error"]["message"].as_str().unwrap_or("").to_owned();
-    let passing = status.is_server_error()
-        || matches!(status.as_u16(), 408 | 429)
-        || code == "idempotency_key_in_progress";
+    let passing =
+        status.is_server_error() || matches!(status.as_u16(), 408 | 429) || code == "idempotency_key_in_progress";
     if passing {
         return Err(format!("{} {} answered {status} {code}: {message}", op.method, op.path));
     }
@@ -235,15 +233,29 @@ pub async fn replay_one(router: &Router, target: &Db, op: &ReplayOp, report: &mu
 
 /// The shop's writes (the allow-list): sales, tills and their movements, expenses, inventory
 /// movements, the catalog and customers, quotes. Never users, backups, HA, auth or sync.
-const CREATES: &[&str] =
-    &["sales", "cash-sessions", "cash-movements", "expenses", "inventory-movements", "categories", "products", "customers", "quotes"];
+const CREATES: &[&str] = &[
+    "sales",
+    "cash-sessions",
+    "cash-movements",
+    "expenses",
+    "inventory-movements",
+    "categories",
+    "products",
+    "customers",
+    "quotes",
+];
 const CATALOG: &[&str] = &["categories", "products", "customers", "quotes"];
 
 /// Checks that `op` is a replayable shop write whose method, path, entity, action, row id and body
 /// agree; answers the method to replay it with, or the code and reason to refuse it.
 pub fn check_operation(op: &ReplayOp) -> Result<Method, (&'static str, String)> {
     let what = format!("{} {}", op.method, op.path);
-    let not_replayed = || ("not_replayed", format!("{what} is not a shop write; reconciliation replays none (make the change on the primary)"));
+    let not_replayed = || {
+        (
+            "not_replayed",
+            format!("{what} is not a shop write; reconciliation replays none (make the change on the primary)"),
+        )
+    };
     let mismatch = |why: &str| ("operation_mismatch", format!("{what}: {why}"));
     let (path, query) = match op.path.split_once('?') {
         Some((p, q)) => (p, Some(q)),
@@ -262,7 +274,10 @@ pub fn check_operation(op: &ReplayOp) -> Result<Method, (&'static str, String)> 
     // A query only on a delete, and only its version.
     match query {
         None => {}
-        Some(q) if method == Method::DELETE && q.strip_prefix("version=").is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())) => {}
+        Some(q)
+            if method == Method::DELETE
+                && q.strip_prefix("version=")
+                    .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())) => {}
         Some(_) => return Err(mismatch("unexpected query string")),
     }
     if op.entity != entity {
@@ -324,14 +339,20 @@ pub async fn from_standby(state: &crate::http::AppState, from: &str, all: bool) 
     let ha = &state.ha;
     let secret = ha.secret()?.to_owned();
     if ha.role() != crate::config::NodeRole::Primary {
-        return Err(ApiError::conflict("not_a_primary", "reconciliation replays a standby's writes into the primary: run it there"));
+        return Err(ApiError::conflict(
+            "not_a_primary",
+            "reconciliation replays a standby's writes into the primary: run it there",
+        ));
     }
     super::security::peer_url(&ha.config, "the standby", from)?;
     let _work = ha.work.lock().await;
     let base = from.trim_end_matches('/').to_owned();
     let router = crate::http::router(state.clone());
     let mut report = ReplayReport::new(base.clone());
-    let unreachable = |e: String| ApiError::Unavailable { code: "standby_unreachable", message: format!("the standby at {base} could not be read: {e}") };
+    let unreachable = |e: String| ApiError::Unavailable {
+        code: "standby_unreachable",
+        message: format!("the standby at {base} could not be read: {e}"),
+    };
     let mut after = 0;
     loop {
         let url = format!("{base}/api/ha/peer/emergency-ops?after={after}&limit=200&all={all}");
@@ -373,7 +394,12 @@ pub async fn from_standby(state: &crate::http::AppState, from: &str, all: bool) 
         }
     }
     report.finished_at = crate::db::now();
-    let _ = crate::ha::node_state::put(&state.db, "last_reconciliation", &serde_json::to_value(&report).unwrap_or(Value::Null)).await;
+    let _ = crate::ha::node_state::put(
+        &state.db,
+        "last_reconciliation",
+        &serde_json::to_value(&report).unwrap_or(Value::Null),
+    )
+    .await;
     if !report.rejected.is_empty() {
         // Kept in the alert history with each refused write's body: the report above is replaced
         // by the next run, and a person has to decide about these.
@@ -382,7 +408,14 @@ pub async fn from_standby(state: &crate::http::AppState, from: &str, all: bool) 
             report.source,
             report.rejected.len()
         );
-        state.alerts.raise(crate::alerts::AlertKind::ReconciliationRejected, message, serde_json::to_value(&report.rejected).ok()).await;
+        state
+            .alerts
+            .raise(
+                crate::alerts::AlertKind::ReconciliationRejected,
+                message,
+                serde_json::to_value(&report.rejected).ok(),
+            )
+            .await;
     }
     tracing::info!(source = %report.source, applied = report.applied, present = report.already_present,
         rejected = report.rejected.len(), stopped = ?report.stopped, "reconciliation done");
@@ -411,7 +444,14 @@ mod tests {
         }
     }
 
-    fn write(method: &str, path: &str, entity: &str, action: &str, entity_id: Option<Uuid>, request: Option<Value>) -> ReplayOp {
+    fn write(
+        method: &str,
+        path: &str,
+        entity: &str,
+        action: &str,
+        entity_id: Option<Uuid>,
+        request: Option<Value>,
+    ) -> ReplayOp {
         ReplayOp {
             method: method.into(),
             path: path.into(),
@@ -431,8 +471,22 @@ mod tests {
             write("POST", "/api/categories", "categories", "create", Some(a), Some(json!({"name": "x"}))),
             write("PATCH", &format!("/api/products/{a}"), "products", "update", Some(a), Some(json!({"version": 1}))),
             write("DELETE", &format!("/api/customers/{a}?version=2"), "customers", "delete", Some(a), None),
-            write("POST", &format!("/api/cash-sessions/{a}/close"), "cash-sessions", "close", Some(a), Some(json!({"counted_cents": 1}))),
-            write("POST", &format!("/api/quotes/{a}/convert"), "quotes", "convert", Some(a), Some(json!({"sale_id": b}))),
+            write(
+                "POST",
+                &format!("/api/cash-sessions/{a}/close"),
+                "cash-sessions",
+                "close",
+                Some(a),
+                Some(json!({"counted_cents": 1})),
+            ),
+            write(
+                "POST",
+                &format!("/api/quotes/{a}/convert"),
+                "quotes",
+                "convert",
+                Some(a),
+                Some(json!({"sale_id": b})),
+            ),
         ];
         for op in &ok {
             assert!(check_operation(op).is_ok(), "{} {}: {:?}", op.method, op.path, check_operation(op));
@@ -449,9 +503,15 @@ mod tests {
             (write("POST", "/api/sales", "sales", "update", Some(a), None), "operation_mismatch"),
             (write("POST", "/api/sales", "sales", "create", Some(a), Some(json!({"id": b}))), "operation_mismatch"),
             (write("PATCH", &format!("/api/products/{a}"), "products", "update", Some(b), None), "operation_mismatch"),
-            (write("PATCH", &format!("/api/products/{a}"), "products", "update", Some(a), Some(json!({"id": b}))), "operation_mismatch"),
+            (
+                write("PATCH", &format!("/api/products/{a}"), "products", "update", Some(a), Some(json!({"id": b}))),
+                "operation_mismatch",
+            ),
             (write("PATCH", "/api/products/not-a-uuid", "products", "update", None, None), "operation_mismatch"),
-            (write("PATCH", &format!("/api/products/{a}?x=1"), "products", "update", Some(a), None), "operation_mismatch"),
+            (
+                write("PATCH", &format!("/api/products/{a}?x=1"), "products", "update", Some(a), None),
+                "operation_mismatch",
+            ),
             (write("POST", "/api/sales", "sales", "create", None, Some(json!([1]))), "operation_mismatch"),
         ];
         for (op, code) in &refused {

@@ -34,7 +34,12 @@ pub async fn status(_: AdminUser, State(state): State<AppState>) -> Result<Json<
         let age_secs = chrono::DateTime::parse_from_rfc3339(&b.meta.created_at)
             .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
             .unwrap_or(0);
-        BackupSummary { id: b.meta.id.to_string(), created_at: b.meta.created_at, verified_at: b.meta.verified_at, age_secs }
+        BackupSummary {
+            id: b.meta.id.to_string(),
+            created_at: b.meta.created_at,
+            verified_at: b.meta.verified_at,
+            age_secs,
+        }
     });
     let last_shipment = node_state::get(&state.db, shipping::LAST_SHIPMENT)
         .await?
@@ -121,8 +126,11 @@ pub async fn reconcile(
     State(state): State<AppState>,
     body: axum::body::Bytes,
 ) -> Result<Json<ReplayReport>, ApiError> {
-    let body: ReconcileRequest =
-        if body.is_empty() { ReconcileRequest::default() } else { serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))? };
+    let body: ReconcileRequest = if body.is_empty() {
+        ReconcileRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?
+    };
     // Only the configured standby: the request carries the shared secret, which must not go to an
     // address someone typed (`mostrador reconcile --from URL` is there for any other).
     let from = state

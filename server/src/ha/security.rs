@@ -44,7 +44,8 @@ pub fn check_peer_url(what: &str, url: &str, insecure_http: bool) -> Result<(), 
 
 /// The same check as an API error (shipping and reconciliation check again before they connect).
 pub fn peer_url(config: &HaConfig, what: &str, url: &str) -> Result<(), ApiError> {
-    check_peer_url(what, url, config.ha_insecure_http).map_err(|message| ApiError::conflict("insecure_peer_url", message))
+    check_peer_url(what, url, config.ha_insecure_http)
+        .map_err(|message| ApiError::conflict("insecure_peer_url", message))
 }
 
 /// Everything `serve` (and `reconcile`) checks before starting.
@@ -145,7 +146,10 @@ mod tests {
             assert!(check_secret(weak).is_err(), "{weak}");
         }
         // `openssl rand -base64 32`, `openssl rand -hex 32`.
-        for strong in ["q3ZJ0v5m1c6QeXW1JxU0yq0o8c1Wn3b8V1cB7kq3p0E=", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"] {
+        for strong in [
+            "q3ZJ0v5m1c6QeXW1JxU0yq0o8c1Wn3b8V1cB7kq3p0E=",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        ] {
             assert!(check_secret(strong).is_ok(), "{strong}");
         }
     }

@@ -4,7 +4,10 @@
 //! safety valve is asked first; when the standby holds emergency writes nobody reconciled, the
 //! shipment is aborted, this node's data is left untouched, and an alert is raised.
 
-use std::{sync::Arc, time::{Duration, Instant}};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -96,7 +99,9 @@ pub async fn ship_now(state: &AppState) -> Result<Shipment, ApiError> {
             ha.alerts.raise(kind, text, Some(details)).await;
         }
     }
-    if let Err(e) = node_state::put(&state.db, LAST_SHIPMENT, &serde_json::to_value(&shipment).unwrap_or(Value::Null)).await {
+    if let Err(e) =
+        node_state::put(&state.db, LAST_SHIPMENT, &serde_json::to_value(&shipment).unwrap_or(Value::Null)).await
+    {
         tracing::warn!(error = %e, "could not record the shipment");
     }
     Ok(shipment)
@@ -118,7 +123,10 @@ async fn ship(state: &AppState, standby: &str, secret: &str, shipment: &mut Ship
         .map_err(|e| failed(format!("the standby did not answer: {e}")))?;
     if !valve.status().is_success() {
         let status = valve.status();
-        return Err(failed(format!("the standby's valve answered {status}: {}", valve.text().await.unwrap_or_default())));
+        return Err(failed(format!(
+            "the standby's valve answered {status}: {}",
+            valve.text().await.unwrap_or_default()
+        )));
     }
     let report: ValveReport = valve.json().await.map_err(|e| failed(format!("the standby's valve: {e}")))?;
     if let Some(why) = report.refusal() {

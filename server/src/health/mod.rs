@@ -7,7 +7,12 @@ use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 
 use tower_sessions::Session;
 
-use crate::{auth::{self, CurrentUser}, catalog, http::{error::ApiError, AppState}, users};
+use crate::{
+    auth::{self, CurrentUser},
+    catalog,
+    http::{error::ApiError, AppState},
+    users,
+};
 
 /// `/api/status`, a shop route.
 pub fn router() -> Router<AppState> {

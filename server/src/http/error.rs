@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use app::model::{ErrorBody, ErrorEnvelope};
 use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
-use app::model::{ErrorBody, ErrorEnvelope};
 use serde_json::{json, Value};
 
 /// Field name → human message, for 422 responses.
@@ -177,11 +177,7 @@ impl IntoResponse for ApiError {
             tracing::error!(%code, %message, "operation failed");
         }
         let body = ErrorEnvelope {
-            error: ErrorBody {
-                code: self.code().to_owned(),
-                message: self.to_string(),
-                details: self.details(),
-            },
+            error: ErrorBody { code: self.code().to_owned(), message: self.to_string(), details: self.details() },
         };
         let mut response = (status, Json(body)).into_response();
         let retry_after = match self {

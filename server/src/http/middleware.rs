@@ -78,7 +78,10 @@ pub fn shutdown_deadline(
             return std::future::pending().await;
         }
         tokio::time::sleep(limit).await;
-        tracing::warn!(seconds = limit.as_secs(), "shutdown deadline passed with requests still running: stopping anyway");
+        tracing::warn!(
+            seconds = limit.as_secs(),
+            "shutdown deadline passed with requests still running: stopping anyway"
+        );
     };
     (graceful, deadline)
 }
@@ -92,11 +95,8 @@ pub async fn limit_body(limit: usize, req: Request, next: Next) -> Response {
     if req.uri().path() == "/api/backups/upload" || req.uri().path() == "/api/ha/peer/shipments" {
         return next.run(req).await;
     }
-    let announced = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let announced =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     match announced {
         Some(n) if n > limit => {
             if n <= DRAIN_MAX {
@@ -134,10 +134,8 @@ pub async fn json_for_bare_errors(req: Request, next: Next) -> Response {
     let is_api = req.uri().path().starts_with("/api/");
     let response = next.run(req).await;
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if !is_api || is_json || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
@@ -156,7 +154,11 @@ pub async fn json_for_bare_errors(req: Request, next: Next) -> Response {
                 Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                 Err(_) => String::new(),
             };
-            let message = if text.trim().is_empty() { status.canonical_reason().unwrap_or("bad request").to_owned() } else { text };
+            let message = if text.trim().is_empty() {
+                status.canonical_reason().unwrap_or("bad request").to_owned()
+            } else {
+                text
+            };
             let mut r = ApiError::BadRequest(message).into_response();
             *r.status_mut() = status;
             r

@@ -198,7 +198,10 @@ fn compression() -> tower_http::compression::CompressionLayer<impl tower_http::c
 async fn transport_headers(https: bool, mut response: axum::response::Response) -> axum::response::Response {
     use axum::http::{header, HeaderValue};
     let headers = response.headers_mut();
-    let varies = headers.get_all(header::VARY).iter().any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains("accept-encoding")));
+    let varies = headers
+        .get_all(header::VARY)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains("accept-encoding")));
     if headers.contains_key(header::CONTENT_ENCODING) && !varies {
         headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
@@ -219,11 +222,13 @@ pub async fn state(config: ServeConfig, db: Db, site_addr: SocketAddr) -> std::i
         .build();
     let node: Arc<str> = config.node().into();
     let alerts = crate::alerts::Alerts::new(db.clone(), node.to_string(), config.alerts.clone());
-    let backups = crate::backup::Backups::new(db.clone(), &config.db, config.backup.clone(), node.to_string(), alerts.clone())
-        .await
-        .map_err(std::io::Error::other)?;
+    let backups =
+        crate::backup::Backups::new(db.clone(), &config.db, config.backup.clone(), node.to_string(), alerts.clone())
+            .await
+            .map_err(std::io::Error::other)?;
     let ha = crate::ha::Ha::new(config.ha.clone(), db.clone(), alerts.clone(), node.to_string()).await;
-    let failover = crate::ha::failover::Failover::new(config.failover.clone(), &db, config.db.database_url.as_deref()).await;
+    let failover =
+        crate::ha::failover::Failover::new(config.failover.clone(), &db, config.db.database_url.as_deref()).await;
     let login_limiter = Arc::new(LoginLimiter::with_capacity(config.ops.login_limiter_keys));
     Ok(AppState {
         backups,
@@ -263,7 +268,9 @@ impl Application {
         let acme = !config.tls.acme_domains.is_empty();
         let plain = match config.tls.http_redirect_addr {
             Some(_) if !config.tls.enabled() => {
-                return Err(std::io::Error::other("--http-redirect-addr needs TLS (--tls-cert and --tls-key, --acme-domain or --tls-lan)"))
+                return Err(std::io::Error::other(
+                    "--http-redirect-addr needs TLS (--tls-cert and --tls-key, --acme-domain or --tls-lan)",
+                ))
             }
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -282,8 +289,13 @@ impl Application {
         let state = state(config, db, listener.local_addr()?).await?;
         let lan = match state.config.tls.tls_lan {
             true => {
-                let lan = crate::tls::lan::Lan::start(&state.config.db.data_dir, listener.local_addr()?, &crate::tls::lan::host_name(), &state.config.tls.tls_names)
-                    .map_err(std::io::Error::other)?;
+                let lan = crate::tls::lan::Lan::start(
+                    &state.config.db.data_dir,
+                    listener.local_addr()?,
+                    &crate::tls::lan::host_name(),
+                    &state.config.tls.tls_names,
+                )
+                .map_err(std::io::Error::other)?;
                 let lan = Arc::new(lan);
                 let _ = state.lan.set(lan.clone());
                 Some(lan)
@@ -344,11 +356,13 @@ impl Application {
             }
         });
         let reaper = tokio::spawn(idempotency::reaper(self.state.db.clone(), Duration::from_secs(3600)));
-        let backup_schedule = tokio::spawn(crate::backup::schedule::run(self.state.backups.clone(), self.state.ha.clone()));
+        let backup_schedule =
+            tokio::spawn(crate::backup::schedule::run(self.state.backups.clone(), self.state.ha.clone()));
         let ha = &self.state.ha;
         let shipping = (ha.role() == crate::config::NodeRole::Primary && ha.config.standby_url.is_some())
             .then(|| tokio::spawn(crate::ha::shipping::run(self.state.clone())));
-        let failover = self.state.failover.clone().map(|f| tokio::spawn(crate::ha::failover::run(self.state.clone(), f)));
+        let failover =
+            self.state.failover.clone().map(|f| tokio::spawn(crate::ha::failover::run(self.state.clone(), f)));
         let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
         // Requests in flight get until the deadline after a stop; then the server exits anyway.
         let (shutdown, deadline) = middleware::shutdown_deadline(shutdown, self.state.config.ops.shutdown_timeout());
@@ -359,7 +373,8 @@ impl Application {
                     let config = crate::tls::server_config(certs.store());
                     let renewals = tokio::spawn(certs.run(&self.state));
                     // `tap_io` is what gives a custom listener's peer address to ConnectInfo (the login limiter).
-                    let listener = axum::serve::ListenerExt::tap_io(crate::tls::TlsListener::new(self.listener, config)?, |_| {});
+                    let listener =
+                        axum::serve::ListenerExt::tap_io(crate::tls::TlsListener::new(self.listener, config)?, |_| {});
                     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
                     renewals.abort();
                     served

@@ -12,7 +12,11 @@ pub mod by_id;
 pub mod key;
 mod store;
 
-use std::{ops::{Deref, DerefMut}, sync::Arc, time::Duration};
+use std::{
+    ops::{Deref, DerefMut},
+    sync::Arc,
+    time::Duration,
+};
 
 use axum::{
     body::Body,
@@ -141,8 +145,7 @@ pub fn busy_or(e: sqlx::Error) -> ApiError {
 /// auth, too large, rate limited) are not: the client fixes them and retries with the same key.
 fn is_stored_outcome(status: StatusCode) -> bool {
     status.is_success()
-        || (status.is_client_error()
-            && !matches!(status.as_u16(), 400 | 401 | 403 | 405 | 408 | 413 | 415 | 428 | 429))
+        || (status.is_client_error() && !matches!(status.as_u16(), 400 | 401 | 403 | 405 | 408 | 413 | 415 | 428 | 429))
 }
 
 pub(crate) fn is_write(method: &Method) -> bool {
@@ -166,7 +169,8 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
         .map_err(|m| ApiError::InvalidIdempotencyKey(m.into()).into_response())?;
     let (mut parts, body) = req.into_parts();
     // Keys belong to a user; without one the request is refused here, before anything is stored.
-    let CurrentUser(user) = CurrentUser::from_request_parts(&mut parts, &state).await.map_err(IntoResponse::into_response)?;
+    let CurrentUser(user) =
+        CurrentUser::from_request_parts(&mut parts, &state).await.map_err(IntoResponse::into_response)?;
     let bytes = axum::body::to_bytes(body, state.config.body_limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge.into_response())?;
@@ -183,7 +187,9 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
     if let Some(IdempotencyKey(k)) = key {
         let hash = key::fingerprint(&parts.method, &path_and_query, json.as_ref(), if_match.as_deref());
         let expires = timestamp_after(state.config.idempotency_retention());
-        let claim = store::claim(&mut tx, user.id, k, &hash, &started_at, &expires).await.map_err(|e| busy_or(e).into_response())?;
+        let claim = store::claim(&mut tx, user.id, k, &hash, &started_at, &expires)
+            .await
+            .map_err(|e| busy_or(e).into_response())?;
         match claim {
             Claim::Claimed => {}
             Claim::Replay(stored) => return Ok(stored.replay()),
@@ -261,4 +267,3 @@ pub async fn reaper(db: Db, every: Duration) {
         }
     }
 }
-

@@ -31,9 +31,7 @@ impl StoredResponse {
     pub fn from_parts(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> StoredResponse {
         let kept: serde_json::Map<String, serde_json::Value> = REPLAYED_HEADERS
             .iter()
-            .filter_map(|name| {
-                headers.get(*name).and_then(|v| v.to_str().ok()).map(|v| ((*name).to_owned(), v.into()))
-            })
+            .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()).map(|v| ((*name).to_owned(), v.into())))
             .collect();
         StoredResponse {
             status: status.as_u16(),
@@ -136,14 +134,16 @@ pub async fn complete(
     key: Uuid,
     response: &StoredResponse,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE idempotency_keys SET status = $1, headers = $2, body = $3 WHERE user_id = $4 AND idem_key = $5")
-        .bind(response.status as i64)
-        .bind(&response.headers)
-        .bind(&response.body)
-        .bind(user.to_string())
-        .bind(key.to_string())
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE idempotency_keys SET status = $1, headers = $2, body = $3 WHERE user_id = $4 AND idem_key = $5",
+    )
+    .bind(response.status as i64)
+    .bind(&response.headers)
+    .bind(&response.body)
+    .bind(user.to_string())
+    .bind(key.to_string())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

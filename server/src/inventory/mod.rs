@@ -1,8 +1,17 @@
 //! Stock: changed only by deltas (a sale's −2, a purchase's +12), computed here, so changes made
 //! offline on different phones commute.
 
-use app::{limits, model::{InventoryMovement, Page}};
-use axum::{extract::State, http::StatusCode, response::{IntoResponse, Response}, routing::get, Json, Router};
+use app::{
+    limits,
+    model::{InventoryMovement, Page},
+};
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{any::AnyRow, AnyConnection, Row};
@@ -11,7 +20,11 @@ use uuid::Uuid;
 use crate::{
     auth::CurrentUser,
     db::now,
-    http::{error::{ApiError, FieldErrors}, extract::{ApiJson, ApiQuery}, AppState},
+    http::{
+        error::{ApiError, FieldErrors},
+        extract::{ApiJson, ApiQuery},
+        AppState,
+    },
     idempotency::{by_id, WriteTx},
     period::PeriodParams,
 };
@@ -124,7 +137,8 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let body: NewMovement = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let body: NewMovement =
+        serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     if !matches!(body.reason.as_str(), "purchase" | "adjustment" | "waste" | "return") {
         errors.insert("reason", "must be purchase, adjustment, waste or return".into());
     }
@@ -141,7 +155,8 @@ pub async fn create(
     if let by_id::Existing::SameRequest = by_id::check(&mut conn, "inventory_movements", body.id, &hash).await? {
         return Ok(by_id::replayed(load(&mut conn, body.id).await?));
     }
-    apply_stock(&mut conn, body.product_id, body.delta, state.config.allow_negative_stock, "product_id", "delta").await?;
+    apply_stock(&mut conn, body.product_id, body.delta, state.config.allow_negative_stock, "product_id", "delta")
+        .await?;
     sqlx::query(
         "INSERT INTO inventory_movements (id, product_id, delta, reason, note, created_by, created_at, request_hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -162,7 +177,11 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/api/inventory-movements", tag = "inventory", params(("from" = Option<String>, Query, description = "first day, YYYY-MM-DD"), ("to" = Option<String>, Query, description = "last day, YYYY-MM-DD"), ("limit" = Option<String>, Query, description = "page size, at most 200"), ("offset" = Option<String>, Query, description = "rows to skip")),
     responses((status = 200, body = app::model::Page<InventoryMovement>), (status = 422, body = app::model::ErrorEnvelope)))]
-pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<InventoryMovement>>, ApiError> {
+pub async fn list(
+    _: CurrentUser,
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<PeriodParams>,
+) -> Result<Json<Page<InventoryMovement>>, ApiError> {
     let p = params.parse()?;
     Ok(Json(p.page(&state.db.pool(), ("inventory_movements", COLUMNS, "created_at"), p.timestamps(), from_row).await?))
 }

@@ -65,7 +65,9 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("mostrador");
         let requests = Family::<Labels, Counter>::default();
-        let latency = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let latency = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         let replays = Counter::default();
         let push_ops = Family::<Labels, Counter>::default();
         let backup_age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
@@ -77,15 +79,35 @@ impl Default for Metrics {
         let failovers = Counter::default();
         let failbacks = Counter::default();
         registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "Time to the response head, by method and route", latency.clone());
-        registry.register("idempotent_replays", "Writes answered with a stored response (Idempotent-Replayed)", replays.clone());
-        registry.register("push_operations", "Operations received through /api/sync/push, by status class", push_ops.clone());
-        registry.register("backup_newest_age_seconds", "Age of the newest local backup (-1 when there is none)", backup_age.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to the response head, by method and route",
+            latency.clone(),
+        );
+        registry.register(
+            "idempotent_replays",
+            "Writes answered with a stored response (Idempotent-Replayed)",
+            replays.clone(),
+        );
+        registry.register(
+            "push_operations",
+            "Operations received through /api/sync/push, by status class",
+            push_ops.clone(),
+        );
+        registry.register(
+            "backup_newest_age_seconds",
+            "Age of the newest local backup (-1 when there is none)",
+            backup_age.clone(),
+        );
         registry.register("backups", "Backups kept in the local backup directory", backup_count.clone());
         registry.register("database_active", "1 for the database in use (primary or mirror)", database.clone());
         registry.register("node_role", "1 for this node's role", role.clone());
         registry.register("emergency_mode", "1 when this standby takes writes in emergency mode", emergency.clone());
-        registry.register("login_limiter_keys", "Client addresses and usernames the login limiter remembers", login_limiter_keys.clone());
+        registry.register(
+            "login_limiter_keys",
+            "Client addresses and usernames the login limiter remembers",
+            login_limiter_keys.clone(),
+        );
         registry.register("database_failovers", "Failovers to the mirror database", failovers.clone());
         registry.register("database_failbacks", "Failbacks to the primary database", failbacks.clone());
         Metrics {
@@ -144,7 +166,11 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         .get_or_create(&vec![("method".into(), method.clone()), ("route".into(), route.clone())])
         .observe(started.elapsed().as_secs_f64());
     m.requests
-        .get_or_create(&vec![("method".into(), method), ("route".into(), route), ("status".into(), response.status().as_u16().to_string())])
+        .get_or_create(&vec![
+            ("method".into(), method),
+            ("route".into(), route),
+            ("status".into(), response.status().as_u16().to_string()),
+        ])
         .inc();
     if response.headers().contains_key("idempotent-replayed") {
         m.replays.inc();

@@ -104,7 +104,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
     if watching() {
         return Router::new().route(
             "/sw.js",
-            get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], DEV_WORKER) }),
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
+                    DEV_WORKER,
+                )
+            }),
         );
     }
     let routes = leptos_axum::generate_route_list(app::App);
@@ -387,11 +392,8 @@ fn site_files(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
                 continue;
             }
             let relative = path.strip_prefix(root).expect("under the root");
-            let url = relative
-                .components()
-                .map(|c| c.as_os_str().to_str().unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join("/");
+            let url =
+                relative.components().map(|c| c.as_os_str().to_str().unwrap_or_default()).collect::<Vec<_>>().join("/");
             if !url.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b)) {
                 tracing::warn!(file = %path.display(), "site file name needs escaping: not precached");
                 continue;
@@ -405,11 +407,10 @@ fn site_files(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
 
 async fn manifest(root: PathBuf) -> Response {
     match tokio::fs::read(root.join("manifest.webmanifest")).await {
-        Ok(bytes) => (
-            [(header::CONTENT_TYPE, "application/manifest+json"), (header::CACHE_CONTROL, "no-cache")],
-            bytes,
-        )
-            .into_response(),
+        Ok(bytes) => {
+            ([(header::CONTENT_TYPE, "application/manifest+json"), (header::CACHE_CONTROL, "no-cache")], bytes)
+                .into_response()
+        }
         Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
 }

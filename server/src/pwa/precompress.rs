@@ -87,7 +87,11 @@ fn make_one(original: &Path, copy: &Path, suffix: &str) -> std::io::Result<()> {
     let bytes = std::fs::read(original)?;
     let compressed = compress(&bytes, suffix)?;
     // Written aside and renamed: a reader sees the whole copy or none.
-    let tmp = copy.with_file_name(format!(".{}.{}.tmp", copy.file_name().and_then(|n| n.to_str()).unwrap_or("copy"), std::process::id()));
+    let tmp = copy.with_file_name(format!(
+        ".{}.{}.tmp",
+        copy.file_name().and_then(|n| n.to_str()).unwrap_or("copy"),
+        std::process::id()
+    ));
     std::fs::write(&tmp, compressed)?;
     if modified(original) != before {
         // The build changed under us: the next start makes it from the new file.
@@ -141,7 +145,11 @@ pub fn start(root: &Path, watching: bool) {
     tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
         make(&pending);
-        tracing::debug!(files = pending.len(), elapsed_ms = started.elapsed().as_millis() as u64, "static files precompressed");
+        tracing::debug!(
+            files = pending.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "static files precompressed"
+        );
     });
 }
 

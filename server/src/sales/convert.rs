@@ -1,6 +1,6 @@
 //! `POST /api/quotes/{id}/convert`: a quote becomes a sale (its lines, its customer), once.
 
-use app::model::{Quote, Payment};
+use app::model::{Payment, Quote};
 use axum::{
     extract::{Path, State},
     http::StatusCode,
@@ -38,7 +38,8 @@ pub async fn convert(
     Path(id): Path<Uuid>,
     ApiJson(raw): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
-    let body: ConvertRequest = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let body: ConvertRequest =
+        serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     crate::permissions::require(&user, crate::permissions::Action::Sell)?;
     let mut conn = tx.lock().await;
     let quote = match catalog::get_one::<Quote>(&mut conn, id).await? {
@@ -69,7 +70,9 @@ pub async fn convert(
         payments: body.payments,
     };
     validate(&sale)?;
-    let recorded = record(&mut conn, Some(&tx), &user.username, &sale, &by_id::body_hash(&raw), state.config.allow_negative_stock).await?;
+    let recorded =
+        record(&mut conn, Some(&tx), &user.username, &sale, &by_id::body_hash(&raw), state.config.allow_negative_stock)
+            .await?;
     let updated = sqlx::query(
         "UPDATE quotes SET status = 'converted', sale_id = $1, version = version + 1, updated_at = $2 \
          WHERE id = $3 AND status = 'open'",

@@ -134,18 +134,27 @@ pub(crate) fn validate_json(raw: &Value) -> Result<(), ApiError> {
     let lines = items("lines");
     if lines.is_empty() || lines.len() > limits::LINES_MAX {
         errors.insert("lines", format!("must have 1 to {} lines", limits::LINES_MAX));
-    } else if let Some(bad) = first_bad(lines, &[("quantity", limits::QUANTITY, false), ("unit_price_cents", limits::PRICE, true)]) {
+    } else if let Some(bad) =
+        first_bad(lines, &[("quantity", limits::QUANTITY, false), ("unit_price_cents", limits::PRICE, true)])
+    {
         errors.insert("lines", format!("line {bad}"));
     }
     let payments = items("payments");
     if payments.is_empty() || payments.len() > limits::PAYMENTS_MAX {
         errors.insert("payments", format!("must have 1 to {} payments", limits::PAYMENTS_MAX));
-    } else if payments.iter().any(|p| !p.get("method").and_then(Value::as_str).is_some_and(|m| PAYMENT_METHODS.contains(&m))) {
+    } else if payments
+        .iter()
+        .any(|p| !p.get("method").and_then(Value::as_str).is_some_and(|m| PAYMENT_METHODS.contains(&m)))
+    {
         errors.insert("payments", "method must be cash, card, transfer or other".into());
     } else if let Some(bad) = first_bad(payments, &[("amount_cents", limits::AMOUNT, false)]) {
         errors.insert("payments", format!("payment {bad}"));
     }
-    if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
 }
 
 /// The same checks on a sale already built (a quote's lines with the payments sent to convert it).
@@ -179,31 +188,43 @@ pub async fn record(
     // Prices: the line's own, or the product's current price.
     let mut lines = Vec::with_capacity(sale.lines.len());
     for (i, line) in sale.lines.iter().enumerate() {
-        let price: Option<i64> = sqlx::query_scalar("SELECT price_cents FROM products WHERE id = $1 AND deleted_at IS NULL")
-            .bind(line.product_id.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
+        let price: Option<i64> =
+            sqlx::query_scalar("SELECT price_cents FROM products WHERE id = $1 AND deleted_at IS NULL")
+                .bind(line.product_id.to_string())
+                .fetch_optional(&mut *conn)
+                .await?;
         let Some(price) = price else {
-            return Err(ApiError::Validation(FieldErrors::from([("lines", format!("line {}: no such product", i + 1))])));
+            return Err(ApiError::Validation(FieldErrors::from([(
+                "lines",
+                format!("line {}: no such product", i + 1),
+            )])));
         };
         let unit = line.unit_price_cents.unwrap_or(price);
         // In range: ≤ 10¹² × 10⁶, so the product cannot overflow; the sale's total is checked below.
         let total = limits::SALE_TOTAL.check(unit.saturating_mul(line.quantity)).map_err(|m| {
             ApiError::invalid("lines", format!("line {}: the line's total (unit price × quantity) {m}", i + 1))
         })?;
-        lines.push(SaleLine { product_id: line.product_id, quantity: line.quantity, unit_price_cents: unit, total_cents: total });
+        lines.push(SaleLine {
+            product_id: line.product_id,
+            quantity: line.quantity,
+            unit_price_cents: unit,
+            total_cents: total,
+        });
     }
     // Summed in i128 (500 lines of 10¹² cannot overflow it), then held to the documented range.
     let sum = |amounts: &mut dyn Iterator<Item = i64>| amounts.map(i128::from).sum::<i128>();
     let in_range = |field: &'static str, what: &str, v: i128| {
-        i64::try_from(v)
-            .ok()
-            .filter(|v| limits::SALE_TOTAL.contains(*v))
-            .ok_or_else(|| ApiError::invalid(field, format!("{what} ({v}) must be at most {} cents", limits::MONEY_MAX)))
+        i64::try_from(v).ok().filter(|v| limits::SALE_TOTAL.contains(*v)).ok_or_else(|| {
+            ApiError::invalid(field, format!("{what} ({v}) must be at most {} cents", limits::MONEY_MAX))
+        })
     };
     let total = in_range("lines", "the sale's total", sum(&mut lines.iter().map(|l| l.total_cents)))?;
     let paid = in_range("payments", "the payments' sum", sum(&mut sale.payments.iter().map(|p| p.amount_cents)))?;
-    let cash = in_range("payments", "the cash paid", sum(&mut sale.payments.iter().filter(|p| p.method == "cash").map(|p| p.amount_cents)))?;
+    let cash = in_range(
+        "payments",
+        "the cash paid",
+        sum(&mut sale.payments.iter().filter(|p| p.method == "cash").map(|p| p.amount_cents)),
+    )?;
     if paid < total {
         return Err(ApiError::Validation(FieldErrors::from([(
             "payments",
@@ -301,13 +322,18 @@ pub async fn create(
     if let by_id::Existing::SameRequest = by_id::check(&mut conn, "sales", sale.id, &hash).await? {
         return Ok(by_id::replayed(load(&mut conn, sale.id).await?.ok_or(ApiError::NotFound)?));
     }
-    let recorded = record(&mut conn, Some(&tx), &user.username, &sale, &hash, state.config.allow_negative_stock).await?;
+    let recorded =
+        record(&mut conn, Some(&tx), &user.username, &sale, &hash, state.config.allow_negative_stock).await?;
     Ok((StatusCode::CREATED, Json(recorded)).into_response())
 }
 
 #[utoipa::path(get, path = "/api/sales/{id}", tag = "sales", params(("id" = Uuid, Path)),
     responses((status = 200, body = Sale), (status = 404, body = app::model::ErrorEnvelope)))]
-pub async fn get_one(_: CurrentUser, State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Sale>, ApiError> {
+pub async fn get_one(
+    _: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Sale>, ApiError> {
     let mut conn = state.db.pool().acquire().await?;
     Ok(Json(load(&mut conn, id).await?.ok_or(ApiError::NotFound)?))
 }
@@ -315,7 +341,11 @@ pub async fn get_one(_: CurrentUser, State(state): State<AppState>, Path(id): Pa
 /// `?from=&to=` (days), newest first, with lines and payments.
 #[utoipa::path(get, path = "/api/sales", tag = "sales", params(("from" = Option<String>, Query, description = "first day, YYYY-MM-DD"), ("to" = Option<String>, Query, description = "last day, YYYY-MM-DD"), ("limit" = Option<String>, Query, description = "page size, at most 200"), ("offset" = Option<String>, Query, description = "rows to skip")),
     responses((status = 200, body = app::model::Page<Sale>), (status = 422, body = app::model::ErrorEnvelope)))]
-pub async fn list(_: CurrentUser, State(state): State<AppState>, ApiQuery(params): ApiQuery<PeriodParams>) -> Result<Json<Page<Sale>>, ApiError> {
+pub async fn list(
+    _: CurrentUser,
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<PeriodParams>,
+) -> Result<Json<Page<Sale>>, ApiError> {
     let p = params.parse()?;
     let mut conn = state.db.pool().acquire().await?;
     let ids: Vec<String> = sqlx::query_scalar(

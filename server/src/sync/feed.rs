@@ -84,24 +84,38 @@ pub async fn pull(
 ) -> Result<Json<PullResponse>, ApiError> {
     let since = match params.since.as_deref() {
         None | Some("") => 0,
-        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| ApiError::invalid("since", "is not a cursor from this server"))?,
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| ApiError::invalid("since", "is not a cursor from this server"))?,
     };
     let limit = match params.limit.as_deref() {
         None | Some("") => DEFAULT_LIMIT,
-        Some(s) => s.parse::<i64>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| ApiError::invalid("limit", format!("must be 1 to {MAX_LIMIT}")))?,
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::invalid("limit", format!("must be 1 to {MAX_LIMIT}")))?,
     };
     let mut conn = state.db.pool().acquire().await?;
     // Whole transactions only: a page ends at a sequence number, never inside one.
-    let seqs: Vec<i64> = sqlx::query_scalar(
-        "SELECT DISTINCT seq FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-    )
-    .bind(since)
-    .bind(limit + 1)
-    .fetch_all(&mut *conn)
-    .await?;
+    let seqs: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT seq FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2")
+        .bind(since)
+        .bind(limit + 1)
+        .fetch_all(&mut *conn)
+        .await?;
     let has_more = seqs.len() as i64 > limit;
     let Some(&upto) = seqs.iter().take(limit as usize).next_back() else {
-        return Ok(Json(PullResponse { cursor: since.to_string(), has_more: false, categories: vec![], products: vec![], customers: vec![], quotes: vec![], cash_sessions: vec![] }));
+        return Ok(Json(PullResponse {
+            cursor: since.to_string(),
+            has_more: false,
+            categories: vec![],
+            products: vec![],
+            customers: vec![],
+            quotes: vec![],
+            cash_sessions: vec![],
+        }));
     };
     let rows = sqlx::query("SELECT DISTINCT entity, entity_id FROM change_log WHERE seq > $1 AND seq <= $2")
         .bind(since)

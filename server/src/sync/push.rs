@@ -99,7 +99,15 @@ pub async fn push(
             unsuccessful.insert(op.idempotency_key.as_str());
         } else if let (false, Some(queued_at)) = (result.replayed, op.queued_at.as_deref()) {
             let mut conn = state.db.pool().acquire().await?;
-            crate::dashboard::late::note(&mut conn, &op.idempotency_key, &op.method, &op.path, &user.username, queued_at).await?;
+            crate::dashboard::late::note(
+                &mut conn,
+                &op.idempotency_key,
+                &op.method,
+                &op.path,
+                &user.username,
+                queued_at,
+            )
+            .await?;
         }
         results.push(result);
     }
@@ -123,7 +131,11 @@ async fn run_op(router: &axum::Router, headers: &HeaderMap, op: &PushOp) -> Resu
         && !op.path.contains("..")
         && !op.path.contains('#');
     if !key_ok || !path_ok {
-        let message = if key_ok { "path must be an API path outside /api/sync and /api/auth" } else { "idempotency_key must be a UUID" };
+        let message = if key_ok {
+            "path must be an API path outside /api/sync and /api/auth"
+        } else {
+            "idempotency_key must be a UUID"
+        };
         return Ok(refused(op, message));
     }
     let mut request = Request::builder().method(method).uri(&op.path);

@@ -14,7 +14,8 @@ use std::{
 };
 
 use instant_acme::{
-    Account, AccountCredentials, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy,
+    Account, AccountCredentials, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus,
+    RetryPolicy,
 };
 use rustls::sign::CertifiedKey;
 
@@ -84,7 +85,11 @@ impl Acme {
                 issuer.issue().await?
             }
         };
-        Ok(Acme { issuer, check: Duration::from_secs(config.acme_check_interval_secs.max(1)), store: CertStore::new(key) })
+        Ok(Acme {
+            issuer,
+            check: Duration::from_secs(config.acme_check_interval_secs.max(1)),
+            store: CertStore::new(key),
+        })
     }
 
     /// Checks every interval; renews when due; raises an alert when a renewal fails.
@@ -128,14 +133,18 @@ impl Issuer {
     }
 
     async fn issue(&self) -> Result<Arc<CertifiedKey>, String> {
-        let (chain, key) = tokio::time::timeout(ISSUE_TIMEOUT, self.order())
-            .await
-            .map_err(|_| format!("the ACME server {} took longer than {} s", self.directory, ISSUE_TIMEOUT.as_secs()))??;
+        let (chain, key) = tokio::time::timeout(ISSUE_TIMEOUT, self.order()).await.map_err(|_| {
+            format!("the ACME server {} took longer than {} s", self.directory, ISSUE_TIMEOUT.as_secs())
+        })??;
         let certified = certified_key_from_pem(chain.as_bytes(), key.as_bytes()).map_err(|e| match e {
-            PemError::Cert(w) | PemError::Key(w) | PemError::Mismatch(w) => format!("the ACME server sent an unusable certificate: {w}"),
+            PemError::Cert(w) | PemError::Key(w) | PemError::Mismatch(w) => {
+                format!("the ACME server sent an unusable certificate: {w}")
+            }
         })?;
-        write_private(&self.key_path(), key.as_bytes()).map_err(|e| format!("cannot keep the key in {}: {e}", self.dir.display()))?;
-        write_private(&self.cert_path(), chain.as_bytes()).map_err(|e| format!("cannot keep the certificate in {}: {e}", self.dir.display()))?;
+        write_private(&self.key_path(), key.as_bytes())
+            .map_err(|e| format!("cannot keep the key in {}: {e}", self.dir.display()))?;
+        write_private(&self.cert_path(), chain.as_bytes())
+            .map_err(|e| format!("cannot keep the certificate in {}: {e}", self.dir.display()))?;
         Ok(certified)
     }
 
@@ -144,7 +153,8 @@ impl Issuer {
         let directory = &self.directory;
         let account = self.account().await.map_err(|e| format!("ACME server {directory}: {e}"))?;
         let ids: Vec<Identifier> = self.domains.iter().map(|d| Identifier::Dns(d.clone())).collect();
-        let mut order = account.new_order(&NewOrder::new(&ids)).await.map_err(|e| format!("ACME order refused: {e}"))?;
+        let mut order =
+            account.new_order(&NewOrder::new(&ids)).await.map_err(|e| format!("ACME order refused: {e}"))?;
         let mut tokens = Vec::new();
         let result = async {
             let mut authorizations = order.authorizations();
@@ -155,8 +165,9 @@ impl Issuer {
                     AuthorizationStatus::Pending => {}
                     other => return Err(format!("authorization is {other:?}")),
                 }
-                let mut challenge =
-                    authorization.challenge(ChallengeType::Http01).ok_or("the ACME server offers no HTTP-01 challenge")?;
+                let mut challenge = authorization
+                    .challenge(ChallengeType::Http01)
+                    .ok_or("the ACME server offers no HTTP-01 challenge")?;
                 self.challenges.set(challenge.token.clone(), challenge.key_authorization().as_str().to_owned());
                 tokens.push(challenge.token.clone());
                 challenge.set_ready().await.map_err(|e| e.to_string())?;
@@ -164,7 +175,12 @@ impl Issuer {
             let retries = RetryPolicy::new().timeout(Duration::from_secs(90));
             match order.poll_ready(&retries).await.map_err(|e| e.to_string())? {
                 OrderStatus::Ready => {}
-                other => return Err(format!("the names were not validated (order {other:?}); is port 80 of {} reachable?", self.domains.join(", "))),
+                other => {
+                    return Err(format!(
+                        "the names were not validated (order {other:?}); is port 80 of {} reachable?",
+                        self.domains.join(", ")
+                    ))
+                }
             }
             let key = order.finalize().await.map_err(|e| e.to_string())?;
             let chain = order.poll_certificate(&retries).await.map_err(|e| e.to_string())?;

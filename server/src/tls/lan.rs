@@ -119,11 +119,8 @@ impl Lan {
 impl LanCa {
     /// The names the server certificate must carry today: LAN addresses first, then host names.
     pub fn names(&self) -> Vec<String> {
-        let mut ips: Vec<IpAddr> = if self.addr.ip().is_unspecified() {
-            interface_addresses()
-        } else {
-            vec![self.addr.ip()]
-        };
+        let mut ips: Vec<IpAddr> =
+            if self.addr.ip().is_unspecified() { interface_addresses() } else { vec![self.addr.ip()] };
         ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
         ips.sort_by_key(|ip| (ip.is_loopback(), ip.is_ipv6(), *ip));
         ips.dedup();
@@ -161,7 +158,8 @@ impl LanCa {
         let key_pem = key.serialize_pem();
         write_private(&self.dir.join("server-key.pem"), key_pem.as_bytes()).map_err(|e| e.to_string())?;
         write_private(&self.dir.join("server.pem"), chain.as_bytes()).map_err(|e| e.to_string())?;
-        certified_key_from_pem(chain.as_bytes(), key_pem.as_bytes()).map_err(|_| "the LAN certificate does not load".to_owned())
+        certified_key_from_pem(chain.as_bytes(), key_pem.as_bytes())
+            .map_err(|_| "the LAN certificate does not load".to_owned())
     }
 }
 
@@ -190,8 +188,13 @@ fn extra_names(given: &[String]) -> Result<Vec<String>, String> {
         .map(|n| n.trim().trim_end_matches('.').to_ascii_lowercase())
         .filter(|n| !n.is_empty())
         .map(|n| {
-            let label_ok = |l: &str| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            };
             if n.parse::<IpAddr>().is_ok() || (n.len() <= 253 && n.split('.').all(label_ok)) {
                 Ok(n)
             } else {
@@ -221,7 +224,8 @@ fn load_or_make_ca(dir: &Path, host: &str) -> Result<(String, KeyPair), String> 
     let key = KeyPair::generate().map_err(|e| e.to_string())?;
     let cert = params.self_signed(&key).map_err(|e| format!("LAN CA: {e}"))?;
     // The key first: a CA certificate without its key would be useless.
-    write_private(&key_path, key.serialize_pem().as_bytes()).map_err(|e| format!("LAN CA key {}: {e}", key_path.display()))?;
+    write_private(&key_path, key.serialize_pem().as_bytes())
+        .map_err(|e| format!("LAN CA key {}: {e}", key_path.display()))?;
     write_private(&cert_path, cert.pem().as_bytes()).map_err(|e| format!("LAN CA {}: {e}", cert_path.display()))?;
     tracing::info!(ca = %cert_path.display(), "made the shop's own certificate authority (LAN mode)");
     Ok((cert.pem(), key))
@@ -259,11 +263,7 @@ pub fn fingerprint(der: &[u8]) -> String {
 /// A QR code as an SVG image, made here (no outside service).
 pub fn qr_svg(text: &str) -> String {
     match qrcode::QrCode::new(text.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::svg::Color>()
-            .min_dimensions(200, 200)
-            .quiet_zone(true)
-            .build(),
+        Ok(code) => code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).quiet_zone(true).build(),
         Err(_) => String::new(),
     }
 }

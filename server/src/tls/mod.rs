@@ -143,7 +143,8 @@ impl WatchedFiles {
     }
 
     pub async fn watch(self, interval: Duration) {
-        let stamp = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()));
+        let stamp =
+            |p: &Path| std::fs::metadata(p).ok().map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()));
         let mut seen = (stamp(&self.cert), stamp(&self.key));
         let mut tick = tokio::time::interval(interval.max(Duration::from_millis(100)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -160,7 +161,9 @@ impl WatchedFiles {
                     tracing::info!(cert = %self.cert.display(), "TLS certificate reloaded: new connections get it");
                 }
                 // Not marked seen: tried again at the next tick, and again after the next change.
-                Err(e) => tracing::warn!(error = %e, "TLS certificate files changed but do not load: still serving the previous ones"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "TLS certificate files changed but do not load: still serving the previous ones")
+                }
             }
         }
     }
@@ -274,12 +277,18 @@ pub struct RedirectServer {
 
 impl RedirectServer {
     /// `ca`: LAN mode's CA certificate (DER), served at its download path over plain HTTP too.
-    pub fn start(listener: TcpListener, https_port: u16, challenges: acme::Challenges, ca: Option<Vec<u8>>) -> RedirectServer {
+    pub fn start(
+        listener: TcpListener,
+        https_port: u16,
+        challenges: acme::Challenges,
+        ca: Option<Vec<u8>>,
+    ) -> RedirectServer {
         let addr = listener.local_addr().expect("bound listener has an address");
         let stop = tokio_util::sync::CancellationToken::new();
         let mut router = redirect_router(https_port, challenges);
         if let Some(der) = ca {
-            router = router.route(lan::CA_DOWNLOAD, axum::routing::get(move || async move { routes::ca_response(der) }));
+            router =
+                router.route(lan::CA_DOWNLOAD, axum::routing::get(move || async move { routes::ca_response(der) }));
         }
         let serve = axum::serve(listener, router).with_graceful_shutdown(stop.clone().cancelled_owned());
         let task = tokio::spawn(async move {
@@ -311,7 +320,9 @@ pub fn redirect_router(https_port: u16, challenges: acme::Challenges) -> Router 
             "/.well-known/acme-challenge/{token}",
             axum::routing::get(move |axum::extract::Path(token): axum::extract::Path<String>| async move {
                 match challenges.answer(&token) {
-                    Some(key_authorization) => ([(header::CONTENT_TYPE, "application/octet-stream")], key_authorization).into_response(),
+                    Some(key_authorization) => {
+                        ([(header::CONTENT_TYPE, "application/octet-stream")], key_authorization).into_response()
+                    }
                     None => StatusCode::NOT_FOUND.into_response(),
                 }
             }),

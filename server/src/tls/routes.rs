@@ -39,7 +39,12 @@ pub async fn phone(_: AdminUser, State(state): State<AppState>, headers: HeaderM
 #[utoipa::path(get, path = "/api/tls/address", tag = "operations", responses((status = 200, body = SecureAddress)))]
 pub async fn address(State(state): State<AppState>, headers: HeaderMap) -> Json<SecureAddress> {
     let url = match state.lan.get() {
-        Some(lan) => state.config.public_url.clone().filter(|u| u.starts_with("https://")).or_else(|| lan.phone_urls().into_iter().next()),
+        Some(lan) => state
+            .config
+            .public_url
+            .clone()
+            .filter(|u| u.starts_with("https://"))
+            .or_else(|| lan.phone_urls().into_iter().next()),
         None => https_urls(&state, &headers).1.into_iter().next(),
     };
     Json(SecureAddress { url })

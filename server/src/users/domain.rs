@@ -71,7 +71,11 @@ pub fn hashing_slots() -> &'static tokio::sync::Semaphore {
 pub struct HashingBusy;
 
 /// `verify_password` if a hashing slot frees up within `wait`.
-pub async fn verify_password_within(password: String, hash: String, wait: std::time::Duration) -> Result<bool, HashingBusy> {
+pub async fn verify_password_within(
+    password: String,
+    hash: String,
+    wait: std::time::Duration,
+) -> Result<bool, HashingBusy> {
     let _slot = tokio::time::timeout(wait, hashing_slots().acquire())
         .await
         .map_err(|_| HashingBusy)?

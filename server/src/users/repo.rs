@@ -66,9 +66,7 @@ pub async fn other_active_admins(conn: &mut AnyConnection, id: Uuid) -> Result<i
 }
 
 pub async fn list(db: &Db) -> Result<Vec<User>, sqlx::Error> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))
-        .fetch_all(&db.pool())
-        .await?;
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users ORDER BY username")).fetch_all(&db.pool()).await?;
     rows.iter().map(|r| from_row(r).map(|u| u.user)).collect()
 }
 

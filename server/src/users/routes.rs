@@ -25,9 +25,7 @@ use crate::{
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/users", get(list_users).post(create_user))
-        .route("/api/users/{id}", patch(update_user))
+    Router::new().route("/api/users", get(list_users).post(create_user)).route("/api/users/{id}", patch(update_user))
 }
 
 #[utoipa::path(get, path = "/api/users", tag = "users", responses((status = 200, body = Page<User>)))]
@@ -98,10 +96,7 @@ pub async fn update_user(
     if !active || changes.password.is_some() {
         // Deactivation and a new password end the user's other sessions.
         // Sessions store the id as JSON inside `data`; match it textually.
-        sqlx::query("DELETE FROM sessions WHERE data LIKE $1")
-            .bind(format!("%\"{id}\"%"))
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query("DELETE FROM sessions WHERE data LIKE $1").bind(format!("%\"{id}\"%")).execute(&mut *conn).await?;
     }
     tracing::info!(by = %admin.username, user = %current.username, "user updated");
     Ok(Json(User { role, active, updated_at: ts, ..current }))

@@ -50,7 +50,8 @@ async fn start_pebble(http01_port: u16) -> Pebble {
         "certificateValidityPeriod": 10 * 24 * 3600,
     }});
     std::fs::write(dir.path().join("pebble.json"), config.to_string()).unwrap();
-    let quiet = || if std::env::var_os("MOSTRADOR_TEST_SERVER_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() };
+    let quiet =
+        || if std::env::var_os("MOSTRADOR_TEST_SERVER_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() };
     let dns_server = tokio::process::Command::new("pebble-challtestsrv")
         .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", "", "-dns01", &format!("127.0.0.1:{dns}")])
         .args(["-http01", "", "-https01", "", "-tlsalpn01", "", "-management", &format!("127.0.0.1:{}", free_port())])
@@ -175,7 +176,8 @@ pub async fn certificate_is_issued_served_and_renewed() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     for _ in 0..100 {
-        let alerts: Value = admin.get(format!("https://{HOST}:{port}/api/alerts")).send().await.unwrap().json().await.unwrap();
+        let alerts: Value =
+            admin.get(format!("https://{HOST}:{port}/api/alerts")).send().await.unwrap().json().await.unwrap();
         if let Some(a) = alerts.as_array().unwrap().iter().find(|a| a["kind"] == "certificate_renewal_failed") {
             assert!(a["message"].as_str().unwrap().contains(HOST), "{a}");
             return;

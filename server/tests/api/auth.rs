@@ -101,7 +101,14 @@ pub async fn cross_site_writes_are_refused(app: TestApp) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // The app's own origin passes, and so does a client with no Origin at all.
-    let r = app.client.post(app.url("/api/products")).header(header::ORIGIN, &app.address).json(&product).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/products"))
+        .header(header::ORIGIN, &app.address)
+        .json(&product)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let (_, list) = status_json(app.get("/api/products").await).await;
     assert_eq!(list["total"], 1, "the refused requests wrote nothing");
@@ -192,7 +199,8 @@ pub async fn public_url_name_is_accepted() {
 
 /// Sends a failed login with `username` to `p`; the status.
 async fn bad_login(client: &reqwest::Client, p: &Process, username: &str, forwarded_for: Option<&str>) -> StatusCode {
-    let mut r = client.post(p.url("/api/auth/login")).json(&json!({"username": username, "password": "wrong-password"}));
+    let mut r =
+        client.post(p.url("/api/auth/login")).json(&json!({"username": username, "password": "wrong-password"}));
     if let Some(xff) = forwarded_for {
         r = r.header("x-forwarded-for", xff);
     }
@@ -304,7 +312,12 @@ pub async fn huge_usernames_leave_memory_flat() {
         let (client, url) = (client.clone(), p.url("/api/auth/login"));
         async move {
             let username = format!("{i:02}{}", "x".repeat(1_000_000));
-            let r = client.post(url).json(&json!({"username": username, "password": "wrong-password"})).send().await.unwrap();
+            let r = client
+                .post(url)
+                .json(&json!({"username": username, "password": "wrong-password"}))
+                .send()
+                .await
+                .unwrap();
             r.status()
         }
     });
@@ -313,7 +326,12 @@ pub async fn huge_usernames_leave_memory_flat() {
         assert!([StatusCode::PAYLOAD_TOO_LARGE, StatusCode::UNPROCESSABLE_ENTITY].contains(s), "{statuses:?}");
     }
     let (status, body) = status_json(
-        client.post(p.url("/api/auth/login")).json(&json!({"username": "y".repeat(100), "password": "wrong-password"})).send().await.unwrap(),
+        client
+            .post(p.url("/api/auth/login"))
+            .json(&json!({"username": "y".repeat(100), "password": "wrong-password"}))
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{body}");
@@ -331,7 +349,10 @@ pub async fn failed_login_log_line_is_escaped() {
     let dir = tempfile::tempdir().unwrap();
     let p = spawn_binary(dir.path(), &[("MOSTRADOR_NO_LOG_FILE", "false".into())]).await;
     let client = new_client();
-    assert_eq!(bad_login(&client, &p, "eve\nFORGED login ok username=admin\u{1b}[2J", None).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        bad_login(&client, &p, "eve\nFORGED login ok username=admin\u{1b}[2J", None).await,
+        StatusCode::UNAUTHORIZED
+    );
     let logs = dir.path().join("logs");
     let mut text = String::new();
     for _ in 0..50 {

@@ -4,10 +4,10 @@
 
 use std::{collections::BTreeMap, path::PathBuf, process::Stdio, time::Duration};
 
+use object_store::ObjectStore;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use object_store::ObjectStore;
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -27,7 +27,10 @@ pub async fn shop(app: &TestApp) -> (String, String) {
     let p = app.create_product(&format!("P-{}", &Uuid::new_v4().simple().to_string()[..8]), 250).await;
     let product = p["id"].as_str().unwrap().to_owned();
     let r = app
-        .post("/api/inventory-movements", &json!({"id": Uuid::new_v4(), "product_id": product, "delta": 1000, "reason": "purchase"}))
+        .post(
+            "/api/inventory-movements",
+            &json!({"id": Uuid::new_v4(), "product_id": product, "delta": 1000, "reason": "purchase"}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     (session, product)
@@ -62,8 +65,12 @@ fn data_file(dir: &std::path::Path, backup: &Value) -> PathBuf {
 
 async fn tables(db: &mostrador::db::Db) -> Vec<String> {
     let sql = match db.engine {
-        mostrador::db::Engine::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-        mostrador::db::Engine::Postgres => "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename",
+        mostrador::db::Engine::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        }
+        mostrador::db::Engine::Postgres => {
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
+        }
     };
     sqlx::query_scalar(sql).fetch_all(&db.pool()).await.unwrap()
 }
@@ -101,7 +108,8 @@ pub async fn digest(db: &mostrador::db::Db, skip: &[&str]) -> BTreeMap<String, V
 /// What a restore compares: everything but sign-ins, the audit log (which gains the restore), the
 /// change feed (which moves past every device's cursor) and the node-local tables (node_state,
 /// alerts), which a restore leaves as they are.
-const NOT_COMPARED: &[&str] = &["sessions", "audit_log", "_sqlx_migrations", "change_log", "sync_state", "node_state", "alerts"];
+const NOT_COMPARED: &[&str] =
+    &["sessions", "audit_log", "_sqlx_migrations", "change_log", "sync_state", "node_state", "alerts"];
 
 // ------------------------------------------------------------------------------------------------
 // Engine tests (SQLite and PostgreSQL)
@@ -163,7 +171,10 @@ pub async fn create_list_get_and_download_match_the_checksum(app: TestApp) {
     let header = r.headers()["x-backup-sha256"].to_str().unwrap().to_owned();
     let disposition = r.headers()["content-disposition"].to_str().unwrap().to_owned();
     assert!(disposition.starts_with("attachment; filename=\"mostrador-"), "{disposition}");
-    assert!(disposition.ends_with(if app.engine == Engine::Sqlite { ".db.zst\"" } else { ".pgdump.zst\"" }), "{disposition}");
+    assert!(
+        disposition.ends_with(if app.engine == Engine::Sqlite { ".db.zst\"" } else { ".pgdump.zst\"" }),
+        "{disposition}"
+    );
     let bytes = r.bytes().await.unwrap();
     assert_eq!(bytes.len() as u64, backup["size_bytes"].as_u64().unwrap());
     assert_eq!(hex::encode(Sha256::digest(&bytes)), header);
@@ -277,12 +288,16 @@ pub async fn devices_pull_the_restored_rows_and_later_changes(app: TestApp) {
     for i in 0..5 {
         app.create_product(&format!("MORE-{i}"), 100).await;
     }
-    let renamed = app.patch(&format!("/api/products/{}", kept["id"].as_str().unwrap()), &json!({"version": 1, "name": "renamed"})).await;
+    let renamed = app
+        .patch(&format!("/api/products/{}", kept["id"].as_str().unwrap()), &json!({"version": 1, "name": "renamed"}))
+        .await;
     assert_eq!(renamed.status(), StatusCode::OK);
     let (_, pulled) = status_json(app.get("/api/sync/pull").await).await;
     let cursor = pulled["cursor"].as_str().unwrap().to_owned();
 
-    let (status, body) = status_json(app.post(&format!("/api/backups/{}/restore", backup["id"].as_str().unwrap()), &json!({})).await).await;
+    let (status, body) =
+        status_json(app.post(&format!("/api/backups/{}/restore", backup["id"].as_str().unwrap()), &json!({})).await)
+            .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let after = app.create_product("AFTER", 100).await;
 
@@ -408,7 +423,8 @@ pub async fn retention_never_prunes_the_newest_verified_backup(app: TestApp) {
     let (status, body) = status_json(app.post("/api/backups/prune", &json!({})).await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["removed"], json!([newer[0]]));
-    let ids: Vec<String> = list(&app).await["backups"].as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap().to_owned()).collect();
+    let ids: Vec<String> =
+        list(&app).await["backups"].as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids, [newer[2].clone(), newer[1].clone(), vid.to_owned()]);
     // Pruning again removes nothing.
     let (_, body) = status_json(app.post("/api/backups/prune", &json!({})).await).await;
@@ -420,7 +436,8 @@ pub async fn upload_checks_the_file_and_restores_elsewhere(app: TestApp) {
     let (session, product) = shop(&app).await;
     assert_eq!(app.post("/api/sales", &sale(&session, &product, 4)).await.status(), StatusCode::CREATED);
     let backup = create_backup(&app).await;
-    let bytes = app.get(&format!("/api/backups/{}/download", backup["id"].as_str().unwrap())).await.bytes().await.unwrap();
+    let bytes =
+        app.get(&format!("/api/backups/{}/download", backup["id"].as_str().unwrap())).await.bytes().await.unwrap();
     let expected = digest(&app.db, NOT_COMPARED).await;
 
     // Another shop's server (fresh database, same engine) takes the file.
@@ -433,7 +450,11 @@ pub async fn upload_checks_the_file_and_restores_elsewhere(app: TestApp) {
         assert_eq!(code(&body), "invalid_backup");
     }
     assert_eq!(list(&other).await["totals"]["count"], 0, "refused uploads leave nothing");
-    assert!(std::fs::read_dir(backup_dir(&list(&other).await)).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with(".tmp-")));
+    assert!(std::fs::read_dir(backup_dir(&list(&other).await)).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with(".tmp-")));
 
     let r = other.client.post(other.url("/api/backups/upload")).body(bytes.to_vec()).send().await.unwrap();
     let (status, uploaded) = status_json(r).await;
@@ -469,7 +490,8 @@ struct Moto {
 }
 
 fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(program)).find(|p| p.exists()))
+    std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(program)).find(|p| p.exists()))
 }
 
 impl Moto {
@@ -649,7 +671,11 @@ pub async fn offsite_key_comes_from_our_naming(app: TestApp) {
     let r = app.delete(&format!("/api/backups/{id}")).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(matches!(s3.get(&ours).await, Err(object_store::Error::NotFound { .. })), "our copy is deleted");
-    assert_eq!(&s3.get(&victim).await.unwrap().bytes().await.unwrap()[..], b"not a backup", "the other object is untouched");
+    assert_eq!(
+        &s3.get(&victim).await.unwrap().bytes().await.unwrap()[..],
+        b"not a backup",
+        "the other object is untouched"
+    );
     let _ = moto.child.start_kill();
     let _ = moto.child.wait().await;
 }
@@ -696,11 +722,21 @@ async fn bulk(server: &Server, products: usize) {
             let customers = url.replace("/api/products", "/api/customers");
             for i in 0..products / 4 {
                 let name = format!("Producto {chunk}-{i} {}", "x".repeat(150));
-                let r = client.post(&url).json(&json!({"sku": format!("B{chunk}-{i}"), "name": name, "price_cents": 100, "cost_cents": 50})).send().await.unwrap();
+                let r = client
+                    .post(&url)
+                    .json(&json!({"sku": format!("B{chunk}-{i}"), "name": name, "price_cents": 100, "cost_cents": 50}))
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.status(), StatusCode::CREATED);
                 // Notes that do not compress away, so the database has some size.
                 let notes: String = (0..1900).map(|_| char::from(b'a' + rand::random::<u8>() % 26)).collect();
-                let r = client.post(&customers).json(&json!({"name": format!("Cliente {chunk}-{i}"), "notes": notes})).send().await.unwrap();
+                let r = client
+                    .post(&customers)
+                    .json(&json!({"name": format!("Cliente {chunk}-{i}"), "notes": notes}))
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.status(), StatusCode::CREATED);
             }
         }));
@@ -723,10 +759,16 @@ fn check_listed(dir: &std::path::Path, listed: &Value) {
     for b in listed["backups"].as_array().unwrap() {
         let file = data_file(dir, b);
         let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("listed backup {} has no file: {e}", b["id"]));
-        assert_eq!(hex::encode(Sha256::digest(&bytes)), b["sha256"].as_str().unwrap(), "listed backup {} is whole", b["id"]);
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            b["sha256"].as_str().unwrap(),
+            "listed backup {} is whole",
+            b["id"]
+        );
     }
     // And nothing unlisted lies around.
-    let listed_ids: Vec<&str> = listed["backups"].as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect();
+    let listed_ids: Vec<&str> =
+        listed["backups"].as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect();
     for e in std::fs::read_dir(dir).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         if name == ".lock" {
@@ -818,7 +860,8 @@ async fn sigkill_during_restore(database_url: Option<String>, rounds: usize) {
     // the kills then land at random moments across it. (Used only to aim; nothing asserts on time.)
     let copy_ms = {
         let restore = tokio::spawn({
-            let (client, base, id) = (server.client.clone(), server.base.clone(), old_backup["id"].as_str().unwrap().to_owned());
+            let (client, base, id) =
+                (server.client.clone(), server.base.clone(), old_backup["id"].as_str().unwrap().to_owned());
             async move { client.post(format!("{base}/api/backups/{id}/restore")).send().await.map(|r| r.status()) }
         });
         wait_for_gate(&server, &restore).await;
@@ -837,7 +880,8 @@ async fn sigkill_during_restore(database_url: Option<String>, rounds: usize) {
     while round < rounds || !(saw_old && saw_new) {
         assert!(round < rounds * 4, "after {round} rounds: old seen {saw_old}, new seen {saw_new}");
         let restore = tokio::spawn({
-            let (client, base, id) = (server.client.clone(), server.base.clone(), old_backup["id"].as_str().unwrap().to_owned());
+            let (client, base, id) =
+                (server.client.clone(), server.base.clone(), old_backup["id"].as_str().unwrap().to_owned());
             async move { client.post(format!("{base}/api/backups/{id}/restore")).send().await.map(|r| r.status()) }
         });
         // The rows are replaced while the gate holds requests back (503 `restoring`): wait for that
@@ -848,7 +892,11 @@ async fn sigkill_during_restore(database_url: Option<String>, rounds: usize) {
         let _ = restore.await;
         server = start(data.path(), database_url.as_deref()).await;
         let now = product_names(&server).await;
-        assert!(now == old || now == new, "round {round}: after SIGKILL during a restore the data is neither the old nor the new ({} products)", now.len());
+        assert!(
+            now == old || now == new,
+            "round {round}: after SIGKILL during a restore the data is neither the old nor the new ({} products)",
+            now.len()
+        );
         round += 1;
         saw_new |= now == new;
         if now == old {
@@ -917,8 +965,12 @@ pub async fn cli_creates_lists_verifies_restores_and_prunes() {
     assert!(mostrador::backup::BackupId::parse(&id).is_some(), "{out}");
 
     // A row written after the backup (as the running server would).
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", data.path().join("mostrador.db").display())).await.unwrap();
-    sqlx::query("INSERT INTO categories (id, name, created_at, updated_at) VALUES ('c1', 'después', 'x', 'x')").execute(&db).await.unwrap();
+    let db =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", data.path().join("mostrador.db").display())).await.unwrap();
+    sqlx::query("INSERT INTO categories (id, name, created_at, updated_at) VALUES ('c1', 'después', 'x', 'x')")
+        .execute(&db)
+        .await
+        .unwrap();
 
     let (ok, out) = cli(data.path(), &["list"]);
     assert!(ok && out.contains(&id) && out.contains("1 backup(s)"), "{out}");
@@ -968,7 +1020,14 @@ pub async fn schedule_takes_verifies_and_prunes(app: TestApp) {
         if seen.len() >= 5 && verified {
             assert!(listed["totals"]["next_scheduled_at"].is_string());
             let (_, audit) = status_json(app.get("/api/audit?entity=backups").await).await;
-            assert!(audit["items"].as_array().unwrap().iter().any(|e| e["username"] == "(scheduler)" && e["action"] == "prune"), "{audit}");
+            assert!(
+                audit["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e["username"] == "(scheduler)" && e["action"] == "prune"),
+                "{audit}"
+            );
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -1076,7 +1135,10 @@ pub async fn requests_during_a_restore_succeed_or_get_503_restoring(app: TestApp
         }));
     }
     for _ in 0..3 {
-        let (status, body) = status_json(app.post(&format!("/api/backups/{}/restore", backup["id"].as_str().unwrap()), &json!({})).await).await;
+        let (status, body) = status_json(
+            app.post(&format!("/api/backups/{}/restore", backup["id"].as_str().unwrap()), &json!({})).await,
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -1109,7 +1171,8 @@ pub fn zstd_bomb(engine: Engine, gib: u64) -> Vec<u8> {
 
 /// A downloaded backup, decompressed into `dir` (SQLite: a database file; PostgreSQL: an archive).
 async fn unpacked(app: &TestApp, backup: &Value, dir: &std::path::Path) -> PathBuf {
-    let bytes = app.get(&format!("/api/backups/{}/download", backup["id"].as_str().unwrap())).await.bytes().await.unwrap();
+    let bytes =
+        app.get(&format!("/api/backups/{}/download", backup["id"].as_str().unwrap())).await.bytes().await.unwrap();
     let path = dir.join(format!("legit-{}", Uuid::new_v4().simple()));
     std::fs::write(&path, zstd::decode_all(&bytes[..]).unwrap()).unwrap();
     path
@@ -1140,13 +1203,21 @@ async fn doctored_pg(legit: &std::path::Path, ddl: &str) -> Vec<u8> {
         use sqlx::Connection;
         let url = CLUSTER.get().unwrap().create_database().await;
         let bin = crate::postgres::bin_dir();
-        let out = std::process::Command::new(bin.join("pg_restore")).args(["--no-owner", "--no-acl", "-d", &url]).arg(&legit).output().unwrap();
+        let out = std::process::Command::new(bin.join("pg_restore"))
+            .args(["--no-owner", "--no-acl", "-d", &url])
+            .arg(&legit)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
         sqlx::Executor::execute(&mut conn, ddl.as_str()).await.unwrap();
         conn.close().await.unwrap();
         let file = legit.with_extension(format!("doctored-{}", Uuid::new_v4().simple()));
-        let out = std::process::Command::new(bin.join("pg_dump")).args(["-Fc", "--no-owner", "--no-acl", "-d", &url, "-f"]).arg(&file).output().unwrap();
+        let out = std::process::Command::new(bin.join("pg_dump"))
+            .args(["-Fc", "--no-owner", "--no-acl", "-d", &url, "-f"])
+            .arg(&file)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         zstd::encode_all(&std::fs::read(&file).unwrap()[..], 3).unwrap()
     })
@@ -1159,7 +1230,8 @@ async fn scalar(db: &mostrador::db::Db, sql: String, bind: String) -> String {
     let pool = db.pool();
     tokio::spawn(async move {
         let row = sqlx::Executor::fetch_optional(&pool, sqlx::query(&sql).bind(bind)).await.unwrap();
-        row.map(|r| r.try_get::<String, _>(0).or_else(|_| r.try_get::<i64, _>(0).map(|n| n.to_string())).unwrap()).unwrap_or_default()
+        row.map(|r| r.try_get::<String, _>(0).or_else(|_| r.try_get::<i64, _>(0).map(|n| n.to_string())).unwrap())
+            .unwrap_or_default()
     })
     .await
     .unwrap()
@@ -1196,7 +1268,8 @@ async fn nothing_changed(app: &TestApp, before: &BTreeMap<String, Vec<String>>, 
     assert!(leftovers(&backup_dir(&listed)).is_empty(), "{:?}", leftovers(&backup_dir(&listed)));
     assert_eq!(&digest(&app.db, NOT_COMPARED).await, before, "a refused file changes no row");
     let next = create_backup(app).await;
-    let (status, report) = status_json(app.post(&format!("/api/backups/{}/verify", next["id"].as_str().unwrap()), &json!({})).await).await;
+    let (status, report) =
+        status_json(app.post(&format!("/api/backups/{}/verify", next["id"].as_str().unwrap()), &json!({})).await).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["ok"], true, "the next backup still runs and verifies: {report}");
 }
@@ -1219,7 +1292,11 @@ pub async fn zstd_bomb_upload_is_refused(app: TestApp) {
     assert!(bomb.len() < 200 * 1024);
     let started = std::time::Instant::now();
     let (status, body) = upload_bytes(&app, bomb).await;
-    println!("zstd bomb ({} engine): refused in {} ms", if app.engine == Engine::Sqlite { "sqlite" } else { "postgres" }, started.elapsed().as_millis());
+    println!(
+        "zstd bomb ({} engine): refused in {} ms",
+        if app.engine == Engine::Sqlite { "sqlite" } else { "postgres" },
+        started.elapsed().as_millis()
+    );
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(code(&body), "backup_too_large");
     assert!(body["error"]["message"].as_str().unwrap().contains("MOSTRADOR_BACKUP_MAX_RESTORE_BYTES"), "{body}");
@@ -1295,7 +1372,9 @@ pub async fn hostile_backups_are_refused_and_nothing_runs(app: TestApp) {
     // The legit file itself still goes in, and restores.
     let (status, body) = upload_bytes(&app, zstd::encode_all(&std::fs::read(&legit).unwrap()[..], 3).unwrap()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = status_json(app.post(&format!("/api/backups/{}/restore", body["id"].as_str().unwrap()), &json!({})).await).await;
+    let (status, body) =
+        status_json(app.post(&format!("/api/backups/{}/restore", body["id"].as_str().unwrap()), &json!({})).await)
+            .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -1349,7 +1428,11 @@ pub async fn stalled_upload_blocks_no_backup_and_is_cut_off(app: TestApp) {
     let listed = list(&app).await;
     assert_eq!(listed["totals"]["count"], 1);
     assert!(leftovers(&backup_dir(&listed)).is_empty(), "{:?}", leftovers(&backup_dir(&listed)));
-    assert!(std::fs::read_dir(backup_dir(&listed)).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with(".incoming-")));
+    assert!(std::fs::read_dir(backup_dir(&listed)).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with(".incoming-")));
 }
 
 /// A standby takes shipments only through the same checks: a forged shipment with a bomb, or with
@@ -1379,16 +1462,18 @@ pub async fn forged_shipments_are_refused_by_the_standby(app: TestApp) {
 
     let tag = Uuid::new_v4().simple().to_string()[..8].to_owned();
     let forged = match app.engine {
-        Engine::Sqlite => doctored_sqlite(&legit, "CREATE TRIGGER wipe AFTER INSERT ON _sqlx_migrations BEGIN DELETE FROM products; END;").await,
-        Engine::Postgres => {
-            doctored_pg(
+        Engine::Sqlite => {
+            doctored_sqlite(
                 &legit,
-                &PWN_DDL.replace("{tag}", &tag),
+                "CREATE TRIGGER wipe AFTER INSERT ON _sqlx_migrations BEGIN DELETE FROM products; END;",
             )
             .await
         }
+        Engine::Postgres => doctored_pg(&legit, &PWN_DDL.replace("{tag}", &tag)).await,
     };
-    for (what, bytes, expected) in [("bomb", zstd_bomb(app.engine, 2), "backup_too_large"), ("forged schema", forged, "backup_unexpected_objects")] {
+    for (what, bytes, expected) in
+        [("bomb", zstd_bomb(app.engine, 2), "backup_too_large"), ("forged schema", forged, "backup_unexpected_objects")]
+    {
         let (status, body) = status_json(ship(bytes).await.unwrap()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {body}");
         assert_eq!(code(&body), expected, "{what}: {body}");
@@ -1399,6 +1484,8 @@ pub async fn forged_shipments_are_refused_by_the_standby(app: TestApp) {
         reset_role(&standby.db, &tag).await;
         assert_eq!(after, settings_before, "the archive's function ran on the standby");
     }
-    let listed = status_json(Client::new().get(standby.url("/api/ha/peer/valve")).bearer_auth(SECRET).send().await.unwrap()).await;
+    let listed =
+        status_json(Client::new().get(standby.url("/api/ha/peer/valve")).bearer_auth(SECRET).send().await.unwrap())
+            .await;
     assert_eq!(listed.0, StatusCode::OK);
 }

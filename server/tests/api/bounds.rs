@@ -30,7 +30,8 @@ async fn every_read_answers(app: &TestApp, session: &str) -> Vec<String> {
         "/api/expenses".to_owned(),
         "/api/inventory-movements".to_owned(),
     ];
-    for entity in ["sales", "sale_lines", "products", "customers", "expenses", "cash_movements", "inventory_movements"] {
+    for entity in ["sales", "sale_lines", "products", "customers", "expenses", "cash_movements", "inventory_movements"]
+    {
         paths.push(format!("/api/export/{entity}?format=csv"));
         paths.push(format!("/api/export/{entity}?format=xlsx"));
     }
@@ -40,7 +41,10 @@ async fn every_read_answers(app: &TestApp, session: &str) -> Vec<String> {
         // A streamed CSV that breaks mid-way has status 200 and a failed body: read it all.
         let body = r.bytes().await;
         if status != StatusCode::OK || body.is_err() {
-            failed.push(format!("{path}: {status} {:?}", body.map(|b| String::from_utf8_lossy(&b).chars().take(200).collect::<String>())));
+            failed.push(format!(
+                "{path}: {status} {:?}",
+                body.map(|b| String::from_utf8_lossy(&b).chars().take(200).collect::<String>())
+            ));
         }
     }
     let (status, backup) = status_json(app.client.post(app.url("/api/backups")).send().await.unwrap()).await;
@@ -63,7 +67,13 @@ pub async fn oversized_cash_cannot_break_any_read(app: TestApp) {
     app.login_admin().await;
     let cashier = app.client_for_new_user("cajera", "cashier").await;
     let session = Uuid::new_v4().to_string();
-    let (status, s) = post_as(&app, &cashier, "/api/cash-sessions", &json!({"id": session, "register": "caja", "opening_float_cents": 1000})).await;
+    let (status, s) = post_as(
+        &app,
+        &cashier,
+        "/api/cash-sessions",
+        &json!({"id": session, "register": "caja", "opening_float_cents": 1000}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{s}");
     let big_float = Uuid::new_v4().to_string();
     let attempts = [
@@ -86,7 +96,8 @@ pub async fn oversized_cash_cannot_break_any_read(app: TestApp) {
     assert!(attempts[3].1["error"]["details"]["fields"]["opening_float_cents"].is_string(), "{}", attempts[3].1);
     let (_, till) = status_json(app.get(&format!("/api/cash-sessions/{session}")).await).await;
     assert_eq!(till["expected_cents"], 1000, "nothing was applied");
-    let (status, closed) = post_as(&app, &cashier, &format!("/api/cash-sessions/{session}/close"), &json!({"counted_cents": 1000})).await;
+    let (status, closed) =
+        post_as(&app, &cashier, &format!("/api/cash-sessions/{session}/close"), &json!({"counted_cents": 1000})).await;
     assert_eq!(status, StatusCode::OK, "{closed}");
     assert_eq!(closed["difference_cents"], 0);
 }
@@ -121,11 +132,23 @@ const MAX: i64 = 1_000_000_000_000;
 pub async fn out_of_range_values_are_422_per_field_and_change_nothing(app: TestApp) {
     app.login_admin().await;
     let session = Uuid::new_v4().to_string();
-    let (status, _) = send(&app, "POST", "/api/cash-sessions", json!({"id": session, "register": "caja", "opening_float_cents": MAX})).await;
+    let (status, _) = send(
+        &app,
+        "POST",
+        "/api/cash-sessions",
+        json!({"id": session, "register": "caja", "opening_float_cents": MAX}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "the float's bound is accepted");
     let product = app.create_product("AGUA", 800).await;
     let pid = product["id"].as_str().unwrap().to_owned();
-    let (status, _) = send(&app, "POST", "/api/inventory-movements", json!({"id": Uuid::new_v4(), "product_id": pid, "delta": 1_000_000_000, "reason": "purchase"})).await;
+    let (status, _) = send(
+        &app,
+        "POST",
+        "/api/inventory-movements",
+        json!({"id": Uuid::new_v4(), "product_id": pid, "delta": 1_000_000_000, "reason": "purchase"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "the movement's bound is accepted");
 
     let money = "must be a whole number of cents from 0 to 1000000000000";
@@ -136,30 +159,90 @@ pub async fn out_of_range_values_are_422_per_field_and_change_nothing(app: TestA
         p
     };
     for bad in [json!(MAX + 1), json!(-1), json!(12.5), json!(1e30), json!("100")] {
-        refused(&send(&app, "POST", "/api/products", product_body(json!({"price_cents": bad}))).await, "price_cents", money);
-        refused(&send(&app, "POST", "/api/products", product_body(json!({"cost_cents": bad}))).await, "cost_cents", money);
+        refused(
+            &send(&app, "POST", "/api/products", product_body(json!({"price_cents": bad}))).await,
+            "price_cents",
+            money,
+        );
+        refused(
+            &send(&app, "POST", "/api/products", product_body(json!({"cost_cents": bad}))).await,
+            "cost_cents",
+            money,
+        );
     }
-    refused(&send(&app, "POST", "/api/products", product_body(json!({"low_stock_threshold": MAX + 1}))).await, "low_stock_threshold", "units from 0");
-    refused(&send(&app, "PATCH", &format!("/api/products/{pid}"), json!({"version": product["version"], "price_cents": HUGE})).await, "price_cents", money);
+    refused(
+        &send(&app, "POST", "/api/products", product_body(json!({"low_stock_threshold": MAX + 1}))).await,
+        "low_stock_threshold",
+        "units from 0",
+    );
+    refused(
+        &send(
+            &app,
+            "PATCH",
+            &format!("/api/products/{pid}"),
+            json!({"version": product["version"], "price_cents": HUGE}),
+        )
+        .await,
+        "price_cents",
+        money,
+    );
 
     let sale = |lines: Value, payments: Value| json!({"id": Uuid::new_v4(), "cash_session_id": session, "lines": lines, "payments": payments});
     let cash = |amount: Value| json!([{"method": "cash", "amount_cents": amount}]);
     for qty in [json!(1_000_001), json!(0), json!(1e20), json!(2.5)] {
-        refused(&send(&app, "POST", "/api/sales", sale(json!([{"product_id": pid, "quantity": qty}]), cash(json!(800)))).await, "lines", "quantity must be a whole number of units from 1 to 1000000");
+        refused(
+            &send(&app, "POST", "/api/sales", sale(json!([{"product_id": pid, "quantity": qty}]), cash(json!(800))))
+                .await,
+            "lines",
+            "quantity must be a whole number of units from 1 to 1000000",
+        );
     }
-    refused(&send(&app, "POST", "/api/sales", sale(json!([{"product_id": pid, "quantity": 1, "unit_price_cents": MAX + 1}]), cash(json!(800)))).await, "lines", "unit_price_cents");
+    refused(
+        &send(
+            &app,
+            "POST",
+            "/api/sales",
+            sale(json!([{"product_id": pid, "quantity": 1, "unit_price_cents": MAX + 1}]), cash(json!(800))),
+        )
+        .await,
+        "lines",
+        "unit_price_cents",
+    );
     for amount in [json!(MAX + 1), json!(0), json!(HUGE), json!(1e300)] {
-        refused(&send(&app, "POST", "/api/sales", sale(json!([{"product_id": pid, "quantity": 1}]), cash(amount))).await, "payments", positive);
+        refused(
+            &send(&app, "POST", "/api/sales", sale(json!([{"product_id": pid, "quantity": 1}]), cash(amount))).await,
+            "payments",
+            positive,
+        );
     }
     // Each number in range, their product or sum not.
-    refused(&send(&app, "POST", "/api/sales", sale(json!([{"product_id": pid, "quantity": 2, "unit_price_cents": MAX}]), cash(json!(MAX)))).await, "lines", "line's total");
+    refused(
+        &send(
+            &app,
+            "POST",
+            "/api/sales",
+            sale(json!([{"product_id": pid, "quantity": 2, "unit_price_cents": MAX}]), cash(json!(MAX))),
+        )
+        .await,
+        "lines",
+        "line's total",
+    );
     refused(
         &send(&app, "POST", "/api/sales", sale(json!([{"product_id": pid, "quantity": 1, "unit_price_cents": MAX}, {"product_id": pid, "quantity": 1, "unit_price_cents": MAX}]), cash(json!(MAX)))).await,
         "lines",
         "the sale's total",
     );
     refused(
-        &send(&app, "POST", "/api/sales", sale(json!([{"product_id": pid, "quantity": 1}]), json!([{"method": "card", "amount_cents": MAX}, {"method": "cash", "amount_cents": MAX}]))).await,
+        &send(
+            &app,
+            "POST",
+            "/api/sales",
+            sale(
+                json!([{"product_id": pid, "quantity": 1}]),
+                json!([{"method": "card", "amount_cents": MAX}, {"method": "cash", "amount_cents": MAX}]),
+            ),
+        )
+        .await,
         "payments",
         "the payments' sum",
     );
@@ -167,20 +250,69 @@ pub async fn out_of_range_values_are_422_per_field_and_change_nothing(app: TestA
     refused(&send(&app, "POST", "/api/quotes", quote).await, "lines", "quantity from 1 to 1000000");
 
     for bad in [json!(MAX + 1), json!(-1), json!(0.5)] {
-        refused(&send(&app, "POST", "/api/cash-sessions", json!({"id": Uuid::new_v4(), "register": "otra", "opening_float_cents": bad})).await, "opening_float_cents", money);
-        refused(&send(&app, "POST", &format!("/api/cash-sessions/{session}/close"), json!({"counted_cents": bad})).await, "counted_cents", money);
+        refused(
+            &send(
+                &app,
+                "POST",
+                "/api/cash-sessions",
+                json!({"id": Uuid::new_v4(), "register": "otra", "opening_float_cents": bad}),
+            )
+            .await,
+            "opening_float_cents",
+            money,
+        );
+        refused(
+            &send(&app, "POST", &format!("/api/cash-sessions/{session}/close"), json!({"counted_cents": bad})).await,
+            "counted_cents",
+            money,
+        );
     }
     for bad in [json!(MAX + 1), json!(0), json!(HUGE), json!(1e300)] {
         refused(&send(&app, "POST", "/api/cash-movements", json!({"id": Uuid::new_v4(), "cash_session_id": session, "kind": "out", "amount_cents": bad, "reason": "x"})).await, "amount_cents", positive);
         refused(&send(&app, "POST", "/api/expenses", json!({"id": Uuid::new_v4(), "spent_on": "2026-11-30", "category": "x", "amount_cents": bad, "description": "", "cash_session_id": session})).await, "amount_cents", positive);
     }
     for bad in [json!(1_000_000_001), json!(-1_000_000_001), json!(i64::MIN), json!(1.5)] {
-        refused(&send(&app, "POST", "/api/inventory-movements", json!({"id": Uuid::new_v4(), "product_id": pid, "delta": bad, "reason": "adjustment"})).await, "delta", "units from -1000000000 to 1000000000");
+        refused(
+            &send(
+                &app,
+                "POST",
+                "/api/inventory-movements",
+                json!({"id": Uuid::new_v4(), "product_id": pid, "delta": bad, "reason": "adjustment"}),
+            )
+            .await,
+            "delta",
+            "units from -1000000000 to 1000000000",
+        );
     }
-    refused(&send(&app, "POST", "/api/inventory-movements", json!({"id": Uuid::new_v4(), "product_id": pid, "delta": 0, "reason": "adjustment"})).await, "delta", "must not be 0");
+    refused(
+        &send(
+            &app,
+            "POST",
+            "/api/inventory-movements",
+            json!({"id": Uuid::new_v4(), "product_id": pid, "delta": 0, "reason": "adjustment"}),
+        )
+        .await,
+        "delta",
+        "must not be 0",
+    );
     // A stock that would leave its range (set near the bound directly: a thousand purchases otherwise).
-    sqlx::query("UPDATE products SET stock = $1 WHERE id = $2").bind(MAX - 1).bind(&pid).execute(&app.db.pool()).await.unwrap();
-    refused(&send(&app, "POST", "/api/inventory-movements", json!({"id": Uuid::new_v4(), "product_id": pid, "delta": 2, "reason": "purchase"})).await, "delta", "would take the stock");
+    sqlx::query("UPDATE products SET stock = $1 WHERE id = $2")
+        .bind(MAX - 1)
+        .bind(&pid)
+        .execute(&app.db.pool())
+        .await
+        .unwrap();
+    refused(
+        &send(
+            &app,
+            "POST",
+            "/api/inventory-movements",
+            json!({"id": Uuid::new_v4(), "product_id": pid, "delta": 2, "reason": "purchase"}),
+        )
+        .await,
+        "delta",
+        "would take the stock",
+    );
 
     // Through /api/sync/push, each operation answers what its own call would.
     let ops = json!({"ops": [
@@ -191,7 +323,9 @@ pub async fn out_of_range_values_are_422_per_field_and_change_nothing(app: TestA
     ]});
     let (status, pushed) = send(&app, "POST", "/api/sync/push", ops).await;
     assert_eq!(status, StatusCode::OK);
-    for (result, name) in pushed["results"].as_array().unwrap().iter().zip(["price_cents", "lines", "counted_cents", "delta"]) {
+    for (result, name) in
+        pushed["results"].as_array().unwrap().iter().zip(["price_cents", "lines", "counted_cents", "delta"])
+    {
         assert_eq!(result["status"], 422, "{result}");
         assert!(field(&result["body"], name).is_string(), "{name}: {result}");
     }
@@ -216,15 +350,34 @@ pub async fn out_of_range_values_are_422_per_field_and_change_nothing(app: TestA
 pub async fn database_refuses_out_of_range_rows(app: TestApp) {
     app.login_admin().await;
     let session = Uuid::new_v4().to_string();
-    send(&app, "POST", "/api/cash-sessions", json!({"id": session, "register": "caja", "opening_float_cents": 0})).await;
+    send(&app, "POST", "/api/cash-sessions", json!({"id": session, "register": "caja", "opening_float_cents": 0}))
+        .await;
     let pid = app.create_product("AGUA", 800).await["id"].as_str().unwrap().to_owned();
-    let (status, _) = send(&app, "POST", "/api/inventory-movements", json!({"id": Uuid::new_v4(), "product_id": pid, "delta": 5, "reason": "purchase"})).await;
+    let (status, _) = send(
+        &app,
+        "POST",
+        "/api/inventory-movements",
+        json!({"id": Uuid::new_v4(), "product_id": pid, "delta": 5, "reason": "purchase"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     let sale = Uuid::new_v4().to_string();
     let (status, _) = send(&app, "POST", "/api/sales", json!({"id": sale, "cash_session_id": session, "lines": [{"product_id": pid, "quantity": 1}], "payments": [{"method": "cash", "amount_cents": 800}]})).await;
     assert_eq!(status, StatusCode::CREATED);
-    send(&app, "POST", "/api/cash-movements", json!({"id": Uuid::new_v4(), "cash_session_id": session, "kind": "in", "amount_cents": 1, "reason": "x"})).await;
-    send(&app, "POST", "/api/expenses", json!({"id": Uuid::new_v4(), "spent_on": "2026-11-30", "category": "x", "amount_cents": 1, "description": ""})).await;
+    send(
+        &app,
+        "POST",
+        "/api/cash-movements",
+        json!({"id": Uuid::new_v4(), "cash_session_id": session, "kind": "in", "amount_cents": 1, "reason": "x"}),
+    )
+    .await;
+    send(
+        &app,
+        "POST",
+        "/api/expenses",
+        json!({"id": Uuid::new_v4(), "spent_on": "2026-11-30", "category": "x", "amount_cents": 1, "description": ""}),
+    )
+    .await;
 
     let cases: &[(&str, &str, i64)] = &[
         ("products", "price_cents", MAX + 1),
@@ -258,7 +411,11 @@ pub async fn database_refuses_out_of_range_rows(app: TestApp) {
         assert!(constraint.contains(&format!("{column}_range")), "{table}.{column}: {constraint}");
     }
     // …and at the bounds they are accepted.
-    for (table, column, value) in [("products", "price_cents", MAX), ("cash_movements", "amount_cents", MAX), ("inventory_movements", "delta", -1_000_000_000)] {
+    for (table, column, value) in [
+        ("products", "price_cents", MAX),
+        ("cash_movements", "amount_cents", MAX),
+        ("inventory_movements", "delta", -1_000_000_000),
+    ] {
         sqlx::query(&format!("UPDATE {table} SET {column} = $1")).bind(value).execute(&pool).await.unwrap();
     }
 }
@@ -271,13 +428,17 @@ pub async fn old_out_of_range_rows_are_clamped_by_the_migration(engine: crate::h
     use sqlx::Connection;
     let dir = tempfile::tempdir().unwrap();
     let (url, db_engine) = match engine {
-        Engine::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("mostrador.db").display()), mostrador::db::Engine::Sqlite),
+        Engine::Sqlite => {
+            (format!("sqlite://{}?mode=rwc", dir.path().join("mostrador.db").display()), mostrador::db::Engine::Sqlite)
+        }
         Engine::Postgres => (CLUSTER.get().expect("cluster").create_database().await, mostrador::db::Engine::Postgres),
     };
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
     let before = sqlx::migrate::Migrator {
-        migrations: std::borrow::Cow::Owned(mostrador::db::migrator(db_engine).iter().filter(|m| m.version < 20261130000001).cloned().collect()),
+        migrations: std::borrow::Cow::Owned(
+            mostrador::db::migrator(db_engine).iter().filter(|m| m.version < 20261130000001).cloned().collect(),
+        ),
         ..sqlx::migrate::Migrator::DEFAULT
     };
     before.run(&mut conn).await.unwrap();
@@ -315,7 +476,10 @@ pub async fn old_out_of_range_rows_are_clamped_by_the_migration(engine: crate::h
     let failed = every_read_answers(&app, "22222222-2222-2222-2222-222222222222").await;
     assert!(failed.is_empty(), "reads that failed after the migration: {failed:#?}");
     let (_, p) = status_json(app.get("/api/products/11111111-1111-1111-1111-111111111111").await).await;
-    assert_eq!((p["price_cents"].as_i64(), p["stock"].as_i64(), p["low_stock_threshold"].as_i64()), (Some(MAX), Some(MAX), Some(MAX)));
+    assert_eq!(
+        (p["price_cents"].as_i64(), p["stock"].as_i64(), p["low_stock_threshold"].as_i64()),
+        (Some(MAX), Some(MAX), Some(MAX))
+    );
     let (_, moves) = status_json(app.get("/api/cash-movements").await).await;
     assert!(moves["items"].as_array().unwrap().iter().all(|m| m["amount_cents"] == MAX), "{moves}");
     // Float 10¹² + cash 10¹² + 2 × 10¹² in − 10¹² expense.

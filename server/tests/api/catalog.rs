@@ -14,8 +14,11 @@ pub async fn product_crud(app: TestApp) {
     let (status, cat) = status_json(app.post("/api/categories", &json!({"name": "Bebidas"})).await).await;
     assert_eq!(status, StatusCode::CREATED);
     let r = app
-        .post("/api/products", &json!({"sku": "COCA-500", "name": "Coca-Cola 500 ml", "price_cents": 1250,
-            "cost_cents": 800, "category_id": cat["id"], "barcode": "7790895000997"}))
+        .post(
+            "/api/products",
+            &json!({"sku": "COCA-500", "name": "Coca-Cola 500 ml", "price_cents": 1250,
+            "cost_cents": 800, "category_id": cat["id"], "barcode": "7790895000997"}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.headers()[header::ETAG], "\"1\"");
@@ -31,7 +34,8 @@ pub async fn product_crud(app: TestApp) {
     assert_eq!(got, p);
 
     let (status, updated) =
-        status_json(app.patch(&format!("/api/products/{}", id(&p)), &json!({"version": 1, "price_cents": 1300})).await).await;
+        status_json(app.patch(&format!("/api/products/{}", id(&p)), &json!({"version": 1, "price_cents": 1300})).await)
+            .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(updated["version"], 2);
     assert_eq!(updated["price_cents"], 1300);
@@ -92,7 +96,8 @@ pub async fn stale_patch_is_409_with_current_row(app: TestApp) {
     assert_eq!(details["your_version"], 1);
     assert_eq!(details["conflicting_fields"], json!([]), "the name was not changed by the other side");
     // Both sides changed the price, to different values: that field conflicts.
-    let (_, err) = status_json(app.patch(&path, &json!({"version": 1, "price_cents": 700, "name": "Pan casero"})).await).await;
+    let (_, err) =
+        status_json(app.patch(&path, &json!({"version": 1, "price_cents": 700, "name": "Pan casero"})).await).await;
     assert_eq!(err["error"]["details"]["conflicting_fields"], json!(["price_cents"]));
     // Same new value on both sides is no conflict.
     let (_, err) = status_json(app.patch(&path, &json!({"version": 1, "price_cents": 600})).await).await;
@@ -110,12 +115,26 @@ pub async fn if_match_precondition(app: TestApp) {
     app.login_admin().await;
     let p = app.create_product("LECHE", 900).await;
     let url = app.url(&format!("/api/products/{}", id(&p)));
-    let r = app.client.patch(&url).header(header::IF_MATCH, "\"7\"").json(&json!({"price_cents": 950})).send().await.unwrap();
+    let r = app
+        .client
+        .patch(&url)
+        .header(header::IF_MATCH, "\"7\"")
+        .json(&json!({"price_cents": 950}))
+        .send()
+        .await
+        .unwrap();
     let (status, err) = status_json(r).await;
     assert_eq!(status, StatusCode::PRECONDITION_FAILED);
     assert_eq!(code(&err), "precondition_failed");
     assert_eq!(err["error"]["details"]["current"]["version"], 1);
-    let r = app.client.patch(&url).header(header::IF_MATCH, "\"1\"").json(&json!({"price_cents": 950})).send().await.unwrap();
+    let r = app
+        .client
+        .patch(&url)
+        .header(header::IF_MATCH, "\"1\"")
+        .json(&json!({"price_cents": 950}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()[header::ETAG], "\"2\"");
     let r = app.client.delete(&url).header(header::IF_MATCH, "\"1\"").send().await.unwrap();
@@ -148,8 +167,10 @@ pub async fn duplicate_sku_is_409(app: TestApp) {
     assert_eq!(code(&err), "duplicate_sku");
     // Renaming another product onto a taken sku is the same conflict.
     let other = app.create_product("YERBA-500", 1600).await;
-    let (status, err) =
-        status_json(app.patch(&format!("/api/products/{}", id(&other)), &json!({"version": 1, "sku": "YERBA-1K"})).await).await;
+    let (status, err) = status_json(
+        app.patch(&format!("/api/products/{}", id(&other)), &json!({"version": 1, "sku": "YERBA-1K"})).await,
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(code(&err), "duplicate_sku");
 }
@@ -157,7 +178,11 @@ pub async fn duplicate_sku_is_409(app: TestApp) {
 pub async fn validation_errors_are_422_per_field(app: TestApp) {
     app.login_admin().await;
     let (status, err) = status_json(
-        app.post("/api/products", &json!({"sku": "", "name": "  ", "price_cents": -5, "cost_cents": 1.5, "colour": "red"})).await,
+        app.post(
+            "/api/products",
+            &json!({"sku": "", "name": "  ", "price_cents": -5, "cost_cents": 1.5, "colour": "red"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -175,7 +200,8 @@ pub async fn validation_errors_are_422_per_field(app: TestApp) {
     assert_eq!(err["error"]["details"]["fields"]["name"], "must not be empty");
     let (_, list) = status_json(app.get("/api/products").await).await;
     assert_eq!(list["total"], 1, "nothing else was written");
-    let (status, err) = status_json(app.post("/api/customers", &json!({"name": "X", "email": "no-at-sign"})).await).await;
+    let (status, err) =
+        status_json(app.post("/api/customers", &json!({"name": "X", "email": "no-at-sign"})).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(err["error"]["details"]["fields"]["email"].is_string());
 }
@@ -183,21 +209,27 @@ pub async fn validation_errors_are_422_per_field(app: TestApp) {
 pub async fn stock_is_read_only(app: TestApp) {
     app.login_admin().await;
     let (status, err) = status_json(
-        app.post("/api/products", &json!({"sku": "S", "name": "S", "price_cents": 1, "cost_cents": 0, "stock": 50})).await,
+        app.post("/api/products", &json!({"sku": "S", "name": "S", "price_cents": 1, "cost_cents": 0, "stock": 50}))
+            .await,
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(err["error"]["details"]["fields"]["stock"], "is read-only");
     let p = app.create_product("S", 1).await;
-    let (status, _) = status_json(app.patch(&format!("/api/products/{}", id(&p)), &json!({"version": 1, "stock": 50})).await).await;
+    let (status, _) =
+        status_json(app.patch(&format!("/api/products/{}", id(&p)), &json!({"version": 1, "stock": 50})).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 pub async fn unknown_category_is_422(app: TestApp) {
     app.login_admin().await;
     let (status, err) = status_json(
-        app.post("/api/products", &json!({"sku": "Z", "name": "Z", "price_cents": 1, "cost_cents": 0,
-            "category_id": uuid::Uuid::new_v4()})).await,
+        app.post(
+            "/api/products",
+            &json!({"sku": "Z", "name": "Z", "price_cents": 1, "cost_cents": 0,
+            "category_id": uuid::Uuid::new_v4()}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -206,8 +238,11 @@ pub async fn unknown_category_is_422(app: TestApp) {
 
 pub async fn search_and_pagination(app: TestApp) {
     app.login_admin().await;
-    for (sku, name) in [("A-1", "Arroz largo fino"), ("A-2", "Arroz integral"), ("F-1", "Fideos 100%_x"), ("G-1", "Galletitas")] {
-        let r = app.post("/api/products", &json!({"sku": sku, "name": name, "price_cents": 100, "cost_cents": 50})).await;
+    for (sku, name) in
+        [("A-1", "Arroz largo fino"), ("A-2", "Arroz integral"), ("F-1", "Fideos 100%_x"), ("G-1", "Galletitas")]
+    {
+        let r =
+            app.post("/api/products", &json!({"sku": sku, "name": name, "price_cents": 100, "cost_cents": 50})).await;
         assert_eq!(r.status(), StatusCode::CREATED);
     }
     let (_, page) = status_json(app.get("/api/products?q=ARROZ").await).await;
@@ -240,8 +275,18 @@ pub async fn deleted_sku_can_be_reused(app: TestApp) {
 pub async fn categories_and_customers_crud(app: TestApp) {
     app.login_admin().await;
     for (entity, body, field, new_value) in [
-        ("categories", json!({"name": "Limpieza", "description": "Artículos de limpieza"}), "name", json!("Limpieza y hogar")),
-        ("customers", json!({"name": "Kiosco Sur", "tax_id": "20-12345678-9", "email": "sur@example.com"}), "phone", json!("+54 9 11 1234")),
+        (
+            "categories",
+            json!({"name": "Limpieza", "description": "Artículos de limpieza"}),
+            "name",
+            json!("Limpieza y hogar"),
+        ),
+        (
+            "customers",
+            json!({"name": "Kiosco Sur", "tax_id": "20-12345678-9", "email": "sur@example.com"}),
+            "phone",
+            json!("+54 9 11 1234"),
+        ),
     ] {
         let (status, row) = status_json(app.post(&format!("/api/{entity}"), &body).await).await;
         assert_eq!(status, StatusCode::CREATED, "{entity}");

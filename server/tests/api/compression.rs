@@ -10,7 +10,8 @@ use crate::helpers::{new_client, spawn_app_with, Engine, TestApp};
 
 /// 256 KiB that compress like code: words from a small vocabulary in a pseudo-random order.
 fn wasm_like() -> Vec<u8> {
-    let words: [&[u8]; 8] = [b"\0asm", b"local.get ", b"i32.add ", b"call $f", b"\x01\x02\x03", b"memory ", b"br_if 0 ", b"end\n"];
+    let words: [&[u8]; 8] =
+        [b"\0asm", b"local.get ", b"i32.add ", b"call $f", b"\x01\x02\x03", b"memory ", b"br_if 0 ", b"end\n"];
     let mut out = b"\0asm\x01\0\0\0".to_vec();
     let mut x: u32 = 12345;
     while out.len() < 256 * 1024 {
@@ -34,7 +35,10 @@ async fn get(app: &TestApp, path: &str, accept: Option<&str>) -> reqwest::Respon
 }
 
 fn vary_has_accept_encoding(r: &reqwest::Response) -> bool {
-    r.headers().get_all(header::VARY).iter().any(|v| v.to_str().unwrap().to_ascii_lowercase().contains("accept-encoding"))
+    r.headers()
+        .get_all(header::VARY)
+        .iter()
+        .any(|v| v.to_str().unwrap().to_ascii_lowercase().contains("accept-encoding"))
 }
 
 pub async fn static_files_are_served_precompressed() {
@@ -85,7 +89,10 @@ pub async fn static_files_are_served_precompressed() {
     // The copies are not shell files: the build id and the worker's precache list ignore them.
     assert_eq!(get(&app, "/health", None).await.headers()["x-mostrador-build"], build);
     let worker = get(&app, "/sw.js", None).await.text().await.unwrap();
-    assert!(worker.contains("/pkg/mostrador.wasm") && !worker.contains(".br\"") && !worker.contains(".gz\""), "{worker}");
+    assert!(
+        worker.contains("/pkg/mostrador.wasm") && !worker.contains(".br\"") && !worker.contains(".gz\""),
+        "{worker}"
+    );
 }
 
 pub async fn json_answers_are_compressed_above_a_small_size() {

@@ -100,9 +100,11 @@ async fn run(database_url: Option<String>) {
         let r = send(client.clone(), server.base.clone(), key.clone(), body.clone()).await.unwrap();
         assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
     }
-    let sales: Value = client.get(format!("{}/api/sales?limit=1000", server.base)).send().await.unwrap().json().await.unwrap();
+    let sales: Value =
+        client.get(format!("{}/api/sales?limit=1000", server.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(sales["total"], SALES as i64, "each sale exactly once");
-    let p: Value = client.get(format!("{}/api/products/{product}", server.base)).send().await.unwrap().json().await.unwrap();
+    let p: Value =
+        client.get(format!("{}/api/products/{product}", server.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(p["stock"], 10_000 - SALES as i64, "each decrement exactly once");
 }
 

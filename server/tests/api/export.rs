@@ -23,9 +23,12 @@ async fn csv(app: &TestApp, path: &str) -> (String, Vec<Vec<String>>) {
 
 pub async fn expenses_csv_has_the_rows_of_the_local_days_asked_for(app: TestApp) {
     app.login_admin().await;
-    for (day, description, cents) in
-        [("2026-01-09", "antes", 100), ("2026-01-10", "=HYPERLINK(\"http://x\")", 1250), ("2026-01-31", "@SUM(A1)", 5), ("2026-02-01", "después", 700)]
-    {
+    for (day, description, cents) in [
+        ("2026-01-09", "antes", 100),
+        ("2026-01-10", "=HYPERLINK(\"http://x\")", 1250),
+        ("2026-01-31", "@SUM(A1)", 5),
+        ("2026-02-01", "después", 700),
+    ] {
         let r = app
             .post("/api/expenses", &json!({"id": Uuid::new_v4(), "spent_on": day, "category": "-luz", "amount_cents": cents, "description": description}))
             .await;
@@ -34,13 +37,11 @@ pub async fn expenses_csv_has_the_rows_of_the_local_days_asked_for(app: TestApp)
     let (disposition, rows) = csv(&app, "/api/export/expenses?from=2026-01-10&to=2026-01-31&format=csv").await;
     assert_eq!(disposition, "attachment; filename=\"mostrador-expenses-2026-01-10_2026-01-31.csv\"");
     assert_eq!(rows[0][..4], ["id", "spent_on", "category", "amount"]);
-    let body: Vec<(&str, &str, &str, &str)> = rows[1..].iter().map(|r| (r[1].as_str(), r[2].as_str(), r[3].as_str(), r[4].as_str())).collect();
+    let body: Vec<(&str, &str, &str, &str)> =
+        rows[1..].iter().map(|r| (r[1].as_str(), r[2].as_str(), r[3].as_str(), r[4].as_str())).collect();
     assert_eq!(
         body,
-        [
-            ("2026-01-10", "'-luz", "12.50", "'=HYPERLINK(\"http://x\")"),
-            ("2026-01-31", "'-luz", "0.05", "'@SUM(A1)"),
-        ]
+        [("2026-01-10", "'-luz", "12.50", "'=HYPERLINK(\"http://x\")"), ("2026-01-31", "'-luz", "0.05", "'@SUM(A1)"),]
     );
     // Without a range: all four.
     let (_, rows) = csv(&app, "/api/export/expenses").await;
@@ -106,7 +107,9 @@ pub async fn export_days_follow_the_shop_time_zone(app: TestApp) {
         crate::helpers::Engine::Postgres => Some(crate::helpers::CLUSTER.get().unwrap().create_database().await),
     };
     // UTC+14: the local date is "tomorrow" for most of the UTC day.
-    let app = crate::helpers::spawn_app_with(app.engine, url, |c| c.backup.timezone = Some("Pacific/Kiritimati".into())).await;
+    let app =
+        crate::helpers::spawn_app_with(app.engine, url, |c| c.backup.timezone = Some("Pacific/Kiritimati".into()))
+            .await;
     app.login_admin().await;
     let (session, product) = shop(&app).await;
     let r = app.post("/api/sales", &sale(&session, &product, 1)).await;

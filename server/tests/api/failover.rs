@@ -55,7 +55,11 @@ async fn spawn_proxy(upstream: u16) -> Proxy {
 }
 
 /// Copies until either side closes; while black-holed, bytes are read and dropped.
-async fn pump(mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp::OwnedWriteHalf, hole: Arc<AtomicBool>) {
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    hole: Arc<AtomicBool>,
+) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         match from.read(&mut buf).await {
@@ -213,7 +217,12 @@ async fn replicated() -> Replicated {
         .env("MOSTRADOR_NO_LOG_FILE", "true")
         .output()
         .unwrap();
-    assert!(out.status.success(), "mirror init: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "mirror init: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     Replicated { _clusters: (primary, mirror), primary_url, mirror_url, proxy, through_proxy }
 }
 
@@ -248,7 +257,10 @@ pub async fn failover_to_the_mirror_and_failback_by_replay() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (s, product) = crate::helpers::status_json(app.post("/api/products", &json!({"sku": "CARGA", "name": "Carga", "price_cents": 100, "cost_cents": 0})).await).await;
+    let (s, product) = crate::helpers::status_json(
+        app.post("/api/products", &json!({"sku": "CARGA", "name": "Carga", "price_cents": 100, "cost_cents": 0})).await,
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
     let product = product["id"].as_str().unwrap().to_owned();
     let load = start_load(&app.address, &app.client, &product, 2);
@@ -351,13 +363,18 @@ pub async fn failover_to_the_mirror_and_failback_by_replay() {
     let mut direct = PgConnection::connect(&primary_url).await.unwrap();
     let ro: String = sqlx::query_scalar("SHOW default_transaction_read_only").fetch_one(&mut direct).await.unwrap();
     assert_eq!(ro, "off", "unfenced after the failback");
-    let rows: Vec<String> = sqlx::query_scalar("SELECT id FROM inventory_movements").fetch_all(&mut direct).await.unwrap();
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM inventory_movements").fetch_all(&mut direct).await.unwrap();
     let in_primary: HashSet<Uuid> = rows.iter().map(|r| Uuid::parse_str(r).unwrap()).collect();
     let missing: Vec<&Uuid> = acked.iter().filter(|id| !in_primary.contains(id)).collect();
     assert!(missing.is_empty(), "{} acknowledged writes missing from the primary: {missing:?}", missing.len());
     assert!(in_primary.is_subset(&attempted), "rows nobody sent");
     // The stock moved once per movement: nothing applied twice.
-    let stock: i64 = sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(&product).fetch_one(&mut direct).await.unwrap();
+    let stock: i64 = sqlx::query_scalar("SELECT stock FROM products WHERE id = $1")
+        .bind(&product)
+        .fetch_one(&mut direct)
+        .await
+        .unwrap();
     assert_eq!(stock, rows.len() as i64, "stock {stock} after {} movements of +1", rows.len());
     let replayed = failback["alert"]["details"]["applied"].as_u64().unwrap();
     assert!(replayed > 10, "the mirror's writes were replayed: {failback}");
@@ -379,14 +396,20 @@ pub async fn a_mirror_that_stopped_following_is_refused() {
     sqlx::query("ALTER SUBSCRIPTION mostrador_mirror DISABLE").execute(&mut m).await.unwrap();
 
     let receiver = spawn_receiver().await;
-    let app = spawn_app_with(Engine::Postgres, Some(through_proxy.clone()), |c| fast_failover(c, mirror_url, &receiver)).await;
+    let app =
+        spawn_app_with(Engine::Postgres, Some(through_proxy.clone()), |c| fast_failover(c, mirror_url, &receiver))
+            .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     proxy.set_black_hole(true);
     let refused = receiver.wait_for("/hook", |v| v["alert"]["kind"] == "failover_refused").await;
     assert!(refused["alert"]["message"].as_str().unwrap().contains("lag"), "{refused}");
     // It stays on the unreachable primary: /health is 503, and /metrics says the primary pool is in use.
     let (status, h) = health(&Client::new(), &app.address).await;
-    assert_eq!((status, h["status"].as_str(), h["database"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("unhealthy"), Some("primary")), "{h}");
+    assert_eq!(
+        (status, h["status"].as_str(), h["database"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("unhealthy"), Some("primary")),
+        "{h}"
+    );
     assert_eq!(metric(&Client::new(), &app.address, "mostrador_database_failovers_total").await, 0.0);
     proxy.set_black_hole(false);
 }
@@ -396,14 +419,24 @@ pub async fn a_mirror_that_stopped_following_is_refused() {
 pub async fn connections_to_a_read_only_database_are_refused() {
     let url = crate::helpers::CLUSTER.get().expect("cluster").create_database().await;
     // Migrated while writable…
-    mostrador::db::Db::connect(&mostrador::config::DatabaseConfig { data_dir: std::env::temp_dir(), database_url: Some(url.clone()) })
-        .await
-        .expect("a writable database connects");
+    mostrador::db::Db::connect(&mostrador::config::DatabaseConfig {
+        data_dir: std::env::temp_dir(),
+        database_url: Some(url.clone()),
+    })
+    .await
+    .expect("a writable database connects");
     // …then fenced the way a failover fences an old primary (here for this database only).
     let name = url.rsplit('/').next().unwrap();
     let mut admin = PgConnection::connect(&url).await.unwrap();
-    sqlx::query(&format!("ALTER DATABASE {name} SET default_transaction_read_only = on")).execute(&mut admin).await.unwrap();
-    let refused = mostrador::db::Db::connect(&mostrador::config::DatabaseConfig { data_dir: std::env::temp_dir(), database_url: Some(url) }).await;
+    sqlx::query(&format!("ALTER DATABASE {name} SET default_transaction_read_only = on"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let refused = mostrador::db::Db::connect(&mostrador::config::DatabaseConfig {
+        data_dir: std::env::temp_dir(),
+        database_url: Some(url),
+    })
+    .await;
     let message = refused.expect_err("a read-only database is refused").to_string();
     assert!(message.contains("only allows reading"), "{message}");
 }

@@ -59,10 +59,22 @@ pub async fn standby_emergency_valve_reconcile_and_ship() {
 
     // The primary has a product with stock; a first shipment gives the standby the same data.
     let p = primary.admin().await;
-    let (s, product) = post(&p, &primary, "/api/products", json!({"sku": "YERBA", "name": "Yerba 1 kg", "price_cents": 2500, "cost_cents": 0})).await;
+    let (s, product) = post(
+        &p,
+        &primary,
+        "/api/products",
+        json!({"sku": "YERBA", "name": "Yerba 1 kg", "price_cents": 2500, "cost_cents": 0}),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
     let product_id = product["id"].as_str().unwrap().to_owned();
-    let (s, _) = post(&p, &primary, "/api/inventory-movements", json!({"id": Uuid::new_v4(), "product_id": product_id, "delta": 50, "reason": "purchase"})).await;
+    let (s, _) = post(
+        &p,
+        &primary,
+        "/api/inventory-movements",
+        json!({"id": Uuid::new_v4(), "product_id": product_id, "delta": 50, "reason": "purchase"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
     let (s, shipment) = post(&p, &primary, "/api/ha/ship", json!({})).await;
     assert_eq!(s, StatusCode::OK, "{shipment}");
@@ -80,7 +92,8 @@ pub async fn standby_emergency_valve_reconcile_and_ship() {
     assert_eq!(get(&sb, &standby, "/api/categories").await["total"], 0, "a refused write changes nothing");
 
     // Emergency mode on: writes are accepted and tagged.
-    let (s, status) = send(&sb, reqwest::Method::PUT, standby.url("/api/ha/emergency"), Some(json!({"on": true}))).await;
+    let (s, status) =
+        send(&sb, reqwest::Method::PUT, standby.url("/api/ha/emergency"), Some(json!({"on": true}))).await;
     assert_eq!(s, StatusCode::OK, "{status}");
     assert_eq!(status["mode"], "emergency");
     assert_eq!(get(&sb, &standby, "/health").await["mode"], "emergency");
@@ -89,7 +102,13 @@ pub async fn standby_emergency_valve_reconcile_and_ship() {
     assert_eq!(anonymous, json!({"status": "healthy", "mode": "emergency"}));
     receiver.wait_for("/hook", |v| v["alert"]["kind"] == "emergency_mode_on").await;
     let session = Uuid::new_v4();
-    let (s, _) = post(&sb, &standby, "/api/cash-sessions", json!({"id": session, "register": "caja", "opening_float_cents": 1000})).await;
+    let (s, _) = post(
+        &sb,
+        &standby,
+        "/api/cash-sessions",
+        json!({"id": session, "register": "caja", "opening_float_cents": 1000}),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
     let customer = Uuid::new_v4();
     let (s, _) = post(&sb, &standby, "/api/customers", json!({"id": customer, "name": "Doña Rosa"})).await;
@@ -115,7 +134,8 @@ pub async fn standby_emergency_valve_reconcile_and_ship() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(stock(&sb, &standby, &product_id).await, 44);
     let audit = get(&sb, &standby, "/api/audit?limit=20").await;
-    let emergency: Vec<&Value> = audit["items"].as_array().unwrap().iter().filter(|e| e["mode"] == "emergency" && e["entity"] != "ha").collect();
+    let emergency: Vec<&Value> =
+        audit["items"].as_array().unwrap().iter().filter(|e| e["mode"] == "emergency" && e["entity"] != "ha").collect();
     assert_eq!(emergency.len(), 6, "session, customer, 3 sales, price: {audit}");
     assert!(emergency.iter().all(|e| e["node"] == "standby-1"));
 
@@ -127,12 +147,20 @@ pub async fn standby_emergency_valve_reconcile_and_ship() {
     let alert = receiver.wait_for("/hook", |v| v["alert"]["kind"] == "shipping_aborted").await;
     assert_eq!(alert["alert"]["message"], "Backup shipping aborted: recent emergency-mode activity on the standby");
     assert_eq!(alert["alert"]["node"], "primary-1");
-    let telegram = receiver.wait_for("/bot123:abc/sendMessage", |v| v["text"].as_str().is_some_and(|t| t.contains("shipping aborted"))).await;
+    let telegram = receiver
+        .wait_for("/bot123:abc/sendMessage", |v| v["text"].as_str().is_some_and(|t| t.contains("shipping aborted")))
+        .await;
     assert_eq!(telegram["chat_id"], "42");
     assert_eq!(get(&p, &primary, "/api/products").await, before, "the primary's data is untouched");
     assert_eq!(stock(&sb, &standby, &product_id).await, 44, "the standby's data is untouched");
     // The standby re-checks by itself too: a shipment straight to it is refused.
-    let r = Client::new().post(standby.url("/api/ha/peer/shipments")).bearer_auth(SECRET).body(vec![0u8; 16]).send().await.unwrap();
+    let r = Client::new()
+        .post(standby.url("/api/ha/peer/shipments"))
+        .bearer_auth(SECRET)
+        .body(vec![0u8; 16])
+        .send()
+        .await
+        .unwrap();
     let (s, body) = status_json(r).await;
     assert_eq!((s, code(&body)), (StatusCode::CONFLICT, "emergency_writes_present"));
     // Without the secret, nothing.
@@ -192,13 +220,25 @@ pub async fn reconcile_from_the_command_line() {
     let (standby_dir, primary_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let secret = ("MOSTRADOR_HA_SECRET", SECRET.to_owned());
     let insecure = (INSECURE.0, INSECURE.1.to_owned());
-    let standby = spawn_binary(standby_dir.path(), &[secret.clone(), insecure.clone(), ("MOSTRADOR_ROLE", "standby".into()), ("MOSTRADOR_EMERGENCY_MODE", "true".into())]).await;
+    let standby = spawn_binary(
+        standby_dir.path(),
+        &[
+            secret.clone(),
+            insecure.clone(),
+            ("MOSTRADOR_ROLE", "standby".into()),
+            ("MOSTRADOR_EMERGENCY_MODE", "true".into()),
+        ],
+    )
+    .await;
     let sb = standby.admin().await;
     assert_eq!(get(&sb, &standby, "/health").await["mode"], "emergency");
     let (s, body) = send(&sb, reqwest::Method::PUT, standby.url("/api/ha/emergency"), Some(json!({"on": false}))).await;
     assert_eq!((s, code(&body)), (StatusCode::CONFLICT, "emergency_mode_forced"));
     for name in ["Almacén", "Bebidas"] {
-        assert_eq!(post(&sb, &standby, "/api/categories", json!({"id": Uuid::new_v4(), "name": name})).await.0, StatusCode::CREATED);
+        assert_eq!(
+            post(&sb, &standby, "/api/categories", json!({"id": Uuid::new_v4(), "name": name})).await.0,
+            StatusCode::CREATED
+        );
     }
     // The primary is stopped: the CLI works on its data directory directly. Both start from an
     // empty database with the same admin; the admin's id differs, so make the primary's first.
@@ -223,7 +263,10 @@ pub async fn reconcile_from_the_command_line() {
     assert!(stdout.contains("0 applied, 0 already present, 2 rejected"), "{stdout}");
     assert!(stdout.contains("unknown_user"), "{stdout}");
     let out = run();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("0 applied, 0 already present, 0 rejected"), "the second run finds nothing left");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("0 applied, 0 already present, 0 rejected"),
+        "the second run finds nothing left"
+    );
 }
 
 /// Writes of a user account never put the password into the audit log.
@@ -243,9 +286,14 @@ pub async fn health_livez_metrics_and_guards(app: TestApp) {
     app.login_admin().await;
     let (s, health) = status_json(app.get("/health").await).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!((health["role"].as_str(), health["mode"].as_str(), health["database"].as_str()), (Some("primary"), Some("normal"), Some("primary")));
+    assert_eq!(
+        (health["role"].as_str(), health["mode"].as_str(), health["database"].as_str()),
+        (Some("primary"), Some("normal"), Some("primary"))
+    );
     assert_eq!(app.get("/livez").await.status(), StatusCode::OK);
-    let (s, body) = status_json(app.client.put(app.url("/api/ha/emergency")).json(&json!({"on": true})).send().await.unwrap()).await;
+    let (s, body) =
+        status_json(app.client.put(app.url("/api/ha/emergency")).json(&json!({"on": true})).send().await.unwrap())
+            .await;
     assert_eq!((s, code(&body)), (StatusCode::CONFLICT, "not_a_standby"));
     let (s, body) = status_json(app.post("/api/ha/ship", &json!({})).await).await;
     assert_eq!((s, code(&body)), (StatusCode::CONFLICT, "ha_not_configured"));
@@ -259,14 +307,24 @@ pub async fn health_livez_metrics_and_guards(app: TestApp) {
     // A keyed write and its replay show up in the metrics.
     let key = Uuid::new_v4().to_string();
     for _ in 0..2 {
-        let r = app.client.post(app.url("/api/categories")).header("idempotency-key", &key).json(&json!({"name": "Limpieza"})).send().await.unwrap();
+        let r = app
+            .client
+            .post(app.url("/api/categories"))
+            .header("idempotency-key", &key)
+            .json(&json!({"name": "Limpieza"}))
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_success());
     }
     let r = app.get("/metrics").await;
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
     // The replay answers with the stored 201 too.
-    assert!(text.contains(r#"mostrador_http_requests_total{method="POST",route="/api/categories",status="201"} 2"#), "{text}");
+    assert!(
+        text.contains(r#"mostrador_http_requests_total{method="POST",route="/api/categories",status="201"} 2"#),
+        "{text}"
+    );
     assert!(text.contains("mostrador_idempotent_replays_total 1"), "{text}");
     assert!(text.contains(r#"mostrador_database_active{database="primary"} 1"#), "{text}");
     assert!(text.contains(r#"mostrador_node_role{role="primary"} 1"#), "{text}");
@@ -300,7 +358,11 @@ struct FakeStandby {
 }
 
 async fn spawn_fake_standby() -> FakeStandby {
-    use axum::{extract::State, routing::{get, post}, Json};
+    use axum::{
+        extract::State,
+        routing::{get, post},
+        Json,
+    };
     type Shared = (std::sync::Arc<std::sync::Mutex<Vec<Value>>>, std::sync::Arc<std::sync::Mutex<Vec<i64>>>);
     async fn ops(State((ops, _)): State<Shared>) -> Json<Value> {
         Json(json!({"ops": *ops.lock().unwrap(), "more": false}))
@@ -331,25 +393,50 @@ pub async fn forged_standby_operations_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let primary = spawn_binary(
         dir.path(),
-        &[("MOSTRADOR_HA_SECRET", SECRET.to_owned()), (INSECURE.0, INSECURE.1.to_owned()), ("MOSTRADOR_STANDBY_URL", fake.base.clone())],
+        &[
+            ("MOSTRADOR_HA_SECRET", SECRET.to_owned()),
+            (INSECURE.0, INSECURE.1.to_owned()),
+            ("MOSTRADOR_STANDBY_URL", fake.base.clone()),
+        ],
     )
     .await;
     let p = primary.admin().await;
     for (name, role) in [("cajera", "cashier"), ("exempleado", "cashier")] {
-        let (s, _) = post(&p, &primary, "/api/users", json!({"username": name, "password": "password-123", "role": role})).await;
+        let (s, _) =
+            post(&p, &primary, "/api/users", json!({"username": name, "password": "password-123", "role": role})).await;
         assert_eq!(s, StatusCode::CREATED);
     }
     let users = get(&p, &primary, "/api/users").await;
-    let id_of = |name: &str| users["items"].as_array().unwrap().iter().find(|u| u["username"] == name).unwrap()["id"].as_str().unwrap().to_owned();
+    let id_of = |name: &str| {
+        users["items"].as_array().unwrap().iter().find(|u| u["username"] == name).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
     let (admin, cashier, ex) = (id_of("admin"), id_of("cajera"), id_of("exempleado"));
-    let (s, _) = send(&p, reqwest::Method::PATCH, primary.url(&format!("/api/users/{ex}")), Some(json!({"active": false}))).await;
+    let (s, _) =
+        send(&p, reqwest::Method::PATCH, primary.url(&format!("/api/users/{ex}")), Some(json!({"active": false})))
+            .await;
     assert_eq!(s, StatusCode::OK);
-    let (s, product) = post(&p, &primary, "/api/products", json!({"sku": "YERBA", "name": "Yerba 1 kg", "price_cents": 2500, "cost_cents": 1000})).await;
+    let (s, product) = post(
+        &p,
+        &primary,
+        "/api/products",
+        json!({"sku": "YERBA", "name": "Yerba 1 kg", "price_cents": 2500, "cost_cents": 1000}),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
     let pid = product["id"].as_str().unwrap().to_owned();
 
     let customer = Uuid::new_v4();
-    let op = |id: i64, user: (&str, &str), method: &str, path: String, entity: &str, action: &str, entity_id: Option<String>, request: Value| {
+    let op = |id: i64,
+              user: (&str, &str),
+              method: &str,
+              path: String,
+              entity: &str,
+              action: &str,
+              entity_id: Option<String>,
+              request: Value| {
         json!({"audit_id": id, "at": "2026-11-30T08:00:00Z", "node": "forged", "user_id": user.0, "username": user.1,
             "idempotency_key": Uuid::new_v4(), "method": method, "path": path, "entity": entity, "entity_id": entity_id,
             "action": action, "request": request, "if_match": null})
@@ -362,20 +449,91 @@ pub async fn forged_standby_operations_are_refused() {
         op(3, a, "POST", format!("/api/backups/{}/restore", Uuid::new_v4()), "products", "restore", None, Value::Null),
         op(4, a, "PUT", "/api/ha/emergency".into(), "products", "update", None, json!({"on": true})),
         op(5, a, "POST", "/api/ha/ship".into(), "products", "create", None, Value::Null),
-        op(6, a, "POST", "/api/sync/push".into(), "sales", "create", None,
-            json!({"ops": [{"idempotency_key": Uuid::new_v4(), "method": "POST", "path": "/api/users", "body": new_admin}]})),
+        op(
+            6,
+            a,
+            "POST",
+            "/api/sync/push".into(),
+            "sales",
+            "create",
+            None,
+            json!({"ops": [{"idempotency_key": Uuid::new_v4(), "method": "POST", "path": "/api/users", "body": new_admin}]}),
+        ),
         op(7, a, "POST", "/api/auth/logout".into(), "auth", "create", None, Value::Null),
         // A cashier's price change: the table says an admin's.
-        op(8, c, "PATCH", format!("/api/products/{pid}"), "products", "update", Some(pid.clone()), json!({"version": 1, "price_cents": 1})),
+        op(
+            8,
+            c,
+            "PATCH",
+            format!("/api/products/{pid}"),
+            "products",
+            "update",
+            Some(pid.clone()),
+            json!({"version": 1, "price_cents": 1}),
+        ),
         // The cashier's id under the admin's name; an unknown id; a deactivated user.
-        op(9, (cashier.as_str(), "admin"), "PATCH", format!("/api/products/{pid}"), "products", "update", Some(pid.clone()), json!({"version": 1, "price_cents": 2})),
-        op(10, (&Uuid::new_v4().to_string(), "admin"), "PATCH", format!("/api/products/{pid}"), "products", "update", Some(pid.clone()), json!({"version": 1, "price_cents": 3})),
-        op(11, (ex.as_str(), "exempleado"), "POST", "/api/customers".into(), "customers", "create", None, json!({"name": "De un usuario dado de baja"})),
+        op(
+            9,
+            (cashier.as_str(), "admin"),
+            "PATCH",
+            format!("/api/products/{pid}"),
+            "products",
+            "update",
+            Some(pid.clone()),
+            json!({"version": 1, "price_cents": 2}),
+        ),
+        op(
+            10,
+            (&Uuid::new_v4().to_string(), "admin"),
+            "PATCH",
+            format!("/api/products/{pid}"),
+            "products",
+            "update",
+            Some(pid.clone()),
+            json!({"version": 1, "price_cents": 3}),
+        ),
+        op(
+            11,
+            (ex.as_str(), "exempleado"),
+            "POST",
+            "/api/customers".into(),
+            "customers",
+            "create",
+            None,
+            json!({"name": "De un usuario dado de baja"}),
+        ),
         // Path, entry and body that disagree.
-        op(12, a, "PATCH", format!("/api/products/{pid}"), "products", "update", Some(Uuid::new_v4().to_string()), json!({"version": 1, "price_cents": 4})),
-        op(13, a, "PATCH", format!("/api/products/{pid}"), "products", "update", Some(pid.clone()), json!({"id": Uuid::new_v4(), "version": 1, "price_cents": 5})),
+        op(
+            12,
+            a,
+            "PATCH",
+            format!("/api/products/{pid}"),
+            "products",
+            "update",
+            Some(Uuid::new_v4().to_string()),
+            json!({"version": 1, "price_cents": 4}),
+        ),
+        op(
+            13,
+            a,
+            "PATCH",
+            format!("/api/products/{pid}"),
+            "products",
+            "update",
+            Some(pid.clone()),
+            json!({"id": Uuid::new_v4(), "version": 1, "price_cents": 5}),
+        ),
         // A genuine cashier's write.
-        op(14, c, "POST", "/api/customers".into(), "customers", "create", Some(customer.to_string()), json!({"id": customer, "name": "Doña Rosa"})),
+        op(
+            14,
+            c,
+            "POST",
+            "/api/customers".into(),
+            "customers",
+            "create",
+            Some(customer.to_string()),
+            json!({"id": customer, "name": "Doña Rosa"}),
+        ),
     ];
     *fake.ops.lock().unwrap() = ops;
 
@@ -389,9 +547,19 @@ pub async fn forged_standby_operations_are_refused() {
         .map(|r| (r["audit_id"].as_i64().unwrap(), r["code"].as_str().unwrap().to_owned()))
         .collect();
     let expected: Vec<(i64, String)> = [
-        (1, "not_replayed"), (2, "not_replayed"), (3, "not_replayed"), (4, "not_replayed"), (5, "not_replayed"), (6, "not_replayed"),
-        (7, "not_replayed"), (8, "forbidden"), (9, "unknown_user"), (10, "unknown_user"), (11, "unknown_user"),
-        (12, "operation_mismatch"), (13, "operation_mismatch"),
+        (1, "not_replayed"),
+        (2, "not_replayed"),
+        (3, "not_replayed"),
+        (4, "not_replayed"),
+        (5, "not_replayed"),
+        (6, "not_replayed"),
+        (7, "not_replayed"),
+        (8, "forbidden"),
+        (9, "unknown_user"),
+        (10, "unknown_user"),
+        (11, "unknown_user"),
+        (12, "operation_mismatch"),
+        (13, "operation_mismatch"),
     ]
     .into_iter()
     .map(|(i, c)| (i, c.to_owned()))
@@ -451,17 +619,31 @@ pub async fn weak_secret_and_plain_http_peers_are_refused() {
         assert!(out.contains("MOSTRADOR_HA_SECRET is too weak"), "{out}");
         assert!(!out.contains(weak), "the secret is not printed: {out}");
     }
-    let (status, out) =
-        exits_with(&serve, dir.path(), &[("MOSTRADOR_HA_SECRET", SECRET), ("MOSTRADOR_STANDBY_URL", "http://127.0.0.1:9")]).await;
+    let (status, out) = exits_with(
+        &serve,
+        dir.path(),
+        &[("MOSTRADOR_HA_SECRET", SECRET), ("MOSTRADOR_STANDBY_URL", "http://127.0.0.1:9")],
+    )
+    .await;
     assert!(!status.success());
-    assert!(out.contains("MOSTRADOR_STANDBY_URL http://127.0.0.1:9 is plain http") && out.contains("MOSTRADOR_HA_INSECURE_HTTP=true"), "{out}");
-    let (status, out) = exits_with(&["reconcile", "--from", "http://127.0.0.1:9"], dir.path(), &[("MOSTRADOR_HA_SECRET", SECRET)]).await;
+    assert!(
+        out.contains("MOSTRADOR_STANDBY_URL http://127.0.0.1:9 is plain http")
+            && out.contains("MOSTRADOR_HA_INSECURE_HTTP=true"),
+        "{out}"
+    );
+    let (status, out) =
+        exits_with(&["reconcile", "--from", "http://127.0.0.1:9"], dir.path(), &[("MOSTRADOR_HA_SECRET", SECRET)])
+            .await;
     assert!(!status.success());
     assert!(out.contains("insecure_peer_url") || out.contains("is plain http"), "{out}");
     // With the test-only setting, the same start is accepted.
     let p = spawn_binary(
         dir.path(),
-        &[("MOSTRADOR_HA_SECRET", SECRET.to_owned()), ("MOSTRADOR_STANDBY_URL", "http://127.0.0.1:9".into()), (INSECURE.0, INSECURE.1.to_owned())],
+        &[
+            ("MOSTRADOR_HA_SECRET", SECRET.to_owned()),
+            ("MOSTRADOR_STANDBY_URL", "http://127.0.0.1:9".into()),
+            (INSECURE.0, INSECURE.1.to_owned()),
+        ],
     )
     .await;
     assert_eq!(get(&p.admin().await, &p, "/health").await["role"], "primary");
@@ -471,7 +653,9 @@ pub async fn weak_secret_and_plain_http_peers_are_refused() {
 /// the answer must not tell a guesser when it guessed right), and a `peer_auth_failed` alert.
 pub async fn failed_peer_authentications_are_rate_limited_and_alerted() {
     let dir = tempfile::tempdir().unwrap();
-    let standby = spawn_binary(dir.path(), &[("MOSTRADOR_HA_SECRET", SECRET.to_owned()), ("MOSTRADOR_ROLE", "standby".into())]).await;
+    let standby =
+        spawn_binary(dir.path(), &[("MOSTRADOR_HA_SECRET", SECRET.to_owned()), ("MOSTRADOR_ROLE", "standby".into())])
+            .await;
     let client = Client::new();
     let r = client.get(standby.url("/api/ha/peer/valve")).bearer_auth(SECRET).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -480,7 +664,13 @@ pub async fn failed_peer_authentications_are_rate_limited_and_alerted() {
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
     }
     for secret in ["guess-5", SECRET] {
-        let r = client.post(standby.url("/api/ha/peer/emergency-ops/reconciled")).bearer_auth(secret).json(&json!({"ids": [1]})).send().await.unwrap();
+        let r = client
+            .post(standby.url("/api/ha/peer/emergency-ops/reconciled"))
+            .bearer_auth(secret)
+            .json(&json!({"ids": [1]}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(r.headers().contains_key("retry-after"));
         let (_, body) = status_json(r).await;
@@ -488,7 +678,16 @@ pub async fn failed_peer_authentications_are_rate_limited_and_alerted() {
     }
     let admin = standby.admin().await;
     let alerts = get(&admin, &standby, "/api/alerts").await;
-    let alert = alerts.as_array().unwrap().iter().find(|a| a["kind"] == "peer_auth_failed").unwrap_or_else(|| panic!("{alerts}"));
+    let alert = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "peer_auth_failed")
+        .unwrap_or_else(|| panic!("{alerts}"));
     assert!(alert["message"].as_str().unwrap().contains("Failed peer authentication"), "{alert}");
-    assert_eq!(alerts.as_array().unwrap().iter().filter(|a| a["kind"] == "peer_auth_failed").count(), 1, "one alert per burst");
+    assert_eq!(
+        alerts.as_array().unwrap().iter().filter(|a| a["kind"] == "peer_auth_failed").count(),
+        1,
+        "one alert per burst"
+    );
 }

@@ -103,7 +103,9 @@ pub async fn spawn_app_with(
     // What `serve` does at start-up: the first admin from MOSTRADOR_ADMIN_PASSWORD.
     let password = mostrador::users::domain::NewPassword::parse(ADMIN_PASSWORD).unwrap();
     let admin = mostrador::users::domain::Username::parse("admin").unwrap();
-    mostrador::users::repo::create(&mut db.pool().acquire().await.unwrap(), &admin, password, app::model::Role::Admin).await.unwrap();
+    mostrador::users::repo::create(&mut db.pool().acquire().await.unwrap(), &admin, password, app::model::Role::Admin)
+        .await
+        .unwrap();
     let app = Application::build(config, db.clone()).await.expect("bind");
     let address = format!("http://{}", app.local_addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -178,7 +180,10 @@ impl TestApp {
     /// Creates a product and returns it.
     pub async fn create_product(&self, sku: &str, price_cents: i64) -> Value {
         let r = self
-            .post("/api/products", &json!({ "sku": sku, "name": format!("Producto {sku}"), "price_cents": price_cents, "cost_cents": 0 }))
+            .post(
+                "/api/products",
+                &json!({ "sku": sku, "name": format!("Producto {sku}"), "price_cents": price_cents, "cost_cents": 0 }),
+            )
             .await;
         assert_eq!(r.status(), StatusCode::CREATED);
         r.json().await.unwrap()
@@ -298,7 +303,9 @@ impl Receiver {
     /// Waits up to 10 s for a POST whose path ends with `path_suffix` and whose body satisfies `pred`.
     pub async fn wait_for(&self, path_suffix: &str, pred: impl Fn(&Value) -> bool) -> Value {
         for _ in 0..200 {
-            if let Some((_, v)) = self.received.lock().unwrap().iter().find(|(p, v)| p.ends_with(path_suffix) && pred(v)) {
+            if let Some((_, v)) =
+                self.received.lock().unwrap().iter().find(|(p, v)| p.ends_with(path_suffix) && pred(v))
+            {
                 return v.clone();
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -61,11 +61,13 @@ pub async fn same_key_other_request_is_422(app: TestApp) {
     let key = Uuid::new_v4().to_string();
     let r = keyed(app.client.post(app.url("/api/customers")), &key).json(&json!({"name": "Ana"})).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    let r = keyed(app.client.post(app.url("/api/customers")), &key).json(&json!({"name": "Beto"})).send().await.unwrap();
+    let r =
+        keyed(app.client.post(app.url("/api/customers")), &key).json(&json!({"name": "Beto"})).send().await.unwrap();
     let (status, err) = status_json(r).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(code(&err), "idempotency_key_reused");
-    let r = keyed(app.client.post(app.url("/api/categories")), &key).json(&json!({"name": "Ana"})).send().await.unwrap();
+    let r =
+        keyed(app.client.post(app.url("/api/categories")), &key).json(&json!({"name": "Ana"})).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "another path is another request");
     assert_eq!(count(&app, "customers").await, 1);
     assert_eq!(count(&app, "categories").await, 0);
@@ -136,7 +138,8 @@ pub async fn server_errors_and_refusals_are_not_stored(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = keyed(app.client.post(app.url("/api/customers")), &key2).json(&json!({"name": "Ana"})).send().await.unwrap();
+    let r =
+        keyed(app.client.post(app.url("/api/customers")), &key2).json(&json!({"name": "Ana"})).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     assert!(r.headers().get("idempotent-replayed").is_none());
     assert_eq!(count(&app, "idempotency_keys").await, 1);
@@ -144,7 +147,8 @@ pub async fn server_errors_and_refusals_are_not_stored(app: TestApp) {
 
 pub async fn malformed_key_is_400(app: TestApp) {
     app.login_admin().await;
-    let r = keyed(app.client.post(app.url("/api/customers")), "abc").json(&json!({"name": "Ana"})).send().await.unwrap();
+    let r =
+        keyed(app.client.post(app.url("/api/customers")), "abc").json(&json!({"name": "Ana"})).send().await.unwrap();
     let (status, err) = status_json(r).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(code(&err), "invalid_idempotency_key");
@@ -188,7 +192,11 @@ pub async fn fifty_concurrent_duplicates_make_one_row(app: TestApp) {
 pub async fn audit_log_records_writes(app: TestApp) {
     app.login_admin().await;
     let key = Uuid::new_v4().to_string();
-    let r = keyed(app.client.post(app.url("/api/categories")), &key).json(&json!({"name": "Almacén"})).send().await.unwrap();
+    let r = keyed(app.client.post(app.url("/api/categories")), &key)
+        .json(&json!({"name": "Almacén"}))
+        .send()
+        .await
+        .unwrap();
     let cat: Value = r.json().await.unwrap();
     let id = cat["id"].as_str().unwrap();
     app.patch(&format!("/api/categories/{id}"), &json!({"version": 1, "name": "Almacén y bebidas"})).await;
@@ -217,7 +225,8 @@ pub async fn expired_keys_run_again_and_are_reaped() {
     app.login_admin().await;
     let key = Uuid::new_v4().to_string();
     for _ in 0..2 {
-        let r = keyed(app.client.post(app.url("/api/customers")), &key).json(&json!({"name": "Ana"})).send().await.unwrap();
+        let r =
+            keyed(app.client.post(app.url("/api/customers")), &key).json(&json!({"name": "Ana"})).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);
         assert!(r.headers().get("idempotent-replayed").is_none());
     }

@@ -147,7 +147,6 @@ fn main() {
         bounds::oversized_cash_cannot_break_any_read,
         bounds::out_of_range_values_are_422_per_field_and_change_nothing,
         bounds::database_refuses_out_of_range_rows,
-
         permissions::cashier_does_counter_work_and_nothing_that_needs_an_admin,
     ];
     let plain: Vec<(&str, PlainFn)> = plain_tests![
@@ -187,7 +186,6 @@ fn main() {
         operations::metrics_token_is_required_when_set,
         operations::shutdown_has_a_deadline,
         operations::data_dir_is_owner_only,
-
         ha::forged_standby_operations_are_refused,
         ha::weak_secret_and_plain_http_peers_are_refused,
         ha::failed_peer_authentications_are_rate_limited_and_alerted,
@@ -226,10 +224,13 @@ fn main() {
     }));
     for engine in [Engine::Sqlite, Engine::Postgres] {
         let label = if engine == Engine::Sqlite { "sqlite" } else { "postgres" };
-        trials.push(Trial::test(format!("bounds::old_out_of_range_rows_are_clamped_by_the_migration::{label}"), move || {
-            runtime().block_on(bounds::old_out_of_range_rows_are_clamped_by_the_migration(engine));
-            Ok(())
-        }));
+        trials.push(Trial::test(
+            format!("bounds::old_out_of_range_rows_are_clamped_by_the_migration::{label}"),
+            move || {
+                runtime().block_on(bounds::old_out_of_range_rows_are_clamped_by_the_migration(engine));
+                Ok(())
+            },
+        ));
     }
     trials.push(Trial::test("failover::failover_to_the_mirror_and_failback_by_replay::postgres", || {
         runtime().block_on(failover::failover_to_the_mirror_and_failback_by_replay());
@@ -250,8 +251,8 @@ fn main() {
         }));
     }
     // The shared cluster starts only when a PostgreSQL test will run.
-    let wants_pg = !args.list
-        && trials.iter().any(|t| t.name().ends_with("::postgres") && !is_filtered(&args, t.name()));
+    let wants_pg =
+        !args.list && trials.iter().any(|t| t.name().ends_with("::postgres") && !is_filtered(&args, t.name()));
     if wants_pg {
         CLUSTER.set(postgres::PgCluster::start()).ok().expect("one cluster");
     }

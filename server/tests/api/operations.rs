@@ -47,7 +47,9 @@ pub async fn openapi_document_describes_the_api(app: TestApp) {
     let (status, doc) = status_json(app.get("/api/openapi.json").await).await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/api/auth/login", "/api/users", "/api/products", "/api/products/{id}", "/api/customers/{id}", "/health"] {
+    for path in
+        ["/api/auth/login", "/api/users", "/api/products", "/api/products/{id}", "/api/customers/{id}", "/health"]
+    {
         assert!(doc["paths"][path].is_object(), "missing {path}");
     }
     assert!(doc["paths"]["/api/products/{id}"]["patch"].is_object());
@@ -193,25 +195,26 @@ pub async fn metrics_stay_bounded_under_junk_requests() {
     let junk = |round: u64| {
         let client = client.clone();
         let base = app.address.clone();
-        futures::stream::iter(0..1000u64).map(move |i| {
-            let client = client.clone();
-            let n = round * 1000 + i;
-            let method = reqwest::Method::from_bytes(format!("JUNK{n}").as_bytes()).unwrap();
-            let path = match n % 4 {
-                0 => format!("/x{n}/y"),
-                1 => format!("/api/products/{n}"),
-                2 => format!("/api/nothing/{n}"),
-                _ => format!("/pkg/{n}.js"),
-            };
-            let url = format!("{base}{path}");
-            async move {
-                let _ = client.request(method, &url).send().await;
-                // And a known method on a random path.
-                let _ = client.get(&url).send().await;
-            }
-        })
-        .buffer_unordered(8)
-        .collect::<Vec<()>>()
+        futures::stream::iter(0..1000u64)
+            .map(move |i| {
+                let client = client.clone();
+                let n = round * 1000 + i;
+                let method = reqwest::Method::from_bytes(format!("JUNK{n}").as_bytes()).unwrap();
+                let path = match n % 4 {
+                    0 => format!("/x{n}/y"),
+                    1 => format!("/api/products/{n}"),
+                    2 => format!("/api/nothing/{n}"),
+                    _ => format!("/pkg/{n}.js"),
+                };
+                let url = format!("{base}{path}");
+                async move {
+                    let _ = client.request(method, &url).send().await;
+                    // And a known method on a random path.
+                    let _ = client.get(&url).send().await;
+                }
+            })
+            .buffer_unordered(8)
+            .collect::<Vec<()>>()
     };
     let metrics = app.url("/metrics");
     junk(0).await;
@@ -248,10 +251,15 @@ pub async fn metrics_token_is_required_when_set() {
 /// waits MOSTRADOR_SHUTDOWN_TIMEOUT seconds for it, then exits anyway (status 0).
 pub async fn shutdown_has_a_deadline() {
     let dir = tempfile::tempdir().unwrap();
-    let mut p = spawn_binary(dir.path(), &[("MOSTRADOR_SHUTDOWN_TIMEOUT", "1".into()), ("MOSTRADOR_REQUEST_TIMEOUT", "600".into())]).await;
+    let mut p = spawn_binary(
+        dir.path(),
+        &[("MOSTRADOR_SHUTDOWN_TIMEOUT", "1".into()), ("MOSTRADOR_REQUEST_TIMEOUT", "600".into())],
+    )
+    .await;
     // First bytes of a body, then nothing, ever.
-    let body = futures::stream::once(async { Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{\"username\": \"adm")) })
-        .chain(futures::stream::pending());
+    let body =
+        futures::stream::once(async { Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{\"username\": \"adm")) })
+            .chain(futures::stream::pending());
     let stuck = reqwest::Client::new()
         .post(p.url("/api/auth/login"))
         .header("content-type", "application/json")

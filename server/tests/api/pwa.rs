@@ -48,7 +48,8 @@ async fn service_worker(app: &TestApp) -> (String, String, Value) {
         .nth(1)
         .and_then(|rest| rest.split(";\n").next())
         .unwrap_or_else(|| panic!("no PRECACHE in {script}"));
-    let precache: Value = serde_json::from_str(precache).unwrap_or_else(|e| panic!("PRECACHE is not JSON ({e}): {precache}"));
+    let precache: Value =
+        serde_json::from_str(precache).unwrap_or_else(|e| panic!("PRECACHE is not JSON ({e}): {precache}"));
     (script, version, precache)
 }
 
@@ -72,7 +73,14 @@ pub async fn service_worker_has_version_precache_list_and_headers() {
     // Every static file but sw.js itself and the type declarations.
     assert_eq!(
         strings(&precache["assets"]),
-        ["/favicon.svg", "/icons/icon-192.png", "/manifest.webmanifest", "/pkg/mostrador.css", "/pkg/mostrador.js", "/pkg/mostrador.wasm"]
+        [
+            "/favicon.svg",
+            "/icons/icon-192.png",
+            "/manifest.webmanifest",
+            "/pkg/mostrador.css",
+            "/pkg/mostrador.js",
+            "/pkg/mostrador.wasm"
+        ]
     );
     // Every page of the router; the routes with an id through one placeholder page each.
     let pages = strings(&precache["pages"]);
@@ -121,7 +129,9 @@ pub async fn service_worker_version_follows_every_shell_file() {
     assert_ne!(v1, v2, "a changed pkg file must change the version");
     let build = |app: &TestApp| {
         let url = app.url("/login");
-        async move { new_client().get(url).send().await.unwrap().headers()["x-mostrador-build"].to_str().unwrap().to_owned() }
+        async move {
+            new_client().get(url).send().await.unwrap().headers()["x-mostrador-build"].to_str().unwrap().to_owned()
+        }
     };
     assert_ne!(build(&first).await, build(&second).await, "a changed pkg file must change the build id");
     // …while the running one keeps the version it computed at start-up.

@@ -40,7 +40,8 @@ pub async fn a_new_shop_route_gets_every_layer(app: TestApp) {
     // The time limit.
     let slow = spawn_app_with(Engine::Sqlite, None, |c| c.request_timeout_secs = 1).await;
     slow.login_admin().await;
-    let (status, body) = status_json(slow.client.post(slow.url(&format!("{WRITE}?secs=3"))).send().await.unwrap()).await;
+    let (status, body) =
+        status_json(slow.client.post(slow.url(&format!("{WRITE}?secs=3"))).send().await.unwrap()).await;
     assert_eq!((status, code(&body)), (StatusCode::SERVICE_UNAVAILABLE, "timeout"));
 
     // The standby guard.
@@ -50,6 +51,7 @@ pub async fn a_new_shop_route_gets_every_layer(app: TestApp) {
     })
     .await;
     standby.login_admin().await;
-    let (status, body) = status_json(standby.client.post(standby.url(WRITE)).json(&json!({})).send().await.unwrap()).await;
+    let (status, body) =
+        status_json(standby.client.post(standby.url(WRITE)).json(&json!({})).send().await.unwrap()).await;
     assert_eq!((status, code(&body)), (StatusCode::SERVICE_UNAVAILABLE, "standby_read_only"));
 }

@@ -21,8 +21,11 @@ async fn stocked_product(app: &TestApp, sku: &str, price: i64, stock: i64) -> St
     let p = app.create_product(sku, price).await;
     let id = p["id"].as_str().unwrap().to_owned();
     let (status, _) = status_json(
-        app.post("/api/inventory-movements", &json!({"id": Uuid::new_v4(), "product_id": id, "delta": stock, "reason": "purchase"}))
-            .await,
+        app.post(
+            "/api/inventory-movements",
+            &json!({"id": Uuid::new_v4(), "product_id": id, "delta": stock, "reason": "purchase"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
@@ -42,7 +45,8 @@ pub async fn cash_session_lifecycle(app: TestApp) {
     app.login_admin().await;
     let session = open_session(&app, "caja-1", 10_000).await;
     let (status, err) = status_json(
-        app.post("/api/cash-sessions", &json!({"id": Uuid::new_v4(), "register": "caja-1", "opening_float_cents": 0})).await,
+        app.post("/api/cash-sessions", &json!({"id": Uuid::new_v4(), "register": "caja-1", "opening_float_cents": 0}))
+            .await,
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -51,7 +55,10 @@ pub async fn cash_session_lifecycle(app: TestApp) {
     open_session(&app, "caja-2", 0).await;
 
     let product = stocked_product(&app, "AGUA", 800, 10).await;
-    let (status, _) = status_json(app.post("/api/sales", &sale(&session, &product, 2, json!([{"method": "cash", "amount_cents": 2000}]))).await).await;
+    let (status, _) = status_json(
+        app.post("/api/sales", &sale(&session, &product, 2, json!([{"method": "cash", "amount_cents": 2000}]))).await,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     app.post("/api/cash-movements", &json!({"id": Uuid::new_v4(), "cash_session_id": session, "kind": "out", "amount_cents": 500, "reason": "cambio al banco"})).await;
     app.post("/api/expenses", &json!({"id": Uuid::new_v4(), "spent_on": "2026-11-22", "category": "limpieza", "amount_cents": 300, "description": "lavandina", "cash_session_id": session})).await;
@@ -82,7 +89,10 @@ pub async fn cash_session_lifecycle(app: TestApp) {
     assert_eq!(again, closed);
     // The register can open again; the closed session takes no more sales.
     open_session(&app, "caja-1", 0).await;
-    let (status, err) = status_json(app.post("/api/sales", &sale(&session, &product, 1, json!([{"method": "card", "amount_cents": 800}]))).await).await;
+    let (status, err) = status_json(
+        app.post("/api/sales", &sale(&session, &product, 1, json!([{"method": "card", "amount_cents": 800}]))).await,
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(code(&err), "cash_session_closed");
     assert_eq!(stock(&app, &product).await, 8);
@@ -130,9 +140,19 @@ pub async fn sale_rules_are_422_and_change_nothing(app: TestApp) {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{why}: {err}");
         assert!(err["error"]["details"]["fields"]["payments"].is_string(), "{why}");
     }
-    let (status, _) = status_json(app.post("/api/sales", &sale(&session, &p, 0, json!([{"method": "cash", "amount_cents": 1}]))).await).await;
+    let (status, _) = status_json(
+        app.post("/api/sales", &sale(&session, &p, 0, json!([{"method": "cash", "amount_cents": 1}]))).await,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _) = status_json(app.post("/api/sales", &sale(&session, &Uuid::new_v4().to_string(), 1, json!([{"method": "cash", "amount_cents": 1}]))).await).await;
+    let (status, _) = status_json(
+        app.post(
+            "/api/sales",
+            &sale(&session, &Uuid::new_v4().to_string(), 1, json!([{"method": "cash", "amount_cents": 1}])),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(stock(&app, &p).await, 5);
     let (_, listed) = status_json(app.get("/api/sales").await).await;
@@ -155,7 +175,11 @@ pub async fn insufficient_stock_is_409_naming_the_product(app: TestApp) {
     assert_eq!(err["error"]["details"]["requested"], 3);
     assert_eq!(stock(&app, &ok).await, 10, "the other line's stock is untouched");
     let (status, _) = status_json(
-        app.post("/api/inventory-movements", &json!({"id": Uuid::new_v4(), "product_id": scarce, "delta": -2, "reason": "waste"})).await,
+        app.post(
+            "/api/inventory-movements",
+            &json!({"id": Uuid::new_v4(), "product_id": scarce, "delta": -2, "reason": "waste"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -167,7 +191,12 @@ pub async fn two_sales_race_for_the_last_unit(app: TestApp) {
     let last = stocked_product(&app, "LAST", 100, 1).await;
     let mut tasks = Vec::new();
     for _ in 0..2 {
-        let rb = app.client.post(app.url("/api/sales")).json(&sale(&session, &last, 1, json!([{"method": "cash", "amount_cents": 100}])));
+        let rb = app.client.post(app.url("/api/sales")).json(&sale(
+            &session,
+            &last,
+            1,
+            json!([{"method": "cash", "amount_cents": 100}]),
+        ));
         tasks.push(tokio::spawn(async move { rb.send().await.unwrap().status() }));
     }
     let mut statuses = Vec::new();
@@ -242,8 +271,12 @@ pub async fn quote_is_edited_then_converted_once(app: TestApp) {
     let p = stocked_product(&app, "Q", 500, 10).await;
     let (_, customer) = status_json(app.post("/api/customers", &json!({"name": "Obra Sur"})).await).await;
     let (status, q) = status_json(
-        app.post("/api/quotes", &json!({"customer_id": customer["id"], "lines": [{"product_id": p, "quantity": 3, "unit_price_cents": 450}],
-            "notes": "entrega viernes", "valid_until": "2026-12-31"})).await,
+        app.post(
+            "/api/quotes",
+            &json!({"customer_id": customer["id"], "lines": [{"product_id": p, "quantity": 3, "unit_price_cents": 450}],
+            "notes": "entrega viernes", "valid_until": "2026-12-31"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{q}");
@@ -251,10 +284,15 @@ pub async fn quote_is_edited_then_converted_once(app: TestApp) {
     let (status, err) = status_json(app.patch(&path, &json!({"version": 1, "status": "converted"})).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(err["error"]["details"]["fields"]["status"], "is read-only");
-    let (status, q2) = status_json(app.patch(&path, &json!({"version": 1, "lines": [{"product_id": p, "quantity": 4, "unit_price_cents": 450}]})).await).await;
+    let (status, q2) = status_json(
+        app.patch(&path, &json!({"version": 1, "lines": [{"product_id": p, "quantity": 4, "unit_price_cents": 450}]}))
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(q2["version"], 2);
-    let (status, bad) = status_json(app.patch(&path, &json!({"version": 2, "lines": [{"product_id": p, "quantity": 0}]})).await).await;
+    let (status, bad) =
+        status_json(app.patch(&path, &json!({"version": 2, "lines": [{"product_id": p, "quantity": 0}]})).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
 
     let sale_id = Uuid::new_v4();

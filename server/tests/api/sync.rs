@@ -132,7 +132,8 @@ pub async fn pull_under_concurrent_writers_misses_nothing(app: TestApp) {
             let mut cursor = "0".to_owned();
             let mut pulls = 0;
             while seen.len() < WRITERS * EACH && pulls < 2000 {
-                let v: Value = client.get(format!("{base}?since={cursor}&limit=7")).send().await.unwrap().json().await.unwrap();
+                let v: Value =
+                    client.get(format!("{base}?since={cursor}&limit=7")).send().await.unwrap().json().await.unwrap();
                 for c in v["customers"].as_array().unwrap() {
                     seen.insert(c["id"].as_str().unwrap().to_owned());
                 }
@@ -156,7 +157,11 @@ pub async fn pull_under_concurrent_writers_misses_nothing(app: TestApp) {
 pub async fn push_skips_operations_whose_dependency_failed(app: TestApp) {
     app.login_admin().await;
     let p = app.create_product("DEP", 100).await;
-    app.post("/api/inventory-movements", &json!({"id": Uuid::new_v4(), "product_id": p["id"], "delta": 5, "reason": "purchase"})).await;
+    app.post(
+        "/api/inventory-movements",
+        &json!({"id": Uuid::new_v4(), "product_id": p["id"], "delta": 5, "reason": "purchase"}),
+    )
+    .await;
     let (_, session) = status_json(
         app.post("/api/cash-sessions", &json!({"id": Uuid::new_v4(), "register": "A", "opening_float_cents": 0})).await,
     )
@@ -164,9 +169,13 @@ pub async fn push_skips_operations_whose_dependency_failed(app: TestApp) {
     let customer_id = Uuid::new_v4().to_string();
     let bad_customer = op("POST", "/api/customers", json!({"id": customer_id, "name": ""}));
     let sale_id = Uuid::new_v4().to_string();
-    let mut sale = op("POST", "/api/sales", json!({"id": sale_id, "cash_session_id": session["id"],
+    let mut sale = op(
+        "POST",
+        "/api/sales",
+        json!({"id": sale_id, "cash_session_id": session["id"],
         "customer_id": customer_id, "lines": [{"product_id": p["id"], "quantity": 1}],
-        "payments": [{"method": "cash", "amount_cents": 100}]}));
+        "payments": [{"method": "cash", "amount_cents": 100}]}),
+    );
     sale["depends_on"] = json!([bad_customer["idempotency_key"]]);
     let unrelated = op("POST", "/api/categories", json!({"name": "Otra"}));
     let (status, res) =

@@ -32,7 +32,8 @@ impl TestCa {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, "Mostrador test CA");
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
         TestCa { pem: issuer.pem(), issuer }
     }
@@ -110,15 +111,25 @@ pub async fn https_with_redirect_hsts_and_secure_cookie() {
     // The certificate given, HSTS on the answer.
     assert_eq!(served_certificate(&ca, &format!("{base}/health")).await, leaf.der);
     let r = client(&ca, false).get(format!("{base}/health")).send().await.unwrap();
-    assert_eq!(r.headers().get(header::STRICT_TRANSPORT_SECURITY).map(|v| v.to_str().unwrap()), Some("max-age=31536000"));
+    assert_eq!(
+        r.headers().get(header::STRICT_TRANSPORT_SECURITY).map(|v| v.to_str().unwrap()),
+        Some("max-age=31536000")
+    );
 
     // The TLS port never answers plain HTTP.
     let plain_on_tls = Client::new().get(format!("http://127.0.0.1:{}/health", server.port)).send().await;
-    assert!(plain_on_tls.is_err() || !plain_on_tls.unwrap().status().is_success(), "plain HTTP answered on the TLS port");
+    assert!(
+        plain_on_tls.is_err() || !plain_on_tls.unwrap().status().is_success(),
+        "plain HTTP answered on the TLS port"
+    );
 
     // The plain listener sends every method and path to the same host on https, the query kept.
     for method in [reqwest::Method::GET, reqwest::Method::POST] {
-        let r = client(&ca, false).request(method.clone(), format!("http://{HOST}:{plain_port}/products?page=2")).send().await.unwrap();
+        let r = client(&ca, false)
+            .request(method.clone(), format!("http://{HOST}:{plain_port}/products?page=2"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::PERMANENT_REDIRECT, "{method}");
         assert_eq!(r.headers()[header::LOCATION], format!("{base}/products?page=2").as_str());
         assert!(r.headers().get(header::STRICT_TRANSPORT_SECURITY).is_none(), "HSTS is for https answers only");
@@ -217,7 +228,8 @@ pub async fn lan_mode_makes_its_own_ca_and_keeps_it() {
     use sha2::Digest;
     let data = tempfile::tempdir().unwrap();
     let (port, plain_port) = (free_port(), free_port());
-    let envs = [("MOSTRADOR_TLS_LAN", "true".to_owned()), ("MOSTRADOR_HTTP_REDIRECT_ADDR", format!("127.0.0.1:{plain_port}"))];
+    let envs =
+        [("MOSTRADOR_TLS_LAN", "true".to_owned()), ("MOSTRADOR_HTTP_REDIRECT_ADDR", format!("127.0.0.1:{plain_port}"))];
     let start = |data: std::path::PathBuf| {
         let envs = envs.clone();
         async move {
@@ -268,9 +280,15 @@ pub async fn lan_mode_makes_its_own_ca_and_keeps_it() {
 
     // The admin's "Connect a phone" data: the https address, its QR code, the CA's fingerprint.
     let base = format!("https://127.0.0.1:{port}");
-    let r = client.post(format!("{base}/api/auth/login")).json(&json!({"username": "admin", "password": ADMIN_PASSWORD})).send().await.unwrap();
+    let r = client
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let setup: serde_json::Value = client.get(format!("{base}/api/tls/phone")).send().await.unwrap().json().await.unwrap();
+    let setup: serde_json::Value =
+        client.get(format!("{base}/api/tls/phone")).send().await.unwrap().json().await.unwrap();
     assert_eq!(setup["mode"], "lan");
     let fingerprint: Vec<String> = sha2::Sha256::digest(&ca).iter().map(|b| format!("{b:02X}")).collect();
     assert_eq!(setup["ca"]["sha256"], fingerprint.join(":"));

@@ -9,8 +9,10 @@ use crate::helpers::{code, new_client, status_json, TestApp};
 
 pub async fn admin_creates_and_lists_users(app: TestApp) {
     app.login_admin().await;
-    let (status, user) =
-        status_json(app.post("/api/users", &json!({"username": "Lucia", "password": "password-123", "role": "cashier"})).await).await;
+    let (status, user) = status_json(
+        app.post("/api/users", &json!({"username": "Lucia", "password": "password-123", "role": "cashier"})).await,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(user["username"], "lucia");
     assert_eq!(user["role"], "cashier");
@@ -27,7 +29,10 @@ pub async fn duplicate_username_is_409(app: TestApp) {
     app.login_admin().await;
     let body = json!({"username": "pedro", "password": "password-123", "role": "cashier"});
     assert_eq!(app.post("/api/users", &body).await.status(), StatusCode::CREATED);
-    let (status, err) = status_json(app.post("/api/users", &json!({"username": "PEDRO", "password": "password-123", "role": "admin"})).await).await;
+    let (status, err) = status_json(
+        app.post("/api/users", &json!({"username": "PEDRO", "password": "password-123", "role": "admin"})).await,
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(code(&err), "duplicate_username");
 }
@@ -35,13 +40,16 @@ pub async fn duplicate_username_is_409(app: TestApp) {
 pub async fn weak_password_and_bad_username_are_422(app: TestApp) {
     app.login_admin().await;
     let (status, err) =
-        status_json(app.post("/api/users", &json!({"username": "a b", "password": "short", "role": "cashier"})).await).await;
+        status_json(app.post("/api/users", &json!({"username": "a b", "password": "short", "role": "cashier"})).await)
+            .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(code(&err), "validation_failed");
     assert!(err["error"]["details"]["fields"]["username"].is_string());
     assert!(err["error"]["details"]["fields"]["password"].is_string());
-    let (status, _) =
-        status_json(app.post("/api/users", &json!({"username": "ana", "password": "password-123", "role": "owner"})).await).await;
+    let (status, _) = status_json(
+        app.post("/api/users", &json!({"username": "ana", "password": "password-123", "role": "owner"})).await,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "unknown role");
     let (_, list) = status_json(app.get("/api/users").await).await;
     assert_eq!(list["total"], 1);
@@ -52,7 +60,10 @@ pub async fn deactivated_user_is_signed_out(app: TestApp) {
     let cashier = app.client_for_new_user("marta", "cashier").await;
     assert_eq!(cashier.get(app.url("/api/auth/me")).send().await.unwrap().status(), StatusCode::OK);
     let (_, list) = status_json(app.get("/api/users").await).await;
-    let id = list["items"].as_array().unwrap().iter().find(|u| u["username"] == "marta").unwrap()["id"].as_str().unwrap().to_owned();
+    let id = list["items"].as_array().unwrap().iter().find(|u| u["username"] == "marta").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (status, user) = status_json(app.patch(&format!("/api/users/{id}"), &json!({"active": false})).await).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(user["active"], false);
@@ -64,11 +75,16 @@ pub async fn password_change_works(app: TestApp) {
     app.login_admin().await;
     app.client_for_new_user("jose", "cashier").await;
     let (_, list) = status_json(app.get("/api/users").await).await;
-    let id = list["items"].as_array().unwrap().iter().find(|u| u["username"] == "jose").unwrap()["id"].as_str().unwrap().to_owned();
+    let id = list["items"].as_array().unwrap().iter().find(|u| u["username"] == "jose").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (status, _) = status_json(app.patch(&format!("/api/users/{id}"), &json!({"password": "x"})).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, user) =
-        status_json(app.patch(&format!("/api/users/{id}"), &json!({"password": "new-password-9", "role": "admin"})).await).await;
+    let (status, user) = status_json(
+        app.patch(&format!("/api/users/{id}"), &json!({"password": "new-password-9", "role": "admin"})).await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(user["role"], "admin");
     assert_eq!(app.login_with(&new_client(), "jose", "password-123").await.status(), StatusCode::UNAUTHORIZED);
