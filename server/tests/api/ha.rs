@@ -691,3 +691,69 @@ pub async fn failed_peer_authentications_are_rate_limited_and_alerted() {
         "one alert per burst"
     );
 }
+
+/// The HA link over https (issue #12, point 2): a standby serving TLS, a primary that pins the
+/// certificate authority of that standby's certificate and has no insecure setting. Shipping works;
+/// a primary pinning another CA cannot ship (nothing trusted but the pin).
+pub async fn the_link_runs_over_https_with_a_pinned_certificate() {
+    use crate::{helpers::ADMIN_PASSWORD, tls::TestCa};
+    let (ca, other_ca) = (TestCa::new(), TestCa::new());
+    let leaf = ca.leaf("127.0.0.1");
+    let certs = tempfile::tempdir().unwrap();
+    leaf.write(certs.path());
+    std::fs::write(certs.path().join("ca.pem"), &ca.pem).unwrap();
+    std::fs::write(certs.path().join("other-ca.pem"), &other_ca.pem).unwrap();
+
+    let standby_dir = tempfile::tempdir().unwrap();
+    let port = crate::postgres::free_port();
+    let standby_env = [
+        ("MOSTRADOR_ROLE", "standby".to_owned()),
+        ("MOSTRADOR_HA_SECRET", SECRET.to_owned()),
+        ("MOSTRADOR_TLS_CERT", certs.path().join("cert.pem").display().to_string()),
+        ("MOSTRADOR_TLS_KEY", certs.path().join("key.pem").display().to_string()),
+    ];
+    let child = crate::helpers::binary_command(port, standby_dir.path(), &standby_env).spawn().unwrap();
+    let trusting = crate::tls::client(&ca, false);
+    let standby = crate::helpers::wait_ready(child, format!("https://127.0.0.1:{port}"), &trusting).await;
+
+    let primary_with = |pin: &str| {
+        vec![
+            ("MOSTRADOR_HA_SECRET", SECRET.to_owned()),
+            ("MOSTRADOR_STANDBY_URL", standby.base.clone()),
+            ("MOSTRADOR_HA_PEER_CERT", certs.path().join(pin).display().to_string()),
+        ]
+    };
+    let primary_dir = tempfile::tempdir().unwrap();
+    let primary = spawn_binary(primary_dir.path(), &primary_with("ca.pem")).await;
+    let p = primary.admin().await;
+    let (s, product) = post(
+        &p,
+        &primary,
+        "/api/products",
+        json!({"sku": "MATE", "name": "Mate de calabaza", "price_cents": 1800, "cost_cents": 0}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, shipment) = post(&p, &primary, "/api/ha/ship", json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{shipment}");
+    assert_eq!(shipment["status"], "shipped", "{shipment}");
+
+    // The standby serves what came over the encrypted link.
+    let r = trusting
+        .post(standby.url("/api/auth/login"))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let id = product["id"].as_str().unwrap();
+    assert_eq!(get(&trusting, &standby, &format!("/api/products/{id}")).await["sku"], "MATE");
+
+    // Pinning another CA: the standby's certificate is not trusted, nothing is shipped.
+    let wrong_dir = tempfile::tempdir().unwrap();
+    let wrong = spawn_binary(wrong_dir.path(), &primary_with("other-ca.pem")).await;
+    let w = wrong.admin().await;
+    let (s, shipment) = post(&w, &wrong, "/api/ha/ship", json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{shipment}");
+    assert_eq!(shipment["status"], "failed", "{shipment}");
+}

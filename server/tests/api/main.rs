@@ -189,6 +189,7 @@ fn main() {
         ha::forged_standby_operations_are_refused,
         ha::weak_secret_and_plain_http_peers_are_refused,
         ha::failed_peer_authentications_are_rate_limited_and_alerted,
+        ha::the_link_runs_over_https_with_a_pinned_certificate,
     ];
 
     let mut trials = Vec::new();
