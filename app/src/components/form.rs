@@ -223,8 +223,9 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
     let send_patch = move |base_row: Value, changes: Map<String, Value>| {
         busy.set(true);
         banner.set(None);
+        // Read now, not in the task: the task starts later, when the form may be gone.
+        let replacing = sent_item.get_untracked();
         spawn_local(async move {
-            let replacing = sent_item.get_untracked();
             let result = data::patch(sync, def.path, &base_row, changes.clone(), replacing).await;
             on_outcome(result, changes);
         });
@@ -271,8 +272,8 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         match base.get_untracked() {
             None => {
                 busy.set(true);
+                let replacing = sent_item.get_untracked();
                 spawn_local(async move {
-                    let replacing = sent_item.get_untracked();
                     let result = data::create(sync, def.path, mine.clone(), replacing).await;
                     on_outcome(result, mine);
                 });

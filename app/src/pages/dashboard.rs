@@ -47,7 +47,8 @@ pub fn DashboardPage() -> impl IntoView {
     Effect::new(move || {
         sync.data_version.track();
         spawn_local(async move {
-            if data.with_untracked(Option::is_none) {
+            // A task starts after the effect that spawned it; the page may be gone by then.
+            if data.try_with_untracked(Option::is_none) == Some(true) {
                 if let Ok(Some(cached)) = store::meta_get(CACHE_KEY).await {
                     let summary = serde_json::from_value::<Dashboard>(cached["summary"].clone());
                     if let (Ok(summary), Some(at)) = (summary, cached["fetched_ms"].as_f64()) {

@@ -70,7 +70,7 @@ pub fn LoginPage() -> impl IntoView {
                         _ => Msg::Text(e.describe(i18n.lang.get_untracked())),
                     };
                     error.set(Some(msg));
-                    if let Some(p) = password_ref.get_untracked() {
+                    if let Some(p) = password_ref.try_get_untracked().flatten() {
                         p.set_value("");
                         let _ = p.focus();
                     }

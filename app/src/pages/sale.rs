@@ -148,9 +148,13 @@ pub fn SalePage() -> impl IntoView {
                 data::rows("cash_sessions").await,
                 data::rows("sales").await,
             );
+            // The cashier may have left the page while IndexedDB answered: its signals are gone.
+            if loaded.is_disposed() {
+                return;
+            }
             // Set only what changed: a sync tick must not rebuild the register under the cashier.
             let set_if = |sig: RwSignal<Vec<Value>>, v: Vec<Value>| {
-                if sig.with_untracked(|now| *now != v) {
+                if sig.try_with_untracked(|now| *now != v) == Some(true) {
                     sig.set(v);
                 }
             };
@@ -164,7 +168,7 @@ pub fn SalePage() -> impl IntoView {
                 .collect();
             open.sort_by(|a, b| str_of(b, "opened_at").cmp(str_of(a, "opened_at")));
             let open = open.into_iter().next();
-            if session.with_untracked(|now| *now != open) {
+            if session.try_with_untracked(|now| *now != open) == Some(true) {
                 session.set(open);
             }
             let today = local_day(None);
