@@ -138,7 +138,7 @@ async fn serve(config: ServeConfig) -> CliResult {
     tracing::info!(engine = db.engine.as_str(), database = db.which().as_str(), "database ready");
     tighten_data_dir(&config.db.data_dir);
     ensure_first_admin(&db, &config).await?;
-    let behind_https_proxy = config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
+    let behind_https_proxy = config.https_public_url().is_some();
     let app = Application::build(config, db).await?;
     let addr = app.local_addr();
     tracing::info!(%addr, url = %app.url(), "listening");

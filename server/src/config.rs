@@ -463,6 +463,11 @@ impl ServeConfig {
         })
     }
     pub fn secure_cookies(&self) -> bool {
-        self.tls.enabled() || self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+        self.tls.enabled() || self.https_public_url().is_some()
+    }
+
+    /// MOSTRADOR_PUBLIC_URL when it is an https address (a TLS proxy in front, or the shop's name).
+    pub fn https_public_url(&self) -> Option<&str> {
+        self.public_url.as_deref().filter(|u| u.starts_with("https://"))
     }
 }

@@ -29,9 +29,7 @@ pub async fn check_origin(State(state): State<AppState>, req: Request, next: Nex
         let headers = req.headers();
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("null");
-            // HTTP/2 (https with ALPN h2) carries the host in `:authority`, which lands in the URI.
-            let authority = req.uri().authority().map(|a| a.as_str());
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(authority).unwrap_or("");
+            let host = super::request_host(headers, req.uri()).unwrap_or("");
             let same_host = origin
                 .split_once("://")
                 .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && rest.eq_ignore_ascii_case(host));

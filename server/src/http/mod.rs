@@ -57,6 +57,12 @@ impl FromRef<AppState> for LeptosOptions {
 
 pub const SESSION_COOKIE: &str = "mostrador_session";
 
+/// The host a request was sent to, port included: the `Host` header (HTTP/1.1), or `:authority`,
+/// which HTTP/2 (https with ALPN h2) carries instead and which lands in the URI.
+pub fn request_host<'a>(headers: &'a axum::http::HeaderMap, uri: &'a axum::http::Uri) -> Option<&'a str> {
+    headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).or_else(|| uri.authority().map(|a| a.as_str()))
+}
+
 /// Every route and layer; used by `serve` and by the tests.
 pub fn router(state: AppState) -> Router {
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))

@@ -331,7 +331,7 @@ pub fn redirect_router(https_port: u16, challenges: acme::Challenges) -> Router 
 }
 
 fn redirect(https_port: u16, headers: &HeaderMap, uri: &Uri) -> Response {
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()).and_then(host_without_port) else {
+    let Some(host) = crate::http::request_host(headers, uri).and_then(host_without_port) else {
         return (StatusCode::BAD_REQUEST, "Host header required\n").into_response();
     };
     let port = if https_port == 443 { String::new() } else { format!(":{https_port}") };

@@ -5,7 +5,7 @@
 
 use axum::{
     extract::State,
-    http::{header, HeaderMap, StatusCode},
+    http::{header, HeaderMap, StatusCode, Uri},
     response::{IntoResponse, Response},
     routing::get,
     Json, Router,
@@ -26,38 +26,33 @@ pub fn router() -> Router<AppState> {
 
 /// The addresses phones open and, in LAN mode, the CA to trust.
 #[utoipa::path(get, path = "/api/tls/phone", tag = "operations", responses((status = 200, body = PhoneSetup)))]
-pub async fn phone(_: AdminUser, State(state): State<AppState>, headers: HeaderMap) -> Json<PhoneSetup> {
+pub async fn phone(_: AdminUser, State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Json<PhoneSetup> {
     if let Some(lan) = state.lan.get() {
         return Json(lan.phone_setup());
     }
-    let (mode, urls) = https_urls(&state, &headers);
+    let (mode, urls) = https_urls(&state, &headers, &uri);
     Json(super::lan::setup(mode, urls))
 }
 
 /// The https address to use instead of this one. Anonymous (the sign-in page shows it) and no more
 /// than a link gives away: no QR code, no certificate.
 #[utoipa::path(get, path = "/api/tls/address", tag = "operations", responses((status = 200, body = SecureAddress)))]
-pub async fn address(State(state): State<AppState>, headers: HeaderMap) -> Json<SecureAddress> {
+pub async fn address(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Json<SecureAddress> {
     let url = match state.lan.get() {
-        Some(lan) => state
-            .config
-            .public_url
-            .clone()
-            .filter(|u| u.starts_with("https://"))
-            .or_else(|| lan.phone_urls().into_iter().next()),
-        None => https_urls(&state, &headers).1.into_iter().next(),
+        Some(lan) => state.config.https_public_url().map(str::to_owned).or_else(|| lan.phone_urls().into_iter().next()),
+        None => https_urls(&state, &headers, &uri).1.into_iter().next(),
     };
     Json(SecureAddress { url })
 }
 
 /// The mode and https URLs without LAN mode: ACME names, the request's host with a given
 /// certificate, or an https MOSTRADOR_PUBLIC_URL in front.
-fn https_urls(state: &AppState, headers: &HeaderMap) -> (&'static str, Vec<String>) {
+fn https_urls(state: &AppState, headers: &HeaderMap, uri: &Uri) -> (&'static str, Vec<String>) {
     let tls = &state.config.tls;
     let port = state.leptos_options.site_addr.port();
     let https = |host: &str| if port == 443 { format!("https://{host}/") } else { format!("https://{host}:{port}/") };
-    let public = state.config.public_url.clone().filter(|u| u.starts_with("https://"));
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).and_then(super::host_without_port);
+    let public = state.config.https_public_url().map(str::to_owned);
+    let host = crate::http::request_host(headers, uri).and_then(super::host_without_port);
     if !tls.acme_domains.is_empty() {
         ("acme", tls.acme_domains.iter().map(|d| https(d)).collect())
     } else if tls.enabled() {
