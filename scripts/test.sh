@@ -34,6 +34,7 @@ timings=()
 work_dir=""
 server_pid=""
 server_log=""
+browser_tap=""
 
 print_timings() {
   [ "${#timings[@]}" -gt 0 ] || return 0
@@ -66,6 +67,7 @@ cleanup() {
   if [ "$rc" -ne 0 ]; then
     [ -z "$current_step" ] || timings+=("$(printf '%-44s %5ss  FAILED' "$current_step" "$((SECONDS - step_start))")")
     print_server_log
+    print_browser_failures
   fi
   [ -z "$work_dir" ] || rm -rf "$work_dir"
   print_timings
@@ -199,7 +201,26 @@ fuzz_on() {
 browser_tests() {
   [ -f end2end/package.json ] || die "end2end/package.json is missing: no browser tests to run"
   npm_ci_if_needed "$MOSTRADOR_ROOT/end2end"
-  (cd end2end && BASE_URL="$BASE_URL" ADMIN_USERNAME=admin ADMIN_PASSWORD="$ADMIN_PASSWORD" npm test)
+  browser_tap="$work_dir/browser.tap"
+  (cd end2end && BASE_URL="$BASE_URL" ADMIN_USERNAME=admin ADMIN_PASSWORD="$ADMIN_PASSWORD" npm test) 2>&1 |
+    tee "$browser_tap"
+  return "${PIPESTATUS[0]}"
+}
+
+# A CI log keeps only its end: the browser tests that failed, and why, are printed last (stack frames of
+# the minified wasm and assert's repeated diff left out, each failure cut to 40 lines).
+print_browser_failures() {
+  [ -n "$browser_tap" ] && [ -s "$browser_tap" ] || return 0
+  grep -q '^not ok' "$browser_tap" || return 0
+  echo "----- failed browser tests -----"
+  awk '
+    /^not ok / { on = 1; n = 0; print; next }
+    on && /^  \.\.\.$/ { on = 0; print "  ..."; next }
+    on && /^(ok|# Subtest)/ { on = 0 }
+    on && /\+ actual - expected/ { on = 2 }
+    on == 1 && !/wasm-function|^ *at |^ *\x27 *at |^ *\+ *\x27 *at / { if (n++ < 40) print }
+  ' "$browser_tap"
+  echo "----- end of failed browser tests -----"
 }
 
 stop_server() {
