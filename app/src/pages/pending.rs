@@ -189,33 +189,30 @@ pub fn PendingPage() -> impl IntoView {
         })
     };
 
-    let list = move || {
+    // One row per open item, keyed by what the row shows: a row whose item did not change is kept
+    // when another item is sent or refused, so an editor or a conflict choice open in it survives.
+    let rows = move || {
         let lang = i18n.lang.get();
         let items = sync.items.get();
         let me = sync.user.get();
         let blocked = blocked(&items);
         let by_key: HashMap<Uuid, OutboxItem> = items.iter().map(|i| (i.key, i.clone())).collect();
-        let open: Vec<OutboxItem> = items.into_iter().filter(|i| i.is_open()).collect();
-        if open.is_empty() {
-            return view! { <p class="empty" data-testid="nothing-pending">{i18n.t("nothing_pending")}</p> }.into_any();
-        }
-        view! {
-            <ul class="pending-list" data-testid="pending-list">
-                {open
-                    .into_iter()
-                    .map(|item| {
-                        let blocker = blocked.get(&item.key).and_then(|k| by_key.get(k)).map(|b| summary(b, lang));
-                        // Another user's item: whose it is, and nothing this user may do to it.
-                        let other_user = me
-                            .filter(|u| *u != item.user_id)
-                            .map(|_| author_name(item.user_id, lang));
-                        view! { <PendingRow item blocker other_user/> }
-                    })
-                    .collect_view()}
-            </ul>
-        }
-        .into_any()
+        items
+            .into_iter()
+            .filter(|i| i.is_open())
+            .map(|item| {
+                let blocker = blocked.get(&item.key).and_then(|k| by_key.get(k)).map(|b| summary(b, lang));
+                // Another user's item: whose it is, and nothing this user may do to it.
+                let other_user = me.filter(|u| *u != item.user_id).map(|_| author_name(item.user_id, lang));
+                let shown = format!(
+                    "{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}",
+                    item.key, item.seq, item.state, item.attempts, item.error, blocker, other_user, lang
+                );
+                (shown, item, blocker, other_user)
+            })
+            .collect::<Vec<_>>()
     };
+    let any_open = move || sync.items.with(|items| items.iter().any(|i| i.is_open()));
 
     view! {
         <Title text=move || i18n.t("pending").to_string()/>
@@ -232,7 +229,18 @@ pub fn PendingPage() -> impl IntoView {
                 </button>
             </div>
             {others}
-            {list}
+            <Show
+                when=any_open
+                fallback=move || view! { <p class="empty" data-testid="nothing-pending">{move || i18n.t("nothing_pending")}</p> }
+            >
+                <ul class="pending-list" data-testid="pending-list">
+                    <For
+                        each=rows
+                        key=|(shown, ..)| shown.clone()
+                        children=|(_, item, blocker, other_user)| view! { <PendingRow item blocker other_user/> }
+                    />
+                </ul>
+            </Show>
         </section>
     }
     .into_any()
