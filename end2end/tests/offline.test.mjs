@@ -305,3 +305,41 @@ test('a rejected item shows the server\'s message and blocks only what depends o
     await server.cleanup();
   }
 });
+
+test('an answer that set out before the network went away does not make the bar say "Conectado"', async () => {
+  const server = await startServer();
+  try {
+    const { context, page, errors } = await openOn(browser, server);
+    await signIn(page, server);
+    await page.getByTestId('connection').filter({ hasText: 'Conectado' }).waitFor();
+    // The next pull is answered by the server, but the answer is held until the browser is offline.
+    let held;
+    const heldNow = new Promise((resolve) => { held = resolve; });
+    let release;
+    const released = new Promise((resolve) => { release = resolve; });
+    await page.route('**/api/sync/pull**', async (route) => {
+      const response = await route.fetch();
+      held();
+      await released;
+      await route.fulfill({ response });
+    });
+    await page.reload();
+    await hydrated(page);
+    await heldNow;
+    await context.setOffline(true);
+    await page.getByTestId('connection').filter({ hasText: 'Sin conexión' }).waitFor();
+    const answered = page.waitForResponse((r) => r.url().includes('/api/sync/pull'));
+    release();
+    await answered;
+    // The answer was a success, yet the network is gone: the bar keeps saying so.
+    await page.waitForTimeout(500);
+    assert.equal(await page.getByTestId('connection').getAttribute('data-state'), 'offline');
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+    await context.setOffline(false);
+    await page.getByTestId('connection').filter({ hasText: 'Conectado' }).waitFor();
+    assertNoErrors(errors);
+    await context.close();
+  } finally {
+    await server.cleanup();
+  }
+});

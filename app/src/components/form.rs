@@ -90,9 +90,10 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let categories = RwSignal::new(Vec::<(String, String)>::new());
 
+    // Also called from tasks (a conflict answer to a delete), when the form may be gone: try_.
     let fill_from = move |row: &Value| {
         let lang = i18n.lang.get_untracked();
-        fields.with_value(|fs| {
+        let _ = fields.try_with_value(|fs| {
             for (f, s) in fs {
                 s.set(to_text(f.kind, row.get(f.key), lang));
             }

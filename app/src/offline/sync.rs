@@ -168,7 +168,9 @@ fn note_failure(state: SyncState, e: &ApiError) {
 }
 
 fn note_success(state: SyncState) {
-    state.connection.set(Connection::Online);
+    // An answer that set out before the browser went offline says nothing about now: the browser's
+    // own word (and its `offline` event, already handled) wins.
+    state.connection.set(if browser_online() { Connection::Online } else { Connection::Offline });
     state.failures.set(0);
 }
 

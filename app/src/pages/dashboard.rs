@@ -48,6 +48,9 @@ pub fn DashboardPage() -> impl IntoView {
         sync.data_version.track();
         spawn_local(async move {
             // A task starts after the effect that spawned it; the page may be gone by then.
+            if data.is_disposed() {
+                return;
+            }
             if data.try_with_untracked(Option::is_none) == Some(true) {
                 if let Ok(Some(cached)) = store::meta_get(CACHE_KEY).await {
                     let summary = serde_json::from_value::<Dashboard>(cached["summary"].clone());
