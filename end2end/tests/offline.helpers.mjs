@@ -116,11 +116,27 @@ export async function waitForBadge(page, n, timeout = 30_000) {
   }
 }
 
-/** Waits until a service worker controls the page (so a reload works offline). */
-export async function controlled(page) {
-  await page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null, null, {
-    timeout: 20_000,
-  });
+/**
+ * Waits until a service worker controls the page (so a reload works offline). On a timeout the error
+ * says where the worker got stuck, with the end of `server`'s log when given (a failed precache shows
+ * there as the status of a shell file).
+ */
+export async function controlled(page, server = null, timeout = 20_000) {
+  try {
+    await page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null, null, {
+      timeout,
+    });
+  } catch (e) {
+    const states = await page
+      .evaluate(async () => {
+        const r = await navigator.serviceWorker?.getRegistration();
+        return JSON.stringify({ installing: r?.installing?.state ?? null, waiting: r?.waiting?.state ?? null,
+          active: r?.active?.state ?? null, registered: Boolean(r) });
+      })
+      .catch((x) => `unknown (${x.message})`);
+    throw new Error(`no service worker controls the page after ${timeout} ms; registration ${states}`
+      + (server ? `\nend of the server's log:\n${server.logs()}` : ''), { cause: e });
+  }
 }
 
 export async function total(context, path) {

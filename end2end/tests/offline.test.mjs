@@ -32,7 +32,7 @@ test('sales, a till and a new customer made offline survive a reload and reach t
 
     // First visit online: the app shell is cached and the catalog pulled.
     await waitForProduct(page, 'OFF-B');
-    await controlled(page);
+    await controlled(page, server);
     await page.reload();
     await hydrated(page);
 
