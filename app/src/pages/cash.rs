@@ -47,6 +47,7 @@ pub fn CashPage() -> impl IntoView {
         sync.data_version.track();
         spawn_local(async move {
             let mut all = data::rows("cash_sessions").await.unwrap_or_default();
+            let mut ps = data::rows("products").await.unwrap_or_default();
             // The person may have left the page while IndexedDB answered: its signals are gone.
             if loaded.is_disposed() {
                 return;
@@ -54,7 +55,7 @@ pub fn CashPage() -> impl IntoView {
             all.sort_by(|a, b| str_of(b, "opened_at").cmp(str_of(a, "opened_at")));
             let is_open = |r: &Value| r.get("closed_at").map(Value::is_null).unwrap_or(true);
             let open = all.iter().find(|r| is_open(r)).cloned();
-            if session.try_with_untracked(|s| *s != open) == Some(true) {
+            if session.with_untracked(|s| *s != open) {
                 session.set(open);
             }
             last_closed.set(
@@ -63,9 +64,8 @@ pub fn CashPage() -> impl IntoView {
                     .max_by(|a, b| str_of(a, "closed_at").cmp(str_of(b, "closed_at")))
                     .cloned(),
             );
-            let mut ps = data::rows("products").await.unwrap_or_default();
             ps.sort_by_key(|p| data::fold(str_of(p, "name")));
-            if products.try_with_untracked(|now| *now != ps) == Some(true) {
+            if products.with_untracked(|now| *now != ps) {
                 products.set(ps);
             }
             loaded.set(true);

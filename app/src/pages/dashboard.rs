@@ -51,7 +51,7 @@ pub fn DashboardPage() -> impl IntoView {
             if data.is_disposed() {
                 return;
             }
-            if data.try_with_untracked(Option::is_none) == Some(true) {
+            if data.with_untracked(Option::is_none) {
                 if let Ok(Some(cached)) = store::meta_get(CACHE_KEY).await {
                     let summary = serde_json::from_value::<Dashboard>(cached["summary"].clone());
                     if let (Ok(summary), Some(at)) = (summary, cached["fetched_ms"].as_f64()) {

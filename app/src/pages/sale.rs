@@ -154,7 +154,7 @@ pub fn SalePage() -> impl IntoView {
             }
             // Set only what changed: a sync tick must not rebuild the register under the cashier.
             let set_if = |sig: RwSignal<Vec<Value>>, v: Vec<Value>| {
-                if sig.try_with_untracked(|now| *now != v) == Some(true) {
+                if sig.with_untracked(|now| *now != v) {
                     sig.set(v);
                 }
             };
@@ -168,7 +168,7 @@ pub fn SalePage() -> impl IntoView {
                 .collect();
             open.sort_by(|a, b| str_of(b, "opened_at").cmp(str_of(a, "opened_at")));
             let open = open.into_iter().next();
-            if session.try_with_untracked(|now| *now != open) == Some(true) {
+            if session.with_untracked(|now| *now != open) {
                 session.set(open);
             }
             let today = local_day(None);
