@@ -109,6 +109,11 @@ self.addEventListener('message', (event) => {
   const data = event.data || {};
   if (data.type === 'SKIP_WAITING') {
     self.skipWaiting();
+  } else if (data.type === 'CLAIM') {
+    // A page that loaded while this worker was installing asks to be controlled: activate's claim()
+    // skips a document whose navigation was still in flight, and such a page would otherwise stay
+    // without offline support until its next full load (the app navigates client-side all day).
+    event.waitUntil(self.clients.claim());
   } else if (data.type === 'GET_VERSION' && event.source) {
     event.source.postMessage({ type: 'VERSION', version: VERSION });
   }

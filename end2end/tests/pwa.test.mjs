@@ -255,6 +255,42 @@ test('after one online visit every route opens offline from the cache and hydrat
   }
 });
 
+test('a page whose navigation was in flight when the first worker activated is controlled all the same', async () => {
+  // activate's clients.claim() skips a document that is still being loaded; CI saw the page of the
+  // first visit stay uncontrolled ("activated", no controller), so it had no offline shell at all.
+  const context = await browser.newContext({ viewport: PHONE, locale: 'es-ES', baseURL: BASE_URL });
+  await apiLogin(context);
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  // A second tab that only watches the registration (it is not a page of the app, so it registers nothing).
+  const watcher = await context.newPage();
+  try {
+    await watcher.goto('/health');
+    const state = () => watcher.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.active?.state ?? null);
+    let stateWhenAsked = 'not asked';
+    // The navigation to /customers leaves while the worker installs and is answered only once it has
+    // activated, so the claim runs while this document is on its way.
+    await page.route('**/customers', async (route) => {
+      stateWhenAsked = await state();
+      const deadline = Date.now() + 20_000;
+      while ((await state()) !== 'activated' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await route.continue();
+    });
+    await page.goto('/products');
+    await hydrated(page);
+    await page.goto('/customers');
+    await hydrated(page);
+    assert.notEqual(stateWhenAsked, 'not asked', 'the navigation did not reach the network');
+    assert.notEqual(stateWhenAsked, 'activated', 'the worker was active before the navigation left: nothing tested');
+    assert.equal(await state(), 'activated');
+    await page.unroute('**/customers');
+    await controlledVersion(page);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('a new deployment: the new worker waits, the banner applies it, the page reloads into it', async () => {
   const site = copySite();
   const server = await startServer({ siteRoot: site });

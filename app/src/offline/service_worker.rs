@@ -179,7 +179,30 @@ mod browser {
             REGISTRATION.with(|r| *r.borrow_mut() = Some(registration.clone()));
             watch_updates(sw, &container, &registration);
             periodic_update_check(&registration);
+            claim_if_uncontrolled(&container).await;
         });
+    }
+
+    /// Once a worker is active, a page it does not control asks it to claim this page. The first
+    /// install's `clients.claim()` (in `activate`) misses a page whose navigation was in flight at that
+    /// moment (seen in CI: worker "activated", page never controlled), and this app never navigates
+    /// fully again, so that page would have no offline shell all day.
+    async fn claim_if_uncontrolled(container: &ServiceWorkerContainer) {
+        let Ok(ready) = container.ready() else {
+            return;
+        };
+        let Ok(registration) = JsFuture::from(ready).await else {
+            return;
+        };
+        if container.controller().is_some() {
+            return;
+        }
+        let registration: ServiceWorkerRegistration = registration.unchecked_into();
+        if let Some(active) = registration.active() {
+            let message = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&message, &JsValue::from_str("type"), &JsValue::from_str("CLAIM"));
+            let _ = active.post_message(&message);
+        }
     }
 
     /// `update_waiting` becomes true when a new version has installed while an older one controls the
