@@ -18,6 +18,9 @@ source "$MOSTRADOR_ROOT/scripts/lib.sh"
 
 CARGO_LEPTOS_VERSION=0.3.8 # newer ones need a newer rustc than this machine's 1.95
 BINARYEN_MAJOR=132
+# About how many crates each tool compiles (`cargo tree` of the crate; only for the progress line).
+CARGO_LEPTOS_CRATES=547
+WASM_BINDGEN_CLI_CRATES=250
 
 want_test=""
 for arg in "$@"; do
@@ -34,18 +37,65 @@ done
 started=$SECONDS
 cd "$MOSTRADOR_ROOT"
 
+# The tools are built with a light release profile: each runs for seconds per build, so the crates' own
+# profiles (LTO, one codegen unit, opt-level 3) would cost minutes of a first run for nothing. Settings
+# from the environment override a crate's manifest profile.
+TOOL_PROFILE=(
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1
+  CARGO_PROFILE_RELEASE_LTO=false
+  CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+  CARGO_PROFILE_RELEASE_DEBUG=false
+  CARGO_PROFILE_RELEASE_STRIP=true
+  CARGO_PROFILE_RELEASE_INCREMENTAL=false
+)
+
+# with_progress NAME CRATES CMD...: runs CMD with its output in a log, and every 30 s says how many of
+# about CRATES crates it has compiled and how long is left at that pace (cargo's own progress bar shows
+# only on a terminal, and says nothing of time). On failure the end of the log is printed.
+with_progress() {
+  local name=$1 total=$2 log pid rc=0 start=$SECONDS next=$((SECONDS + 30)) n elapsed left
+  shift 2
+  log="$(mktemp)"
+  "$@" >"$log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 2
+    if [ "$SECONDS" -ge "$next" ]; then
+      next=$((SECONDS + 30))
+      n="$(grep -c '^ *Compiling ' "$log" || true)"
+      elapsed=$((SECONDS - start))
+      if [ "$n" -gt 0 ] && [ "$n" -lt "$total" ]; then
+        left=$((elapsed * (total - n) / n))
+        say "$name: $n of about $total crates compiled in $((elapsed / 60))m$((elapsed % 60))s; about $((left / 60 + 1)) min left"
+      else
+        say "$name: $n crates compiled in $((elapsed / 60))m$((elapsed % 60))s; finishing"
+      fi
+    fi
+  done
+  wait "$pid" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    tail -n 60 "$log" >&2
+  else
+    say "$name: built in $((SECONDS - start))s"
+  fi
+  rm -f "$log"
+  return "$rc"
+}
+
 # Builds a crate with `cargo install`, keeping its build dir in the cache so a machine that keeps
-# $HOME/.cache rebuilds it fast.
+# $HOME/.cache rebuilds it fast. CRATES: about how many crates it compiles (for the progress line).
 cargo_install() {
-  local crate=$1 version=$2
-  say "installing $crate $version from crates.io (cargo install --locked; a cold build takes minutes)"
-  if CARGO_TARGET_DIR="$MOSTRADOR_CACHE/tools-target" cargo install "$crate" --version "$version" --locked --force; then
+  local crate=$1 version=$2 crates=$3
+  say "building $crate $version from crates.io (cargo install --locked, light profile; a cold build takes minutes)"
+  if with_progress "$crate" "$crates" env "${TOOL_PROFILE[@]}" CARGO_TARGET_DIR="$MOSTRADOR_CACHE/tools-target" \
+    cargo install "$crate" --version "$version" --locked --force; then
     return 0
   fi
   # The crate's own Cargo.lock can name a dependency version that this registry does not have (seen:
   # wasm-bindgen-cli 0.2.130 locks webpki-roots 1.0.11, absent here). Then resolve its dependencies anew.
   warn "cargo install --locked $crate $version failed; retrying without --locked (newest compatible dependencies)"
-  CARGO_TARGET_DIR="$MOSTRADOR_CACHE/tools-target" cargo install "$crate" --version "$version" --force ||
+  with_progress "$crate" "$crates" env "${TOOL_PROFILE[@]}" CARGO_TARGET_DIR="$MOSTRADOR_CACHE/tools-target" \
+    cargo install "$crate" --version "$version" --force ||
     die "cargo install $crate $version failed"
 }
 
@@ -92,7 +142,7 @@ if [ "$have" = "$CARGO_LEPTOS_VERSION" ]; then
   say "ok: cargo-leptos $have"
 else
   say "cargo-leptos is ${have:-not installed}; need $CARGO_LEPTOS_VERSION"
-  cargo_install cargo-leptos "$CARGO_LEPTOS_VERSION"
+  cargo_install cargo-leptos "$CARGO_LEPTOS_VERSION" "$CARGO_LEPTOS_CRATES"
   have="$(cargo_leptos_version)"
   [ "$have" = "$CARGO_LEPTOS_VERSION" ] || die "cargo-leptos reports '${have}' after install, expected $CARGO_LEPTOS_VERSION"
 fi
@@ -109,7 +159,7 @@ if [ "$have" = "$wb_want" ]; then
   say "ok: wasm-bindgen $have (= Cargo.lock)"
 else
   say "wasm-bindgen is ${have:-not installed}; Cargo.lock has $wb_want"
-  cargo_install wasm-bindgen-cli "$wb_want"
+  cargo_install wasm-bindgen-cli "$wb_want" "$WASM_BINDGEN_CLI_CRATES"
   have="$(wasm_bindgen_version)"
   [ "$have" = "$wb_want" ] || die "wasm-bindgen reports '${have}' after install, expected $wb_want (is another wasm-bindgen earlier on PATH? $(command -v wasm-bindgen))"
 fi

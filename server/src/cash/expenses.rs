@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::sessions::ensure_open;
 use crate::{
     auth::CurrentUser,
-    db::now,
+    db::{get_opt_uuid, get_uuid, now},
     http::{
         error::{ApiError, FieldErrors},
         extract::{ApiJson, ApiQuery},
@@ -28,15 +28,13 @@ use crate::{
 const COLUMNS: &str = "id, spent_on, category, amount_cents, description, cash_session_id, created_by, created_at";
 
 fn from_row(row: &AnyRow) -> Result<Expense, sqlx::Error> {
-    let parse = |s: String| Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)));
-    let session: Option<String> = row.try_get("cash_session_id")?;
     Ok(Expense {
-        id: parse(row.try_get("id")?)?,
+        id: get_uuid(row, "id")?,
         spent_on: row.try_get("spent_on")?,
         category: row.try_get("category")?,
         amount_cents: row.try_get("amount_cents")?,
         description: row.try_get("description")?,
-        cash_session_id: session.map(parse).transpose()?,
+        cash_session_id: get_opt_uuid(row, "cash_session_id")?,
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
     })

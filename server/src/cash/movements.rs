@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::sessions::ensure_open;
 use crate::{
     auth::CurrentUser,
-    db::now,
+    db::{get_uuid, now},
     http::{
         error::{ApiError, FieldErrors},
         extract::{ApiJson, ApiQuery},
@@ -28,10 +28,9 @@ use crate::{
 const COLUMNS: &str = "id, cash_session_id, kind, amount_cents, reason, created_by, created_at";
 
 fn from_row(row: &AnyRow) -> Result<CashMovement, sqlx::Error> {
-    let parse = |s: String| Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)));
     Ok(CashMovement {
-        id: parse(row.try_get("id")?)?,
-        cash_session_id: parse(row.try_get("cash_session_id")?)?,
+        id: get_uuid(row, "id")?,
+        cash_session_id: get_uuid(row, "cash_session_id")?,
         kind: row.try_get("kind")?,
         amount_cents: row.try_get("amount_cents")?,
         reason: row.try_get("reason")?,

@@ -17,7 +17,7 @@ use app::limits;
 use crate::{
     auth::CurrentUser,
     bounds::{check_fields, read_sum, saturate, sum_sql},
-    db::{is_unique_violation, now},
+    db::{get_uuid, is_unique_violation, now},
     http::{
         error::{ApiError, FieldErrors},
         extract::{ApiJson, ApiQuery},
@@ -29,10 +29,6 @@ use crate::{
 
 const COLUMNS: &str = "id, register, opening_float_cents, opened_by, opened_at, closed_at, closed_by, \
     counted_cents, expected_cents, difference_cents, version, updated_at";
-
-fn uuid(s: String) -> Result<Uuid, sqlx::Error> {
-    Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-}
 
 /// Cash the drawer should hold now: float + cash payments − change + cash in − cash out − expenses.
 /// Summed exactly (bounds::sum_sql), so no number or size of accepted rows can make a till, the feed
@@ -59,7 +55,7 @@ pub async fn expected_cash(conn: &mut AnyConnection, id: Uuid, opening: i64) -> 
 }
 
 async fn from_row(conn: &mut AnyConnection, row: &AnyRow) -> Result<CashSession, sqlx::Error> {
-    let id = uuid(row.try_get("id")?)?;
+    let id = get_uuid(row, "id")?;
     let opening: i64 = row.try_get("opening_float_cents")?;
     let closed_at: Option<String> = row.try_get("closed_at")?;
     let expected = match row.try_get::<Option<i64>, _>("expected_cents")? {

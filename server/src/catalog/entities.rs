@@ -7,20 +7,12 @@ use app::{
 use sqlx::{any::AnyRow, Row};
 use uuid::Uuid;
 
+use crate::db::{get_opt_uuid, get_uuid};
+
 use super::{
     fields::{Body, SqlValue},
     CatalogEntity,
 };
-
-fn uuid_col(row: &AnyRow, col: &str) -> Result<Uuid, sqlx::Error> {
-    let s: String = row.try_get(col)?;
-    Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-}
-
-fn opt_uuid_col(row: &AnyRow, col: &str) -> Result<Option<Uuid>, sqlx::Error> {
-    let s: Option<String> = row.try_get(col)?;
-    s.map(|s| Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()
-}
 
 const NAME_MAX: usize = 200;
 const NOTE_MAX: usize = 2000;
@@ -48,7 +40,7 @@ impl CatalogEntity for Category {
     }
     fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(Category {
-            id: uuid_col(row, "id")?,
+            id: get_uuid(row, "id")?,
             name: row.try_get("name")?,
             description: row.try_get("description")?,
             version: row.try_get("version")?,
@@ -117,11 +109,11 @@ impl CatalogEntity for Product {
     }
     fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(Product {
-            id: uuid_col(row, "id")?,
+            id: get_uuid(row, "id")?,
             sku: row.try_get("sku")?,
             name: row.try_get("name")?,
             barcode: row.try_get("barcode")?,
-            category_id: opt_uuid_col(row, "category_id")?,
+            category_id: get_opt_uuid(row, "category_id")?,
             price_cents: row.try_get("price_cents")?,
             cost_cents: row.try_get("cost_cents")?,
             stock: row.try_get("stock")?,
@@ -184,7 +176,7 @@ impl CatalogEntity for Customer {
     }
     fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(Customer {
-            id: uuid_col(row, "id")?,
+            id: get_uuid(row, "id")?,
             name: row.try_get("name")?,
             tax_id: row.try_get("tax_id")?,
             email: row.try_get("email")?,
@@ -245,13 +237,13 @@ impl CatalogEntity for Quote {
     fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         let lines: String = row.try_get("lines")?;
         Ok(Quote {
-            id: uuid_col(row, "id")?,
-            customer_id: opt_uuid_col(row, "customer_id")?,
+            id: get_uuid(row, "id")?,
+            customer_id: get_opt_uuid(row, "customer_id")?,
             lines: serde_json::from_str(&lines).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             notes: row.try_get("notes")?,
             valid_until: row.try_get("valid_until")?,
             status: row.try_get("status")?,
-            sale_id: opt_uuid_col(row, "sale_id")?,
+            sale_id: get_opt_uuid(row, "sale_id")?,
             version: row.try_get("version")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,

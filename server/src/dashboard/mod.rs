@@ -12,7 +12,7 @@ use crate::{
     auth::AdminUser,
     bounds::{read_sum, saturate, sum_sql},
     cash::load_session,
-    db::now,
+    db::{get_uuid, now, parse_uuid},
     http::error::ApiError,
     http::AppState,
 };
@@ -22,10 +22,6 @@ pub const DAYS: i64 = 30;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/dashboard", get(summary))
-}
-
-fn uuid(s: String) -> Result<Uuid, sqlx::Error> {
-    Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 /// `YYYY-MM-DD` of `days` before today (UTC), and the list of the `DAYS` dates ending today.
@@ -142,7 +138,7 @@ async fn top_products(conn: &mut AnyConnection, since: &str) -> Result<Vec<TopPr
     rows.iter()
         .map(|row| {
             Ok(TopProduct {
-                product_id: uuid(row.try_get("product_id")?)?,
+                product_id: get_uuid(&row, "product_id")?,
                 name: row.try_get("name")?,
                 quantity: row.try_get("quantity")?,
                 total_cents: saturate(read_sum(row, "total")?, "a best seller's total"),
@@ -157,7 +153,7 @@ async fn open_sessions(conn: &mut AnyConnection) -> Result<Vec<OpenSession>, sql
         .await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(s) = load_session(&mut *conn, uuid(id)?).await? {
+        if let Some(s) = load_session(&mut *conn, parse_uuid(&id)?).await? {
             out.push(OpenSession {
                 id: s.id,
                 register: s.register,
@@ -181,7 +177,7 @@ async fn low_stock(conn: &mut AnyConnection) -> Result<Vec<LowStockProduct>, sql
     rows.iter()
         .map(|row| {
             Ok(LowStockProduct {
-                id: uuid(row.try_get("id")?)?,
+                id: get_uuid(&row, "id")?,
                 sku: row.try_get("sku")?,
                 name: row.try_get("name")?,
                 stock: row.try_get("stock")?,

@@ -235,3 +235,20 @@ pub fn get_bool(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, sqlx::Err
     use sqlx::Row;
     row.try_get::<bool, _>(column).or_else(|_| row.try_get::<i64, _>(column).map(|v| v != 0))
 }
+
+/// Parses a UUID kept as TEXT (both engines store ids as text); a bad one is a decode error.
+pub fn parse_uuid(text: &str) -> Result<uuid::Uuid, sqlx::Error> {
+    uuid::Uuid::parse_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// Reads a UUID column (TEXT on both engines).
+pub fn get_uuid(row: &sqlx::any::AnyRow, column: &str) -> Result<uuid::Uuid, sqlx::Error> {
+    use sqlx::Row;
+    parse_uuid(&row.try_get::<String, _>(column)?)
+}
+
+/// Reads a nullable UUID column.
+pub fn get_opt_uuid(row: &sqlx::any::AnyRow, column: &str) -> Result<Option<uuid::Uuid>, sqlx::Error> {
+    use sqlx::Row;
+    row.try_get::<Option<String>, _>(column)?.as_deref().map(parse_uuid).transpose()
+}

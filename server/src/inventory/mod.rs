@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::CurrentUser,
-    db::now,
+    db::{get_uuid, now},
     http::{
         error::{ApiError, FieldErrors},
         extract::{ApiJson, ApiQuery},
@@ -89,10 +89,9 @@ pub async fn apply_stock(
 const COLUMNS: &str = "id, product_id, delta, reason, note, created_by, created_at";
 
 fn from_row(row: &AnyRow) -> Result<InventoryMovement, sqlx::Error> {
-    let parse = |s: String| Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)));
     Ok(InventoryMovement {
-        id: parse(row.try_get("id")?)?,
-        product_id: parse(row.try_get("product_id")?)?,
+        id: get_uuid(row, "id")?,
+        product_id: get_uuid(row, "product_id")?,
         delta: row.try_get("delta")?,
         reason: row.try_get("reason")?,
         note: row.try_get("note")?,

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::{
     auth::CurrentUser,
     cash::ensure_open,
-    db::now,
+    db::{get_opt_uuid, get_uuid, now, parse_uuid},
     http::{
         error::{ApiError, FieldErrors},
         extract::{ApiJson, ApiQuery},
@@ -59,14 +59,6 @@ pub struct NewLine {
     pub unit_price_cents: Option<i64>,
 }
 
-fn uuid(s: String) -> Result<Uuid, sqlx::Error> {
-    Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-}
-
-fn parse_uuid_col(row: &AnyRow, col: &str) -> Result<Uuid, sqlx::Error> {
-    uuid(row.try_get(col)?)
-}
-
 pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sqlx::Error> {
     let Some(row) = sqlx::query(
         "SELECT id, cash_session_id, customer_id, total_cents, paid_cents, change_cents, created_by, created_at \
@@ -87,7 +79,7 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
     .iter()
     .map(|l| {
         Ok(SaleLine {
-            product_id: parse_uuid_col(l, "product_id")?,
+            product_id: get_uuid(l, "product_id")?,
             quantity: l.try_get("quantity")?,
             unit_price_cents: l.try_get("unit_price_cents")?,
             total_cents: l.try_get("total_cents")?,
@@ -101,11 +93,10 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
         .iter()
         .map(|p| Ok(Payment { method: p.try_get("method")?, amount_cents: p.try_get("amount_cents")? }))
         .collect::<Result<_, sqlx::Error>>()?;
-    let customer: Option<String> = row.try_get("customer_id")?;
     Ok(Some(Sale {
         id,
-        cash_session_id: parse_uuid_col(&row, "cash_session_id")?,
-        customer_id: customer.map(uuid).transpose()?,
+        cash_session_id: get_uuid(&row, "cash_session_id")?,
+        customer_id: get_opt_uuid(&row, "customer_id")?,
         lines,
         payments,
         total_cents: row.try_get("total_cents")?,
@@ -364,7 +355,7 @@ pub async fn list(
         .await?;
     let mut items = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(sale) = load(&mut conn, uuid(id)?).await? {
+        if let Some(sale) = load(&mut conn, parse_uuid(&id)?).await? {
             items.push(sale);
         }
     }

@@ -41,6 +41,11 @@ pub struct PushOp {
     /// later is listed on the dashboard as late.
     #[serde(default)]
     pub queued_at: Option<String>,
+    /// Who recorded it on the device. When given and not the signed-in user (someone else signed in
+    /// on a shared phone between the device's check and this push), it answers 409
+    /// `session_user_mismatch` and stores nothing: it is sent again under its author's session.
+    #[serde(default)]
+    pub user_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -89,6 +94,18 @@ pub async fn push(
                 body: serde_json::json!({"error": {"code": "dependency_failed",
                     "message": format!("not run: operation {dep} it depends on did not succeed"),
                     "details": {"depends_on": dep}}}),
+                replayed: false,
+            });
+            continue;
+        }
+        if let Some(author) = op.user_id.filter(|author| *author != user.id) {
+            unsuccessful.insert(op.idempotency_key.as_str());
+            results.push(PushResult {
+                idempotency_key: op.idempotency_key.clone(),
+                status: 409,
+                body: serde_json::json!({"error": {"code": "session_user_mismatch",
+                    "message": "recorded by another user than the one signed in: not run",
+                    "details": {"user_id": author, "signed_in": user.id}}}),
                 replayed: false,
             });
             continue;

@@ -16,11 +16,10 @@ pub struct UserRecord {
 const COLUMNS: &str = "id, username, password_hash, role, active, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<UserRecord, sqlx::Error> {
-    let id: String = row.try_get("id")?;
     let role: String = row.try_get("role")?;
     Ok(UserRecord {
         user: User {
-            id: Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            id: crate::db::get_uuid(row, "id")?,
             username: row.try_get("username")?,
             role: Role::parse(&role).ok_or_else(|| sqlx::Error::Decode(format!("bad role {role}").into()))?,
             active: crate::db::get_bool(row, "active")?,

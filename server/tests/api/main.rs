@@ -103,6 +103,7 @@ fn main() {
         sync::push_answers_each_operation_like_its_single_call,
         sync::push_needs_a_session_and_limits_batches,
         sync::push_skips_operations_whose_dependency_failed,
+        sync::push_refuses_operations_recorded_by_another_user,
         sync::pull_returns_changes_and_tombstones,
         sync::pull_under_concurrent_writers_misses_nothing,
         sales::cash_session_lifecycle,

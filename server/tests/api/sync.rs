@@ -67,6 +67,49 @@ pub async fn push_needs_a_session_and_limits_batches(app: TestApp) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+/// A shared phone: operations recorded by one user and pushed under another's session (someone signed
+/// in between the phone's own check and the push) are refused with 409 `session_user_mismatch` and
+/// change nothing; their dependents are not run; the author's own session sends them afterwards.
+pub async fn push_refuses_operations_recorded_by_another_user(app: TestApp) {
+    app.login_admin().await;
+    let (_, me) = status_json(app.get("/api/auth/me").await).await;
+    let admin_id = me["id"].as_str().unwrap().to_owned();
+    let cashier = app.client_for_new_user("cajera", "cashier").await;
+    let customer_id = Uuid::new_v4().to_string();
+    let mut create = op("POST", "/api/customers", json!({"id": customer_id, "name": "Ana"}));
+    create["user_id"] = json!(admin_id);
+    let mut rename = op("PATCH", &format!("/api/customers/{customer_id}"), json!({"version": 1, "name": "Ana M."}));
+    rename["user_id"] = json!(admin_id);
+    rename["depends_on"] = json!([create["idempotency_key"]]);
+    let ops = json!({"ops": [create.clone(), rename.clone()]});
+
+    let r = cashier.post(app.url("/api/sync/push")).json(&ops).send().await.unwrap();
+    let (status, res) = status_json(r).await;
+    assert_eq!(status, StatusCode::OK);
+    let results = res["results"].as_array().unwrap();
+    assert_eq!(results[0]["status"], 409, "{res}");
+    assert_eq!(results[0]["body"]["error"]["code"], "session_user_mismatch");
+    assert_eq!(results[0]["body"]["error"]["details"]["user_id"], admin_id.as_str());
+    assert_eq!(results[1]["status"], 424, "its dependent is not run: {res}");
+    let (_, customers) = status_json(app.get("/api/customers").await).await;
+    assert_eq!(customers["total"], 0, "nothing was stored under the cashier's session");
+
+    // The author's session sends the same operations, with the same keys: applied once, as theirs.
+    let (status, res) = status_json(app.post("/api/sync/push", &ops).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let statuses: Vec<u64> = res["results"].as_array().unwrap().iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [201, 200], "{res}");
+    let (_, customer) = status_json(app.get(&format!("/api/customers/{customer_id}")).await).await;
+    assert_eq!(customer["name"], "Ana M.");
+    // An operation that names its own author, or none (older phones), runs as before.
+    let mut own = op("POST", "/api/categories", json!({"name": "Bebidas"}));
+    own["user_id"] = json!(admin_id);
+    let plain = op("POST", "/api/categories", json!({"name": "Almacén"}));
+    let (_, res) = status_json(app.post("/api/sync/push", &json!({"ops": [own, plain]})).await).await;
+    let statuses: Vec<u64> = res["results"].as_array().unwrap().iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [201, 201], "{res}");
+}
+
 pub async fn pull_returns_changes_and_tombstones(app: TestApp) {
     app.login_admin().await;
     let (status, first) = status_json(app.get("/api/sync/pull").await).await;
