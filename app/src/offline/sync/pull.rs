@@ -1,0 +1,88 @@
+//! Refreshing the local copy through `/api/sync/pull`, page after page from the stored cursor (the
+//! first download fills an empty device), plus today's sales; the last page also drops the outbox
+//! items the server's data now includes.
+
+use leptos::prelude::*;
+use serde_json::{json, Value};
+
+use super::retry::{note_failure, note_success};
+use super::{changed, now_iso, now_ms, SyncState};
+use crate::api;
+use crate::offline::outbox::ItemState;
+use crate::offline::store::{self, Changes, TABLES};
+
+/// Brings the local copy up to date, page after page; the last page also removes the confirmed
+/// items its data now includes.
+pub async fn pull(state: SyncState) -> bool {
+    let done: Vec<u64> = store::outbox_all_fresh()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|i| i.state == ItemState::Done)
+        .filter_map(|i| i.seq)
+        .collect();
+    let mut cursor = store::meta_get("cursor").await.ok().flatten().and_then(|v| v.as_str().map(str::to_string));
+    if cursor.is_none() {
+        state.downloaded.set(0);
+        state.first_load.set(true);
+    }
+    let mut ok = true;
+    loop {
+        let page = match api::sync_pull(cursor.as_deref()).await {
+            Ok(p) => p,
+            Err(e) => {
+                note_failure(state, &e);
+                ok = false;
+                break;
+            }
+        };
+        note_success(state);
+        let mut changes = Changes::default();
+        for table in TABLES {
+            for row in page.get(table).and_then(Value::as_array).into_iter().flatten() {
+                let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+                if row.get("deleted_at").is_some_and(|d| !d.is_null()) {
+                    changes.delete.push((table, id));
+                } else {
+                    changes.put.push((table, row.clone()));
+                }
+            }
+        }
+        let has_more = page.get("has_more").and_then(Value::as_bool).unwrap_or(false);
+        state.downloaded.update(|n| *n += changes.put.len() + changes.delete.len());
+        if let Some(c) = page.get("cursor") {
+            cursor = c.as_str().map(str::to_string);
+            changes.meta.push(("cursor".into(), c.clone()));
+        }
+        if !has_more {
+            // Today's sales are not part of the catalog feed: keep the list the sale screen shows.
+            if let Ok(sales) = api::get_json(&format!("/api/sales?from={}&limit=500", today_utc())).await {
+                for row in sales.get("items").and_then(Value::as_array).into_iter().flatten() {
+                    changes.put.push(("sales", row.clone()));
+                }
+            }
+            changes.outbox_delete = done.clone();
+            changes.meta.push(("last_pull_at".into(), json!(now_ms())));
+        }
+        // Signed out meanwhile (and perhaps wiped): this page is no longer this device's to keep.
+        if crate::offline::device::logout_pending() || state.user.get_untracked().is_none() {
+            ok = false;
+            break;
+        }
+        if store::apply(changes).await.is_err() {
+            ok = false;
+            break;
+        }
+        if !has_more {
+            state.last_pull_ms.set(Some(now_ms()));
+            break;
+        }
+    }
+    state.first_load.set(false);
+    changed(state).await;
+    ok
+}
+
+fn today_utc() -> String {
+    now_iso().get(..10).unwrap_or_default().to_string()
+}
