@@ -178,6 +178,66 @@ test("a second user on the same browser cannot send, edit or discard the first u
   }
 });
 
+test("someone who signs in between the tab's session check and its push gets nothing of the first user's: the server refuses it", async () => {
+  const server = await startServer();
+  try {
+    const admin = await adminApi(server);
+    await createCashier(admin, 'ana', 'ana-secret-1');
+    await createCashier(admin, 'beto', 'beto-secret-1');
+    await seedProduct(admin, { sku: 'SP-2', name: 'Alfajor', price: 700, stock: 10 });
+
+    const { context, page, errors } = await openOn(browser, server);
+    await login(page, 'ana', 'ana-secret-1');
+    await waitForProduct(page, 'SP-2');
+    await controlled(page);
+    await context.setOffline(true);
+    await page.getByTestId('connection').filter({ hasText: 'Sin conexión' }).waitFor();
+    await openTill(page, '50');
+    await sell(page, ['SP-2']);
+    await waitForBadge(page, 2);
+
+    // Ana's tab checks the session (hers) and pushes; Beto signs in on this browser just then, so the
+    // push leaves with his cookie: the race the tab's own check cannot close.
+    let raced = 0;
+    await page.route('**/api/sync/push', async (route) => {
+      if (raced++ === 0) {
+        await apiLogin(context, 'beto', 'beto-secret-1');
+        const cookie = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+        await route.continue({ headers: { ...route.request().headers(), cookie } });
+      } else {
+        await route.continue();
+      }
+    });
+    await context.setOffline(false);
+    await page.getByTestId('send-now').click().catch(() => {});
+    // Wait until either her sale reaches the server (the bug) or the tab has found out the session is Beto's.
+    const deadline = Date.now() + 30_000;
+    while ((await total(admin, '/api/sales?limit=1')) === 0
+      && (await page.getByTestId('user-name').filter({ hasText: 'beto' }).count()) === 0) {
+      if (Date.now() > deadline) throw new Error("Ana's tab neither sent her sale nor noticed Beto's session");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(raced >= 1, 'no push left the tab');
+    assert.equal(await total(admin, '/api/sales?limit=1'), 0, "Ana's sale was recorded under Beto's session");
+    assert.equal(await total(admin, '/api/cash-sessions?limit=1'), 0, "Ana's till was opened under Beto's session");
+    // Her items wait as they were (not "Rechazado"), and go as hers once she is back.
+    assert.equal(await badgeCount(page), 2);
+    await page.unroute('**/api/sync/push');
+    await page.getByTestId('logout').click();
+    await page.waitForURL(/\/login$/);
+    await login(page, 'ana', 'ana-secret-1');
+    await waitForBadge(page, 0);
+    const sales = await api(admin, 'GET', '/api/sales?limit=10');
+    assert.equal(sales.json.total, 1);
+    assert.equal(sales.json.items[0].created_by, 'ana');
+    assertNoErrors(errors);
+    await context.close();
+    await admin.close();
+  } finally {
+    await server.cleanup();
+  }
+});
+
 test("wipe on sign-out: an admin's device setting that refuses while the user's items are unsent, then wipes", async () => {
   const server = await startServer();
   try {

@@ -24,6 +24,8 @@ fn op_json(item: &OutboxItem, needs: &[Uuid]) -> Value {
         "depends_on": needs,
         // When it was recorded here: the server lists operations that arrive late on the dashboard.
         "queued_at": item.created_at,
+        // Whose it is: if someone else signed in since `session_is`, the server refuses it (409).
+        "user_id": item.user_id,
     })
 }
 
@@ -122,6 +124,11 @@ pub(super) async fn drain(state: SyncState) -> bool {
                 }
                 401 => {
                     state.unauthorized.set(true);
+                    transient = true;
+                }
+                // Someone else signed in between the session check and this push: the item stays
+                // pending for its author; the next drain's check finds out who is signed in.
+                409 if body["error"]["code"] == "session_user_mismatch" => {
                     transient = true;
                 }
                 408 | 429 | 500..=599 | 0 => {
