@@ -68,7 +68,7 @@ test('the shop moves to a new machine: phones keep their outbox, their trust and
 
     // Meanwhile the name points nowhere: the phone is back on the network and says so, holding its items.
     await phone.context.setOffline(false);
-    await page.getByTestId('send-now').click().catch(() => {});
+    await page.getByTestId('send-now').click({ timeout: 2000 }).catch(() => {});
     await page.getByTestId('connection').filter({ hasText: 'Servidor no disponible' }).waitFor();
     assert.equal(await page.getByTestId('pending-badge').textContent(), '2');
 
@@ -78,10 +78,10 @@ test('the shop moves to a new machine: phones keep their outbox, their trust and
     assert.equal(await leafCovers(moved.port, HOST, ca), null, 'the new certificate is valid for the name under the same CA');
 
     // Sessions do not travel: the phone's first send gets 401 and the app asks the cashier to sign in.
-    await page.getByTestId('send-now').click().catch(() => {});
+    await page.getByTestId('send-now').click({ timeout: 2000 }).catch(() => {});
     await page.waitForURL(/\/login/, { timeout: 60_000 });
     await signIn(page, old);
-    await page.getByTestId('send-now').click().catch(() => {});
+    await page.getByTestId('send-now').click({ timeout: 2000 }).catch(() => {});
     await waitForBadge(page, 0, 60_000);
 
     const sales = await pageApi(page, 'GET', '/api/sales?limit=5');

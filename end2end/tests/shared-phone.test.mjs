@@ -180,13 +180,17 @@ test("a second user on the same browser cannot send, edit or discard the first u
 
 test("someone who signs in between the tab's session check and its push gets nothing of the first user's: the server refuses it", async () => {
   const server = await startServer();
+  let admin = null;
+  let context = null;
   try {
-    const admin = await adminApi(server);
+    admin = await adminApi(server);
     await createCashier(admin, 'ana', 'ana-secret-1');
     await createCashier(admin, 'beto', 'beto-secret-1');
     await seedProduct(admin, { sku: 'SP-2', name: 'Alfajor', price: 700, stock: 10 });
 
-    const { context, page, errors } = await openOn(browser, server);
+    const opened = await openOn(browser, server);
+    context = opened.context;
+    const { page, errors } = opened;
     await login(page, 'ana', 'ana-secret-1');
     await waitForProduct(page, 'SP-2');
     await controlled(page);
@@ -209,7 +213,7 @@ test("someone who signs in between the tab's session check and its push gets not
       }
     });
     await context.setOffline(false);
-    await page.getByTestId('send-now').click().catch(() => {});
+    await page.getByTestId('send-now').click({ timeout: 2000 }).catch(() => {});
     // Wait until either her sale reaches the server (the bug) or the tab has found out the session is Beto's.
     const deadline = Date.now() + 30_000;
     while ((await total(admin, '/api/sales?limit=1')) === 0
@@ -231,9 +235,9 @@ test("someone who signs in between the tab's session check and its push gets not
     assert.equal(sales.json.total, 1);
     assert.equal(sales.json.items[0].created_by, 'ana');
     assertNoErrors(errors);
-    await context.close();
-    await admin.close();
   } finally {
+    await context?.close();
+    await admin?.close();
     await server.cleanup();
   }
 });

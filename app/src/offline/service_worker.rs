@@ -141,6 +141,10 @@ mod browser {
             let container2 = container.clone();
             listen(&container, "controllerchange", move |_| {
                 sw.controlled.set(container2.controller().is_some());
+                // A page claimed late (CLAIM below) may find a newer version already waiting: offer it.
+                if REGISTRATION.with(|r| r.borrow().as_ref().is_some_and(|r| r.waiting().is_some())) {
+                    sw.update_waiting.set(true);
+                }
                 if RELOAD_ON_CONTROLLER_CHANGE.get() {
                     if let Some(window) = web_sys::window() {
                         let _ = window.location().reload();

@@ -6,7 +6,6 @@ pub mod late;
 use app::model::{Dashboard, DayTotal, LowStockProduct, MethodTotal, OpenSession, TopProduct};
 use axum::{extract::State, routing::get, Json, Router};
 use sqlx::{AnyConnection, Row};
-use uuid::Uuid;
 
 use crate::{
     auth::AdminUser,
@@ -138,7 +137,7 @@ async fn top_products(conn: &mut AnyConnection, since: &str) -> Result<Vec<TopPr
     rows.iter()
         .map(|row| {
             Ok(TopProduct {
-                product_id: get_uuid(&row, "product_id")?,
+                product_id: get_uuid(row, "product_id")?,
                 name: row.try_get("name")?,
                 quantity: row.try_get("quantity")?,
                 total_cents: saturate(read_sum(row, "total")?, "a best seller's total"),
@@ -177,7 +176,7 @@ async fn low_stock(conn: &mut AnyConnection) -> Result<Vec<LowStockProduct>, sql
     rows.iter()
         .map(|row| {
             Ok(LowStockProduct {
-                id: get_uuid(&row, "id")?,
+                id: get_uuid(row, "id")?,
                 sku: row.try_get("sku")?,
                 name: row.try_get("name")?,
                 stock: row.try_get("stock")?,

@@ -17,7 +17,7 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::Value;
-use sqlx::{any::AnyRow, AnyConnection, Row};
+use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
 use crate::{
