@@ -87,18 +87,18 @@ with_progress() {
 # Builds a crate with `cargo install`, keeping its build dir in the cache so a machine that keeps
 # $HOME/.cache rebuilds it fast. CRATES: about how many crates it compiles (for the progress line).
 cargo_install() {
-  local crate=$1 version=$2 crates=$3
+  local crate=$1 version=$2 crates=$3 locked
   say "building $crate $version from crates.io (cargo install --locked, light profile; a cold build takes minutes)"
-  if with_progress "$crate" "$crates" env "${TOOL_PROFILE[@]}" CARGO_TARGET_DIR="$MOSTRADOR_CACHE/tools-target" \
-    cargo install "$crate" --version "$version" --locked --force; then
-    return 0
-  fi
   # The crate's own Cargo.lock can name a dependency version that this registry does not have (seen:
   # wasm-bindgen-cli 0.2.130 locks webpki-roots 1.0.11, absent here). Then resolve its dependencies anew.
-  warn "cargo install --locked $crate $version failed; retrying without --locked (newest compatible dependencies)"
-  with_progress "$crate" "$crates" env "${TOOL_PROFILE[@]}" CARGO_TARGET_DIR="$MOSTRADOR_CACHE/tools-target" \
-    cargo install "$crate" --version "$version" --force ||
-    die "cargo install $crate $version failed"
+  for locked in --locked ""; do
+    if with_progress "$crate" "$crates" env "${TOOL_PROFILE[@]}" CARGO_TARGET_DIR="$MOSTRADOR_CACHE/tools-target" \
+      cargo install "$crate" --version "$version" ${locked:+"$locked"} --force; then
+      return 0
+    fi
+    [ -z "$locked" ] || warn "cargo install --locked $crate $version failed; retrying without --locked (newest compatible dependencies)"
+  done
+  die "cargo install $crate $version failed"
 }
 
 # If another `cargo install CRATE` is running (another terminal, a previous setup), wait for it rather

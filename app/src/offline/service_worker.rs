@@ -192,21 +192,27 @@ mod browser {
     /// moment (seen in CI: worker "activated", page never controlled), and this app never navigates
     /// fully again, so that page would have no offline shell all day.
     async fn claim_if_uncontrolled(container: &ServiceWorkerContainer) {
-        let Ok(ready) = container.ready() else {
+        let Some(registration) = ready(container).await else {
             return;
         };
-        let Ok(registration) = JsFuture::from(ready).await else {
-            return;
-        };
-        if container.controller().is_some() {
-            return;
+        if container.controller().is_none() {
+            if let Some(active) = registration.active() {
+                post_type(&active, "CLAIM");
+            }
         }
-        let registration: ServiceWorkerRegistration = registration.unchecked_into();
-        if let Some(active) = registration.active() {
-            let message = js_sys::Object::new();
-            let _ = js_sys::Reflect::set(&message, &JsValue::from_str("type"), &JsValue::from_str("CLAIM"));
-            let _ = active.post_message(&message);
-        }
+    }
+
+    /// `navigator.serviceWorker.ready`: the registration once it has an active worker.
+    async fn ready(container: &ServiceWorkerContainer) -> Option<ServiceWorkerRegistration> {
+        let registration = JsFuture::from(container.ready().ok()?).await.ok()?;
+        Some(registration.unchecked_into())
+    }
+
+    /// Posts `{type: kind}` to a worker (the messages public/sw.js answers).
+    fn post_type(worker: &web_sys::ServiceWorker, kind: &str) {
+        let message = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&message, &JsValue::from_str("type"), &JsValue::from_str(kind));
+        let _ = worker.post_message(&message);
     }
 
     /// `update_waiting` becomes true when a new version has installed while an older one controls the
@@ -273,9 +279,7 @@ mod browser {
             return;
         };
         RELOAD_ON_CONTROLLER_CHANGE.set(true);
-        let message = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&message, &JsValue::from_str("type"), &JsValue::from_str("SKIP_WAITING"));
-        let _ = waiting.post_message(&message);
+        post_type(&waiting, "SKIP_WAITING");
     }
 
     /// `registration.sync.register("mostrador-outbox")` where `sync` exists (web-sys's SyncManager is
@@ -284,10 +288,7 @@ mod browser {
         let Some(container) = container() else {
             return false;
         };
-        let Ok(ready) = container.ready() else {
-            return false;
-        };
-        let Ok(registration) = JsFuture::from(ready).await else {
+        let Some(registration) = ready(&container).await else {
             return false;
         };
         let Ok(sync) = js_sys::Reflect::get(&registration, &JsValue::from_str("sync")) else {

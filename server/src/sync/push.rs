@@ -62,13 +62,22 @@ pub struct PushResponse {
     pub results: Vec<PushResult>,
 }
 
-fn refused(op: &PushOp, message: &str) -> PushResult {
+/// An operation answered without being run: nothing stored, so it may be sent again.
+fn not_run(op: &PushOp, status: u16, code: &str, message: String, details: Option<Value>) -> PushResult {
+    let mut error = serde_json::json!({"code": code, "message": message});
+    if let Some(details) = details {
+        error["details"] = details;
+    }
     PushResult {
         idempotency_key: op.idempotency_key.clone(),
-        status: 400,
-        body: serde_json::json!({"error": {"code": "invalid_operation", "message": message}}),
+        status,
+        body: serde_json::json!({ "error": error }),
         replayed: false,
     }
+}
+
+fn refused(op: &PushOp, message: &str) -> PushResult {
+    not_run(op, 400, "invalid_operation", message.to_owned(), None)
 }
 
 #[utoipa::path(post, path = "/api/sync/push", tag = "sync", request_body = PushRequest,
@@ -88,26 +97,24 @@ pub async fn push(
     for op in &batch.ops {
         if let Some(dep) = op.depends_on.iter().find(|k| unsuccessful.contains(k.as_str())) {
             unsuccessful.insert(op.idempotency_key.as_str());
-            results.push(PushResult {
-                idempotency_key: op.idempotency_key.clone(),
-                status: 424,
-                body: serde_json::json!({"error": {"code": "dependency_failed",
-                    "message": format!("not run: operation {dep} it depends on did not succeed"),
-                    "details": {"depends_on": dep}}}),
-                replayed: false,
-            });
+            results.push(not_run(
+                op,
+                424,
+                "dependency_failed",
+                format!("not run: operation {dep} it depends on did not succeed"),
+                Some(serde_json::json!({"depends_on": dep})),
+            ));
             continue;
         }
         if let Some(author) = op.user_id.filter(|author| *author != user.id) {
             unsuccessful.insert(op.idempotency_key.as_str());
-            results.push(PushResult {
-                idempotency_key: op.idempotency_key.clone(),
-                status: 409,
-                body: serde_json::json!({"error": {"code": "session_user_mismatch",
-                    "message": "recorded by another user than the one signed in: not run",
-                    "details": {"user_id": author, "signed_in": user.id}}}),
-                replayed: false,
-            });
+            results.push(not_run(
+                op,
+                409,
+                "session_user_mismatch",
+                "recorded by another user than the one signed in: not run".to_owned(),
+                Some(serde_json::json!({"user_id": author, "signed_in": user.id})),
+            ));
             continue;
         }
         let result = run_op(&router, &headers, op).await?;
