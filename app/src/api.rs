@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::i18n::Lang;
 use crate::model::{ErrorEnvelope, LoginRequest, NewUser, Page, User, UserChanges};
+use crate::wire::{PullResponse, PushOp, PushRequest, PushResponse};
 
 /// A failed call. `status == 0` means no answer at all (offline, server down).
 #[derive(Clone, Debug, PartialEq)]
@@ -202,13 +203,13 @@ pub async fn delete(entity: &str, id: &str, version: i64) -> Result<Value, ApiEr
 }
 
 /// `POST /api/sync/push` with `{"ops": [...]}`: one answer per operation.
-pub async fn sync_push(ops: Vec<Value>) -> Result<Value, ApiError> {
-    let body = serde_json::json!({ "ops": ops });
-    call(Method::Post, "/api/sync/push", Some(body.to_string())).await
+pub async fn sync_push(ops: Vec<PushOp>) -> Result<PushResponse, ApiError> {
+    let body = serde_json::to_string(&PushRequest { ops }).unwrap_or_default();
+    call(Method::Post, "/api/sync/push", Some(body)).await
 }
 
 /// `GET /api/sync/pull?since=<cursor>`: catalog changes after the cursor (all of it without one).
-pub async fn sync_pull(since: Option<&str>) -> Result<Value, ApiError> {
+pub async fn sync_pull(since: Option<&str>) -> Result<PullResponse, ApiError> {
     let url = match since {
         Some(c) => format!("/api/sync/pull?since={}", encode_query(c)),
         None => "/api/sync/pull".to_string(),
@@ -219,6 +220,11 @@ pub async fn sync_pull(since: Option<&str>) -> Result<Value, ApiError> {
 /// Any JSON the API returns (lists the offline copy keeps, such as today's sales).
 pub async fn get_json(url: &str) -> Result<Value, ApiError> {
     call(Method::Get, url, None).await
+}
+
+/// `GET /api/sales?from=<day>`: the first page (up to 500) of sales made since `day` (YYYY-MM-DD).
+pub async fn sales_since(day: &str) -> Result<Page<crate::model::Sale>, ApiError> {
+    call(Method::Get, &format!("/api/sales?from={}&limit=500", encode_query(day)), None).await
 }
 
 /// `GET /health`: role, mode and database when signed in (only `status` otherwise).

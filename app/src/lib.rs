@@ -20,6 +20,7 @@ pub mod money;
 pub mod offline;
 pub mod pages;
 pub mod permissions;
+pub mod wire;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

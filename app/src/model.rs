@@ -288,8 +288,7 @@ pub struct SaleLine {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Payment {
-    /// `cash`, `card`, `transfer` or `other`.
-    pub method: String,
+    pub method: crate::wire::PaymentMethod,
     pub amount_cents: i64,
 }
 
@@ -313,8 +312,7 @@ pub struct Sale {
 pub struct CashMovement {
     pub id: Uuid,
     pub cash_session_id: Uuid,
-    /// `in` or `out`.
-    pub kind: String,
+    pub kind: crate::wire::CashMovementKind,
     pub amount_cents: i64,
     pub reason: String,
     pub created_by: String,
@@ -343,8 +341,7 @@ pub struct InventoryMovement {
     pub product_id: Uuid,
     /// Units added (+) or removed (−).
     pub delta: i64,
-    /// `purchase`, `adjustment`, `waste` or `return`.
-    pub reason: String,
+    pub reason: crate::wire::StockReason,
     pub note: Option<String>,
     pub created_by: String,
     pub created_at: String,

@@ -91,8 +91,8 @@ pub fn catalog_write(table: &str, method: &str) -> Action {
 }
 
 /// The action of an inventory movement, by its reason.
-pub fn inventory_movement(reason: &str) -> Action {
-    if reason == "purchase" {
+pub fn inventory_movement(reason: crate::wire::StockReason) -> Action {
+    if reason == crate::wire::StockReason::Purchase {
         Action::ReceiveStock
     } else {
         Action::AdjustStock

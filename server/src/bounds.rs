@@ -26,15 +26,19 @@ pub fn check_fields(raw: &Value, fields: &[(&'static str, Range)], errors: &mut 
     }
 }
 
+/// Checks that `field` of a raw JSON body is one of a closed set, so that anything else is refused
+/// under its own name ("kind: must be in or out") rather than as a generic "body" error.
+pub fn check_choice<T: app::wire::ClosedSet>(raw: &Value, field: &'static str, errors: &mut FieldErrors) {
+    if raw.get(field).and_then(Value::as_str).and_then(T::parse).is_none() {
+        errors.insert(field, format!("must be {}", T::listed()));
+    }
+}
+
 /// `check_fields` as a 422 when anything is wrong.
 pub fn require(raw: &Value, fields: &[(&'static str, Range)]) -> Result<(), ApiError> {
     let mut errors = FieldErrors::new();
     check_fields(raw, fields, &mut errors);
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(errors))
-    }
+    ApiError::unless_any(errors)
 }
 
 /// Each summed value is split at this power of ten: `x = (x / SPLIT) · SPLIT + x % SPLIT` exactly

@@ -6,10 +6,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::outbox::{Action, ItemError, ItemState, OutboxItem};
+use super::outbox::{Action, ItemError, OutboxItem};
 use super::overlay::overlay;
 use super::store;
 use super::sync::{self, now_iso, Outcome, SyncState};
+use super::write::CatalogWrite;
 use crate::api::ApiError;
 use crate::model::Page;
 
@@ -83,40 +84,6 @@ pub async fn get(table: &str, id: &str) -> Result<Value, ApiError> {
     Ok(row)
 }
 
-/// A new outbox item for the signed-in user.
-#[allow(clippy::too_many_arguments)]
-pub fn item(
-    user: Uuid,
-    method: &str,
-    path: String,
-    body: Option<Value>,
-    table: &str,
-    action: Action,
-    entity_id: Uuid,
-    depends_on: Vec<Uuid>,
-) -> OutboxItem {
-    OutboxItem {
-        seq: None,
-        key: Uuid::new_v4(),
-        user_id: user,
-        method: method.into(),
-        path,
-        body,
-        table: table.into(),
-        action,
-        entity_id,
-        depends_on,
-        base: None,
-        preview: None,
-        label: String::new(),
-        created_at: now_iso(),
-        state: ItemState::Pending,
-        attempts: 0,
-        last_attempt_at: None,
-        error: None,
-    }
-}
-
 /// Fields every row of a catalog table has, for a row created here before the server has it.
 fn catalog_preview(table: &str, id: Uuid, fields: &Map<String, Value>) -> Value {
     let now = now_iso();
@@ -165,7 +132,7 @@ fn user_of(state: SyncState) -> Result<Uuid, ApiError> {
 pub async fn create(
     state: SyncState,
     table: &str,
-    mut fields: Map<String, Value>,
+    fields: Map<String, Value>,
     replacing: Option<OutboxItem>,
 ) -> Result<(Outcome, OutboxItem), ApiError> {
     let user = user_of(state)?;
@@ -174,10 +141,9 @@ pub async fn create(
         .map(|i| i.entity_id)
         .or_else(|| fields.get("id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()))
         .unwrap_or_else(Uuid::new_v4);
-    fields.insert("id".into(), json!(id));
     let preview = catalog_preview(table, id, &fields);
     let mut it =
-        item(user, "POST", format!("/api/{table}"), Some(Value::Object(fields)), table, Action::Create, id, vec![]);
+        OutboxItem::new(user, &CatalogWrite { table, action: Action::Create, id, version: 1, fields: Some(fields) });
     if let Some(old) = replacing {
         it.seq = old.seq;
         it.created_at = old.created_at;
@@ -192,22 +158,13 @@ pub async fn patch(
     state: SyncState,
     table: &str,
     base: &Value,
-    mut changes: Map<String, Value>,
+    changes: Map<String, Value>,
     replacing: Option<OutboxItem>,
 ) -> Result<(Outcome, OutboxItem), ApiError> {
     let user = user_of(state)?;
     let (id, version) = id_and_version(base);
-    changes.insert("version".into(), json!(version));
-    let mut it = item(
-        user,
-        "PATCH",
-        format!("/api/{table}/{id}"),
-        Some(Value::Object(changes)),
-        table,
-        Action::Update,
-        id,
-        vec![],
-    );
+    let mut it =
+        OutboxItem::new(user, &CatalogWrite { table, action: Action::Update, id, version, fields: Some(changes) });
     if let Some(old) = replacing {
         it.seq = old.seq;
         it.created_at = old.created_at;
@@ -220,8 +177,7 @@ pub async fn patch(
 pub async fn delete(state: SyncState, table: &str, base: &Value) -> Result<(Outcome, OutboxItem), ApiError> {
     let user = user_of(state)?;
     let (id, version) = id_and_version(base);
-    let mut it =
-        item(user, "DELETE", format!("/api/{table}/{id}?version={version}"), None, table, Action::Delete, id, vec![]);
+    let mut it = OutboxItem::new(user, &CatalogWrite { table, action: Action::Delete, id, version, fields: None });
     it.base = Some(base.clone());
     it.label = label_of(base);
     sync::submit(state, it).await.map_err(local_error)

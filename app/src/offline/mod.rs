@@ -1,7 +1,7 @@
 //! The offline client: the IndexedDB copy of the catalog (`store`), the outbox of writes (`outbox`),
 //! how the outbox is laid over the copy (`overlay`), what pages read and write (`data`) and the sync
 //! engine that drains the outbox and pulls changes (`sync`), and who may use this device's data
-//! (`device`: a shared phone). Browser only at run time; on the server these compile to stubs that
+//! (`device`: a shared phone); `write` turns a typed write into an outbox item. Browser only at run time; on the server these compile to stubs that
 //! nothing calls.
 
 pub mod data;
@@ -11,3 +11,4 @@ pub mod overlay;
 pub mod service_worker;
 pub mod store;
 pub mod sync;
+pub mod write;

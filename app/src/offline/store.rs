@@ -13,7 +13,8 @@ pub const DB_NAME: &str = "mostrador";
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const DB_VERSION: u32 = 1;
 
-/// Object stores of server rows, keyed by `id`.
+/// Object stores of server rows, keyed by `id`: the tables of the sync feed
+/// (`crate::wire::SYNCED_TABLES`) and today's sales.
 pub const TABLES: [&str; 6] = ["categories", "products", "customers", "quotes", "cash_sessions", "sales"];
 pub const OUTBOX: &str = "outbox";
 pub const META: &str = "meta";
@@ -317,4 +318,13 @@ mod imp {
         none()
     }
     pub fn outbox_cache_drop() {}
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_local_copy_keeps_every_synced_table_and_todays_sales() {
+        assert_eq!(super::TABLES[..5], crate::wire::SYNCED_TABLES);
+        assert_eq!(super::TABLES[5], "sales");
+    }
 }

@@ -6,29 +6,28 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::components::use_toast;
 use crate::i18n::{use_i18n, Key};
 use crate::money::{format_display, parse_cents};
 use crate::offline::data;
-use crate::offline::outbox::Action;
+use crate::offline::outbox::OutboxItem;
 use crate::offline::sync::{self, use_sync};
 use crate::pages::sale::{local_day, OpenTill, TillBar};
+use crate::wire::{CashMovementKind, ClosedSet, NewCashMovement, NewExpense, NewStockMovement, StockReason};
 
 fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or_default()
 }
 
-pub const STOCK_REASONS: [&str; 4] = ["purchase", "adjustment", "waste", "return"];
-
-fn reason_key(reason: &str) -> Key {
+fn reason_key(reason: StockReason) -> Key {
     match reason {
-        "purchase" => "reason_purchase",
-        "adjustment" => "reason_adjustment",
-        "waste" => "reason_waste",
-        _ => "reason_return",
+        StockReason::Purchase => "reason_purchase",
+        StockReason::Adjustment => "reason_adjustment",
+        StockReason::Waste => "reason_waste",
+        StockReason::Return => "reason_return",
     }
 }
 
@@ -123,7 +122,7 @@ fn CashMovementForm(session_id: Uuid) -> impl IntoView {
     let i18n = use_i18n();
     let sync = use_sync();
     let toast = use_toast();
-    let kind = RwSignal::new("in".to_string());
+    let kind = RwSignal::new(CashMovementKind::In);
     let amount = RwSignal::new(String::new());
     let reason = RwSignal::new(String::new());
     let error = RwSignal::new(None::<Key>);
@@ -138,18 +137,14 @@ fn CashMovementForm(session_id: Uuid) -> impl IntoView {
             return error.set(Some("required"));
         }
         let Some(user) = sync.user.get_untracked() else { return };
-        let id = Uuid::new_v4();
-        let body = json!({"id": id, "cash_session_id": session_id, "kind": kind.get_untracked(), "amount_cents": cents, "reason": why});
-        let mut item = data::item(
-            user,
-            "POST",
-            "/api/cash-movements".into(),
-            Some(body),
-            "cash_movements",
-            Action::Create,
-            id,
-            vec![session_id],
-        );
+        let movement = NewCashMovement {
+            id: Uuid::new_v4(),
+            cash_session_id: session_id,
+            kind: kind.get_untracked(),
+            amount_cents: cents,
+            reason: why.clone(),
+        };
+        let mut item = OutboxItem::new(user, &movement);
         item.label = why;
         amount.set(String::new());
         reason.set(String::new());
@@ -161,10 +156,10 @@ fn CashMovementForm(session_id: Uuid) -> impl IntoView {
             <h2>{move || i18n.t("cash_in_out")}</h2>
             <fieldset class="field methods">
                 <legend class="label">{move || i18n.t("movement_kind")}</legend>
-                {[("in", "cash_in"), ("out", "cash_out")].into_iter().map(|(k, label)| view! {
+                {[(CashMovementKind::In, "cash_in"), (CashMovementKind::Out, "cash_out")].into_iter().map(|(k, label)| view! {
                     <label class="method">
-                        <input type="radio" name="cash-kind" value=k data-testid=format!("cash-kind-{k}")
-                            prop:checked=move || kind.get() == k on:change=move |_| kind.set(k.to_string())/>
+                        <input type="radio" name="cash-kind" value=k.as_str() data-testid=format!("cash-kind-{k}")
+                            prop:checked=move || kind.get() == k on:change=move |_| kind.set(k)/>
                         <span>{move || i18n.t(label)}</span>
                     </label>
                 }).collect_view()}
@@ -178,12 +173,8 @@ fn CashMovementForm(session_id: Uuid) -> impl IntoView {
 }
 
 /// Queues a write in the outbox (sent at once when online) and says "Guardado" once it is stored.
-fn queue_and_confirm(sync: sync::SyncState, toast: crate::components::Toast, item: crate::offline::outbox::OutboxItem) {
-    spawn_local(async move {
-        if sync::enqueue(sync, item).await.is_ok() {
-            toast.show("saved");
-        }
-    });
+fn queue_and_confirm(sync: sync::SyncState, toast: crate::components::Toast, item: OutboxItem) {
+    sync::queue(sync, vec![item], move || toast.show("saved"));
 }
 
 /// A labelled one-line text field bound to `value`; `name` is also its test id.
@@ -224,19 +215,15 @@ fn ExpenseForm(session_id: Uuid) -> impl IntoView {
             return error.set(Some("required"));
         }
         let Some(user) = sync.user.get_untracked() else { return };
-        let id = Uuid::new_v4();
-        let body = json!({"id": id, "spent_on": local_day(None), "category": cat, "amount_cents": cents,
-            "description": desc, "cash_session_id": session_id});
-        let mut item = data::item(
-            user,
-            "POST",
-            "/api/expenses".into(),
-            Some(body),
-            "expenses",
-            Action::Create,
-            id,
-            vec![session_id],
-        );
+        let expense = NewExpense {
+            id: Uuid::new_v4(),
+            spent_on: local_day(None),
+            category: cat,
+            amount_cents: cents,
+            description: desc.clone(),
+            cash_session_id: Some(session_id),
+        };
+        let mut item = OutboxItem::new(user, &expense);
         item.label = desc;
         amount.set(String::new());
         description.set(String::new());
@@ -263,7 +250,7 @@ fn StockMovementForm(products: RwSignal<Vec<Value>>) -> impl IntoView {
     let toast = use_toast();
     let product = RwSignal::new(String::new());
     let delta = RwSignal::new(String::new());
-    let reason = RwSignal::new("purchase".to_string());
+    let reason = RwSignal::new(StockReason::Purchase);
     let note = RwSignal::new(String::new());
     let error = RwSignal::new(None::<Key>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -278,20 +265,15 @@ fn StockMovementForm(products: RwSignal<Vec<Value>>) -> impl IntoView {
             return error.set(Some("invalid_delta"));
         }
         let Some(user) = sync.user.get_untracked() else { return };
-        let id = Uuid::new_v4();
         let text = note.get_untracked().trim().to_string();
-        let body = json!({"id": id, "product_id": pid, "delta": units, "reason": reason.get_untracked(),
-            "note": if text.is_empty() { Value::Null } else { Value::from(text) }});
-        let mut item = data::item(
-            user,
-            "POST",
-            "/api/inventory-movements".into(),
-            Some(body),
-            "inventory_movements",
-            Action::Create,
-            id,
-            vec![pid],
-        );
+        let movement = NewStockMovement {
+            id: Uuid::new_v4(),
+            product_id: pid,
+            delta: units,
+            reason: reason.get_untracked(),
+            note: Some(text).filter(|t| !t.is_empty()),
+        };
+        let mut item = OutboxItem::new(user, &movement);
         item.label = products
             .with_untracked(|ps| {
                 ps.iter()
@@ -320,9 +302,10 @@ fn StockMovementForm(products: RwSignal<Vec<Value>>) -> impl IntoView {
             <TextField label="units_delta" name="stock-delta" value=delta inputmode="numeric"/>
             <label class="field">
                 <span class="label">{move || i18n.t("reason")}</span>
-                <select name="stock-reason" data-testid="stock-reason" prop:value=reason on:change=move |ev| reason.set(event_target_value(&ev))>
+                <select name="stock-reason" data-testid="stock-reason" prop:value=move || reason.get().as_str()
+                    on:change=move |ev| reason.set(StockReason::parse(&event_target_value(&ev)).unwrap_or(StockReason::Purchase))>
                     // A cashier receives stock; adjustments, waste and returns need an admin.
-                    {move || STOCK_REASONS.into_iter().filter(|r| session.may(crate::permissions::inventory_movement(r))).map(|r| view! { <option value=r>{move || i18n.t(reason_key(r))}</option> }).collect_view()}
+                    {move || StockReason::ALL.iter().copied().filter(|r| session.may(crate::permissions::inventory_movement(*r))).map(|r| view! { <option value=r.as_str()>{move || i18n.t(reason_key(r))}</option> }).collect_view()}
                 </select>
             </label>
             <TextField label="notes" name="stock-note" value=note/>

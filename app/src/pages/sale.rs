@@ -9,15 +9,18 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::components::{use_session, use_toast};
 use crate::i18n::{fill, use_i18n, Key};
+use crate::model::{CashSession, Customer, Payment, Sale, SaleLine};
 use crate::money::{format_display, parse_cents};
 use crate::offline::data::{self, matches};
-use crate::offline::outbox::Action;
+use crate::offline::outbox::{Action, OutboxItem};
 use crate::offline::sync::{self, now_iso, use_sync};
+use crate::offline::write::{CatalogWrite, Close};
+use crate::wire::{CloseTill, ClosedSet, NewLine, NewSale, OpenTill as OpenTillBody, PaymentMethod};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Line {
@@ -32,7 +35,7 @@ pub struct Line {
 #[derive(Clone, Copy)]
 pub struct CurrentSale {
     lines: RwSignal<Vec<Line>>,
-    method: RwSignal<String>,
+    method: RwSignal<PaymentMethod>,
     /// The sale just charged: its total and change stay on screen, with a link to its receipt.
     last: RwSignal<Option<(Uuid, i64, i64)>>,
 }
@@ -41,7 +44,7 @@ impl CurrentSale {
     pub fn new() -> CurrentSale {
         CurrentSale {
             lines: RwSignal::new(Vec::new()),
-            method: RwSignal::new("cash".into()),
+            method: RwSignal::new(PaymentMethod::Cash),
             last: RwSignal::new(None),
         }
     }
@@ -83,8 +86,6 @@ impl Default for CurrentSale {
         Self::new()
     }
 }
-
-pub const METHODS: [&str; 4] = ["cash", "card", "transfer", "other"];
 
 fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or_default()
@@ -226,28 +227,30 @@ pub fn OpenTill() -> impl IntoView {
             }
         };
         let Some(user) = sync.user.get_untracked() else { return };
-        let id = Uuid::new_v4();
-        let name = register.get_untracked().trim().to_string();
-        let body = json!({"id": id, "register": name, "opening_float_cents": cents});
-        let mut item = data::item(
-            user,
-            "POST",
-            "/api/cash-sessions".into(),
-            Some(body),
-            "cash_sessions",
-            Action::Create,
-            id,
-            vec![],
-        );
+        let till = OpenTillBody {
+            id: Uuid::new_v4(),
+            register: register.get_untracked().trim().to_string(),
+            opening_float_cents: cents,
+        };
+        let mut item = OutboxItem::new(user, &till);
         let now = now_iso();
-        item.preview = Some(json!({"id": id, "register": name, "opening_float_cents": cents,
-            "opened_by": session.user.with_untracked(|u| u.as_ref().map(|u| u.username.clone())).unwrap_or_default(),
-            "opened_at": now, "expected_cents": cents, "closed_at": null, "closed_by": null,
-            "counted_cents": null, "difference_cents": null, "version": 1, "updated_at": now}));
-        item.label = name;
-        spawn_local(async move {
-            let _ = sync::enqueue(sync, item).await;
-        });
+        item.preview = serde_json::to_value(CashSession {
+            id: till.id,
+            register: till.register.clone(),
+            opening_float_cents: cents,
+            opened_by: session.user.with_untracked(|u| u.as_ref().map(|u| u.username.clone())).unwrap_or_default(),
+            opened_at: now.clone(),
+            expected_cents: cents,
+            closed_at: None,
+            closed_by: None,
+            counted_cents: None,
+            difference_cents: None,
+            version: 1,
+            updated_at: now,
+        })
+        .ok();
+        item.label = till.register;
+        sync::queue(sync, vec![item], || ());
     };
 
     view! {
@@ -306,21 +309,10 @@ pub fn TillBar(session: RwSignal<Option<Value>>) -> impl IntoView {
             }
         };
         let Some(user) = sync.user.get_untracked() else { return };
-        let mut item = data::item(
-            user,
-            "POST",
-            format!("/api/cash-sessions/{id}/close"),
-            Some(json!({"counted_cents": cents})),
-            "cash_sessions",
-            Action::Close,
-            id,
-            vec![id],
-        );
+        let mut item = OutboxItem::new(user, &Close(id, CloseTill { counted_cents: cents }));
         item.label =
             session.with_untracked(|s| s.as_ref().map(|v| str_of(v, "register").to_string())).unwrap_or_default();
-        spawn_local(async move {
-            let _ = sync::enqueue(sync, item).await;
-        });
+        sync::queue(sync, vec![item], || ());
         closing.set(false);
     };
 
@@ -408,10 +400,10 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
 
     let total = Memo::new(move |_| cart.with(|c| c.iter().map(|l| l.unit_price_cents * l.quantity).sum::<i64>()));
     // Only cash can be overpaid (the change is cash); card and transfer take the exact total.
-    let paid = move || match (method.get().as_str(), parse_cents(&received.get())) {
-        ("cash", Ok(c)) => Some(c),
-        ("cash", Err(crate::money::MoneyError::Empty)) => Some(total.get()),
-        ("cash", Err(_)) => None,
+    let paid = move || match (method.get(), parse_cents(&received.get())) {
+        (PaymentMethod::Cash, Ok(c)) => Some(c),
+        (PaymentMethod::Cash, Err(crate::money::MoneyError::Empty)) => Some(total.get()),
+        (PaymentMethod::Cash, Err(_)) => None,
         _ => Some(total.get()),
     };
     let change = move || paid().map(|p| (p - total.get()).max(0));
@@ -435,69 +427,83 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
         let Some(user) = sync.user.get_untracked() else { return };
         let username = user_session.user.with_untracked(|u| u.as_ref().map(|u| u.username.clone())).unwrap_or_default();
         let now = now_iso();
-        let mut depends_on = vec![session_id];
-        depends_on.extend(lines.iter().map(|l| l.product_id));
+        let mut items = Vec::new();
 
         // A new customer typed in: created first, and the sale waits for it.
         let new_name = new_customer.get_untracked().trim().to_string();
-        let mut customer_item = None;
         let customer_id = if !new_name.is_empty() {
             let cid = Uuid::new_v4();
-            let mut it = data::item(
+            let fields = serde_json::Map::from_iter([("name".to_string(), Value::from(new_name.clone()))]);
+            let mut it = OutboxItem::new(
                 user,
-                "POST",
-                "/api/customers".into(),
-                Some(json!({"id": cid, "name": new_name})),
-                "customers",
-                Action::Create,
-                cid,
-                vec![],
+                &CatalogWrite { table: "customers", action: Action::Create, id: cid, version: 1, fields: Some(fields) },
             );
-            it.preview = Some(json!({"id": cid, "name": new_name, "tax_id": null, "email": null, "phone": null,
-                "notes": null, "version": 1, "created_at": now, "updated_at": now, "deleted_at": null}));
-            it.label = new_name.clone();
-            customer_item = Some(it);
+            it.preview = serde_json::to_value(Customer {
+                id: cid,
+                name: new_name.clone(),
+                tax_id: None,
+                email: None,
+                phone: None,
+                notes: None,
+                version: 1,
+                created_at: now.clone(),
+                updated_at: now.clone(),
+                deleted_at: None,
+            })
+            .ok();
+            it.label = new_name;
+            items.push(it);
             Some(cid)
         } else {
             Uuid::parse_str(&customer.get_untracked()).ok()
         };
-        if let Some(c) = customer_id {
-            depends_on.push(c);
-        }
 
-        let sale_id = Uuid::new_v4();
-        let payments = json!([{"method": method.get_untracked(), "amount_cents": paid}]);
-        let body = json!({
-            "id": sale_id, "cash_session_id": session_id, "customer_id": customer_id,
-            "lines": lines.iter().map(|l| json!({"product_id": l.product_id, "quantity": l.quantity})).collect::<Vec<_>>(),
-            "payments": payments,
-        });
-        let preview = json!({
-            "id": sale_id, "cash_session_id": session_id, "customer_id": customer_id,
-            "lines": lines.iter().map(|l| json!({"product_id": l.product_id, "quantity": l.quantity,
-                "unit_price_cents": l.unit_price_cents, "total_cents": l.unit_price_cents * l.quantity})).collect::<Vec<_>>(),
-            "payments": payments, "total_cents": total, "paid_cents": paid, "change_cents": paid - total,
-            "created_by": username, "created_at": now,
-        });
-        let mut sale =
-            data::item(user, "POST", "/api/sales".into(), Some(body), "sales", Action::Create, sale_id, depends_on);
+        let payments = vec![Payment { method: method.get_untracked(), amount_cents: paid }];
+        let new_sale = NewSale {
+            id: Uuid::new_v4(),
+            cash_session_id: session_id,
+            customer_id,
+            lines: lines
+                .iter()
+                .map(|l| NewLine { product_id: l.product_id, quantity: l.quantity, unit_price_cents: None })
+                .collect(),
+            payments: payments.clone(),
+        };
+        let sale_id = new_sale.id;
+        let mut sale = OutboxItem::new(user, &new_sale);
         sale.label = lines.iter().map(|l| format!("{} × {}", l.name, l.quantity)).collect::<Vec<_>>().join(", ");
-        sale.preview = Some(preview);
+        sale.preview = serde_json::to_value(Sale {
+            id: sale_id,
+            cash_session_id: session_id,
+            customer_id,
+            lines: lines
+                .iter()
+                .map(|l| SaleLine {
+                    product_id: l.product_id,
+                    quantity: l.quantity,
+                    unit_price_cents: l.unit_price_cents,
+                    total_cents: l.unit_price_cents * l.quantity,
+                })
+                .collect(),
+            payments,
+            total_cents: total,
+            paid_cents: paid,
+            change_cents: paid - total,
+            created_by: username,
+            created_at: now,
+        })
+        .ok();
+        items.push(sale);
 
         cart.set(Vec::new());
         received.set(String::new());
         new_customer.set(String::new());
         customer.set(String::new());
-        method.set("cash".into());
+        method.set(PaymentMethod::Cash);
         error.set(None);
-        spawn_local(async move {
-            if let Some(c) = customer_item {
-                let _ = sync::enqueue(sync, c).await;
-            }
-            if sync::enqueue(sync, sale).await.is_ok() {
-                toast.show("sale_saved");
-                last.set(Some((sale_id, total, paid - total)));
-            }
+        sync::queue(sync, items, move || {
+            toast.show("sale_saved");
+            last.set(Some((sale_id, total, paid - total)));
         });
     };
 
@@ -583,15 +589,15 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
                 </label>
                 <fieldset class="field methods" data-testid="sale-methods">
                     <legend class="label">{move || i18n.t("payment_method")}</legend>
-                    {METHODS.into_iter().map(|m| view! {
+                    {PaymentMethod::ALL.iter().copied().map(|m| view! {
                         <label class="method">
-                            <input type="radio" name="method" value=m data-testid=format!("method-{m}")
-                                prop:checked=move || method.get() == m on:change=move |_| method.set(m.to_string())/>
-                            <span>{move || i18n.t(crate::pages::sales::method_key(m))}</span>
+                            <input type="radio" name="method" value=m.as_str() data-testid=format!("method-{m}")
+                                prop:checked=move || method.get() == m on:change=move |_| method.set(m)/>
+                            <span>{move || i18n.t(crate::pages::sales::method_key(m.as_str()))}</span>
                         </label>
                     }).collect_view()}
                 </fieldset>
-                <Show when=move || method.get() == "cash">
+                <Show when=move || method.get() == PaymentMethod::Cash>
                 <label class="field">
                     <span class="label">{move || i18n.t("cash_received")}</span>
                     <input type="text" name="received" inputmode="decimal" data-testid="sale-received" autocomplete="off"

@@ -1045,7 +1045,7 @@ pub fn republish_everything(floor: i64) -> Vec<String> {
 }
 
 /// Tables whose rows devices keep (what /api/sync/pull serves).
-const SYNCED: &[&str] = &["categories", "products", "customers", "quotes", "cash_sessions"];
+const SYNCED: &[&str] = &app::wire::SYNCED_TABLES;
 
 fn check_counts(expected: &Counts, live: &Counts) -> Result<(), ApiError> {
     let live = comparable(live);

@@ -7,7 +7,6 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{any::AnyRow, AnyConnection, Row};
 use uuid::Uuid;
@@ -49,19 +48,8 @@ async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Expense, ApiError> {
     Ok(from_row(&row)?)
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct NewExpense {
-    id: Uuid,
-    spent_on: String,
-    category: String,
-    amount_cents: i64,
-    #[serde(default)]
-    description: String,
-    cash_session_id: Option<Uuid>,
-}
-
 /// An expense, paid from an open till or not.
-#[utoipa::path(post, path = "/api/expenses", tag = "cash", request_body = NewExpense,
+#[utoipa::path(post, path = "/api/expenses", tag = "cash", request_body = app::wire::NewExpense,
     responses((status = 201, body = Expense), (status = 200, body = Expense, description = "the same request again"),
               (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn create(
@@ -70,7 +58,8 @@ pub async fn create(
     ApiJson(raw): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
     crate::bounds::require(&raw, &[("amount_cents", app::limits::AMOUNT)])?;
-    let body: NewExpense = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let body: app::wire::NewExpense =
+        serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     let action = if body.cash_session_id.is_some() {
         crate::permissions::Action::TillExpense
     } else {

@@ -1,13 +1,15 @@
 //! Cash put into or taken out of a till (change float top-up, a withdrawal to the bank).
 
-use app::model::{CashMovement, Page};
+use app::{
+    model::{CashMovement, Page},
+    wire::{CashMovementKind, ClosedSet, NewCashMovement},
+};
 use axum::{
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
     Json,
 };
-use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{any::AnyRow, AnyConnection, Row};
 use uuid::Uuid;
@@ -31,7 +33,7 @@ fn from_row(row: &AnyRow) -> Result<CashMovement, sqlx::Error> {
     Ok(CashMovement {
         id: get_uuid(row, "id")?,
         cash_session_id: get_uuid(row, "cash_session_id")?,
-        kind: row.try_get("kind")?,
+        kind: crate::db::get_choice(row, "kind")?,
         amount_cents: row.try_get("amount_cents")?,
         reason: row.try_get("reason")?,
         created_by: row.try_get("created_by")?,
@@ -48,17 +50,8 @@ async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<CashMovement, ApiErr
     Ok(from_row(&row)?)
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct NewMovement {
-    id: Uuid,
-    cash_session_id: Uuid,
-    kind: String,
-    amount_cents: i64,
-    reason: String,
-}
-
 /// Cash put in or taken out of an open till.
-#[utoipa::path(post, path = "/api/cash-movements", tag = "cash", request_body = NewMovement,
+#[utoipa::path(post, path = "/api/cash-movements", tag = "cash", request_body = NewCashMovement,
     responses((status = 201, body = CashMovement), (status = 200, body = CashMovement, description = "the same request again"),
               (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn create(
@@ -66,14 +59,13 @@ pub async fn create(
     tx: WriteTx,
     ApiJson(raw): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
-    crate::bounds::require(&raw, &[("amount_cents", app::limits::AMOUNT)])?;
-    let body: NewMovement =
+    let mut errors = FieldErrors::new();
+    crate::bounds::check_fields(&raw, &[("amount_cents", app::limits::AMOUNT)], &mut errors);
+    crate::bounds::check_choice::<CashMovementKind>(&raw, "kind", &mut errors);
+    ApiError::unless_any(std::mem::take(&mut errors))?;
+    let body: NewCashMovement =
         serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     crate::permissions::require(&user, crate::permissions::Action::CashMovement)?;
-    let mut errors = FieldErrors::new();
-    if !matches!(body.kind.as_str(), "in" | "out") {
-        errors.insert("kind", "must be in or out".into());
-    }
     let reason = body.reason.trim().to_owned();
     if reason.is_empty() || reason.chars().count() > 500 {
         errors.insert("reason", "must be 1 to 500 characters".into());
@@ -93,7 +85,7 @@ pub async fn create(
     )
     .bind(body.id.to_string())
     .bind(body.cash_session_id.to_string())
-    .bind(&body.kind)
+    .bind(body.kind.as_str())
     .bind(body.amount_cents)
     .bind(&reason)
     .bind(&user.username)

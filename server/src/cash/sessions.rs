@@ -106,15 +106,8 @@ pub async fn ensure_open(conn: &mut AnyConnection, field: &'static str, id: Uuid
     }
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct OpenRequest {
-    id: Uuid,
-    register: String,
-    opening_float_cents: i64,
-}
-
 /// Opens a till (a cash session) on a register with its float; one open session per register.
-#[utoipa::path(post, path = "/api/cash-sessions", tag = "cash", request_body = OpenRequest,
+#[utoipa::path(post, path = "/api/cash-sessions", tag = "cash", request_body = app::wire::OpenTill,
     responses((status = 201, body = CashSession), (status = 200, body = CashSession, description = "the same request again"),
               (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn open(
@@ -128,7 +121,7 @@ pub async fn open(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let body: OpenRequest =
+    let body: app::wire::OpenTill =
         serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     let register = body.register.trim().to_owned();
     if register.is_empty() || register.chars().count() > 64 {
@@ -180,17 +173,9 @@ pub async fn open(
     Ok((StatusCode::CREATED, Json(session)).into_response())
 }
 
-/// The body `close` takes, for the OpenAPI document: it reads the field itself, so that an
-/// out-of-range number gets the range message under its own name.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct CloseRequest {
-    counted_cents: i64,
-}
-
 /// Closes with the counted cash; the expected cash and the difference are frozen. Closing a closed
 /// session answers 200 with its state and changes nothing (a retry from a phone that lost the answer).
-#[utoipa::path(post, path = "/api/cash-sessions/{id}/close", tag = "cash", request_body = CloseRequest,
+#[utoipa::path(post, path = "/api/cash-sessions/{id}/close", tag = "cash", request_body = app::wire::CloseTill,
     params(("id" = Uuid, Path)),
     responses((status = 200, body = CashSession), (status = 404, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn close(
@@ -199,6 +184,8 @@ pub async fn close(
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<CashSession>, ApiError> {
+    // `app::wire::CloseTill`, read field by field so that an out-of-range number gets the range
+    // message under its own name.
     crate::permissions::require(&user, crate::permissions::Action::CloseTill)?;
     let counted = match body.get("counted_cents") {
         None | Some(Value::Null) => return Err(ApiError::invalid("counted_cents", "is required")),

@@ -119,11 +119,7 @@ async fn check_references<E: CatalogEntity>(conn: &mut AnyConnection, entity: &E
             }
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(errors))
-    }
+    ApiError::unless_any(errors)
 }
 
 fn unique_conflict<E: CatalogEntity>(err: sqlx::Error) -> ApiError {

@@ -252,3 +252,11 @@ pub fn get_opt_uuid(row: &sqlx::any::AnyRow, column: &str) -> Result<Option<uuid
     use sqlx::Row;
     row.try_get::<Option<String>, _>(column)?.as_deref().map(parse_uuid).transpose()
 }
+
+/// Reads a TEXT column holding one of a closed set (a payment method, a stock reason); anything
+/// else is a decode error.
+pub fn get_choice<T: app::wire::ClosedSet>(row: &sqlx::any::AnyRow, column: &str) -> Result<T, sqlx::Error> {
+    use sqlx::Row;
+    let text: String = row.try_get(column)?;
+    T::parse(&text).ok_or_else(|| sqlx::Error::Decode(format!("{column}: unknown value {text:?}").into()))
+}

@@ -77,6 +77,14 @@ impl ApiError {
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::Conflict { code, message: message.into(), details: None }
     }
+    /// A 422 listing `errors`, or Ok when there are none.
+    pub fn unless_any(errors: FieldErrors) -> Result<(), ApiError> {
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         ApiError::Validation(FieldErrors::from([(field, message.into())]))
     }

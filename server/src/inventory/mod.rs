@@ -4,6 +4,7 @@
 use app::{
     limits,
     model::{InventoryMovement, Page},
+    wire::{ClosedSet, NewStockMovement, StockReason},
 };
 use axum::{
     extract::State,
@@ -12,7 +13,6 @@ use axum::{
     routing::get,
     Json, Router,
 };
-use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{any::AnyRow, AnyConnection, Row};
 use uuid::Uuid;
@@ -93,7 +93,7 @@ fn from_row(row: &AnyRow) -> Result<InventoryMovement, sqlx::Error> {
         id: get_uuid(row, "id")?,
         product_id: get_uuid(row, "product_id")?,
         delta: row.try_get("delta")?,
-        reason: row.try_get("reason")?,
+        reason: crate::db::get_choice(row, "reason")?,
         note: row.try_get("note")?,
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
@@ -109,17 +109,8 @@ async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<InventoryMovement, A
     Ok(from_row(&row)?)
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct NewMovement {
-    id: Uuid,
-    product_id: Uuid,
-    delta: i64,
-    reason: String,
-    note: Option<String>,
-}
-
 /// A stock movement with its reason (purchase, adjustment, waste, return).
-#[utoipa::path(post, path = "/api/inventory-movements", tag = "inventory", request_body = NewMovement,
+#[utoipa::path(post, path = "/api/inventory-movements", tag = "inventory", request_body = NewStockMovement,
     responses((status = 201, body = InventoryMovement), (status = 200, body = InventoryMovement, description = "the same request again"),
               (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
 pub async fn create(
@@ -133,14 +124,10 @@ pub async fn create(
     if raw.get("delta").and_then(Value::as_i64) == Some(0) {
         errors.insert("delta", "must not be 0".into());
     }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    let body: NewMovement =
+    crate::bounds::check_choice::<StockReason>(&raw, "reason", &mut errors);
+    ApiError::unless_any(std::mem::take(&mut errors))?;
+    let body: NewStockMovement =
         serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
-    if !matches!(body.reason.as_str(), "purchase" | "adjustment" | "waste" | "return") {
-        errors.insert("reason", "must be purchase, adjustment, waste or return".into());
-    }
     let note = body.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
     if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
         errors.insert("note", "must be at most 2000 characters".into());
@@ -148,7 +135,7 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    crate::permissions::require(&user, crate::permissions::inventory_movement(&body.reason))?;
+    crate::permissions::require(&user, crate::permissions::inventory_movement(body.reason))?;
     let mut conn = tx.lock().await;
     let hash = by_id::body_hash(&raw);
     if let by_id::Existing::SameRequest = by_id::check(&mut conn, "inventory_movements", body.id, &hash).await? {
@@ -163,7 +150,7 @@ pub async fn create(
     .bind(body.id.to_string())
     .bind(body.product_id.to_string())
     .bind(body.delta)
-    .bind(&body.reason)
+    .bind(body.reason.as_str())
     .bind(note)
     .bind(&user.username)
     .bind(now())

@@ -38,6 +38,7 @@ pub async fn convert(
     Path(id): Path<Uuid>,
     ApiJson(raw): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
+    super::validate_payments_json(&raw)?;
     let body: ConvertRequest =
         serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     crate::permissions::require(&user, crate::permissions::Action::Sell)?;

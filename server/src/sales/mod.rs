@@ -4,9 +4,11 @@ pub(crate) mod convert;
 
 use std::collections::BTreeMap;
 
+pub use app::wire::{NewLine, NewSale};
 use app::{
     limits::{self, Range},
     model::{Page, Payment, Sale, SaleLine},
+    wire::{ClosedSet, PaymentMethod},
 };
 use axum::{
     extract::{Path, State},
@@ -15,7 +17,6 @@ use axum::{
     routing::get,
     Json, Router,
 };
-use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
@@ -39,24 +40,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/sales", get(list).post(create))
         .route("/api/sales/{id}", get(get_one))
         .route("/api/quotes/{id}/convert", axum::routing::post(convert::convert))
-}
-
-pub const PAYMENT_METHODS: &[&str] = &["cash", "card", "transfer", "other"];
-
-#[derive(Debug, Deserialize, Clone, utoipa::ToSchema)]
-pub struct NewSale {
-    pub id: Uuid,
-    pub cash_session_id: Uuid,
-    pub customer_id: Option<Uuid>,
-    pub lines: Vec<NewLine>,
-    pub payments: Vec<Payment>,
-}
-
-#[derive(Debug, Deserialize, Clone, utoipa::ToSchema)]
-pub struct NewLine {
-    pub product_id: Uuid,
-    pub quantity: i64,
-    pub unit_price_cents: Option<i64>,
 }
 
 pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sqlx::Error> {
@@ -91,7 +74,7 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(|p| Ok(Payment { method: p.try_get("method")?, amount_cents: p.try_get("amount_cents")? }))
+        .map(|p| Ok(Payment { method: crate::db::get_choice(p, "method")?, amount_cents: p.try_get("amount_cents")? }))
         .collect::<Result<_, sqlx::Error>>()?;
     Ok(Some(Sale {
         id,
@@ -112,17 +95,7 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
 /// other out-of-range value, naming the line and the field.
 pub(crate) fn validate_json(raw: &Value) -> Result<(), ApiError> {
     let mut errors = FieldErrors::new();
-    let items = |key: &str| raw.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    let first_bad = |list: &[Value], checks: &[(&str, Range, bool)]| -> Option<String> {
-        list.iter().enumerate().find_map(|(i, item)| {
-            checks.iter().find_map(|(field, range, optional)| match item.get(*field) {
-                None | Some(Value::Null) if *optional => None,
-                None | Some(Value::Null) => Some(format!("{}: {field} is required", i + 1)),
-                Some(v) => range.check_json(v).err().map(|m| format!("{}: {field} {m}", i + 1)),
-            })
-        })
-    };
-    let lines = items("lines");
+    let lines = items(raw, "lines");
     if lines.is_empty() || lines.len() > limits::LINES_MAX {
         errors.insert("lines", format!("must have 1 to {} lines", limits::LINES_MAX));
     } else if let Some(bad) =
@@ -130,22 +103,43 @@ pub(crate) fn validate_json(raw: &Value) -> Result<(), ApiError> {
     {
         errors.insert("lines", format!("line {bad}"));
     }
-    let payments = items("payments");
+    check_payments(raw, &mut errors);
+    ApiError::unless_any(errors)
+}
+
+/// The payments' part of `validate_json`, for a body that carries payments but no lines (a quote's
+/// conversion).
+pub(crate) fn validate_payments_json(raw: &Value) -> Result<(), ApiError> {
+    let mut errors = FieldErrors::new();
+    check_payments(raw, &mut errors);
+    ApiError::unless_any(errors)
+}
+
+fn check_payments(raw: &Value, errors: &mut FieldErrors) {
+    let payments = items(raw, "payments");
     if payments.is_empty() || payments.len() > limits::PAYMENTS_MAX {
         errors.insert("payments", format!("must have 1 to {} payments", limits::PAYMENTS_MAX));
-    } else if payments
-        .iter()
-        .any(|p| !p.get("method").and_then(Value::as_str).is_some_and(|m| PAYMENT_METHODS.contains(&m)))
+    } else if payments.iter().any(|p| p.get("method").and_then(Value::as_str).and_then(PaymentMethod::parse).is_none())
     {
-        errors.insert("payments", "method must be cash, card, transfer or other".into());
+        errors.insert("payments", format!("method must be {}", PaymentMethod::listed()));
     } else if let Some(bad) = first_bad(payments, &[("amount_cents", limits::AMOUNT, false)]) {
         errors.insert("payments", format!("payment {bad}"));
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(errors))
-    }
+}
+
+fn items<'a>(raw: &'a Value, key: &str) -> &'a [Value] {
+    raw.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+}
+
+/// The first item (1-based) with a missing required field or a value out of its range, as "n: field …".
+fn first_bad(list: &[Value], checks: &[(&str, Range, bool)]) -> Option<String> {
+    list.iter().enumerate().find_map(|(i, item)| {
+        checks.iter().find_map(|(field, range, optional)| match item.get(*field) {
+            None | Some(Value::Null) if *optional => None,
+            None | Some(Value::Null) => Some(format!("{}: {field} is required", i + 1)),
+            Some(v) => range.check_json(v).err().map(|m| format!("{}: {field} {m}", i + 1)),
+        })
+    })
 }
 
 /// The same checks on a sale already built (a quote's lines with the payments sent to convert it).
@@ -214,7 +208,7 @@ pub async fn record(
     let cash = in_range(
         "payments",
         "the cash paid",
-        sum(&mut sale.payments.iter().filter(|p| p.method == "cash").map(|p| p.amount_cents)),
+        sum(&mut sale.payments.iter().filter(|p| p.method == PaymentMethod::Cash).map(|p| p.amount_cents)),
     )?;
     if paid < total {
         return Err(ApiError::Validation(FieldErrors::from([(
@@ -270,7 +264,7 @@ pub async fn record(
         sqlx::query("INSERT INTO sale_payments (sale_id, line_no, method, amount_cents) VALUES ($1, $2, $3, $4)")
             .bind(sale.id.to_string())
             .bind(i as i64 + 1)
-            .bind(&p.method)
+            .bind(p.method.as_str())
             .bind(p.amount_cents)
             .execute(&mut *conn)
             .await?;

@@ -1,8 +1,7 @@
 //! The change feed: which rows changed, numbered in commit order.
 
-use app::model::{CashSession, Category, Customer, Product, Quote};
 use axum::{extract::State, Json};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
@@ -56,19 +55,7 @@ pub struct PullParams {
     limit: Option<String>,
 }
 
-/// What changed after `since`: the current rows (tombstones included: `deleted_at` set), the cursor
-/// to send next time, and whether more is waiting.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PullResponse {
-    pub cursor: String,
-    pub has_more: bool,
-    pub categories: Vec<Category>,
-    pub products: Vec<Product>,
-    pub customers: Vec<Customer>,
-    pub quotes: Vec<Quote>,
-    /// Sessions that opened, closed or took money (with their expected cash).
-    pub cash_sessions: Vec<CashSession>,
-}
+pub use app::wire::PullResponse;
 
 const DEFAULT_LIMIT: i64 = 500;
 const MAX_LIMIT: i64 = 5000;

@@ -7,7 +7,6 @@ use axum::{
     http::{header, HeaderMap, Method},
     Json,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -19,48 +18,7 @@ use crate::{
 
 pub const MAX_OPS: usize = 500;
 
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PushRequest {
-    pub ops: Vec<PushOp>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PushOp {
-    pub idempotency_key: String,
-    pub method: String,
-    /// An API path such as `/api/sales` or `/api/products/{id}`, with its query if any.
-    pub path: String,
-    #[serde(default)]
-    pub body: Option<Value>,
-    /// Keys of earlier operations in this batch that this one needs (a sale of a customer created
-    /// offline). If any of them did not succeed, this one is not run: it answers 424
-    /// `dependency_failed` and stores nothing, so it can be sent again once its dependency is fixed.
-    #[serde(default)]
-    pub depends_on: Vec<String>,
-    /// When the device recorded the operation (RFC 3339, the device's clock). One that takes effect much
-    /// later is listed on the dashboard as late.
-    #[serde(default)]
-    pub queued_at: Option<String>,
-    /// Who recorded it on the device. When given and not the signed-in user (someone else signed in
-    /// on a shared phone between the device's check and this push), it answers 409
-    /// `session_user_mismatch` and stores nothing: it is sent again under its author's session.
-    #[serde(default)]
-    pub user_id: Option<uuid::Uuid>,
-}
-
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PushResult {
-    pub idempotency_key: String,
-    pub status: u16,
-    pub body: Value,
-    /// True when this answer is a stored one: the operation had already been applied.
-    pub replayed: bool,
-}
-
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PushResponse {
-    pub results: Vec<PushResult>,
-}
+pub use app::wire::{PushOp, PushRequest, PushResponse, PushResult};
 
 /// An operation answered without being run: nothing stored, so it may be sent again.
 fn not_run(op: &PushOp, status: u16, code: &str, message: String, details: Option<Value>) -> PushResult {

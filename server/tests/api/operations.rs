@@ -54,6 +54,34 @@ pub async fn openapi_document_describes_the_api(app: TestApp) {
     }
     assert!(doc["paths"]["/api/products/{id}"]["patch"].is_object());
     assert!(doc["components"]["schemas"]["Product"]["properties"]["price_cents"].is_object());
+    // The write bodies come from the shared wire contract, closed sets as enums.
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["PaymentMethod"]["enum"], json!(["cash", "card", "transfer", "other"]));
+    assert_eq!(schemas["StockReason"]["enum"], json!(["purchase", "adjustment", "waste", "return"]));
+    assert_eq!(
+        doc["paths"]["/api/sales"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/NewSale"
+    );
+    // Every reference resolves.
+    fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(r) = m.get("$ref").and_then(|r| r.as_str()) {
+                    out.push(r.to_string());
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(!all.is_empty());
+    for r in all {
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("unexpected $ref {r}"));
+        assert!(schemas[name].is_object(), "$ref {r} does not resolve");
+    }
 }
 
 pub async fn handler_panic_is_json_500_and_server_keeps_serving(app: TestApp) {

@@ -25,7 +25,7 @@ use uuid::Uuid;
 pub use browser::{browser_online, now_iso, now_ms};
 pub use pull::pull;
 pub use push::{rebase, BATCH};
-pub use queue::{discard, enqueue, submit, Outcome};
+pub use queue::{discard, enqueue, queue, submit, Outcome};
 pub use retry::backoff_ms;
 pub use triggers::{ask_persistent_storage, start};
 

@@ -9,7 +9,7 @@ use super::retry::{note_failure, note_success};
 use super::{changed, now_iso, now_ms, SyncState};
 use crate::api;
 use crate::offline::outbox::ItemState;
-use crate::offline::store::{self, Changes, TABLES};
+use crate::offline::store::{self, Changes};
 
 /// Brings the local copy up to date, page after page; the last page also removes the confirmed
 /// items its data now includes.
@@ -38,28 +38,24 @@ pub async fn pull(state: SyncState) -> bool {
         };
         note_success(state);
         let mut changes = Changes::default();
-        for table in TABLES {
-            for row in page.get(table).and_then(Value::as_array).into_iter().flatten() {
-                let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-                if row.get("deleted_at").is_some_and(|d| !d.is_null()) {
-                    changes.delete.push((table, id));
-                } else {
-                    changes.put.push((table, row.clone()));
-                }
+        for (table, row) in page.rows() {
+            let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            if row.get("deleted_at").is_some_and(|d| !d.is_null()) {
+                changes.delete.push((table, id));
+            } else {
+                changes.put.push((table, row));
             }
         }
-        let has_more = page.get("has_more").and_then(Value::as_bool).unwrap_or(false);
+        let has_more = page.has_more;
         state.downloaded.update(|n| *n += changes.put.len() + changes.delete.len());
-        if let Some(c) = page.get("cursor") {
-            cursor = c.as_str().map(str::to_string);
-            changes.meta.push(("cursor".into(), c.clone()));
-        }
+        changes.meta.push(("cursor".into(), Value::from(page.cursor.clone())));
+        cursor = Some(page.cursor);
         if !has_more {
             // Today's sales are not part of the catalog feed: keep the list the sale screen shows.
-            if let Ok(sales) = api::get_json(&format!("/api/sales?from={}&limit=500", today_utc())).await {
-                for row in sales.get("items").and_then(Value::as_array).into_iter().flatten() {
-                    changes.put.push(("sales", row.clone()));
-                }
+            if let Ok(sales) = api::sales_since(&today_utc()).await {
+                changes
+                    .put
+                    .extend(sales.items.iter().filter_map(|s| serde_json::to_value(s).ok()).map(|s| ("sales", s)));
             }
             changes.outbox_delete = done.clone();
             changes.meta.push(("last_pull_at".into(), json!(now_ms())));

@@ -3,7 +3,7 @@
 //! conflicts only on fields someone else changed is rebased and resent by itself.
 
 use leptos::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::retry::{note_failure, note_success, schedule_retry};
@@ -11,22 +11,23 @@ use super::{browser_online, changed, now_iso, Connection, SyncState};
 use crate::api;
 use crate::offline::outbox::{self, conflict_current, conflicting_fields, Action, ItemError, ItemState, OutboxItem};
 use crate::offline::store::{self, Changes, TABLES};
+use crate::wire::PushOp;
 
 /// Up to this many operations per push request.
 pub const BATCH: usize = 100;
 
-fn op_json(item: &OutboxItem, needs: &[Uuid]) -> Value {
-    json!({
-        "idempotency_key": item.key,
-        "method": item.method,
-        "path": item.path,
-        "body": item.body.clone().unwrap_or(Value::Null),
-        "depends_on": needs,
+fn op_of(item: &OutboxItem, needs: &[Uuid]) -> PushOp {
+    PushOp {
+        idempotency_key: item.key.to_string(),
+        method: item.method.clone(),
+        path: item.path.clone(),
+        body: item.body.clone(),
+        depends_on: needs.iter().map(Uuid::to_string).collect(),
         // When it was recorded here: the server lists operations that arrive late on the dashboard.
-        "queued_at": item.created_at,
+        queued_at: Some(item.created_at.clone()),
         // Whose it is: if someone else signed in since `session_is`, the server refuses it (409).
-        "user_id": item.user_id,
-    })
+        user_id: Some(item.user_id),
+    }
 }
 
 fn item_error(status: u16, body: &Value) -> ItemError {
@@ -75,7 +76,7 @@ pub(super) async fn drain(state: SyncState) -> bool {
         }
         let total = sent + outbox::next_batch(&items, user, usize::MAX).len();
         state.progress.set(Some((sent, total)));
-        let ops: Vec<Value> = batch.iter().map(|(i, needs)| op_json(i, needs)).collect();
+        let ops: Vec<PushOp> = batch.iter().map(|(i, needs)| op_of(i, needs)).collect();
         let answer = match api::sync_push(ops).await {
             Ok(a) => a,
             Err(e) => {
@@ -85,12 +86,11 @@ pub(super) async fn drain(state: SyncState) -> bool {
             }
         };
         note_success(state);
-        let results = answer.get("results").and_then(Value::as_array).cloned().unwrap_or_default();
+        let results = answer.results;
         let mut changes = Changes::default();
         let mut transient = false;
         for ((item, _), result) in batch.iter().zip(results.iter()) {
-            let status = result.get("status").and_then(Value::as_u64).unwrap_or(0) as u16;
-            let body = result.get("body").cloned().unwrap_or(Value::Null);
+            let (status, body) = (result.status, result.body.clone());
             let mut item = item.clone();
             item.attempts += 1;
             item.last_attempt_at = Some(now_iso());
@@ -198,6 +198,7 @@ pub fn rebase(item: &mut OutboxItem, current: Option<&Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn rebase_takes_the_current_version_and_a_new_key() {

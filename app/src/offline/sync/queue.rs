@@ -8,6 +8,19 @@ use super::{browser_online, changed, kick, run, Connection, SyncState};
 use crate::offline::outbox::{ItemError, ItemState, OutboxItem};
 use crate::offline::store;
 
+/// What a form does on submit: stores `items` in order (each sent at once when online) and runs
+/// `then` once all of them are kept, however the sending goes.
+pub fn queue(state: SyncState, items: Vec<OutboxItem>, then: impl FnOnce() + 'static) {
+    leptos::task::spawn_local(async move {
+        for item in items {
+            if enqueue(state, item).await.is_err() {
+                return;
+            }
+        }
+        then();
+    });
+}
+
 /// Stores a write in the outbox (a new entry, or the entry with the same `seq`: an edited failed
 /// item, a conflict resolved) and tries to send it at once. The caller shows it optimistically; the
 /// outcome arrives through `items`.

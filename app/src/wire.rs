@@ -1,0 +1,255 @@
+//! The wire contract of writes and sync: every body a device sends to change data, the closed sets
+//! of values in them, and the push and pull envelopes, defined once for the server and the client.
+//!
+//! The server reads a write's raw JSON first (ranges and closed sets are checked there, so a bad
+//! value is reported under its own field name) and only then takes it in these shapes; the client
+//! builds these instead of `json!` and reads these instead of `.get("…")`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::model::{CashSession, Category, Customer, Payment, Product, Quote};
+
+/// A closed set of values sent as lower-case strings: its members, each one's name on the wire, and
+/// the words a validation message uses to list them.
+pub trait ClosedSet: Sized + Copy + 'static {
+    const ALL: &'static [Self];
+
+    fn as_str(self) -> &'static str;
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.as_str() == s)
+    }
+
+    /// "a, b or c", for the message that refuses anything else.
+    fn listed() -> String {
+        let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+        match names.split_last() {
+            Some((last, [])) => (*last).to_string(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+}
+
+macro_rules! closed_set {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+        pub enum $name {
+            $(#[serde(rename = $wire)] $variant,)+
+        }
+
+        impl ClosedSet for $name {
+            const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+closed_set! {
+    /// How a payment was made. Only cash can be overpaid: the change is given in cash.
+    PaymentMethod { Cash = "cash", Card = "card", Transfer = "transfer", Other = "other" }
+}
+
+closed_set! {
+    /// Cash put into a till or taken out of it.
+    CashMovementKind { In = "in", Out = "out" }
+}
+
+closed_set! {
+    /// Why stock moved. A cashier may receive a purchase; the others need an admin.
+    StockReason { Purchase = "purchase", Adjustment = "adjustment", Waste = "waste", Return = "return" }
+}
+
+/// `POST /api/sales`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewSale {
+    pub id: Uuid,
+    pub cash_session_id: Uuid,
+    pub customer_id: Option<Uuid>,
+    pub lines: Vec<NewLine>,
+    pub payments: Vec<Payment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewLine {
+    pub product_id: Uuid,
+    pub quantity: i64,
+    /// A price other than the product's (admins only); absent: the product's current price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_price_cents: Option<i64>,
+}
+
+/// `POST /api/cash-sessions`: a till opened on a register with its float.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct OpenTill {
+    pub id: Uuid,
+    pub register: String,
+    pub opening_float_cents: i64,
+}
+
+/// `POST /api/cash-sessions/{id}/close`: the cash counted in the drawer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CloseTill {
+    pub counted_cents: i64,
+}
+
+/// `POST /api/cash-movements`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewCashMovement {
+    pub id: Uuid,
+    pub cash_session_id: Uuid,
+    pub kind: CashMovementKind,
+    pub amount_cents: i64,
+    pub reason: String,
+}
+
+/// `POST /api/expenses`: paid from an open till (`cash_session_id`) or not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewExpense {
+    pub id: Uuid,
+    /// The day it was spent, YYYY-MM-DD.
+    pub spent_on: String,
+    pub category: String,
+    pub amount_cents: i64,
+    #[serde(default)]
+    pub description: String,
+    pub cash_session_id: Option<Uuid>,
+}
+
+/// `POST /api/inventory-movements`: units in (positive) or out (negative) of one product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewStockMovement {
+    pub id: Uuid,
+    pub product_id: Uuid,
+    pub delta: i64,
+    pub reason: StockReason,
+    pub note: Option<String>,
+}
+
+/// The tables a device keeps a copy of, in the order a pull page lists them. Sales are not in the
+/// feed: a device keeps today's, read from the sales list.
+pub const SYNCED_TABLES: [&str; 5] = ["categories", "products", "customers", "quotes", "cash_sessions"];
+
+/// `POST /api/sync/push`: a device's queued writes, in the order they were made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PushRequest {
+    pub ops: Vec<PushOp>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PushOp {
+    pub idempotency_key: String,
+    pub method: String,
+    /// An API path such as `/api/sales` or `/api/products/{id}`, with its query if any.
+    pub path: String,
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// Keys of earlier operations in this batch that this one needs (a sale of a customer created
+    /// offline). If any of them did not succeed, this one is not run: it answers 424
+    /// `dependency_failed` and stores nothing, so it can be sent again once its dependency is fixed.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// When the device recorded the operation (RFC 3339, the device's clock). One that takes effect much
+    /// later is listed on the dashboard as late.
+    #[serde(default)]
+    pub queued_at: Option<String>,
+    /// Who recorded it on the device. When given and not the signed-in user (someone else signed in
+    /// on a shared phone between the device's check and this push), it answers 409
+    /// `session_user_mismatch` and stores nothing: it is sent again under its author's session.
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PushResult {
+    pub idempotency_key: String,
+    pub status: u16,
+    /// What the single call would have answered: the row, or `{"error": …}`.
+    pub body: Value,
+    /// True when this answer is a stored one: the operation had already been applied.
+    pub replayed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PushResponse {
+    pub results: Vec<PushResult>,
+}
+
+/// `GET /api/sync/pull`: what changed after `since`: the current rows (tombstones included:
+/// `deleted_at` set), the cursor to send next time, and whether more is waiting.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PullResponse {
+    pub cursor: String,
+    pub has_more: bool,
+    pub categories: Vec<Category>,
+    pub products: Vec<Product>,
+    pub customers: Vec<Customer>,
+    pub quotes: Vec<Quote>,
+    /// Sessions that opened, closed or took money (with their expected cash).
+    pub cash_sessions: Vec<CashSession>,
+}
+
+impl PullResponse {
+    /// Every row of the page with its table (one of `SYNCED_TABLES`), as the local copy keeps it.
+    pub fn rows(&self) -> Vec<(&'static str, Value)> {
+        fn add<T: Serialize>(out: &mut Vec<(&'static str, Value)>, table: &'static str, rows: &[T]) {
+            out.extend(rows.iter().filter_map(|r| serde_json::to_value(r).ok()).map(|v| (table, v)));
+        }
+        let [categories, products, customers, quotes, cash_sessions] = SYNCED_TABLES;
+        let mut out = Vec::new();
+        add(&mut out, categories, &self.categories);
+        add(&mut out, products, &self.products);
+        add(&mut out, customers, &self.customers);
+        add(&mut out, quotes, &self.quotes);
+        add(&mut out, cash_sessions, &self.cash_sessions);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_sets_travel_as_their_names_and_refuse_others() {
+        assert_eq!(serde_json::to_value(PaymentMethod::Transfer).unwrap(), "transfer");
+        assert_eq!(serde_json::from_value::<StockReason>("waste".into()).unwrap(), StockReason::Waste);
+        assert!(serde_json::from_value::<CashMovementKind>("sideways".into()).is_err());
+        assert_eq!(PaymentMethod::parse("card"), Some(PaymentMethod::Card));
+        assert_eq!(PaymentMethod::listed(), "cash, card, transfer or other");
+        assert_eq!(CashMovementKind::listed(), "in or out");
+    }
+
+    #[test]
+    fn a_line_without_its_own_price_sends_none() {
+        let line = NewLine { product_id: Uuid::nil(), quantity: 2, unit_price_cents: None };
+        assert_eq!(serde_json::to_value(&line).unwrap().get("unit_price_cents"), None);
+    }
+}
