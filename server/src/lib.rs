@@ -7,6 +7,7 @@ pub mod backup;
 pub mod bounds;
 pub mod cash;
 pub mod catalog;
+pub mod changelog;
 pub mod cli;
 pub mod config;
 pub mod dashboard;

@@ -819,7 +819,7 @@ async fn sqlite_copy(live: &mut SqliteConnection, expected: &Counts) -> Result<C
             .map_err(sqlx_failed("sequence"))?;
     }
     let tables: Vec<String> = wanted.iter().map(|t| (*t).clone()).collect();
-    for statement in republish(&tables, last_seq) {
+    for statement in crate::changelog::republish(&tables, last_seq) {
         sqlx::query(&statement).execute(&mut *live).await.map_err(sqlx_failed("republish"))?;
     }
     let counts = sqlite_counts(live, "main", &main).await?;
@@ -913,7 +913,7 @@ async fn pg_copy(source: &mut PgConnection, live: &mut PgConnection, expected: &
             .await
             .map_err(sqlx_failed("setval"))?;
     }
-    for statement in republish(&wanted, last_seq) {
+    for statement in crate::changelog::republish(&wanted, last_seq) {
         sqlx::query(&statement).execute(&mut *live).await.map_err(sqlx_failed("republish"))?;
     }
     let counts = pg_counts(live).await?;
@@ -1011,41 +1011,6 @@ fn live_last_seq<S: AsRef<str>>(tables: &[S], read: Result<Option<i64>, sqlx::Er
     }
     read.ok().flatten()
 }
-
-/// Devices pull changes after a cursor (`sync_state.last_seq`). The restored feed is older than the
-/// cursors devices already hold, so, inside the restore's transaction, the feed moves on past the
-/// live position and every restored catalog row is published at that new number: devices then
-/// refetch the restored rows, and later changes get numbers above every cursor handed out.
-/// (Change_log rows are not counted against the backup for that reason: see `comparable`.)
-fn republish<S: AsRef<str>>(tables: &[S], live_last_seq: Option<i64>) -> Vec<String> {
-    let Some(before) = live_last_seq else { return Vec::new() };
-    let has = |t: &str| tables.iter().any(|x| x.as_ref() == t);
-    if !has("change_log") {
-        return Vec::new();
-    }
-    let mut out = vec![format!(
-        "UPDATE sync_state SET last_seq = (CASE WHEN last_seq > {before} THEN last_seq ELSE {before} END) + 1 WHERE id = 1"
-    )];
-    for entity in SYNCED {
-        if has(entity) {
-            out.push(format!(
-                "INSERT INTO change_log (seq, entity, entity_id) SELECT (SELECT last_seq FROM sync_state WHERE id = 1), '{entity}', id FROM \"{entity}\""
-            ));
-        }
-    }
-    out
-}
-
-/// `republish` for a feed that must move past `floor` (cursors another database handed out: the
-/// mirror's, after a failback), with every synced table.
-pub fn republish_everything(floor: i64) -> Vec<String> {
-    let mut tables = vec!["change_log"];
-    tables.extend_from_slice(SYNCED);
-    republish(&tables, Some(floor))
-}
-
-/// Tables whose rows devices keep (what /api/sync/pull serves).
-const SYNCED: &[&str] = &app::wire::SYNCED_TABLES;
 
 fn check_counts(expected: &Counts, live: &Counts) -> Result<(), ApiError> {
     let live = comparable(live);

@@ -223,7 +223,7 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
         audit::record(&mut tx, &entry).await.map_err(commit_error)?;
         let changes = std::mem::take(&mut *shared.changes.lock().expect("not poisoned"));
         // Last before the commit: the feed's row lock is held for as short a time as possible.
-        crate::sync::publish(&mut tx, &changes).await.map_err(commit_error)?;
+        crate::changelog::publish(&mut tx, &changes).await.map_err(commit_error)?;
     } else if stored {
         sqlx::query("ROLLBACK TO SAVEPOINT handler").execute(&mut *tx).await.map_err(commit_error)?;
     }

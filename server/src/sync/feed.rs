@@ -1,4 +1,4 @@
-//! The change feed: which rows changed, numbered in commit order.
+//! `GET /api/sync/pull`: the rows the change log (`crate::changelog`) lists after a cursor.
 
 use axum::{extract::State, Json};
 use serde::Deserialize;
@@ -10,44 +10,6 @@ use crate::{
     catalog::{self, CatalogEntity},
     http::{error::ApiError, extract::ApiQuery, AppState},
 };
-
-/// Gives this transaction's changes the next sequence number. Must be the last statement before the
-/// commit: the row lock on `sync_state` is held until then, so numbers are taken in commit order.
-pub async fn publish(conn: &mut AnyConnection, changes: &[(&'static str, String)]) -> Result<(), sqlx::Error> {
-    if changes.is_empty() {
-        return Ok(());
-    }
-    let seq: i64 = sqlx::query_scalar("UPDATE sync_state SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq")
-        .fetch_one(&mut *conn)
-        .await?;
-    let mut seen = std::collections::HashSet::new();
-    for (entity, id) in changes {
-        if seen.insert((entity, id)) {
-            sqlx::query("INSERT INTO change_log (seq, entity, entity_id) VALUES ($1, $2, $3)")
-                .bind(seq)
-                .bind(*entity)
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
-        }
-    }
-    Ok(())
-}
-
-/// Moves the feed past `floor` — cursors another database handed out (the mirror's, after a
-/// failback) — and publishes every synced row at the new number, in one transaction, as a restore
-/// does: devices then fetch the rows again and miss no later change.
-pub fn move_past(pool: &sqlx::AnyPool, floor: i64) -> futures::future::BoxFuture<'_, Result<(), sqlx::Error>> {
-    use futures::FutureExt;
-    async move {
-        let mut tx = pool.begin().await?;
-        for statement in crate::backup::engine::republish_everything(floor) {
-            sqlx::query(&statement).execute(&mut *tx).await?;
-        }
-        tx.commit().await
-    }
-    .boxed()
-}
 
 #[derive(Debug, Deserialize)]
 pub struct PullParams {

@@ -4,7 +4,7 @@
 pub mod feed;
 mod push;
 
-pub use feed::{publish, PullResponse};
+pub use feed::PullResponse;
 pub use push::{PushOp, PushRequest, PushResponse, PushResult};
 
 use axum::{

@@ -73,7 +73,7 @@ pub(super) async fn failback(state: &AppState, f: &Arc<Failover>) {
             .fetch_one(&f.mirror_pool)
             .await
             .map_err(|e| format!("reading the mirror's feed: {e}"))?;
-        crate::sync::feed::move_past(&primary, mirror_seq)
+        crate::changelog::move_past(&primary, mirror_seq)
             .await
             .map_err(|e| format!("moving the primary's feed: {e}"))?;
         copy_sessions(&f.mirror_pool, &primary).await.map_err(|e| format!("copying sign-ins: {e}"))?;
