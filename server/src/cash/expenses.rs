@@ -7,7 +7,6 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use serde_json::Value;
 use sqlx::{any::AnyRow, AnyConnection, Row};
 use uuid::Uuid;
 
@@ -17,7 +16,7 @@ use crate::{
     db::{get_opt_uuid, get_uuid, now},
     http::{
         error::{ApiError, FieldErrors},
-        extract::{ApiJson, ApiQuery},
+        extract::ApiQuery,
         AppState,
     },
     idempotency::{by_id, WriteTx},
@@ -52,14 +51,9 @@ async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Expense, ApiError> {
 #[utoipa::path(post, path = "/api/expenses", tag = "cash", request_body = app::wire::NewExpense,
     responses((status = 201, body = Expense), (status = 200, body = Expense, description = "the same request again"),
               (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
-pub async fn create(
-    CurrentUser(user): CurrentUser,
-    tx: WriteTx,
-    ApiJson(raw): ApiJson<Value>,
-) -> Result<Response, ApiError> {
-    crate::bounds::require(&raw, &[("amount_cents", app::limits::AMOUNT)])?;
-    let body: app::wire::NewExpense =
-        serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, sent: by_id::Sent) -> Result<Response, ApiError> {
+    crate::bounds::require(&sent.raw, &[("amount_cents", app::limits::AMOUNT)])?;
+    let body: app::wire::NewExpense = sent.parse()?;
     let action = if body.cash_session_id.is_some() {
         crate::permissions::Action::TillExpense
     } else {
@@ -82,8 +76,7 @@ pub async fn create(
         return Err(ApiError::Validation(errors));
     }
     let mut conn = tx.lock().await;
-    let hash = by_id::body_hash(&raw);
-    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "expenses", body.id, &hash).await? {
+    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "expenses", body.id, &sent.hash).await? {
         return Ok(by_id::replayed(load(&mut conn, body.id).await?));
     }
     if let Some(session) = body.cash_session_id {
@@ -102,7 +95,7 @@ pub async fn create(
     .bind(body.cash_session_id.map(|s| s.to_string()))
     .bind(&user.username)
     .bind(now())
-    .bind(&hash)
+    .bind(&sent.hash)
     .execute(&mut *conn)
     .await?;
     Ok((StatusCode::CREATED, Json(load(&mut conn, body.id).await?)).into_response())

@@ -10,7 +10,6 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use serde_json::Value;
 use sqlx::{any::AnyRow, AnyConnection, Row};
 use uuid::Uuid;
 
@@ -20,7 +19,7 @@ use crate::{
     db::{get_uuid, now},
     http::{
         error::{ApiError, FieldErrors},
-        extract::{ApiJson, ApiQuery},
+        extract::ApiQuery,
         AppState,
     },
     idempotency::{by_id, WriteTx},
@@ -54,17 +53,12 @@ async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<CashMovement, ApiErr
 #[utoipa::path(post, path = "/api/cash-movements", tag = "cash", request_body = NewCashMovement,
     responses((status = 201, body = CashMovement), (status = 200, body = CashMovement, description = "the same request again"),
               (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
-pub async fn create(
-    CurrentUser(user): CurrentUser,
-    tx: WriteTx,
-    ApiJson(raw): ApiJson<Value>,
-) -> Result<Response, ApiError> {
+pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, sent: by_id::Sent) -> Result<Response, ApiError> {
     let mut errors = FieldErrors::new();
-    crate::bounds::check_fields(&raw, &[("amount_cents", app::limits::AMOUNT)], &mut errors);
-    crate::bounds::check_choice::<CashMovementKind>(&raw, "kind", &mut errors);
+    crate::bounds::check_fields(&sent.raw, &[("amount_cents", app::limits::AMOUNT)], &mut errors);
+    crate::bounds::check_choice::<CashMovementKind>(&sent.raw, "kind", &mut errors);
     ApiError::unless_any(std::mem::take(&mut errors))?;
-    let body: NewCashMovement =
-        serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let body: NewCashMovement = sent.parse()?;
     crate::permissions::require(&user, crate::permissions::Action::CashMovement)?;
     let reason = body.reason.trim().to_owned();
     if reason.is_empty() || reason.chars().count() > 500 {
@@ -74,8 +68,7 @@ pub async fn create(
         return Err(ApiError::Validation(errors));
     }
     let mut conn = tx.lock().await;
-    let hash = by_id::body_hash(&raw);
-    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "cash_movements", body.id, &hash).await? {
+    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "cash_movements", body.id, &sent.hash).await? {
         return Ok(by_id::replayed(load(&mut conn, body.id).await?));
     }
     ensure_open(&mut conn, "cash_session_id", body.cash_session_id).await?;
@@ -90,7 +83,7 @@ pub async fn create(
     .bind(&reason)
     .bind(&user.username)
     .bind(now())
-    .bind(&hash)
+    .bind(&sent.hash)
     .execute(&mut *conn)
     .await?;
     tx.changed("cash_sessions", body.cash_session_id);

@@ -110,19 +110,14 @@ pub async fn ensure_open(conn: &mut AnyConnection, field: &'static str, id: Uuid
 #[utoipa::path(post, path = "/api/cash-sessions", tag = "cash", request_body = app::wire::OpenTill,
     responses((status = 201, body = CashSession), (status = 200, body = CashSession, description = "the same request again"),
               (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
-pub async fn open(
-    CurrentUser(user): CurrentUser,
-    tx: WriteTx,
-    ApiJson(raw): ApiJson<Value>,
-) -> Result<Response, ApiError> {
+pub async fn open(CurrentUser(user): CurrentUser, tx: WriteTx, sent: by_id::Sent) -> Result<Response, ApiError> {
     crate::permissions::require(&user, crate::permissions::Action::OpenTill)?;
     let mut errors = FieldErrors::new();
-    check_fields(&raw, &[("opening_float_cents", limits::CASH)], &mut errors);
+    check_fields(&sent.raw, &[("opening_float_cents", limits::CASH)], &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let body: app::wire::OpenTill =
-        serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let body: app::wire::OpenTill = sent.parse()?;
     let register = body.register.trim().to_owned();
     if register.is_empty() || register.chars().count() > 64 {
         errors.insert("register", "must be 1 to 64 characters".into());
@@ -131,8 +126,7 @@ pub async fn open(
         return Err(ApiError::Validation(errors));
     }
     let mut conn = tx.lock().await;
-    let hash = by_id::body_hash(&raw);
-    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "cash_sessions", body.id, &hash).await? {
+    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "cash_sessions", body.id, &sent.hash).await? {
         return Ok(by_id::replayed(load(&mut conn, body.id).await?.ok_or(ApiError::NotFound)?));
     }
     let already_open = |open_id: Option<String>| ApiError::Conflict {
@@ -158,7 +152,7 @@ pub async fn open(
     .bind(body.opening_float_cents)
     .bind(&user.username)
     .bind(&ts)
-    .bind(&hash)
+    .bind(&sent.hash)
     .execute(&mut *conn)
     .await;
     match inserted {

@@ -19,6 +19,32 @@ pub fn body_hash(body: &Value) -> String {
     hex::encode(Sha256::digest(canonical_json(body)))
 }
 
+/// A create's body as it was sent: the raw JSON, which the handler checks field by field before it
+/// takes its wire shape (so a bad value is refused under its own name, not as "body"), and its hash,
+/// which a retry with the same id must match (`check`).
+pub struct Sent {
+    pub raw: Value,
+    pub hash: String,
+}
+
+impl Sent {
+    /// The body in its wire shape (`app::wire`); anything serde still refuses is a 422 on `body`.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_json::from_value(self.raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Sent {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let crate::http::extract::ApiJson(raw) =
+            crate::http::extract::ApiJson::<Value>::from_request(req, state).await?;
+        let hash = body_hash(&raw);
+        Ok(Sent { raw, hash })
+    }
+}
+
 pub enum Existing {
     None,
     SameRequest,

@@ -22,7 +22,7 @@ use crate::{
     db::{get_uuid, now},
     http::{
         error::{ApiError, FieldErrors},
-        extract::{ApiJson, ApiQuery},
+        extract::ApiQuery,
         AppState,
     },
     idempotency::{by_id, WriteTx},
@@ -117,17 +117,16 @@ pub async fn create(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
     tx: WriteTx,
-    ApiJson(raw): ApiJson<Value>,
+    sent: by_id::Sent,
 ) -> Result<Response, ApiError> {
     let mut errors = FieldErrors::new();
-    crate::bounds::check_fields(&raw, &[("delta", limits::DELTA)], &mut errors);
-    if raw.get("delta").and_then(Value::as_i64) == Some(0) {
+    crate::bounds::check_fields(&sent.raw, &[("delta", limits::DELTA)], &mut errors);
+    if sent.raw.get("delta").and_then(Value::as_i64) == Some(0) {
         errors.insert("delta", "must not be 0".into());
     }
-    crate::bounds::check_choice::<StockReason>(&raw, "reason", &mut errors);
+    crate::bounds::check_choice::<StockReason>(&sent.raw, "reason", &mut errors);
     ApiError::unless_any(std::mem::take(&mut errors))?;
-    let body: NewStockMovement =
-        serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let body: NewStockMovement = sent.parse()?;
     let note = body.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
     if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
         errors.insert("note", "must be at most 2000 characters".into());
@@ -137,8 +136,7 @@ pub async fn create(
     }
     crate::permissions::require(&user, crate::permissions::inventory_movement(body.reason))?;
     let mut conn = tx.lock().await;
-    let hash = by_id::body_hash(&raw);
-    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "inventory_movements", body.id, &hash).await? {
+    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "inventory_movements", body.id, &sent.hash).await? {
         return Ok(by_id::replayed(load(&mut conn, body.id).await?));
     }
     apply_stock(&mut conn, body.product_id, body.delta, state.config.allow_negative_stock, "product_id", "delta")
@@ -154,7 +152,7 @@ pub async fn create(
     .bind(note)
     .bind(&user.username)
     .bind(now())
-    .bind(&hash)
+    .bind(&sent.hash)
     .execute(&mut *conn)
     .await?;
     tx.changed("products", body.product_id);

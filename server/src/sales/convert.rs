@@ -8,7 +8,6 @@ use axum::{
     Json,
 };
 use serde::Deserialize;
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::{load, record, validate, NewLine, NewSale};
@@ -16,7 +15,7 @@ use crate::{
     auth::CurrentUser,
     catalog::{self, CatalogEntity},
     db::now,
-    http::{error::ApiError, extract::ApiJson, AppState},
+    http::{error::ApiError, AppState},
     idempotency::{by_id, WriteTx},
 };
 
@@ -36,11 +35,10 @@ pub async fn convert(
     State(state): State<AppState>,
     tx: WriteTx,
     Path(id): Path<Uuid>,
-    ApiJson(raw): ApiJson<Value>,
+    sent: by_id::Sent,
 ) -> Result<Response, ApiError> {
-    super::validate_payments_json(&raw)?;
-    let body: ConvertRequest =
-        serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    super::validate_payments_json(&sent.raw)?;
+    let body: ConvertRequest = sent.parse()?;
     crate::permissions::require(&user, crate::permissions::Action::Sell)?;
     let mut conn = tx.lock().await;
     let quote = match catalog::get_one::<Quote>(&mut conn, id).await? {
@@ -72,8 +70,7 @@ pub async fn convert(
     };
     validate(&sale)?;
     let recorded =
-        record(&mut conn, Some(&tx), &user.username, &sale, &by_id::body_hash(&raw), state.config.allow_negative_stock)
-            .await?;
+        record(&mut conn, Some(&tx), &user.username, &sale, &sent.hash, state.config.allow_negative_stock).await?;
     let updated = sqlx::query(
         "UPDATE quotes SET status = 'converted', sale_id = $1, version = version + 1, updated_at = $2 \
          WHERE id = $3 AND status = 'open'",

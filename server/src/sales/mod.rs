@@ -27,7 +27,7 @@ use crate::{
     db::{get_opt_uuid, get_uuid, now, parse_uuid},
     http::{
         error::{ApiError, FieldErrors},
-        extract::{ApiJson, ApiQuery},
+        extract::ApiQuery,
         AppState,
     },
     idempotency::{by_id, WriteTx},
@@ -294,21 +294,20 @@ pub async fn create(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
     tx: WriteTx,
-    ApiJson(raw): ApiJson<Value>,
+    sent: by_id::Sent,
 ) -> Result<Response, ApiError> {
-    validate_json(&raw)?;
-    let sale: NewSale = serde_json::from_value(raw.clone()).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    validate_json(&sent.raw)?;
+    let sale: NewSale = sent.parse()?;
     crate::permissions::require(&user, crate::permissions::Action::Sell)?;
     if sale.lines.iter().any(|l| l.unit_price_cents.is_some()) {
         crate::permissions::require(&user, crate::permissions::Action::OverridePrice)?;
     }
     let mut conn = tx.lock().await;
-    let hash = by_id::body_hash(&raw);
-    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "sales", sale.id, &hash).await? {
+    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "sales", sale.id, &sent.hash).await? {
         return Ok(by_id::replayed(load(&mut conn, sale.id).await?.ok_or(ApiError::NotFound)?));
     }
     let recorded =
-        record(&mut conn, Some(&tx), &user.username, &sale, &hash, state.config.allow_negative_stock).await?;
+        record(&mut conn, Some(&tx), &user.username, &sale, &sent.hash, state.config.allow_negative_stock).await?;
     Ok((StatusCode::CREATED, Json(recorded)).into_response())
 }
 
