@@ -37,9 +37,12 @@ macro_rules! closed_set {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        // `rename_all` rather than a rename per variant: the OpenAPI derive reads only the former.
+        // A unit test checks that serde's names are the `$wire` ones.
         #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+        #[serde(rename_all = "lowercase")]
         pub enum $name {
-            $(#[serde(rename = $wire)] $variant,)+
+            $($variant,)+
         }
 
         impl ClosedSet for $name {
@@ -245,6 +248,18 @@ mod tests {
         assert_eq!(PaymentMethod::parse("card"), Some(PaymentMethod::Card));
         assert_eq!(PaymentMethod::listed(), "cash, card, transfer or other");
         assert_eq!(CashMovementKind::listed(), "in or out");
+    }
+
+    #[test]
+    fn serde_names_are_the_wire_names() {
+        fn check<T: ClosedSet + Serialize>() {
+            for v in T::ALL {
+                assert_eq!(serde_json::to_value(v).unwrap(), v.as_str());
+            }
+        }
+        check::<PaymentMethod>();
+        check::<CashMovementKind>();
+        check::<StockReason>();
     }
 
     #[test]

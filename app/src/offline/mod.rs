@@ -1,8 +1,8 @@
 //! The offline client: the IndexedDB copy of the catalog (`store`), the outbox of writes (`outbox`),
-//! how the outbox is laid over the copy (`overlay`), what pages read and write (`data`) and the sync
-//! engine that drains the outbox and pulls changes (`sync`), and who may use this device's data
-//! (`device`: a shared phone); `write` turns a typed write into an outbox item. Browser only at run time; on the server these compile to stubs that
-//! nothing calls.
+//! how the outbox is laid over the copy (`overlay`), what pages read and write (`data`), how a typed
+//! write becomes an outbox item (`write`), the sync engine that drains the outbox and pulls changes
+//! (`sync`), and who may use this device's data (`device`: a shared phone). Browser only at run
+//! time; on the server these compile to stubs that nothing calls.
 
 pub mod data;
 pub mod device;

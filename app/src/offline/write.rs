@@ -8,7 +8,7 @@ use super::outbox::{Action, ItemState, OutboxItem};
 use super::sync::now_iso;
 use crate::wire::{CloseTill, NewCashMovement, NewExpense, NewSale, NewStockMovement, OpenTill};
 
-pub trait Write {
+pub trait OutboxWrite {
     /// The local table of the row it makes or changes (`sales`, `cash_sessions`, …).
     fn table(&self) -> &str;
     fn path(&self) -> String;
@@ -29,7 +29,7 @@ pub trait Write {
 
 impl OutboxItem {
     /// A new pending item of `user` for `write`, with a fresh idempotency key.
-    pub fn new(user: Uuid, write: &impl Write) -> OutboxItem {
+    pub fn new(user: Uuid, write: &impl OutboxWrite) -> OutboxItem {
         OutboxItem {
             seq: None,
             key: Uuid::new_v4(),
@@ -57,7 +57,7 @@ fn json(body: &impl serde::Serialize) -> Option<Value> {
     serde_json::to_value(body).ok()
 }
 
-impl Write for NewSale {
+impl OutboxWrite for NewSale {
     fn table(&self) -> &str {
         "sales"
     }
@@ -78,7 +78,7 @@ impl Write for NewSale {
     }
 }
 
-impl Write for OpenTill {
+impl OutboxWrite for OpenTill {
     fn table(&self) -> &str {
         "cash_sessions"
     }
@@ -93,31 +93,34 @@ impl Write for OpenTill {
     }
 }
 
-/// Closing the till `0` with the cash counted.
-pub struct Close(pub Uuid, pub CloseTill);
+/// Closing the till `till` with the cash counted.
+pub struct CloseTillOf {
+    pub till: Uuid,
+    pub body: CloseTill,
+}
 
-impl Write for Close {
+impl OutboxWrite for CloseTillOf {
     fn table(&self) -> &str {
         "cash_sessions"
     }
     fn path(&self) -> String {
-        format!("/api/cash-sessions/{}/close", self.0)
+        format!("/api/cash-sessions/{}/close", self.till)
     }
     fn entity_id(&self) -> Uuid {
-        self.0
+        self.till
     }
     fn body(&self) -> Option<Value> {
-        json(&self.1)
+        json(&self.body)
     }
     fn action(&self) -> Action {
         Action::Close
     }
     fn depends_on(&self) -> Vec<Uuid> {
-        vec![self.0]
+        vec![self.till]
     }
 }
 
-impl Write for NewCashMovement {
+impl OutboxWrite for NewCashMovement {
     fn table(&self) -> &str {
         "cash_movements"
     }
@@ -135,7 +138,7 @@ impl Write for NewCashMovement {
     }
 }
 
-impl Write for NewExpense {
+impl OutboxWrite for NewExpense {
     fn table(&self) -> &str {
         "expenses"
     }
@@ -153,7 +156,7 @@ impl Write for NewExpense {
     }
 }
 
-impl Write for NewStockMovement {
+impl OutboxWrite for NewStockMovement {
     fn table(&self) -> &str {
         "inventory_movements"
     }
@@ -177,12 +180,12 @@ pub struct CatalogWrite<'a> {
     pub table: &'a str,
     pub action: Action,
     pub id: Uuid,
-    /// The version an edit or delete is based on.
+    /// The version an edit or delete is based on (a create ignores it).
     pub version: i64,
     pub fields: Option<serde_json::Map<String, Value>>,
 }
 
-impl Write for CatalogWrite<'_> {
+impl OutboxWrite for CatalogWrite<'_> {
     fn table(&self) -> &str {
         self.table
     }

@@ -19,7 +19,7 @@ use crate::money::{format_display, parse_cents};
 use crate::offline::data::{self, matches};
 use crate::offline::outbox::{Action, OutboxItem};
 use crate::offline::sync::{self, now_iso, use_sync};
-use crate::offline::write::{CatalogWrite, Close};
+use crate::offline::write::{CatalogWrite, CloseTillOf};
 use crate::wire::{CloseTill, ClosedSet, NewLine, NewSale, OpenTill as OpenTillBody, PaymentMethod};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -309,7 +309,7 @@ pub fn TillBar(session: RwSignal<Option<Value>>) -> impl IntoView {
             }
         };
         let Some(user) = sync.user.get_untracked() else { return };
-        let mut item = OutboxItem::new(user, &Close(id, CloseTill { counted_cents: cents }));
+        let mut item = OutboxItem::new(user, &CloseTillOf { till: id, body: CloseTill { counted_cents: cents } });
         item.label =
             session.with_untracked(|s| s.as_ref().map(|v| str_of(v, "register").to_string())).unwrap_or_default();
         sync::queue(sync, vec![item], || ());

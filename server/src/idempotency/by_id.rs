@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::key::canonical_json;
 use crate::http::error::ApiError;
 
-pub fn body_hash(body: &Value) -> String {
+fn body_hash(body: &Value) -> String {
     hex::encode(Sha256::digest(canonical_json(body)))
 }
 

@@ -23,7 +23,16 @@ use crate::{
 pub struct ConvertRequest {
     sale_id: Uuid,
     cash_session_id: Uuid,
-    payments: Vec<Payment>,
+    /// Checked once the quote is found (a missing or converted quote answers 404 or 409 first),
+    /// on the raw JSON like a sale's, so a bad method or amount is named.
+    #[schema(value_type = Vec<Payment>)]
+    payments: serde_json::Value,
+}
+
+impl ConvertRequest {
+    fn payments_json(&self) -> serde_json::Value {
+        serde_json::json!({ "payments": self.payments })
+    }
 }
 
 /// A quote becomes a sale (its lines, its customer), once.
@@ -37,7 +46,6 @@ pub async fn convert(
     Path(id): Path<Uuid>,
     sent: by_id::Sent,
 ) -> Result<Response, ApiError> {
-    super::validate_payments_json(&sent.raw)?;
     let body: ConvertRequest = sent.parse()?;
     crate::permissions::require(&user, crate::permissions::Action::Sell)?;
     let mut conn = tx.lock().await;
@@ -57,6 +65,9 @@ pub async fn convert(
             details: Some(serde_json::json!({ "sale_id": quote.sale_id })),
         });
     }
+    super::validate_payments_json(&body.payments_json())?;
+    let payments: Vec<Payment> =
+        serde_json::from_value(body.payments).map_err(|e| ApiError::invalid("payments", e.to_string()))?;
     let sale = NewSale {
         id: body.sale_id,
         cash_session_id: body.cash_session_id,
@@ -66,7 +77,7 @@ pub async fn convert(
             .iter()
             .map(|l| NewLine { product_id: l.product_id, quantity: l.quantity, unit_price_cents: l.unit_price_cents })
             .collect(),
-        payments: body.payments,
+        payments,
     };
     validate(&sale)?;
     let recorded =

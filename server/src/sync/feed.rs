@@ -17,7 +17,7 @@ pub struct PullParams {
     limit: Option<String>,
 }
 
-pub use app::wire::PullResponse;
+use app::wire::PullResponse;
 
 const DEFAULT_LIMIT: i64 = 500;
 const MAX_LIMIT: i64 = 5000;

@@ -4,9 +4,6 @@
 pub mod feed;
 mod push;
 
-pub use feed::PullResponse;
-pub use push::{PushOp, PushRequest, PushResponse, PushResult};
-
 use axum::{
     routing::{get, post},
     Router,

@@ -18,7 +18,7 @@ use crate::{
 
 pub const MAX_OPS: usize = 500;
 
-pub use app::wire::{PushOp, PushRequest, PushResponse, PushResult};
+use app::wire::{PushOp, PushRequest, PushResponse, PushResult};
 
 /// An operation answered without being run: nothing stored, so it may be sent again.
 fn not_run(op: &PushOp, status: u16, code: &str, message: String, details: Option<Value>) -> PushResult {

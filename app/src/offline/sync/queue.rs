@@ -8,16 +8,19 @@ use super::{browser_online, changed, kick, run, Connection, SyncState};
 use crate::offline::outbox::{ItemError, ItemState, OutboxItem};
 use crate::offline::store;
 
-/// What a form does on submit: stores `items` in order (each sent at once when online) and runs
-/// `then` once all of them are kept, however the sending goes.
+/// What a form does on submit: stores each of `items` in order (each sent at once when online) and
+/// runs `then` once all of them are kept, however the sending goes. One that cannot be stored does
+/// not stop the next (a sale whose new customer failed to store is kept, and the server's answer
+/// about the missing customer shows on it).
 pub fn queue(state: SyncState, items: Vec<OutboxItem>, then: impl FnOnce() + 'static) {
     leptos::task::spawn_local(async move {
+        let mut all_kept = true;
         for item in items {
-            if enqueue(state, item).await.is_err() {
-                return;
-            }
+            all_kept &= enqueue(state, item).await.is_ok();
         }
-        then();
+        if all_kept {
+            then();
+        }
     });
 }
 
