@@ -5,6 +5,10 @@
 //! current row; the form then shows both versions side by side and lets the person keep theirs (resend the
 //! same changes on top of the current version) or take the server's (reload the form from it).
 
+mod conflict;
+mod delete;
+mod field;
+
 use std::collections::HashMap;
 
 use leptos::ev::SubmitEvent;
@@ -14,11 +18,14 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use serde_json::{Map, Value};
 
+use self::conflict::{Conflict, ConflictPanel};
+use self::delete::DeleteZone;
+use self::field::FieldInput;
 use super::icons::Icon;
 use super::{use_goto, use_list_memory, use_session, use_toast};
 use crate::api::ApiError;
 use crate::entity::{changed_fields, default_text, from_text, to_text, EntityDef, Field, Kind};
-use crate::i18n::{fill, use_i18n, Key, Lang};
+use crate::i18n::{use_i18n, Key, Lang};
 use crate::model::Category;
 use crate::offline::outbox::{conflict_current, OutboxItem};
 use crate::offline::sync::{self, use_sync, Outcome};
@@ -46,13 +53,6 @@ enum Load {
     Ready,
     Missing,
     Failed(ApiError),
-}
-
-/// A stale save: the server's row now, and the changes this form tried to make.
-#[derive(Clone, Debug, PartialEq)]
-struct Conflict {
-    current: Value,
-    mine: Map<String, Value>,
 }
 
 /// Known duplicate codes → the field they belong to and our sentence for it.
@@ -369,174 +369,6 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         });
     };
 
-    // One input per field; the kind decides the control.
-    let field_view = move |f: &'static Field, value: RwSignal<String>| {
-        let input_id = format!("f-{}", f.input);
-        let error_id = format!("err-{}", f.input);
-        let error = move || errors.with(|m| m.get(f.key).map(|m| m.show(i18n.lang.get())));
-        let invalid = move || error().is_some().then_some("true");
-        let described = error_id.clone();
-        let described_by = move || error().is_some().then(|| described.clone());
-        let control = match f.kind {
-            Kind::Flag => view! {
-                <label class="check">
-                    <input
-                        type="checkbox"
-                        id=input_id.clone()
-                        name=f.input
-                        prop:checked=move || value.get() == "true"
-                        on:change=move |ev| value.set(if event_target_checked(&ev) { "true" } else { "false" }.into())
-                    />
-                    <span>{move || i18n.t(f.label)}</span>
-                </label>
-            }
-            .into_any(),
-            Kind::LongText => view! {
-                <textarea
-                    id=input_id.clone()
-                    name=f.input
-                    rows="3"
-                    aria-invalid=invalid
-                    aria-describedby=described_by
-                    prop:value=value
-                    on:input=move |ev| value.set(event_target_value(&ev))
-                ></textarea>
-            }
-            .into_any(),
-            Kind::CategoryRef => view! {
-                <select
-                    id=input_id.clone()
-                    name=f.input
-                    aria-invalid=invalid
-                    aria-describedby=described_by
-                    on:change=move |ev| value.set(event_target_value(&ev))
-                >
-                    <option value="" prop:selected=move || value.get().is_empty()>
-                        {move || i18n.t("no_category")}
-                    </option>
-                    {move || {
-                        categories
-                            .get()
-                            .into_iter()
-                            .map(|(cid, name)| {
-                                let selected = cid.clone();
-                                view! {
-                                    <option value=cid prop:selected=move || value.get() == selected>
-                                        {name}
-                                    </option>
-                                }
-                            })
-                            .collect_view()
-                    }}
-                </select>
-            }
-            .into_any(),
-            _ => view! {
-                <input
-                    type="text"
-                    id=input_id.clone()
-                    name=f.input
-                    autocomplete=f.autocomplete
-                    inputmode=f.input_mode
-                    aria-invalid=invalid
-                    aria-describedby=described_by
-                    required=f.kind == Kind::Text || f.kind == Kind::Money
-                    prop:value=value
-                    on:input=move |ev| value.set(event_target_value(&ev))
-                />
-            }
-            .into_any(),
-        };
-        let label = (f.kind != Kind::Flag).then(|| {
-            view! {
-                <label for=input_id.clone()>{move || i18n.t(f.label)}</label>
-            }
-        });
-        let wide = matches!(f.kind, Kind::LongText | Kind::Flag);
-        view! {
-            <div class="field" class:wide=wide class:invalid=move || error().is_some() data-field=f.input>
-                {label}
-                {control}
-                {f.help.map(|h| view! { <p class="help">{move || i18n.t(h)}</p> })}
-                {move || {
-                    error()
-                        .map(|msg| {
-                            view! {
-                                <p class="field-error" id=error_id.clone() data-testid=format!("error-{}", f.input)>
-                                    {msg}
-                                </p>
-                            }
-                        })
-                }}
-            </div>
-        }
-    };
-
-    // How a value reads in the conflict view ("Sí", "$ 12,50", the category's name…).
-    let show_value = move |f: &'static Field, v: Option<&Value>, lang: Lang| -> String {
-        let text = match f.kind {
-            Kind::Flag => i18n_yes_no(v.and_then(Value::as_bool).unwrap_or(false), lang).to_string(),
-            Kind::Money => v.and_then(Value::as_i64).map(|c| crate::money::format_display(c, lang)).unwrap_or_default(),
-            Kind::CategoryRef => {
-                let id = to_text(f.kind, v, lang);
-                categories.with(|cs| cs.iter().find(|(cid, _)| *cid == id).map(|(_, n)| n.clone())).unwrap_or(id)
-            }
-            _ => to_text(f.kind, v, lang),
-        };
-        if text.is_empty() {
-            crate::i18n::text(lang, "empty").to_string()
-        } else {
-            text
-        }
-    };
-
-    let conflict_view = move || {
-        conflict.get().map(|c| {
-            let lang = i18n.lang.get();
-            let rows = def
-                .fields
-                .iter()
-                .filter(|f| c.mine.contains_key(f.key))
-                .map(|f| {
-                    let mine = show_value(f, c.mine.get(f.key), lang);
-                    let theirs = show_value(f, c.current.get(f.key), lang);
-                    let differs = mine != theirs;
-                    view! {
-                        <div class="conflict-row" class:differs=differs data-testid=format!("conflict-{}", f.input)>
-                            <div class="conflict-field">{crate::i18n::text(lang, f.label)}</div>
-                            <div class="conflict-mine">
-                                <span class="conflict-tag">{crate::i18n::text(lang, "mine")}</span>
-                                <span class="conflict-value" data-testid="conflict-mine">{mine}</span>
-                            </div>
-                            <div class="conflict-theirs">
-                                <span class="conflict-tag">{crate::i18n::text(lang, "on_server")}</span>
-                                <span class="conflict-value" data-testid="conflict-server">{theirs}</span>
-                            </div>
-                        </div>
-                    }
-                })
-                .collect_view();
-            view! {
-                <section class="conflict" role="alert" data-testid="conflict" aria-labelledby="conflict-title">
-                    <h2 id="conflict-title">
-                        <Icon name="alert"/>
-                        <span>{crate::i18n::text(lang, "conflict_title")}</span>
-                    </h2>
-                    <p>{crate::i18n::text(lang, "conflict_help")}</p>
-                    <div class="conflict-grid">{rows}</div>
-                    <div class="actions">
-                        <button type="button" class="btn primary" data-testid="keep-mine" disabled=busy on:click=keep_mine>
-                            {crate::i18n::text(lang, "keep_mine")}
-                        </button>
-                        <button type="button" class="btn" data-testid="take-server" disabled=busy on:click=take_server>
-                            {crate::i18n::text(lang, "take_server")}
-                        </button>
-                    </div>
-                </section>
-            }
-        })
-    };
-
     let read_only = move || {
         base.with(|b| {
             b.as_ref().filter(|_| def.path == "products").map(|row| {
@@ -556,61 +388,6 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
     let may_save = move || {
         session.may(crate::permissions::catalog_write(def.path, if id.get() == "new" { "POST" } else { "PATCH" }))
     };
-    let delete_zone = move || {
-        (base.with(|b| b.is_some()) && session.may(crate::permissions::catalog_write(def.path, "DELETE"))).then(|| {
-            let name = move || {
-                base.with(|b| {
-                    b.as_ref()
-                        .and_then(|r| r.get(def.display_key))
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string()
-                })
-            };
-            view! {
-                <div class="danger-zone">
-                    <Show
-                        when=move || confirming.get()
-                        fallback=move || {
-                            view! {
-                                <button
-                                    type="button"
-                                    class="btn danger-ghost"
-                                    data-testid="delete"
-                                    on:click=move |_| confirming.set(true)
-                                >
-                                    <Icon name="trash"/>
-                                    <span>{move || i18n.t("delete")}</span>
-                                </button>
-                            }
-                        }
-                    >
-                        <div class="confirm" role="alertdialog" aria-labelledby="confirm-title" data-testid="confirm-delete">
-                            <p id="confirm-title" class="confirm-title">
-                                {move || fill(i18n.t("confirm_delete"), &[("name", &name())])}
-                            </p>
-                            <p class="help">{move || i18n.t("confirm_delete_help")}</p>
-                            <div class="actions">
-                                <button
-                                    type="button"
-                                    class="btn danger"
-                                    data-testid="confirm-delete-yes"
-                                    disabled=busy
-                                    on:click=confirm_delete
-                                >
-                                    {move || i18n.t(if busy.get() { "deleting" } else { "delete" })}
-                                </button>
-                                <button type="button" class="btn" on:click=move |_| confirming.set(false)>
-                                    {move || i18n.t("cancel")}
-                                </button>
-                            </div>
-                        </div>
-                    </Show>
-                </div>
-            }
-        })
-    };
-
     let title = move || i18n.t(if id.get() == "new" { def.new_title } else { def.edit_title });
 
     let body = move || match load.get() {
@@ -618,9 +395,11 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         Load::Missing => view! { <p class="panel center">{move || i18n.t("not_found")}</p> }.into_any(),
         Load::Failed(e) => view! { <p class="panel center" role="alert">{e.describe(i18n.lang.get())}</p> }.into_any(),
         Load::Ready => {
-            let inputs = fields.with_value(|fs| fs.iter().map(|(f, s)| field_view(f, *s)).collect_view());
+            let inputs = fields.with_value(|fs| {
+                fs.iter().map(|(f, s)| view! { <FieldInput f=*f value=*s errors categories/> }).collect_view()
+            });
             view! {
-                {conflict_view}
+                <ConflictPanel def conflict categories busy on_keep=Callback::new(keep_mine) on_take=Callback::new(take_server)/>
                 <form class="card form" method="post" novalidate data-testid="entity-form" on:submit=on_submit>
                     {move || {
                         banner
@@ -644,7 +423,7 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
                         <a class="btn" href=move || memory.url(def.path)>{move || i18n.t("cancel")}</a>
                     </div>
                 </form>
-                {delete_zone}
+                <DeleteZone def base confirming busy on_confirm=Callback::new(confirm_delete)/>
             }
             .into_any()
         }
@@ -666,12 +445,4 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         </section>
     }
     .into_any()
-}
-
-fn i18n_yes_no(b: bool, lang: Lang) -> &'static str {
-    if b {
-        crate::i18n::text(lang, "yes")
-    } else {
-        crate::i18n::text(lang, "no")
-    }
 }
