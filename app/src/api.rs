@@ -85,6 +85,16 @@ impl ApiError {
     }
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.message)
+    }
+}
+
+/// So that a resource's `Err` can reach an `ErrorBoundary`, whose fallback reads it back with
+/// `downcast_ref::<ApiError>()` to show it in the person's language.
+impl std::error::Error for ApiError {}
+
 struct RawResponse {
     status: u16,
     body: String,
@@ -204,8 +214,7 @@ pub async fn delete(entity: &str, id: &str, version: i64) -> Result<Value, ApiEr
 
 /// `POST /api/sync/push` with `{"ops": [...]}`: one answer per operation.
 pub async fn sync_push(ops: Vec<PushOp>) -> Result<PushResponse, ApiError> {
-    let body = serde_json::to_string(&PushRequest { ops }).unwrap_or_default();
-    call(Method::Post, "/api/sync/push", Some(body)).await
+    call(Method::Post, "/api/sync/push", json_body(&PushRequest { ops })).await
 }
 
 /// `GET /api/sync/pull?since=<cursor>`: catalog changes after the cursor (all of it without one).

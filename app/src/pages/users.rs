@@ -63,46 +63,48 @@ pub fn UsersPage() -> impl IntoView {
 fn UsersAdmin() -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
-    let users = RwSignal::new(None::<Result<Vec<User>, ApiError>>);
-    let reload = RwSignal::new(0u32);
     let creating = RwSignal::new(false);
-
-    Effect::new(move || {
-        reload.track();
-        spawn_local(async move {
-            let r = api::list_users().await;
-            if matches!(&r, Err(e) if e.is_unauthorized()) {
-                session.expired();
-                return;
-            }
-            users.set(Some(r.map(|p| p.items)));
-        });
+    // Loaded in the browser (the list needs the session); Transition keeps the list on screen while
+    // it is fetched again after a new user, ErrorBoundary shows a failed load with a retry.
+    let users = LocalResource::new(move || async move {
+        let r = api::list_users().await.map(|p| p.items);
+        if matches!(&r, Err(e) if e.is_unauthorized()) {
+            session.expired();
+        }
+        r
     });
 
-    let list = move || match users.get() {
-        None => view! { <p class="loading" data-testid="loading">{move || i18n.t("loading")}</p> }.into_any(),
-        Some(Err(e)) => view! {
+    let failed = move |errors: ArcRwSignal<Errors>| {
+        let message = move || {
+            errors.with(|es| {
+                es.iter()
+                    .next()
+                    .map(|(_, e)| match e.downcast_ref::<ApiError>() {
+                        Some(api) => api.describe(i18n.lang.get()),
+                        None => e.to_string(),
+                    })
+                    .unwrap_or_default()
+            })
+        };
+        view! {
             <div class="panel center" role="alert">
-                <p>{e.describe(i18n.lang.get())}</p>
-                <button type="button" class="btn" on:click=move |_| reload.update(|n| *n += 1)>
+                <p>{message}</p>
+                <button type="button" class="btn" on:click=move |_| users.refetch()>
                     {move || i18n.t("retry")}
                 </button>
             </div>
         }
-        .into_any(),
-        Some(Ok(_)) => view! {
-            <ul class="rows users" data-testid="user-list">
-                <For
-                    each=move || users.with(|r| match r {
-                        Some(Ok(v)) => v.clone(),
-                        _ => Vec::new(),
-                    })
-                    key=|u| u.id
-                    children=move |u| view! { <UserCard user=u/> }
-                />
-            </ul>
-        }
-        .into_any(),
+    };
+    let list = view! {
+        <Transition fallback=move || view! { <p class="loading" data-testid="loading">{move || i18n.t("loading")}</p> }>
+            <ErrorBoundary fallback=failed>
+                {move || users.get().map(|r| r.map(|list| view! {
+                    <ul class="rows users" data-testid="user-list">
+                        <For each=move || list.clone() key=|u| u.id children=move |u| view! { <UserCard user=u/> }/>
+                    </ul>
+                }))}
+            </ErrorBoundary>
+        </Transition>
     };
 
     view! {
@@ -121,7 +123,7 @@ fn UsersAdmin() -> impl IntoView {
                 </button>
             </header>
             <Show when=move || creating.get()>
-                <NewUserForm users=users creating=creating/>
+                <NewUserForm on_created=Callback::new(move |()| users.refetch()) creating=creating/>
             </Show>
             {list}
         </section>
@@ -130,7 +132,7 @@ fn UsersAdmin() -> impl IntoView {
 }
 
 #[component]
-fn NewUserForm(users: RwSignal<Option<Result<Vec<User>, ApiError>>>, creating: RwSignal<bool>) -> impl IntoView {
+fn NewUserForm(on_created: Callback<()>, creating: RwSignal<bool>) -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
     let toast = use_toast();
@@ -166,12 +168,8 @@ fn NewUserForm(users: RwSignal<Option<Result<Vec<User>, ApiError>>>, creating: R
         banner.set(None);
         spawn_local(async move {
             match api::create_user(&new).await {
-                Ok(user) => {
-                    users.update(|r| {
-                        if let Some(Ok(v)) = r {
-                            v.push(user);
-                        }
-                    });
+                Ok(_) => {
+                    on_created.run(());
                     toast.show("user_created");
                     creating.set(false);
                 }
