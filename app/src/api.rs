@@ -231,6 +231,16 @@ pub async fn get_json(url: &str) -> Result<Value, ApiError> {
     call(Method::Get, url, None).await
 }
 
+/// `GET /api/settings`: the shop's name, address and receipt texts.
+pub async fn settings() -> Result<crate::model::ShopSettings, ApiError> {
+    call(Method::Get, "/api/settings", None).await
+}
+
+/// `PUT /api/settings` (admins), based on the version the form was loaded at.
+pub async fn put_settings(update: &crate::wire::SettingsUpdate) -> Result<crate::model::ShopSettings, ApiError> {
+    call(Method::Put, "/api/settings", json_body(update)).await
+}
+
 /// `GET /api/sales?from=<day>`: the first page (up to 500) of sales made since `day` (YYYY-MM-DD).
 pub async fn sales_since(day: &str) -> Result<Page<crate::model::Sale>, ApiError> {
     call(Method::Get, &format!("/api/sales?from={}&limit=500", encode_query(day)), None).await

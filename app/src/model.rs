@@ -492,3 +492,20 @@ pub struct SecureAddress {
     /// own https address); null when the server has no https at all.
     pub url: Option<String>,
 }
+
+/// `GET /api/settings`: the shop's own details, printed on every receipt (kept on each device, so a
+/// receipt printed offline has them too).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ShopSettings {
+    pub name: String,
+    pub address: String,
+    /// The shop's tax number (CUIT, NIF, RFC…), as printed.
+    pub tax_id: String,
+    pub phone: String,
+    /// Lines printed above the sale, and below it.
+    pub receipt_header: String,
+    pub receipt_footer: String,
+    pub version: i64,
+    pub updated_at: String,
+}

@@ -36,6 +36,8 @@ pub enum Action {
     /// An expense outside a till (no `cash_session_id`).
     OtherExpense,
     ManageUsers,
+    /// The shop's name, address, tax id and receipt texts.
+    ShopSettings,
     Backups,
     /// The dashboard, the audit log and the alerts.
     Reports,
@@ -63,6 +65,7 @@ pub const TABLE: &[(Action, &str, bool)] = &[
     (Action::AdjustStock, "`POST /api/inventory-movements` reason `adjustment`, `waste` or `return`", false),
     (Action::OtherExpense, "`POST /api/expenses` without a till", false),
     (Action::ManageUsers, "`/api/users*`", false),
+    (Action::ShopSettings, "`PUT /api/settings`", false),
     (Action::Backups, "`/api/backups*`", false),
     (Action::Reports, "`GET /api/dashboard`, `GET /api/audit`, `GET /api/alerts`", false),
     (Action::Exports, "`GET /api/export/{entity}`", false),

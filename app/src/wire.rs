@@ -151,6 +151,25 @@ pub struct NewStockMovement {
     pub note: Option<String>,
 }
 
+/// `PUT /api/settings` (admins): every field, and the version the edit was based on; a stale one
+/// answers 409 `version_conflict` with the current settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SettingsUpdate {
+    pub version: i64,
+    pub name: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub tax_id: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub receipt_header: String,
+    #[serde(default)]
+    pub receipt_footer: String,
+}
+
 /// The tables a device keeps a copy of, in the order a pull page lists them. Sales are not in the
 /// feed: a device keeps today's, read from the sales list.
 pub const SYNCED_TABLES: [&str; 5] = ["categories", "products", "customers", "quotes", "cash_sessions"];

@@ -24,6 +24,7 @@ pub mod period;
 pub mod permissions;
 pub mod pwa;
 pub mod sales;
+pub mod settings;
 pub mod sync;
 pub mod telemetry;
 pub mod tls;

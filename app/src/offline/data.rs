@@ -31,6 +31,23 @@ pub async fn rows(table: &str) -> Result<Vec<Value>, ApiError> {
     Ok(overlay(table, base, &items))
 }
 
+/// Where the shop's settings are kept on the device (the `meta` store), refreshed by every pull.
+pub const SETTINGS_KEY: &str = "shop_settings";
+
+/// The shop's settings as this device last heard them; asked of the server (and kept) when it has
+/// none yet. None offline on a device that never pulled.
+pub async fn shop_settings() -> Option<crate::model::ShopSettings> {
+    let kept = store::meta_get(SETTINGS_KEY).await.ok().flatten().and_then(|v| serde_json::from_value(v).ok());
+    if kept.is_some() {
+        return kept;
+    }
+    let fresh = crate::api::settings().await.ok()?;
+    if let Ok(v) = serde_json::to_value(&fresh) {
+        let _ = store::apply(store::Changes { meta: vec![(SETTINGS_KEY.into(), v)], ..Default::default() }).await;
+    }
+    Some(fresh)
+}
+
 /// Lower case without accents, so "cafe" finds "Café".
 pub fn fold(s: &str) -> String {
     s.chars()

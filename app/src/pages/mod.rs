@@ -13,5 +13,6 @@ pub mod products;
 pub mod sale;
 pub mod sales;
 pub mod settings;
+pub mod shop;
 pub mod system;
 pub mod users;

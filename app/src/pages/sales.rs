@@ -155,6 +155,33 @@ pub fn SalesPage() -> impl IntoView {
     .into_any()
 }
 
+/// The top of a receipt: the shop's name and details and its header text, from the settings this
+/// device keeps ("Mostrador" until it has heard them).
+#[component]
+fn ShopHeading(shop: RwSignal<Option<crate::model::ShopSettings>>) -> impl IntoView {
+    move || {
+        let s = shop.get();
+        let name = s.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "Mostrador".into());
+        let details = s
+            .as_ref()
+            .map(|s| [s.address.as_str(), s.phone.as_str(), s.tax_id.as_str()].into_iter().filter(|t| !t.is_empty()).map(str::to_owned).collect::<Vec<_>>())
+            .unwrap_or_default();
+        view! {
+            <h1 data-testid="receipt-shop">{name}</h1>
+            {details.into_iter().map(|d| view! { <p class="receipt-shop-detail">{d}</p> }).collect_view()}
+            {s.map(|s| text_lines(&s.receipt_header, "receipt-header"))}
+        }
+    }
+}
+
+/// A receipt text the admin wrote, line by line (empty: nothing).
+fn text_lines(text: &str, testid: &'static str) -> Option<impl IntoView> {
+    (!text.is_empty()).then(|| {
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        view! { <div class="receipt-text" data-testid=testid>{lines.into_iter().map(|l| view! { <p>{l}</p> }).collect_view()}</div> }
+    })
+}
+
 #[component]
 pub fn ReceiptPage() -> impl IntoView {
     let i18n = use_i18n();
@@ -163,10 +190,12 @@ pub fn ReceiptPage() -> impl IntoView {
     let sale = RwSignal::new(None::<Option<Value>>);
     let names = RwSignal::new(std::collections::HashMap::<String, String>::new());
     let customer = RwSignal::new(None::<String>);
+    let shop = RwSignal::new(None::<crate::model::ShopSettings>);
     Effect::new(move || {
         sync.data_version.track();
         let id = params.get().get("id").unwrap_or_default();
         spawn_local(async move {
+            shop.set(data::shop_settings().await);
             // The local copy first: it knows whether the sale is still waiting to be sent.
             let local = data::rows("sales").await.unwrap_or_default().into_iter().find(|s| str_of(s, "id") == id);
             let found = match local {
@@ -204,7 +233,7 @@ pub fn ReceiptPage() -> impl IntoView {
                     view! {
                         <article class="receipt" data-testid="receipt" data-state=if pending { "pending" } else { "sent" }>
                             <header>
-                                <h1>"Mostrador"</h1>
+                                <ShopHeading shop/>
                                 <p>{move || format::date_time(str_of(&s2, "created_at"), i18n.lang.get())}</p>
                                 <p class="receipt-id">{let short = str_of(&s, "id").get(..8).unwrap_or_default().to_uppercase(); move || format!("{} {}", i18n.t("receipt"), short)}</p>
                                 {customer.get().map(|c| view! { <p>{move || format!("{}: {}", i18n.t("customer_label"), c)}</p> })}
@@ -243,6 +272,7 @@ pub fn ReceiptPage() -> impl IntoView {
                                 <dt>{move || i18n.t("change")}</dt>
                                 <dd data-testid="receipt-change">{let c = i64_of(&s, "change_cents"); move || format_display(c, i18n.lang.get())}</dd>
                             </dl>
+                            {move || shop.get().map(|s| text_lines(&s.receipt_footer, "receipt-footer"))}
                             <p class=if pending { "receipt-state pending" } else { "receipt-state sent" } data-testid="receipt-state" role="status">
                                 {move || i18n.t(state)}
                             </p>

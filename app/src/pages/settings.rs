@@ -1,5 +1,6 @@
 //! /settings — this device: storage (persistent or not, usage and quota), language, and (set by an
-//! admin) whether it wipes its data on sign-out, for a phone several people share.
+//! admin) whether it wipes its data on sign-out, for a phone several people share; for admins, the
+//! shop's details printed on receipts (`shop`) and the administration pages.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -9,6 +10,7 @@ use crate::components::icons::Icon;
 use crate::components::{use_session, LangToggle};
 use crate::i18n::{fill, use_i18n};
 use crate::offline::device;
+use crate::pages::shop::ShopDetails;
 use crate::offline::sync::{self, use_sync};
 
 fn megabytes(bytes: f64) -> String {
@@ -45,6 +47,9 @@ pub fn SettingsPage() -> impl IntoView {
                 <h2>{move || i18n.t("language")}</h2>
                 <LangToggle/>
             </div>
+            <Show when=move || session.is_admin()>
+                <ShopDetails/>
+            </Show>
             <Show when=move || session.is_admin()>
                 <nav class="panel admin-links" aria-label=move || i18n.t("administration")>
                     <h2>{move || i18n.t("administration")}</h2>

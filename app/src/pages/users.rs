@@ -141,7 +141,25 @@ fn NewUserForm(on_created: Callback<()>, creating: RwSignal<bool>) -> impl IntoV
     let role = RwSignal::new(Role::Cashier);
     let errors = RwSignal::new(HashMap::<String, Msg>::new());
     let banner = RwSignal::new(None::<Msg>);
-    let busy = RwSignal::new(false);
+    // Submitting is an action: `pending` disables the button, and its value is the server's answer.
+    let create = Action::new_local(|new: &NewUser| {
+        let new = new.clone();
+        async move { api::create_user(&new).await }
+    });
+    let busy = create.pending();
+    Effect::new(move || match create.value().get() {
+        Some(Ok(_)) => {
+            on_created.run(());
+            toast.show("user_created");
+            creating.set(false);
+        }
+        Some(Err(e)) => {
+            let (fields, msg) = user_errors(&e, session, i18n.lang.get_untracked());
+            errors.set(fields);
+            banner.set(msg);
+        }
+        None => {}
+    });
 
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -164,23 +182,8 @@ fn NewUserForm(on_created: Callback<()>, creating: RwSignal<bool>) -> impl IntoV
         if !missing.is_empty() {
             return;
         }
-        busy.set(true);
         banner.set(None);
-        spawn_local(async move {
-            match api::create_user(&new).await {
-                Ok(_) => {
-                    on_created.run(());
-                    toast.show("user_created");
-                    creating.set(false);
-                }
-                Err(e) => {
-                    busy.set(false);
-                    let (fields, msg) = user_errors(&e, session, i18n.lang.get_untracked());
-                    errors.set(fields);
-                    banner.set(msg);
-                }
-            }
-        });
+        create.dispatch_local(new);
     };
 
     let error = move |key: &'static str| {

@@ -39,12 +39,7 @@ fn from_row(row: &AnyRow) -> Result<Expense, sqlx::Error> {
 }
 
 async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Expense, ApiError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM expenses WHERE id = $1"))
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(from_row(&row)?)
+    crate::db::load_by_id(conn, "expenses", COLUMNS, id, from_row).await?.ok_or(ApiError::NotFound)
 }
 
 /// An expense, paid from an open till or not.

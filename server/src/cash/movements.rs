@@ -41,12 +41,7 @@ fn from_row(row: &AnyRow) -> Result<CashMovement, sqlx::Error> {
 }
 
 async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<CashMovement, ApiError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM cash_movements WHERE id = $1"))
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(from_row(&row)?)
+    crate::db::load_by_id(conn, "cash_movements", COLUMNS, id, from_row).await?.ok_or(ApiError::NotFound)
 }
 
 /// Cash put in or taken out of an open till.

@@ -260,3 +260,18 @@ pub fn get_choice<T: app::wire::ClosedSet>(row: &sqlx::any::AnyRow, column: &str
     let text: String = row.try_get(column)?;
     T::parse(&text).ok_or_else(|| sqlx::Error::Decode(format!("{column}: unknown value {text:?}").into()))
 }
+
+/// The row of `table` with this id, read with `from_row` from `columns` (None when there is none).
+pub async fn load_by_id<T>(
+    conn: &mut sqlx::AnyConnection,
+    table: &str,
+    columns: &str,
+    id: uuid::Uuid,
+    from_row: impl Fn(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
+) -> Result<Option<T>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {columns} FROM {table} WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}

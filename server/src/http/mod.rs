@@ -135,6 +135,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(crate::export::router())
         .merge(crate::alerts::router())
         .merge(crate::dashboard::router())
+        .merge(crate::settings::router())
         .merge(crate::tls::routes::api_router());
     if state.config.test_routes {
         shop = shop.merge(test_routes::router());

@@ -101,12 +101,7 @@ fn from_row(row: &AnyRow) -> Result<InventoryMovement, sqlx::Error> {
 }
 
 async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<InventoryMovement, ApiError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM inventory_movements WHERE id = $1"))
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(from_row(&row)?)
+    crate::db::load_by_id(conn, "inventory_movements", COLUMNS, id, from_row).await?.ok_or(ApiError::NotFound)
 }
 
 /// A stock movement with its reason (purchase, adjustment, waste, return).

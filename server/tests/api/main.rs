@@ -22,6 +22,7 @@ mod postgres;
 mod pwa;
 mod routes;
 mod sales;
+mod settings;
 mod sync;
 mod tls;
 mod users;
@@ -55,6 +56,9 @@ fn main() {
         operations::health_reports_connected_database,
         operations::status_counts_rows,
         operations::openapi_document_describes_the_api,
+        settings::settings_start_with_the_product_name_and_an_admin_changes_them,
+        settings::a_stale_settings_edit_is_a_conflict_with_the_current_values,
+        settings::bad_settings_are_refused_field_by_field_and_change_nothing,
         operations::handler_panic_is_json_500_and_server_keeps_serving,
         operations::oversized_body_is_413,
         operations::malformed_json_is_400,

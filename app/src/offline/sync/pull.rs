@@ -57,6 +57,12 @@ pub async fn pull(state: SyncState) -> bool {
                     .put
                     .extend(sales.items.iter().filter_map(|s| serde_json::to_value(s).ok()).map(|s| ("sales", s)));
             }
+            // The shop's details, for receipts printed offline.
+            if let Ok(settings) = api::settings().await {
+                if let Ok(v) = serde_json::to_value(settings) {
+                    changes.meta.push((crate::offline::data::SETTINGS_KEY.into(), v));
+                }
+            }
             changes.outbox_delete = done.clone();
             changes.meta.push(("last_pull_at".into(), json!(now_ms())));
         }

@@ -1,0 +1,140 @@
+//! The shop's details on the settings page (admins): name, address, tax number, phone and the texts
+//! printed above and below every receipt. Saved online with the version the form was loaded at; a
+//! stale save shows the current details instead of overwriting them.
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+
+use crate::api::{self, ApiError};
+use crate::components::use_toast;
+use crate::i18n::{use_i18n, Key};
+use crate::model::ShopSettings;
+use crate::offline::{data, store};
+use crate::wire::SettingsUpdate;
+
+/// The form's fields: (field name on the wire, label, multi-line).
+const FIELDS: [(&str, Key, bool); 6] = [
+    ("name", "shop_name", false),
+    ("address", "shop_address", false),
+    ("tax_id", "shop_tax_id", false),
+    ("phone", "shop_phone", false),
+    ("receipt_header", "receipt_header_label", true),
+    ("receipt_footer", "receipt_footer_label", true),
+];
+
+fn values(s: &ShopSettings) -> [String; 6] {
+    [
+        s.name.clone(),
+        s.address.clone(),
+        s.tax_id.clone(),
+        s.phone.clone(),
+        s.receipt_header.clone(),
+        s.receipt_footer.clone(),
+    ]
+}
+
+/// Keeps the saved details on this device too, so its receipts show them at once.
+async fn keep(s: &ShopSettings) {
+    if let Ok(v) = serde_json::to_value(s) {
+        let _ = store::apply(store::Changes { meta: vec![(data::SETTINGS_KEY.into(), v)], ..Default::default() }).await;
+    }
+}
+
+#[component]
+pub fn ShopDetails() -> impl IntoView {
+    let i18n = use_i18n();
+    let toast = use_toast();
+    let fields: [RwSignal<String>; 6] = std::array::from_fn(|_| RwSignal::new(String::new()));
+    let version = RwSignal::new(None::<i64>);
+    let banner = RwSignal::new(None::<String>);
+    let fill = move |s: &ShopSettings| {
+        for (signal, value) in fields.iter().zip(values(s)) {
+            signal.set(value);
+        }
+        version.set(Some(s.version));
+    };
+    let loaded = LocalResource::new(move || async move {
+        let r = api::settings().await;
+        if let Ok(s) = &r {
+            fill(s);
+        }
+        r
+    });
+    let save = Action::new_local(|update: &SettingsUpdate| {
+        let update = update.clone();
+        async move { api::put_settings(&update).await }
+    });
+    Effect::new(move || {
+        let lang = i18n.lang.get_untracked();
+        match save.value().get() {
+            Some(Ok(s)) => {
+                fill(&s);
+                banner.set(None);
+                toast.show("saved");
+                leptos::task::spawn_local(async move { keep(&s).await });
+            }
+            Some(Err(e)) => banner.set(Some(describe(&e, lang, fill))),
+            None => {}
+        }
+    });
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let Some(v) = version.get_untracked() else { return };
+        let [name, address, tax_id, phone, receipt_header, receipt_footer] = fields.map(|f| f.get_untracked());
+        save.dispatch_local(SettingsUpdate { version: v, name, address, tax_id, phone, receipt_header, receipt_footer });
+    };
+    let inputs = FIELDS
+        .iter()
+        .zip(fields)
+        .map(|(&(name, label, multiline), value)| {
+            let id = format!("shop-{name}");
+            let control = if multiline {
+                view! { <textarea id=id.clone() name=name rows="2" data-testid=id.clone()
+                    prop:value=value on:input=move |ev| value.set(event_target_value(&ev))></textarea> }
+                .into_any()
+            } else {
+                view! { <input type="text" id=id.clone() name=name data-testid=id.clone() autocomplete="off"
+                    prop:value=value on:input=move |ev| value.set(event_target_value(&ev))/> }
+                .into_any()
+            };
+            view! {
+                <div class="field" class:wide=multiline>
+                    <label for=id>{move || i18n.t(label)}</label>
+                    {control}
+                </div>
+            }
+        })
+        .collect_view();
+    view! {
+        <form class="panel form" data-testid="shop-form" on:submit=on_submit>
+            <h2>{move || i18n.t("shop_title")}</h2>
+            <p class="help">{move || i18n.t("shop_help")}</p>
+            {move || match loaded.get() {
+                None => Some(view! { <p class="loading">{i18n.t("loading")}</p> }.into_any()),
+                Some(Err(e)) => Some(view! { <p class="banner" role="alert">{e.describe(i18n.lang.get())}</p> }.into_any()),
+                Some(Ok(_)) => None,
+            }}
+            {move || banner.get().map(|b| view! { <p class="banner" role="alert" data-testid="shop-banner">{b}</p> })}
+            <div class="fields">{inputs}</div>
+            <button type="submit" class="btn primary wide" data-testid="shop-save"
+                disabled=move || save.pending().get() || version.get().is_none()>
+                {move || i18n.t(if save.pending().get() { "saving" } else { "save" })}
+            </button>
+        </form>
+    }
+}
+
+/// What a refused save says. A stale one also shows the current details (the person checks them and
+/// saves again); field messages are listed with their field.
+fn describe(e: &ApiError, lang: crate::i18n::Lang, fill: impl Fn(&ShopSettings)) -> String {
+    if let Some(current) = e.conflict_current().and_then(|c| serde_json::from_value::<ShopSettings>(c).ok()) {
+        fill(&current);
+        return crate::i18n::text(lang, "shop_conflict").to_string();
+    }
+    let fields = e.field_errors();
+    if fields.is_empty() {
+        e.describe(lang)
+    } else {
+        fields.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join(" · ")
+    }
+}

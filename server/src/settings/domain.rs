@@ -1,0 +1,107 @@
+//! The settings an admin sends, checked once: trimmed, each within its length.
+
+use app::{model::ShopSettings, wire::SettingsUpdate};
+
+use crate::http::error::{ApiError, FieldErrors};
+
+/// Valid settings: `name` 1 to 100 characters, the others at most their limit (empty allowed).
+pub struct Settings {
+    pub name: String,
+    pub address: String,
+    pub tax_id: String,
+    pub phone: String,
+    pub receipt_header: String,
+    pub receipt_footer: String,
+}
+
+/// (field, at most this many characters)
+const LIMITS: [(&str, usize); 6] = [
+    ("name", 100),
+    ("address", 200),
+    ("tax_id", 50),
+    ("phone", 50),
+    ("receipt_header", 500),
+    ("receipt_footer", 500),
+];
+
+impl Settings {
+    pub fn parse(body: &SettingsUpdate) -> Result<Settings, ApiError> {
+        let s = Settings {
+            name: body.name.trim().to_owned(),
+            address: body.address.trim().to_owned(),
+            tax_id: body.tax_id.trim().to_owned(),
+            phone: body.phone.trim().to_owned(),
+            receipt_header: body.receipt_header.trim().to_owned(),
+            receipt_footer: body.receipt_footer.trim().to_owned(),
+        };
+        let mut errors = FieldErrors::new();
+        for ((field, max), value) in LIMITS.iter().zip(s.fields()) {
+            if value.chars().count() > *max {
+                errors.insert(*field, format!("must be at most {max} characters"));
+            } else if value.chars().any(|c| c.is_control() && c != '\n') {
+                errors.insert(*field, "must not contain control characters".into());
+            }
+        }
+        if s.name.is_empty() {
+            errors.insert("name", "is required".into());
+        }
+        ApiError::unless_any(errors)?;
+        Ok(s)
+    }
+
+    /// The values in the order of `LIMITS`.
+    fn fields(&self) -> [&str; 6] {
+        [&self.name, &self.address, &self.tax_id, &self.phone, &self.receipt_header, &self.receipt_footer]
+    }
+
+    /// The fields whose value here is not the one in `current` (a stale edit's conflict).
+    pub fn differing_from(&self, current: &ShopSettings) -> Vec<String> {
+        let theirs = [
+            &current.name,
+            &current.address,
+            &current.tax_id,
+            &current.phone,
+            &current.receipt_header,
+            &current.receipt_footer,
+        ];
+        LIMITS
+            .iter()
+            .zip(self.fields().iter().zip(theirs))
+            .filter(|(_, (mine, theirs))| **mine != theirs.as_str())
+            .map(|((field, _), _)| field.to_string())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(name: &str) -> SettingsUpdate {
+        SettingsUpdate {
+            version: 1,
+            name: name.into(),
+            address: " Av. Siempreviva 742 ".into(),
+            tax_id: String::new(),
+            phone: String::new(),
+            receipt_header: "¡Gracias!\nVuelva pronto".into(),
+            receipt_footer: String::new(),
+        }
+    }
+
+    #[test]
+    fn trims_and_keeps_line_breaks_in_receipt_texts() {
+        let s = Settings::parse(&update(" Almacén Don Pepe ")).unwrap();
+        assert_eq!(s.name, "Almacén Don Pepe");
+        assert_eq!(s.address, "Av. Siempreviva 742");
+        assert_eq!(s.receipt_header, "¡Gracias!\nVuelva pronto");
+    }
+
+    #[test]
+    fn refuses_an_empty_name_a_long_field_and_control_characters() {
+        assert!(Settings::parse(&update("  ")).is_err());
+        assert!(Settings::parse(&update(&"x".repeat(101))).is_err());
+        assert!(Settings::parse(&update("Tienda\u{7}")).is_err());
+        assert!(Settings::parse(&update(&"ñ".repeat(100))).is_ok());
+    }
+}
