@@ -132,7 +132,7 @@ mod tests {
         for (action, _, _) in TABLE {
             assert!(seen.insert(*action), "{action:?} twice");
         }
-        assert_eq!(seen.len(), 20);
+        assert_eq!(seen.len(), 21);
     }
 
     /// The README shows exactly this table (between its permission-table markers).

@@ -164,7 +164,13 @@ fn ShopHeading(shop: RwSignal<Option<crate::model::ShopSettings>>) -> impl IntoV
         let name = s.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "Mostrador".into());
         let details = s
             .as_ref()
-            .map(|s| [s.address.as_str(), s.phone.as_str(), s.tax_id.as_str()].into_iter().filter(|t| !t.is_empty()).map(str::to_owned).collect::<Vec<_>>())
+            .map(|s| {
+                [s.address.as_str(), s.phone.as_str(), s.tax_id.as_str()]
+                    .into_iter()
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default();
         view! {
             <h1 data-testid="receipt-shop">{name}</h1>

@@ -10,8 +10,8 @@ use crate::components::icons::Icon;
 use crate::components::{use_session, LangToggle};
 use crate::i18n::{fill, use_i18n};
 use crate::offline::device;
-use crate::pages::shop::ShopDetails;
 use crate::offline::sync::{self, use_sync};
+use crate::pages::shop::ShopDetails;
 
 fn megabytes(bytes: f64) -> String {
     if bytes >= 1e9 {

@@ -81,7 +81,15 @@ pub fn ShopDetails() -> impl IntoView {
         ev.prevent_default();
         let Some(v) = version.get_untracked() else { return };
         let [name, address, tax_id, phone, receipt_header, receipt_footer] = fields.map(|f| f.get_untracked());
-        save.dispatch_local(SettingsUpdate { version: v, name, address, tax_id, phone, receipt_header, receipt_footer });
+        save.dispatch_local(SettingsUpdate {
+            version: v,
+            name,
+            address,
+            tax_id,
+            phone,
+            receipt_header,
+            receipt_footer,
+        });
     };
     let inputs = FIELDS
         .iter()
@@ -90,11 +98,11 @@ pub fn ShopDetails() -> impl IntoView {
             let id = format!("shop-{name}");
             let control = if multiline {
                 view! { <textarea id=id.clone() name=name rows="2" data-testid=id.clone()
-                    prop:value=value on:input=move |ev| value.set(event_target_value(&ev))></textarea> }
+                prop:value=value on:input=move |ev| value.set(event_target_value(&ev))></textarea> }
                 .into_any()
             } else {
                 view! { <input type="text" id=id.clone() name=name data-testid=id.clone() autocomplete="off"
-                    prop:value=value on:input=move |ev| value.set(event_target_value(&ev))/> }
+                prop:value=value on:input=move |ev| value.set(event_target_value(&ev))/> }
                 .into_any()
             };
             view! {

@@ -15,14 +15,8 @@ pub struct Settings {
 }
 
 /// (field, at most this many characters)
-const LIMITS: [(&str, usize); 6] = [
-    ("name", 100),
-    ("address", 200),
-    ("tax_id", 50),
-    ("phone", 50),
-    ("receipt_header", 500),
-    ("receipt_footer", 500),
-];
+const LIMITS: [(&str, usize); 6] =
+    [("name", 100), ("address", 200), ("tax_id", 50), ("phone", 50), ("receipt_header", 500), ("receipt_footer", 500)];
 
 impl Settings {
     pub fn parse(body: &SettingsUpdate) -> Result<Settings, ApiError> {

@@ -16,7 +16,13 @@ pub async fn settings_start_with_the_product_name_and_an_admin_changes_them(app:
     assert_eq!(status, StatusCode::OK);
     assert_eq!(first["name"], "Mostrador");
     assert_eq!(first["receipt_footer"], "");
-    let r = app.client.put(app.url("/api/settings")).json(&update(&first["version"], "  Almacén Don Pepe ")).send().await.unwrap();
+    let r = app
+        .client
+        .put(app.url("/api/settings"))
+        .json(&update(&first["version"], "  Almacén Don Pepe "))
+        .send()
+        .await
+        .unwrap();
     let (status, saved) = status_json(r).await;
     assert_eq!(status, StatusCode::OK, "{saved}");
     assert_eq!(saved["name"], "Almacén Don Pepe", "trimmed");
@@ -37,10 +43,12 @@ pub async fn settings_start_with_the_product_name_and_an_admin_changes_them(app:
 pub async fn a_stale_settings_edit_is_a_conflict_with_the_current_values(app: TestApp) {
     app.login_admin().await;
     let (_, first) = status_json(app.get("/api/settings").await).await;
-    let r = app.client.put(app.url("/api/settings")).json(&update(&first["version"], "Kiosco Ana")).send().await.unwrap();
+    let r =
+        app.client.put(app.url("/api/settings")).json(&update(&first["version"], "Kiosco Ana")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // A second admin screen, loaded before that save, sends its own name on the old version.
-    let r = app.client.put(app.url("/api/settings")).json(&update(&first["version"], "Kiosco Beto")).send().await.unwrap();
+    let r =
+        app.client.put(app.url("/api/settings")).json(&update(&first["version"], "Kiosco Beto")).send().await.unwrap();
     let (status, body) = status_json(r).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(code(&body), "version_conflict");
@@ -48,6 +56,17 @@ pub async fn a_stale_settings_edit_is_a_conflict_with_the_current_values(app: Te
     assert_eq!(body["error"]["details"]["conflicting_fields"], json!(["name"]));
     let (_, now) = status_json(app.get("/api/settings").await).await;
     assert_eq!(now["name"], "Kiosco Ana");
+    // Two admin screens saving on the same version at the same moment: one wins, the other is told.
+    for round in 0..5 {
+        let (_, base) = status_json(app.get("/api/settings").await).await;
+        let put = |name: String| app.client.put(app.url("/api/settings")).json(&update(&base["version"], &name)).send();
+        let (a, b) = tokio::join!(put(format!("A{round}")), put(format!("B{round}")));
+        let mut statuses = [a.unwrap().status(), b.unwrap().status()];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT], "round {round}");
+        let (_, after) = status_json(app.get("/api/settings").await).await;
+        assert_eq!(after["version"], base["version"].as_i64().unwrap() + 1, "exactly one save");
+    }
 }
 
 pub async fn bad_settings_are_refused_field_by_field_and_change_nothing(app: TestApp) {
@@ -63,7 +82,8 @@ pub async fn bad_settings_are_refused_field_by_field_and_change_nothing(app: Tes
     assert_eq!(fields["receipt_footer"], "must be at most 500 characters");
     assert_eq!(fields["phone"], "must not contain control characters");
     // Without a version, or with a name that is not text: a clear 422 too.
-    let (status, _) = status_json(app.client.put(app.url("/api/settings")).json(&json!({"name": "X"})).send().await.unwrap()).await;
+    let (status, _) =
+        status_json(app.client.put(app.url("/api/settings")).json(&json!({"name": "X"})).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = status_json(
         app.client.put(app.url("/api/settings")).json(&json!({"version": 1, "name": 7})).send().await.unwrap(),
