@@ -200,8 +200,10 @@ pub fn ReceiptPage() -> impl IntoView {
     Effect::new(move || {
         sync.data_version.track();
         let id = params.get().get("id").unwrap_or_default();
+        // Apart: a device that has no copy of the settings yet asks the server, and the receipt must
+        // not wait for that answer.
+        spawn_local(async move { shop.set(data::shop_settings().await) });
         spawn_local(async move {
-            shop.set(data::shop_settings().await);
             // The local copy first: it knows whether the sale is still waiting to be sent.
             let local = data::rows("sales").await.unwrap_or_default().into_iter().find(|s| str_of(s, "id") == id);
             let found = match local {

@@ -9,6 +9,7 @@ use crate::api::{self, ApiError};
 use crate::components::use_toast;
 use crate::i18n::{use_i18n, Key};
 use crate::model::ShopSettings;
+use crate::offline::sync::{self, use_sync};
 use crate::offline::{data, store};
 use crate::wire::SettingsUpdate;
 
@@ -44,6 +45,7 @@ async fn keep(s: &ShopSettings) {
 pub fn ShopDetails() -> impl IntoView {
     let i18n = use_i18n();
     let toast = use_toast();
+    let sync = use_sync();
     let fields: [RwSignal<String>; 6] = std::array::from_fn(|_| RwSignal::new(String::new()));
     let version = RwSignal::new(None::<i64>);
     let banner = RwSignal::new(None::<String>);
@@ -71,7 +73,12 @@ pub fn ShopDetails() -> impl IntoView {
                 fill(&s);
                 banner.set(None);
                 toast.show("saved");
-                leptos::task::spawn_local(async move { keep(&s).await });
+                // Kept at once, then a sync: a pull that read the old settings before this save
+                // must not leave them on the device.
+                leptos::task::spawn_local(async move {
+                    keep(&s).await;
+                    sync::kick(sync);
+                });
             }
             Some(Err(e)) => banner.set(Some(describe(&e, lang, fill))),
             None => {}
@@ -80,6 +87,7 @@ pub fn ShopDetails() -> impl IntoView {
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let Some(v) = version.get_untracked() else { return };
+        banner.set(None);
         let [name, address, tax_id, phone, receipt_header, receipt_footer] = fields.map(|f| f.get_untracked());
         save.dispatch_local(SettingsUpdate {
             version: v,

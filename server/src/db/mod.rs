@@ -264,8 +264,8 @@ pub fn get_choice<T: app::wire::ClosedSet>(row: &sqlx::any::AnyRow, column: &str
 /// The row of `table` with this id, read with `from_row` from `columns` (None when there is none).
 pub async fn load_by_id<T>(
     conn: &mut sqlx::AnyConnection,
-    table: &str,
-    columns: &str,
+    table: &'static str,
+    columns: &'static str,
     id: uuid::Uuid,
     from_row: impl Fn(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
 ) -> Result<Option<T>, sqlx::Error> {

@@ -21,19 +21,29 @@ const LIMITS: [(&str, usize); 6] =
 impl Settings {
     pub fn parse(body: &SettingsUpdate) -> Result<Settings, ApiError> {
         let s = Settings {
-            name: body.name.trim().to_owned(),
-            address: body.address.trim().to_owned(),
-            tax_id: body.tax_id.trim().to_owned(),
-            phone: body.phone.trim().to_owned(),
-            receipt_header: body.receipt_header.trim().to_owned(),
-            receipt_footer: body.receipt_footer.trim().to_owned(),
+            name: clean(&body.name),
+            address: clean(&body.address),
+            tax_id: clean(&body.tax_id),
+            phone: clean(&body.phone),
+            receipt_header: clean(&body.receipt_header),
+            receipt_footer: clean(&body.receipt_footer),
         };
         let mut errors = FieldErrors::new();
         for ((field, max), value) in LIMITS.iter().zip(s.fields()) {
+            // Line breaks only where the receipt prints lines: the header and the footer.
+            let multiline = field.starts_with("receipt_");
             if value.chars().count() > *max {
                 errors.insert(*field, format!("must be at most {max} characters"));
-            } else if value.chars().any(|c| c.is_control() && c != '\n') {
-                errors.insert(*field, "must not contain control characters".into());
+            } else if value.chars().any(|c| c.is_control() && !(multiline && c == '\n')) {
+                errors.insert(
+                    *field,
+                    if multiline {
+                        "must not contain control characters"
+                    } else {
+                        "must be one line without control characters"
+                    }
+                    .into(),
+                );
             }
         }
         if s.name.is_empty() {
@@ -67,6 +77,11 @@ impl Settings {
     }
 }
 
+/// Trimmed, with Windows line ends made `\n` and tabs made spaces (pasted text carries both).
+fn clean(text: &str) -> String {
+    text.trim().replace("\r\n", "\n").replace('\t', " ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +104,10 @@ mod tests {
         assert_eq!(s.name, "Almacén Don Pepe");
         assert_eq!(s.address, "Av. Siempreviva 742");
         assert_eq!(s.receipt_header, "¡Gracias!\nVuelva pronto");
+        let mut pasted = update("Kiosco\tAna");
+        pasted.receipt_footer = "uno\r\ndos".into();
+        let s = Settings::parse(&pasted).unwrap();
+        assert_eq!((s.name.as_str(), s.receipt_footer.as_str()), ("Kiosco Ana", "uno\ndos"));
     }
 
     #[test]
@@ -96,6 +115,7 @@ mod tests {
         assert!(Settings::parse(&update("  ")).is_err());
         assert!(Settings::parse(&update(&"x".repeat(101))).is_err());
         assert!(Settings::parse(&update("Tienda\u{7}")).is_err());
+        assert!(Settings::parse(&update("Tienda\nDon Pepe")).is_err(), "a name is one line");
         assert!(Settings::parse(&update(&"ñ".repeat(100))).is_ok());
     }
 }

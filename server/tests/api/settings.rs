@@ -80,7 +80,7 @@ pub async fn bad_settings_are_refused_field_by_field_and_change_nothing(app: Tes
     let fields = &body["error"]["details"]["fields"];
     assert_eq!(fields["name"], "is required");
     assert_eq!(fields["receipt_footer"], "must be at most 500 characters");
-    assert_eq!(fields["phone"], "must not contain control characters");
+    assert_eq!(fields["phone"], "must be one line without control characters");
     // Without a version, or with a name that is not text: a clear 422 too.
     let (status, _) =
         status_json(app.client.put(app.url("/api/settings")).json(&json!({"name": "X"})).send().await.unwrap()).await;
