@@ -509,3 +509,10 @@ pub struct ShopSettings {
     pub version: i64,
     pub updated_at: String,
 }
+
+impl ShopSettings {
+    /// The texts in the order of `SettingsUpdate::FIELDS`.
+    pub fn texts(&self) -> [&str; 6] {
+        [&self.name, &self.address, &self.tax_id, &self.phone, &self.receipt_header, &self.receipt_footer]
+    }
+}

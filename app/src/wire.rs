@@ -170,6 +170,15 @@ pub struct SettingsUpdate {
     pub receipt_footer: String,
 }
 
+impl SettingsUpdate {
+    /// The text fields, in the order `texts` gives them (here and in `ShopSettings::texts`).
+    pub const FIELDS: [&'static str; 6] = ["name", "address", "tax_id", "phone", "receipt_header", "receipt_footer"];
+
+    pub fn texts(&self) -> [&str; 6] {
+        [&self.name, &self.address, &self.tax_id, &self.phone, &self.receipt_header, &self.receipt_footer]
+    }
+}
+
 /// The tables a device keeps a copy of, in the order a pull page lists them. Sales are not in the
 /// feed: a device keeps today's, read from the sales list.
 pub const SYNCED_TABLES: [&str; 5] = ["categories", "products", "customers", "quotes", "cash_sessions"];

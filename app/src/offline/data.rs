@@ -42,10 +42,15 @@ pub async fn shop_settings() -> Option<crate::model::ShopSettings> {
         return kept;
     }
     let fresh = crate::api::settings().await.ok()?;
-    if let Ok(v) = serde_json::to_value(&fresh) {
+    keep_settings(&fresh).await;
+    Some(fresh)
+}
+
+/// Keeps `settings` as this device's copy (what its receipts print).
+pub async fn keep_settings(settings: &crate::model::ShopSettings) {
+    if let Ok(v) = serde_json::to_value(settings) {
         let _ = store::apply(store::Changes { meta: vec![(SETTINGS_KEY.into(), v)], ..Default::default() }).await;
     }
-    Some(fresh)
 }
 
 /// Lower case without accents, so "cafe" finds "Café".

@@ -9,37 +9,13 @@ use crate::api::{self, ApiError};
 use crate::components::use_toast;
 use crate::i18n::{use_i18n, Key};
 use crate::model::ShopSettings;
+use crate::offline::data;
 use crate::offline::sync::{self, use_sync};
-use crate::offline::{data, store};
 use crate::wire::SettingsUpdate;
 
-/// The form's fields: (field name on the wire, label, multi-line).
-const FIELDS: [(&str, Key, bool); 6] = [
-    ("name", "shop_name", false),
-    ("address", "shop_address", false),
-    ("tax_id", "shop_tax_id", false),
-    ("phone", "shop_phone", false),
-    ("receipt_header", "receipt_header_label", true),
-    ("receipt_footer", "receipt_footer_label", true),
-];
-
-fn values(s: &ShopSettings) -> [String; 6] {
-    [
-        s.name.clone(),
-        s.address.clone(),
-        s.tax_id.clone(),
-        s.phone.clone(),
-        s.receipt_header.clone(),
-        s.receipt_footer.clone(),
-    ]
-}
-
-/// Keeps the saved details on this device too, so its receipts show them at once.
-async fn keep(s: &ShopSettings) {
-    if let Ok(v) = serde_json::to_value(s) {
-        let _ = store::apply(store::Changes { meta: vec![(data::SETTINGS_KEY.into(), v)], ..Default::default() }).await;
-    }
-}
+/// Each field's label, in the order of `SettingsUpdate::FIELDS`; the receipt texts are multi-line.
+const LABELS: [Key; 6] =
+    ["shop_name", "shop_address", "shop_tax_id", "shop_phone", "receipt_header_label", "receipt_footer_label"];
 
 #[component]
 pub fn ShopDetails() -> impl IntoView {
@@ -50,8 +26,8 @@ pub fn ShopDetails() -> impl IntoView {
     let version = RwSignal::new(None::<i64>);
     let banner = RwSignal::new(None::<String>);
     let fill = move |s: &ShopSettings| {
-        for (signal, value) in fields.iter().zip(values(s)) {
-            signal.set(value);
+        for (signal, value) in fields.iter().zip(s.texts()) {
+            signal.set(value.to_owned());
         }
         version.set(Some(s.version));
     };
@@ -76,7 +52,7 @@ pub fn ShopDetails() -> impl IntoView {
                 // Kept at once, then a sync: a pull that read the old settings before this save
                 // must not leave them on the device.
                 leptos::task::spawn_local(async move {
-                    keep(&s).await;
+                    data::keep_settings(&s).await;
                     sync::kick(sync);
                 });
             }
@@ -99,10 +75,12 @@ pub fn ShopDetails() -> impl IntoView {
             receipt_footer,
         });
     };
-    let inputs = FIELDS
-        .iter()
+    let inputs = SettingsUpdate::FIELDS
+        .into_iter()
+        .zip(LABELS)
         .zip(fields)
-        .map(|(&(name, label, multiline), value)| {
+        .map(|((name, label), value)| {
+            let multiline = name.starts_with("receipt_");
             let id = format!("shop-{name}");
             let control = if multiline {
                 view! { <textarea id=id.clone() name=name rows="2" data-testid=id.clone()

@@ -4,23 +4,17 @@ use app::{model::ShopSettings, wire::SettingsUpdate};
 
 use crate::http::error::{ApiError, FieldErrors};
 
-/// Valid settings: `name` 1 to 100 characters, the others at most their limit (empty allowed).
-pub struct Settings {
-    pub name: String,
-    pub address: String,
-    pub tax_id: String,
-    pub phone: String,
-    pub receipt_header: String,
-    pub receipt_footer: String,
-}
+/// Valid settings: the body as sent, cleaned (`clean`); `name` 1 to 100 characters, the others at
+/// most their limit (empty allowed).
+pub struct Settings(pub SettingsUpdate);
 
-/// (field, at most this many characters)
-const LIMITS: [(&str, usize); 6] =
-    [("name", 100), ("address", 200), ("tax_id", 50), ("phone", 50), ("receipt_header", 500), ("receipt_footer", 500)];
+/// At most this many characters, in the order of `SettingsUpdate::FIELDS`.
+const LIMITS: [usize; 6] = [100, 200, 50, 50, 500, 500];
 
 impl Settings {
     pub fn parse(body: &SettingsUpdate) -> Result<Settings, ApiError> {
-        let s = Settings {
+        let s = SettingsUpdate {
+            version: body.version,
             name: clean(&body.name),
             address: clean(&body.address),
             tax_id: clean(&body.tax_id),
@@ -29,14 +23,14 @@ impl Settings {
             receipt_footer: clean(&body.receipt_footer),
         };
         let mut errors = FieldErrors::new();
-        for ((field, max), value) in LIMITS.iter().zip(s.fields()) {
+        for ((field, max), value) in SettingsUpdate::FIELDS.into_iter().zip(LIMITS).zip(s.texts()) {
             // Line breaks only where the receipt prints lines: the header and the footer.
             let multiline = field.starts_with("receipt_");
-            if value.chars().count() > *max {
-                errors.insert(*field, format!("must be at most {max} characters"));
+            if value.chars().count() > max {
+                errors.insert(field, format!("must be at most {max} characters"));
             } else if value.chars().any(|c| c.is_control() && !(multiline && c == '\n')) {
                 errors.insert(
-                    *field,
+                    field,
                     if multiline {
                         "must not contain control characters"
                     } else {
@@ -50,29 +44,16 @@ impl Settings {
             errors.insert("name", "is required".into());
         }
         ApiError::unless_any(errors)?;
-        Ok(s)
-    }
-
-    /// The values in the order of `LIMITS`.
-    fn fields(&self) -> [&str; 6] {
-        [&self.name, &self.address, &self.tax_id, &self.phone, &self.receipt_header, &self.receipt_footer]
+        Ok(Settings(s))
     }
 
     /// The fields whose value here is not the one in `current` (a stale edit's conflict).
     pub fn differing_from(&self, current: &ShopSettings) -> Vec<String> {
-        let theirs = [
-            &current.name,
-            &current.address,
-            &current.tax_id,
-            &current.phone,
-            &current.receipt_header,
-            &current.receipt_footer,
-        ];
-        LIMITS
-            .iter()
-            .zip(self.fields().iter().zip(theirs))
-            .filter(|(_, (mine, theirs))| **mine != theirs.as_str())
-            .map(|((field, _), _)| field.to_string())
+        SettingsUpdate::FIELDS
+            .into_iter()
+            .zip(self.0.texts().into_iter().zip(current.texts()))
+            .filter(|(_, (mine, theirs))| mine != theirs)
+            .map(|(field, _)| field.to_string())
             .collect()
     }
 }
@@ -100,13 +81,13 @@ mod tests {
 
     #[test]
     fn trims_and_keeps_line_breaks_in_receipt_texts() {
-        let s = Settings::parse(&update(" Almacén Don Pepe ")).unwrap();
+        let s = Settings::parse(&update(" Almacén Don Pepe ")).unwrap().0;
         assert_eq!(s.name, "Almacén Don Pepe");
         assert_eq!(s.address, "Av. Siempreviva 742");
         assert_eq!(s.receipt_header, "¡Gracias!\nVuelva pronto");
         let mut pasted = update("Kiosco\tAna");
         pasted.receipt_footer = "uno\r\ndos".into();
-        let s = Settings::parse(&pasted).unwrap();
+        let s = Settings::parse(&pasted).unwrap().0;
         assert_eq!((s.name.as_str(), s.receipt_footer.as_str()), ("Kiosco Ana", "uno\ndos"));
     }
 

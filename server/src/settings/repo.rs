@@ -29,12 +29,12 @@ pub async fn save(conn: &mut AnyConnection, s: &Settings, base: i64) -> Result<O
         "UPDATE shop_settings SET name = $1, address = $2, tax_id = $3, phone = $4, receipt_header = $5, \
          receipt_footer = $6, version = version + 1, updated_at = $7 WHERE id = 'shop' AND version = $8",
     )
-    .bind(&s.name)
-    .bind(&s.address)
-    .bind(&s.tax_id)
-    .bind(&s.phone)
-    .bind(&s.receipt_header)
-    .bind(&s.receipt_footer)
+    .bind(&s.0.name)
+    .bind(&s.0.address)
+    .bind(&s.0.tax_id)
+    .bind(&s.0.phone)
+    .bind(&s.0.receipt_header)
+    .bind(&s.0.receipt_footer)
     .bind(now())
     .bind(base)
     .execute(&mut *conn)
