@@ -1,14 +1,103 @@
-//! Dates and numbers in the reader's language. In the browser they go through `Intl` (the browser's own
-//! CLDR data: correct month names and digit grouping for every locale at no cost in wasm size); the server
-//! renders data-free shells, so its plain fallback only matters to unit tests. Money stays in `money.rs`
-//! (integer cents, never floats).
+//! Dates and numbers in the reader's language, in the shop's time zone. In the browser they go through
+//! `Intl` (the browser's own CLDR and time zone data: correct month names, digit grouping and daylight
+//! saving for every locale at no cost in wasm size); the server renders data-free shells, so its plain
+//! fallback only matters to unit tests. Money stays in `money.rs` (integers, never floats).
 
 use crate::i18n::Lang;
+use crate::region;
 
-fn locale(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Es => "es-ES",
-        Lang::En => "en-US",
+/// The shop's locale when it is in the reader's language ("es-AR" for a Spanish reader), else the
+/// language's default: an English reader of an Argentine shop reads English numbers.
+fn locale(lang: Lang) -> String {
+    let (code, default) = match lang {
+        Lang::Es => ("es", "es-ES"),
+        Lang::En => ("en", "en-US"),
+    };
+    let shop = region::current().locale;
+    if shop.split('-').next() == Some(code) {
+        shop
+    } else {
+        default.to_string()
+    }
+}
+
+/// Intl options with the shop's time zone (none before the settings are known: the browser's own).
+#[cfg(feature = "hydrate")]
+fn zoned_options() -> js_sys::Object {
+    let options = js_sys::Object::new();
+    let zone = region::current().time_zone;
+    if !zone.is_empty() {
+        let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &zone.into());
+    }
+    options
+}
+
+/// The decimal mark and the thousands separator of `locale(lang)`.
+pub fn number_marks(lang: Lang) -> (char, char) {
+    let fallback = match lang {
+        Lang::Es => (',', '.'),
+        Lang::En => ('.', ','),
+    };
+    #[cfg(feature = "hydrate")]
+    {
+        let locales = js_sys::Array::of1(&locale(lang).into());
+        let f = js_sys::Intl::NumberFormat::new(&locales, &js_sys::Object::new());
+        let parts = f.format_to_parts(1_234_567.5);
+        let mut marks = fallback;
+        for part in parts.iter() {
+            let kind = js_sys::Reflect::get(&part, &"type".into()).ok().and_then(|v| v.as_string());
+            let value = js_sys::Reflect::get(&part, &"value".into()).ok().and_then(|v| v.as_string());
+            match (kind.as_deref(), value.and_then(|v| v.chars().next())) {
+                (Some("decimal"), Some(c)) => marks.0 = c,
+                (Some("group"), Some(c)) => marks.1 = c,
+                _ => {}
+            }
+        }
+        marks
+    }
+    #[cfg(not(feature = "hydrate"))]
+    fallback
+}
+
+/// The shop's day (`YYYY-MM-DD`) of a timestamp, or of now.
+pub fn shop_day(iso: Option<&str>) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let at = match iso {
+            Some(s) => js_sys::Date::new(&wasm_bindgen::JsValue::from_str(s)),
+            None => js_sys::Date::new_0(),
+        };
+        let options = zoned_options();
+        for (k, v) in [("year", "numeric"), ("month", "2-digit"), ("day", "2-digit")] {
+            let _ = js_sys::Reflect::set(&options, &k.into(), &v.into());
+        }
+        // Canadian English writes dates as ISO does.
+        let day = String::from(at.to_locale_date_string("en-CA", &options));
+        if day.len() == 10 {
+            return day;
+        }
+        iso.unwrap_or_default().get(..10).unwrap_or_default().to_string()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        iso.unwrap_or_default().get(..10).unwrap_or_default().to_string()
+    }
+}
+
+/// The shop's clock time ("14:05") of a timestamp.
+pub fn shop_time(iso: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let at = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(iso));
+        let options = zoned_options();
+        for (k, v) in [("hour", "2-digit"), ("minute", "2-digit"), ("hourCycle", "h23")] {
+            let _ = js_sys::Reflect::set(&options, &k.into(), &v.into());
+        }
+        String::from(at.to_locale_time_string_with_options("en-GB", &options))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        iso.get(11..16).unwrap_or_default().to_string()
     }
 }
 
@@ -23,7 +112,7 @@ pub fn day(date: &str, lang: Lang) -> String {
             let options = js_sys::Object::new();
             let _ = js_sys::Reflect::set(&options, &"day".into(), &"numeric".into());
             let _ = js_sys::Reflect::set(&options, &"month".into(), &"short".into());
-            return String::from(at.to_locale_date_string(locale(lang), &options));
+            return String::from(at.to_locale_date_string(&locale(lang), &options));
         }
         date.to_string()
     }
@@ -38,7 +127,7 @@ pub fn day(date: &str, lang: Lang) -> String {
     }
 }
 
-/// A timestamp as local date and time, "23/11/2026, 14:05" / "11/23/2026, 2:05 PM".
+/// A timestamp as the shop's date and time, "23/11/2026, 14:05" / "11/23/2026, 2:05 PM".
 pub fn date_time(iso: &str, lang: Lang) -> String {
     #[cfg(feature = "hydrate")]
     {
@@ -46,10 +135,10 @@ pub fn date_time(iso: &str, lang: Lang) -> String {
         if at.get_time().is_nan() {
             return iso.to_string();
         }
-        let options = js_sys::Object::new();
+        let options = zoned_options();
         let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"short".into());
         let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
-        String::from(at.to_locale_string(locale(lang), &options))
+        String::from(at.to_locale_string(&locale(lang), &options))
     }
     #[cfg(not(feature = "hydrate"))]
     {
@@ -62,7 +151,7 @@ pub fn date_time(iso: &str, lang: Lang) -> String {
 pub fn number(n: i64, lang: Lang) -> String {
     #[cfg(feature = "hydrate")]
     {
-        String::from(js_sys::Number::from(n as f64).to_locale_string(locale(lang)))
+        String::from(js_sys::Number::from(n as f64).to_locale_string(&locale(lang)))
     }
     #[cfg(not(feature = "hydrate"))]
     {

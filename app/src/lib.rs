@@ -20,6 +20,7 @@ pub mod money;
 pub mod offline;
 pub mod pages;
 pub mod permissions;
+pub mod region;
 pub mod wire;
 
 use leptos::prelude::*;

@@ -506,13 +506,33 @@ pub struct ShopSettings {
     /// Lines printed above the sale, and below it.
     pub receipt_header: String,
     pub receipt_footer: String,
+    /// ISO 4217 code; every amount in the API is an integer count of its minor unit.
+    pub currency: String,
+    /// From the currency: its symbol ("$", "€") and how many digits its minor unit has (2 for
+    /// cents, 0 for the Chilean peso, 3 for the Kuwaiti dinar).
+    pub currency_symbol: String,
+    pub minor_units: u8,
+    /// A BCP 47 tag ("es-AR") for numbers and dates; empty: each reader's language decides.
+    pub locale: String,
+    /// IANA zone; the shop's days (lists, dashboard, exports, reports) start at its midnight.
+    pub time_zone: String,
     pub version: i64,
     pub updated_at: String,
 }
 
 impl ShopSettings {
-    /// The texts in the order of `SettingsUpdate::FIELDS`.
-    pub fn texts(&self) -> [&str; 6] {
-        [&self.name, &self.address, &self.tax_id, &self.phone, &self.receipt_header, &self.receipt_footer]
+    /// The values in the order of `SettingsUpdate::FIELDS`.
+    pub fn texts(&self) -> [&str; 9] {
+        [
+            &self.name,
+            &self.address,
+            &self.tax_id,
+            &self.phone,
+            &self.receipt_header,
+            &self.receipt_footer,
+            &self.currency,
+            &self.locale,
+            &self.time_zone,
+        ]
     }
 }

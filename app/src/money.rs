@@ -1,9 +1,12 @@
-//! Money is integer cents everywhere; these functions are the only place where text becomes cents.
+//! Money is an integer count of the currency's minor unit everywhere (cents for dollars, pesos for
+//! Chilean pesos, fils for Kuwaiti dinars: `region::Region::minor_units`); these functions are the
+//! only place where text becomes an amount.
 //!
 //! People type prices the way they write them: "12,50" in Spanish, "12.50" in English, "1.234,50" or
 //! "1,234.50" with grouping. We never go through floats: the digits are read as integers.
 
 use crate::i18n::Lang;
+use crate::region;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MoneyError {
@@ -11,13 +14,20 @@ pub enum MoneyError {
     Invalid,
 }
 
-/// Parses a non-negative amount into cents.
-///
-/// Rules: spaces and a leading `$` are ignored. With both `,` and `.`, the later one is the decimal mark and
-/// the other groups thousands. A mark appearing once is the decimal mark when followed by at most 2 digits;
-/// followed by exactly 3 ("1.234", "12,505") it is refused as ambiguous: a slip of the finger must not turn
-/// 12,50 into 12.505,00. A mark appearing several times groups thousands ("1.234.567").
+/// Parses a non-negative amount of the shop's currency into minor units.
 pub fn parse_cents(text: &str) -> Result<i64, MoneyError> {
+    let r = region::current();
+    parse_minor(text.trim().strip_prefix(r.symbol.as_str()).unwrap_or(text), r.minor_units)
+}
+
+/// Parses a non-negative amount into minor units of `digits` digits.
+///
+/// Rules: spaces and a leading `$` are ignored. With both `,` and `.`, the later one is the decimal mark
+/// and the other groups thousands. A mark appearing once is the decimal mark when followed by at most
+/// `digits` digits. Followed by exactly 3 in a currency of 1 or 2 digits ("1.234", "12,505") it is
+/// refused as ambiguous: a slip of the finger must not turn 12,50 into 12.505,00; in a currency without
+/// decimals it groups thousands ("1.500" pesos). A mark appearing several times groups thousands.
+pub fn parse_minor(text: &str, digits: u8) -> Result<i64, MoneyError> {
     let s: String = text.chars().filter(|c| !c.is_whitespace() && *c != '$' && *c != '\u{a0}').collect();
     let s = s.strip_prefix('+').unwrap_or(&s);
     if s.is_empty() {
@@ -26,6 +36,7 @@ pub fn parse_cents(text: &str) -> Result<i64, MoneyError> {
     if !s.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.') {
         return Err(MoneyError::Invalid);
     }
+    let digits = usize::from(digits);
 
     let commas = s.matches(',').count();
     let dots = s.matches('.').count();
@@ -47,10 +58,10 @@ pub fn parse_cents(text: &str) -> Result<i64, MoneyError> {
             let mark = if commas > 0 { ',' } else { '.' };
             let count = commas + dots;
             let (i, f) = s.split_once(mark).unwrap();
-            if count == 1 && f.len() == 3 {
+            if count == 1 && f.len() == 3 && (1..3).contains(&digits) {
                 return Err(MoneyError::Invalid);
             }
-            if count == 1 {
+            if count == 1 && digits > 0 {
                 (i, f, None)
             } else {
                 (s, "", Some(mark))
@@ -69,7 +80,7 @@ pub fn parse_cents(text: &str) -> Result<i64, MoneyError> {
             groups.concat()
         }
     };
-    if frac_part.len() > 2 || (int_digits.is_empty() && frac_part.is_empty()) {
+    if frac_part.len() > digits || (int_digits.is_empty() && frac_part.is_empty()) {
         return Err(MoneyError::Invalid);
     }
     if !int_digits.chars().all(|c| c.is_ascii_digit()) || !frac_part.chars().all(|c| c.is_ascii_digit()) {
@@ -77,48 +88,54 @@ pub fn parse_cents(text: &str) -> Result<i64, MoneyError> {
     }
 
     let units: i64 = if int_digits.is_empty() { 0 } else { int_digits.parse().map_err(|_| MoneyError::Invalid)? };
-    let cents: i64 = match frac_part.len() {
-        0 => 0,
-        1 => frac_part.parse::<i64>().unwrap() * 10,
-        _ => frac_part.parse::<i64>().unwrap(),
-    };
+    // "5" in a two-digit currency is 50 minor units: pad the fraction on the right.
+    let frac: i64 = if frac_part.is_empty() { 0 } else { format!("{frac_part:0<digits$}").parse().unwrap() };
     // Nothing beyond the API's range (limits::MONEY_MAX): the server would refuse it anyway.
     units
-        .checked_mul(100)
-        .and_then(|u| u.checked_add(cents))
+        .checked_mul(10i64.pow(digits as u32))
+        .and_then(|u| u.checked_add(frac))
         .filter(|c| *c <= crate::limits::MONEY_MAX)
         .ok_or(MoneyError::Invalid)
 }
 
+/// The decimal mark and the thousands separator of the reader's language (or the shop's locale in it).
 fn marks(lang: Lang) -> (char, char) {
-    match lang {
-        Lang::Es => (',', '.'),
-        Lang::En => ('.', ','),
+    crate::format::number_marks(lang)
+}
+
+/// `amount` as "1234,50" with `dec` and `digits` (no grouping, no symbol); "-" before a negative.
+fn digits_of(amount: i64, digits: u8, (dec, group): (char, Option<char>)) -> String {
+    let sign = if amount < 0 { "-" } else { "" };
+    let scale = 10u64.pow(u32::from(digits));
+    let abs = amount.unsigned_abs();
+    let units = (abs / scale).to_string();
+    let mut out = String::from(sign);
+    for (i, c) in units.chars().enumerate() {
+        if let Some(g) = group.filter(|_| i > 0 && (units.len() - i).is_multiple_of(3)) {
+            out.push(g);
+        }
+        out.push(c);
     }
+    if digits > 0 {
+        out.push(dec);
+        out.push_str(&format!("{:0width$}", abs % scale, width = usize::from(digits)));
+    }
+    out
 }
 
 /// For a form field: "1234,50" (es) / "1234.50" (en), no grouping so it is easy to edit.
 pub fn format_plain(cents: i64, lang: Lang) -> String {
     let (dec, _) = marks(lang);
-    let sign = if cents < 0 { "-" } else { "" };
-    let abs = cents.unsigned_abs();
-    format!("{sign}{}{dec}{:02}", abs / 100, abs % 100)
+    digits_of(cents, region::current().minor_units, (dec, None))
 }
 
-/// For display: "$ 1.234,50" (es) / "$ 1,234.50" (en).
+/// For display: "$ 1.234,50" (es) / "$ 1,234.50" (en), with the shop's currency symbol and decimals.
 pub fn format_display(cents: i64, lang: Lang) -> String {
+    let r = region::current();
     let (dec, group) = marks(lang);
+    let text = digits_of(cents.abs(), r.minor_units, (dec, Some(group)));
     let sign = if cents < 0 { "-" } else { "" };
-    let abs = cents.unsigned_abs();
-    let units = (abs / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i).is_multiple_of(3) {
-            grouped.push(group);
-        }
-        grouped.push(c);
-    }
-    format!("{sign}$ {grouped}{dec}{:02}", abs % 100)
+    format!("{sign}{} {text}", r.symbol)
 }
 
 #[cfg(test)]
@@ -179,6 +196,19 @@ mod tests {
         assert_eq!(format_display(123456789, Lang::En), "$ 1,234,567.89");
         assert_eq!(format_display(100, Lang::Es), "$ 1,00");
         assert_eq!(format_display(-250, Lang::Es), "-$ 2,50");
+    }
+
+    #[test]
+    fn currencies_without_or_with_three_decimals() {
+        assert_eq!(parse_minor("1.500", 0), Ok(1500), "Chilean pesos: the dot groups");
+        assert_eq!(parse_minor("1500", 0), Ok(1500));
+        assert_eq!(parse_minor("12,5", 0), Err(MoneyError::Invalid));
+        assert_eq!(parse_minor("1.250", 3), Ok(1250), "Kuwaiti dinars: three decimals");
+        assert_eq!(parse_minor("1,5", 3), Ok(1500));
+        assert_eq!(parse_minor("1,2345", 3), Err(MoneyError::Invalid));
+        assert_eq!(digits_of(1_234_567, 0, (',', Some('.'))), "1.234.567");
+        assert_eq!(digits_of(1250, 3, (',', Some('.'))), "1,250");
+        assert_eq!(digits_of(-5, 2, ('.', None)), "-0.05");
     }
 
     #[test]

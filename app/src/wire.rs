@@ -168,14 +168,33 @@ pub struct SettingsUpdate {
     pub receipt_header: String,
     #[serde(default)]
     pub receipt_footer: String,
+    /// ISO 4217 ("ARS", "EUR"). Its minor unit may change only while the shop has no products,
+    /// sales, tills, expenses or quotes (their amounts would change meaning).
+    pub currency: String,
+    /// BCP 47 ("es-AR"), or empty for each reader's language.
+    #[serde(default)]
+    pub locale: String,
+    /// IANA ("America/Argentina/Buenos_Aires").
+    pub time_zone: String,
 }
 
 impl SettingsUpdate {
-    /// The text fields, in the order `texts` gives them (here and in `ShopSettings::texts`).
-    pub const FIELDS: [&'static str; 6] = ["name", "address", "tax_id", "phone", "receipt_header", "receipt_footer"];
+    /// The fields, in the order `texts` gives them (here and in `ShopSettings::texts`).
+    pub const FIELDS: [&'static str; 9] =
+        ["name", "address", "tax_id", "phone", "receipt_header", "receipt_footer", "currency", "locale", "time_zone"];
 
-    pub fn texts(&self) -> [&str; 6] {
-        [&self.name, &self.address, &self.tax_id, &self.phone, &self.receipt_header, &self.receipt_footer]
+    pub fn texts(&self) -> [&str; 9] {
+        [
+            &self.name,
+            &self.address,
+            &self.tax_id,
+            &self.phone,
+            &self.receipt_header,
+            &self.receipt_footer,
+            &self.currency,
+            &self.locale,
+            &self.time_zone,
+        ]
     }
 }
 

@@ -37,8 +37,10 @@ pub const SETTINGS_KEY: &str = "shop_settings";
 /// The shop's settings as this device last heard them; asked of the server (and kept) when it has
 /// none yet. None offline on a device that never pulled.
 pub async fn shop_settings() -> Option<crate::model::ShopSettings> {
-    let kept = store::meta_get(SETTINGS_KEY).await.ok().flatten().and_then(|v| serde_json::from_value(v).ok());
-    if kept.is_some() {
+    let kept: Option<crate::model::ShopSettings> =
+        store::meta_get(SETTINGS_KEY).await.ok().flatten().and_then(|v| serde_json::from_value(v).ok());
+    if let Some(s) = &kept {
+        crate::region::adopt(s);
         return kept;
     }
     let fresh = crate::api::settings().await.ok()?;
@@ -46,8 +48,9 @@ pub async fn shop_settings() -> Option<crate::model::ShopSettings> {
     Some(fresh)
 }
 
-/// Keeps `settings` as this device's copy (what its receipts print).
+/// Keeps `settings` as this device's copy (what its receipts print), and writes money and times by them.
 pub async fn keep_settings(settings: &crate::model::ShopSettings) {
+    crate::region::adopt(settings);
     if let Ok(v) = serde_json::to_value(settings) {
         let _ = store::apply(store::Changes { meta: vec![(SETTINGS_KEY.into(), v)], ..Default::default() }).await;
     }

@@ -15,7 +15,7 @@ use crate::money::{format_display, parse_cents};
 use crate::offline::data;
 use crate::offline::outbox::OutboxItem;
 use crate::offline::sync::{self, use_sync};
-use crate::pages::sale::{local_day, OpenTill, TillBar};
+use crate::pages::sale::{OpenTill, TillBar};
 use crate::wire::{CashMovementKind, ClosedSet, NewCashMovement, NewExpense, NewStockMovement, StockReason};
 
 fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
@@ -217,7 +217,7 @@ fn ExpenseForm(session_id: Uuid) -> impl IntoView {
         let Some(user) = sync.user.get_untracked() else { return };
         let expense = NewExpense {
             id: Uuid::new_v4(),
-            spent_on: local_day(None),
+            spent_on: crate::format::shop_day(None),
             category: cat,
             amount_cents: cents,
             description: desc.clone(),

@@ -99,34 +99,6 @@ fn uuid_of(v: &Value, k: &str) -> Option<Uuid> {
     Uuid::parse_str(str_of(v, k)).ok()
 }
 
-/// Today's date in the device's time zone (YYYY-MM-DD) and a local day of an RFC 3339 timestamp.
-pub fn local_day(iso: Option<&str>) -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        let d = match iso {
-            Some(s) => js_sys::Date::new(&wasm_bindgen::JsValue::from_str(s)),
-            None => js_sys::Date::new_0(),
-        };
-        format!("{:04}-{:02}-{:02}", d.get_full_year(), d.get_month() + 1, d.get_date())
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        iso.unwrap_or_default().get(..10).unwrap_or_default().to_string()
-    }
-}
-
-fn local_time(iso: &str) -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(iso));
-        format!("{:02}:{:02}", d.get_hours(), d.get_minutes())
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        iso.get(11..16).unwrap_or_default().to_string()
-    }
-}
-
 #[component]
 pub fn SalePage() -> impl IntoView {
     let i18n = use_i18n();
@@ -172,11 +144,11 @@ pub fn SalePage() -> impl IntoView {
             if session.with_untracked(|now| *now != open) {
                 session.set(open);
             }
-            let today = local_day(None);
+            let today = crate::format::shop_day(None);
             let mut today_sales: Vec<Value> = sa
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|r| local_day(Some(str_of(r, "created_at"))) == today)
+                .filter(|r| crate::format::shop_day(Some(str_of(r, "created_at"))) == today)
                 .collect();
             today_sales.sort_by(|a, b| str_of(b, "created_at").cmp(str_of(a, "created_at")));
             set_if(sales, today_sales);
@@ -641,7 +613,7 @@ fn TodaySales(sales: RwSignal<Vec<Value>>) -> impl IntoView {
                             view! {
                                 <li><a class="row" href=format!("/receipt/{}", str_of(&s, "id")) data-testid="sale-row" data-state=state.clone() data-id=str_of(&s, "id").to_string()>
                                     <div class="row-main">
-                                        <span class="row-title">{format!("{} · {} {}", local_time(str_of(&s, "created_at")), items, crate::i18n::text(lang, "items"))}</span>
+                                        <span class="row-title">{format!("{} · {} {}", crate::format::shop_time(str_of(&s, "created_at")), items, crate::i18n::text(lang, "items"))}</span>
                                         {badge.map(|t| view! { <span class=format!("badge state-{state}")>{crate::i18n::text(lang, t)}</span> })}
                                     </div>
                                     <span class="row-end price">{format_display(i64_of(&s, "total_cents"), lang)}</span>

@@ -80,7 +80,7 @@ pub fn SalesPage() -> impl IntoView {
             // This device's copy carries the sales still waiting to be sent.
             let local: Vec<Value> = data::rows("sales").await.unwrap_or_default();
             let in_period = |s: &Value| {
-                let day = str_of(s, "created_at").get(..10).unwrap_or_default().to_string();
+                let day = crate::format::shop_day(Some(str_of(s, "created_at")));
                 (from.is_empty() || day >= from) && (to.is_empty() || day <= to)
             };
             let mut list: Vec<Value> = match server {

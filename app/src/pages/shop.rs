@@ -1,6 +1,6 @@
-//! The shop's details on the settings page (admins): name, address, tax number, phone and the texts
-//! printed above and below every receipt. Saved online with the version the form was loaded at; a
-//! stale save shows the current details instead of overwriting them.
+//! The shop's details on the settings page (admins): name, address, tax number, phone, the texts
+//! printed above and below every receipt, and its currency, locale and time zone. Saved online with the
+//! version the form was loaded at; a stale save shows the current details instead of overwriting them.
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -14,15 +14,46 @@ use crate::offline::sync::{self, use_sync};
 use crate::wire::SettingsUpdate;
 
 /// Each field's label, in the order of `SettingsUpdate::FIELDS`; the receipt texts are multi-line.
-const LABELS: [Key; 6] =
-    ["shop_name", "shop_address", "shop_tax_id", "shop_phone", "receipt_header_label", "receipt_footer_label"];
+const LABELS: [Key; 9] = [
+    "shop_name",
+    "shop_address",
+    "shop_tax_id",
+    "shop_phone",
+    "receipt_header_label",
+    "receipt_footer_label",
+    "shop_currency",
+    "shop_locale",
+    "shop_time_zone",
+];
+
+/// Suggestions for the code fields (any valid code may be typed): the currencies and locales of the
+/// shops this is made for, and every time zone the browser knows.
+const CURRENCIES: [&str; 16] =
+    ["ARS", "BOB", "BRL", "CLP", "COP", "CRC", "DOP", "EUR", "GTQ", "MXN", "PEN", "PYG", "USD", "UYU", "VES", "HNL"];
+const LOCALES: [&str; 14] = [
+    "es", "es-AR", "es-BO", "es-CL", "es-CO", "es-CR", "es-ES", "es-MX", "es-PE", "es-PY", "es-UY", "es-VE", "en",
+    "en-US",
+];
+
+fn time_zones() -> Vec<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        // Older browsers lack Intl.supportedValuesOf (and calling it would throw): no suggestions there.
+        let intl = js_sys::Reflect::get(&js_sys::global(), &"Intl".into()).unwrap_or_default();
+        if js_sys::Reflect::has(&intl, &"supportedValuesOf".into()).unwrap_or(false) {
+            let zones = js_sys::Intl::supported_values_of(js_sys::Intl::SupportedValuesKey::TimeZone);
+            return zones.iter().map(String::from).collect();
+        }
+    }
+    Vec::new()
+}
 
 #[component]
 pub fn ShopDetails() -> impl IntoView {
     let i18n = use_i18n();
     let toast = use_toast();
     let sync = use_sync();
-    let fields: [RwSignal<String>; 6] = std::array::from_fn(|_| RwSignal::new(String::new()));
+    let fields: [RwSignal<String>; 9] = std::array::from_fn(|_| RwSignal::new(String::new()));
     let version = RwSignal::new(None::<i64>);
     let banner = RwSignal::new(None::<String>);
     let fill = move |s: &ShopSettings| {
@@ -64,7 +95,8 @@ pub fn ShopDetails() -> impl IntoView {
         ev.prevent_default();
         let Some(v) = version.get_untracked() else { return };
         banner.set(None);
-        let [name, address, tax_id, phone, receipt_header, receipt_footer] = fields.map(|f| f.get_untracked());
+        let [name, address, tax_id, phone, receipt_header, receipt_footer, currency, locale, time_zone] =
+            fields.map(|f| f.get_untracked());
         save.dispatch_local(SettingsUpdate {
             version: v,
             name,
@@ -73,6 +105,9 @@ pub fn ShopDetails() -> impl IntoView {
             phone,
             receipt_header,
             receipt_footer,
+            currency,
+            locale,
+            time_zone,
         });
     };
     let inputs = SettingsUpdate::FIELDS
@@ -82,13 +117,28 @@ pub fn ShopDetails() -> impl IntoView {
         .map(|((name, label), value)| {
             let multiline = name.starts_with("receipt_");
             let id = format!("shop-{name}");
+            let suggestions: Vec<String> = match name {
+                "currency" => CURRENCIES.map(String::from).into(),
+                "locale" => LOCALES.map(String::from).into(),
+                "time_zone" => time_zones(),
+                _ => Vec::new(),
+            };
+            let list = format!("{id}-list");
             let control = if multiline {
                 view! { <textarea id=id.clone() name=name rows="2" data-testid=id.clone()
                 prop:value=value on:input=move |ev| value.set(event_target_value(&ev))></textarea> }
                 .into_any()
             } else {
-                view! { <input type="text" id=id.clone() name=name data-testid=id.clone() autocomplete="off"
-                prop:value=value on:input=move |ev| value.set(event_target_value(&ev))/> }
+                view! {
+                    <input type="text" id=id.clone() name=name data-testid=id.clone() autocomplete="off"
+                        list=(!suggestions.is_empty()).then(|| list.clone())
+                        prop:value=value on:input=move |ev| value.set(event_target_value(&ev))/>
+                    {(!suggestions.is_empty()).then(|| view! {
+                        <datalist id=list.clone()>
+                            {suggestions.into_iter().map(|v| view! { <option value=v></option> }).collect_view()}
+                        </datalist>
+                    })}
+                }
                 .into_any()
             };
             view! {

@@ -104,6 +104,6 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<PeriodParams>,
 ) -> Result<Json<Page<Expense>>, ApiError> {
-    let p = params.parse()?;
+    let p = params.in_shop_days(&state).await?;
     Ok(Json(p.page(&state.db.pool(), ("expenses", COLUMNS, "spent_on"), p.days(), from_row).await?))
 }

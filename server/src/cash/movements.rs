@@ -92,6 +92,6 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<PeriodParams>,
 ) -> Result<Json<Page<CashMovement>>, ApiError> {
-    let p = params.parse()?;
+    let p = params.in_shop_days(&state).await?;
     Ok(Json(p.page(&state.db.pool(), ("cash_movements", COLUMNS, "created_at"), p.timestamps(), from_row).await?))
 }

@@ -235,7 +235,7 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Page<CashSession>>, ApiError> {
-    let period = params.period.parse()?;
+    let period = params.period.in_shop_days(&state).await?;
     let status = match params.status.as_deref() {
         None | Some("") => "",
         Some("open") => " AND closed_at IS NULL",

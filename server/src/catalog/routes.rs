@@ -70,7 +70,9 @@ async fn list<E: CatalogEntity>(
 ) -> Result<Json<Page<E>>, ApiError> {
     let limit = parse_count(params.limit.as_deref(), "limit", 50, MAX_PAGE)?;
     let offset = parse_count(params.offset.as_deref(), "offset", 0, i64::MAX)?;
-    let period = crate::period::PeriodParams { from: params.from, to: params.to, ..Default::default() }.parse()?;
+    let period = crate::period::PeriodParams { from: params.from, to: params.to, ..Default::default() }
+        .in_shop_days(&state)
+        .await?;
     let range = (period.start.as_str(), period.end.as_str());
     Ok(Json(repo::list::<E>(&state.db, params.q.as_deref(), range, limit, offset).await?))
 }

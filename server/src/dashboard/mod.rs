@@ -23,22 +23,27 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/dashboard", get(summary))
 }
 
-/// `YYYY-MM-DD` of `days` before today (UTC), and the list of the `DAYS` dates ending today.
-fn window(today: time::Date) -> Vec<time::Date> {
-    (0..DAYS).rev().map(|back| today - time::Duration::days(back)).collect()
+/// The `DAYS` shop days ending today, each with its first instant as stored (UTC).
+fn window(zone: chrono_tz::Tz, today: chrono::NaiveDate) -> Vec<(chrono::NaiveDate, String)> {
+    (0..DAYS)
+        .rev()
+        .map(|back| today - chrono::Duration::days(back))
+        .map(|day| (day, crate::period::start_of_day(zone, day)))
+        .collect()
 }
 
 #[utoipa::path(get, path = "/api/dashboard", tag = "dashboard",
     responses((status = 200, body = Dashboard), (status = 403, description = "admins only")))]
 pub async fn summary(_: AdminUser, State(state): State<AppState>) -> Result<Json<Dashboard>, ApiError> {
     let generated_at = now();
-    let today = time::OffsetDateTime::now_utc().date();
-    let days = window(today);
-    let since = format!("{}T00:00:00.000Z", days[0]);
-    let today_start = format!("{today}T00:00:00.000Z");
+    let zone = crate::period::shop_zone(&state).await?;
+    let today = crate::period::today(zone);
+    let days = window(zone, today);
+    let since = days[0].1.clone();
+    let today_start = days[days.len() - 1].1.clone();
     let mut conn = state.db.pool().acquire().await?;
 
-    let (per_day, today_exact) = per_day(&mut conn, &days, &since).await?;
+    let (per_day, today_exact) = per_day(&mut conn, &days).await?;
     let today_count = per_day.last().map(|d| d.count).unwrap_or_default();
     Ok(Json(Dashboard {
         generated_at,
@@ -59,34 +64,37 @@ pub async fn summary(_: AdminUser, State(state): State<AppState>) -> Result<Json
     }))
 }
 
-/// Sales per day, and today's exact total. Sums never overflow (bounds::sum_sql); a figure beyond i64
+/// Sales per shop day, and today's exact total. Each sale falls in the last day that starts at or
+/// before it (one CASE over the days' first instants, so days follow the shop's zone exactly, half-hour
+/// offsets and daylight saving included). Sums never overflow (bounds::sum_sql); a figure beyond i64
 /// is shown at the limit.
 async fn per_day(
     conn: &mut AnyConnection,
-    days: &[time::Date],
-    since: &str,
+    days: &[(chrono::NaiveDate, String)],
 ) -> Result<(Vec<DayTotal>, i128), sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT SUBSTR(created_at, 1, 10) AS day, {}, COUNT(*) AS n \
-         FROM sales WHERE created_at >= $1 GROUP BY SUBSTR(created_at, 1, 10)",
+    let buckets: String = (0..days.len()).rev().map(|i| format!("WHEN created_at >= ${} THEN {i} ", i + 1)).collect();
+    let sql = format!(
+        "SELECT bucket, {}, COUNT(*) AS n FROM (SELECT CAST(CASE {buckets}END AS BIGINT) AS bucket, total_cents FROM sales \
+         WHERE created_at >= $1) d GROUP BY bucket",
         sum_sql("total_cents", "total")
-    ))
-    .bind(since)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut found = std::collections::HashMap::new();
-    for row in rows {
-        found.insert(row.try_get::<String, _>("day")?, (read_sum(&row, "total")?, row.try_get::<i64, _>("n")?));
+    );
+    let mut query = sqlx::query(&sql);
+    for (_, start) in days {
+        query = query.bind(start.as_str());
     }
-    let today = days.last().map(|d| found.get(&d.to_string()).map(|f| f.0).unwrap_or_default()).unwrap_or_default();
-    let per_day = days
+    let mut found = std::collections::HashMap::new();
+    for row in query.fetch_all(&mut *conn).await? {
+        found.insert(row.try_get::<i64, _>("bucket")?, (read_sum(&row, "total")?, row.try_get::<i64, _>("n")?));
+    }
+    let per_day: Vec<DayTotal> = days
         .iter()
-        .map(|d| {
-            let date = d.to_string();
-            let (total, count) = found.get(&date).copied().unwrap_or_default();
-            DayTotal { date, total_cents: saturate(total, "a day's total"), count }
+        .enumerate()
+        .map(|(i, (day, _))| {
+            let (total, count) = found.get(&(i as i64)).copied().unwrap_or_default();
+            DayTotal { date: day.to_string(), total_cents: saturate(total, "a day's total"), count }
         })
         .collect();
+    let today = found.get(&(days.len() as i64 - 1)).map(|f| f.0).unwrap_or_default();
     Ok((per_day, today))
 }
 
@@ -191,11 +199,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn window_is_thirty_days_ending_today() {
-        let today = time::macros::date!(2026 - 03 - 01);
-        let days = window(today);
+    fn window_is_thirty_shop_days_ending_today() {
+        let zone: chrono_tz::Tz = "America/Argentina/Buenos_Aires".parse().unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        let days = window(zone, today);
         assert_eq!(days.len(), 30);
-        assert_eq!(days[29], today);
-        assert_eq!(days[0].to_string(), "2026-01-31");
+        assert_eq!(days[29], (today, "2026-03-01T03:00:00.000Z".to_string()));
+        assert_eq!(days[0].0.to_string(), "2026-01-31");
     }
 }

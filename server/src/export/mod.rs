@@ -1,8 +1,8 @@
 //! `GET /api/export/{entity}?from=YYYY-MM-DD&to=YYYY-MM-DD&format=csv|xlsx` for the owner (admins).
 //!
-//! Days are the shop's local days (`--timezone`): `from`/`to` become `[local midnight of from, local
+//! Days are the shop's local days (its settings' time zone): `from`/`to` become `[local midnight of from, local
 //! midnight after to)` in UTC, the stored format. Times in the file are local too. Money is written
-//! as decimal units (`12.50`), not cents. CSV is streamed row by row (with a UTF-8 BOM so spreadsheet
+//! as decimal units of the shop's currency (`12.50`), not minor units. CSV is streamed row by row (with a UTF-8 BOM so spreadsheet
 //! programs read accents right); XLSX is built in memory (at most 1,048,575 rows, the format's limit).
 //! Text cells that a spreadsheet would run as a formula (starting with = + - @, tab or CR) are
 //! prefixed with `'`.
@@ -15,7 +15,6 @@ use axum::{
     routing::get,
     Router,
 };
-use chrono::TimeZone;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use sqlx::{any::AnyRow, Row};
@@ -189,7 +188,8 @@ enum Cell {
     Empty,
     Text(String),
     Int(i64),
-    Money(i64),
+    /// An amount and its currency's minor-unit digits.
+    Money(i64, u8),
 }
 
 /// Escapes a text cell that a spreadsheet would otherwise evaluate as a formula.
@@ -201,9 +201,15 @@ pub fn escape_formula(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn money(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", (cents / 100).abs(), (cents % 100).abs())
+/// An amount in minor units as a decimal in the currency's units: `12.50`, `1500` (0 digits), `1.250` (3).
+fn money(amount: i64, minor_units: u8) -> String {
+    let sign = if amount < 0 { "-" } else { "" };
+    let scale = 10u64.pow(u32::from(minor_units));
+    let abs = amount.unsigned_abs();
+    match minor_units {
+        0 => format!("{sign}{abs}"),
+        d => format!("{sign}{}.{:0width$}", abs / scale, abs % scale, width = usize::from(d)),
+    }
 }
 
 fn local_time(tz: chrono_tz::Tz, stored: &str) -> String {
@@ -212,12 +218,12 @@ fn local_time(tz: chrono_tz::Tz, stored: &str) -> String {
         .unwrap_or_else(|_| stored.to_owned())
 }
 
-fn read(row: &AnyRow, i: usize, kind: Kind, tz: chrono_tz::Tz) -> Result<Cell, sqlx::Error> {
+fn read(row: &AnyRow, i: usize, kind: Kind, (tz, minor_units): (chrono_tz::Tz, u8)) -> Result<Cell, sqlx::Error> {
     Ok(match kind {
         Text => row.try_get::<Option<String>, _>(i)?.map_or(Cell::Empty, Cell::Text),
         Time => row.try_get::<Option<String>, _>(i)?.map_or(Cell::Empty, |s| Cell::Text(local_time(tz, &s))),
         Int => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Empty, Cell::Int),
-        Cents => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Empty, Cell::Money),
+        Cents => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Empty, |a| Cell::Money(a, minor_units)),
         Bool => {
             let v = row
                 .try_get::<Option<bool>, _>(i)
@@ -227,30 +233,11 @@ fn read(row: &AnyRow, i: usize, kind: Kind, tz: chrono_tz::Tz) -> Result<Cell, s
     })
 }
 
-fn parse_day(field: &'static str, raw: &str) -> Result<chrono::NaiveDate, ApiError> {
-    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .ok()
-        .filter(|_| raw.len() == 10)
-        .ok_or_else(|| ApiError::invalid(field, "must be a date YYYY-MM-DD"))
-}
-
-/// Local midnight of `day` as a stored UTC timestamp (the first instant of the day when a DST change
-/// skips midnight).
-fn local_midnight(tz: chrono_tz::Tz, day: chrono::NaiveDate) -> String {
-    let mut t = day.and_hms_opt(0, 0, 0).expect("midnight exists");
-    for _ in 0..4 {
-        if let Some(local) = tz.from_local_datetime(&t).earliest() {
-            return local.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-        }
-        t += chrono::Duration::minutes(30);
-    }
-    format!("{day}T00:00:00.000Z")
-}
-
 /// The bounds `[lower, upper)` for the period column, and the file name's date part.
 fn bounds(params: &ExportParams, tz: chrono_tz::Tz, days: bool) -> Result<(String, String, String), ApiError> {
-    let from = params.from.as_deref().filter(|s| !s.is_empty()).map(|s| parse_day("from", s)).transpose()?;
-    let to = params.to.as_deref().filter(|s| !s.is_empty()).map(|s| parse_day("to", s)).transpose()?;
+    let from =
+        params.from.as_deref().filter(|s| !s.is_empty()).map(|s| crate::period::parse_day("from", s)).transpose()?;
+    let to = params.to.as_deref().filter(|s| !s.is_empty()).map(|s| crate::period::parse_day("to", s)).transpose()?;
     if let (Some(f), Some(t)) = (from, to) {
         if t < f {
             return Err(ApiError::invalid("to", "must not be before from"));
@@ -270,8 +257,8 @@ fn bounds(params: &ExportParams, tz: chrono_tz::Tz, days: bool) -> Result<(Strin
         )
     } else {
         (
-            from.map(|d| local_midnight(tz, d)).unwrap_or_default(),
-            after_to.map(|d| local_midnight(tz, d)).unwrap_or_else(|| "9999".into()),
+            from.map(|d| crate::period::start_of_day(tz, d)).unwrap_or_default(),
+            after_to.map(|d| crate::period::start_of_day(tz, d)).unwrap_or_else(|| "9999".into()),
         )
     };
     Ok((lower, upper, label))
@@ -296,7 +283,11 @@ pub async fn export(
         "xlsx" => true,
         _ => return Err(ApiError::invalid("format", "must be csv or xlsx")),
     };
-    let tz = state.backups.tz;
+    let (tz, minor_units) = {
+        let mut conn = state.db.pool().acquire().await?;
+        let shop = crate::settings::load(&mut conn, state.backups.tz).await?;
+        (shop.time_zone.parse::<chrono_tz::Tz>().ok().unwrap_or(state.backups.tz), shop.minor_units)
+    };
     let (lower, upper, label) = bounds(&params, tz, entity.period.1)?;
     let exprs = entity.columns.iter().map(|(_, e, _)| *e).collect::<Vec<_>>().join(", ");
     let (column, _) = entity.period;
@@ -321,7 +312,13 @@ pub async fn export(
         }
         let mut cells = Vec::with_capacity(rows.len());
         for row in &rows {
-            cells.push(kinds.iter().enumerate().map(|(i, k)| read(row, i, *k, tz)).collect::<Result<Vec<_>, _>>()?);
+            cells.push(
+                kinds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| read(row, i, *k, (tz, minor_units)))
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
         }
         let bytes = tokio::task::spawn_blocking(move || xlsx_bytes(&headers, &cells))
             .await
@@ -345,7 +342,7 @@ pub async fn export(
                     kinds
                         .iter()
                         .enumerate()
-                        .map(|(i, k)| read(&row, i, *k, tz).map(csv_text))
+                        .map(|(i, k)| read(&row, i, *k, (tz, minor_units)).map(csv_text))
                         .collect::<Result<Vec<String>, _>>()
                 });
                 match record {
@@ -399,7 +396,7 @@ fn csv_text(cell: Cell) -> String {
         Cell::Empty => String::new(),
         Cell::Text(s) => escape_formula(&s).into_owned(),
         Cell::Int(n) => n.to_string(),
-        Cell::Money(c) => money(c),
+        Cell::Money(a, digits) => money(a, digits),
     }
 }
 
@@ -407,7 +404,8 @@ fn xlsx_bytes(headers: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>, rust_xlsx
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
     let bold = rust_xlsxwriter::Format::new().set_bold();
-    let money_format = rust_xlsxwriter::Format::new().set_num_format("0.00");
+    let money_formats: Vec<_> =
+        ["0", "0.0", "0.00", "0.000", "0.0000"].map(|f| rust_xlsxwriter::Format::new().set_num_format(f)).into();
     for (c, h) in headers.iter().enumerate() {
         sheet.write_string_with_format(0, c as u16, *h, &bold)?;
     }
@@ -423,8 +421,10 @@ fn xlsx_bytes(headers: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>, rust_xlsx
                 Cell::Int(n) => {
                     sheet.write_number(r, c, *n as f64)?;
                 }
-                Cell::Money(cents) => {
-                    sheet.write_number_with_format(r, c, *cents as f64 / 100.0, &money_format)?;
+                Cell::Money(amount, digits) => {
+                    let digits = usize::from(*digits).min(money_formats.len() - 1);
+                    let value = *amount as f64 / 10f64.powi(digits as i32);
+                    sheet.write_number_with_format(r, c, value, &money_formats[digits])?;
                 }
             }
         }
@@ -443,16 +443,18 @@ mod tests {
             assert!(escape_formula(s).starts_with('\''), "{s:?}");
         }
         assert_eq!(escape_formula("Doña Rosa"), "Doña Rosa");
-        assert_eq!(money(1250), "12.50");
-        assert_eq!(money(-5), "-0.05");
-        assert_eq!(money(0), "0.00");
+        assert_eq!(money(1250, 2), "12.50");
+        assert_eq!(money(-5, 2), "-0.05");
+        assert_eq!(money(0, 2), "0.00");
+        assert_eq!(money(1500, 0), "1500", "Chilean pesos have no decimals");
+        assert_eq!(money(-1250, 3), "-1.250", "Kuwaiti dinars have three");
     }
 
     #[test]
     fn local_days_become_utc_bounds() {
         let tz: chrono_tz::Tz = "America/Argentina/Buenos_Aires".parse().unwrap();
         let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
-        assert_eq!(local_midnight(tz, day), "2026-11-22T03:00:00.000Z");
+        assert_eq!(crate::period::start_of_day(tz, day), "2026-11-22T03:00:00.000Z");
         assert_eq!(crate::db::now().len(), "2026-11-22T03:00:00.000Z".len());
     }
 }

@@ -330,7 +330,7 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<PeriodParams>,
 ) -> Result<Json<Page<Sale>>, ApiError> {
-    let p = params.parse()?;
+    let p = params.in_shop_days(&state).await?;
     let mut conn = state.db.pool().acquire().await?;
     let ids: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM sales WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",

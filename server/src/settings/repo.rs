@@ -3,13 +3,20 @@
 use app::model::ShopSettings;
 use sqlx::{AnyConnection, Row};
 
-use super::domain::Settings;
+use super::domain::{currency, Settings};
 use crate::db::now;
 
-const COLUMNS: &str = "name, address, tax_id, phone, receipt_header, receipt_footer, version, updated_at";
+const COLUMNS: &str =
+    "name, address, tax_id, phone, receipt_header, receipt_footer, currency, locale, time_zone, version, updated_at";
 
-pub async fn load(conn: &mut AnyConnection) -> Result<ShopSettings, sqlx::Error> {
+/// The settings, with the currency's symbol and minor unit filled in, and `default_zone` (the
+/// server's `--timezone`) as the time zone while no admin has chosen one.
+pub async fn load(conn: &mut AnyConnection, default_zone: chrono_tz::Tz) -> Result<ShopSettings, sqlx::Error> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM shop_settings WHERE id = 'shop'")).fetch_one(conn).await?;
+    let code: String = row.try_get("currency")?;
+    // Stored only after `Settings::parse` accepted it; a hand-edited row still reads as cents.
+    let (currency_symbol, minor_units) = currency(&code).unwrap_or_else(|| (code.clone(), 2));
+    let time_zone: String = row.try_get("time_zone")?;
     Ok(ShopSettings {
         name: row.try_get("name")?,
         address: row.try_get("address")?,
@@ -17,17 +24,43 @@ pub async fn load(conn: &mut AnyConnection) -> Result<ShopSettings, sqlx::Error>
         phone: row.try_get("phone")?,
         receipt_header: row.try_get("receipt_header")?,
         receipt_footer: row.try_get("receipt_footer")?,
+        currency: code,
+        currency_symbol,
+        minor_units,
+        locale: row.try_get("locale")?,
+        time_zone: if time_zone.is_empty() { default_zone.name().to_owned() } else { time_zone },
         version: row.try_get("version")?,
         updated_at: row.try_get("updated_at")?,
     })
 }
 
+/// The shop's time zone: the one chosen in the settings, else `default_zone`.
+pub async fn zone(conn: &mut AnyConnection, default_zone: chrono_tz::Tz) -> Result<chrono_tz::Tz, sqlx::Error> {
+    let name: String =
+        sqlx::query_scalar("SELECT time_zone FROM shop_settings WHERE id = 'shop'").fetch_one(conn).await?;
+    Ok(super::domain::zone(&name).unwrap_or(default_zone))
+}
+
+/// Does any stored amount exist (whose meaning a new minor unit would change)?
+pub async fn has_amounts(conn: &mut AnyConnection) -> Result<bool, sqlx::Error> {
+    let tables = ["products", "sales", "cash_sessions", "expenses", "quotes"];
+    let any = tables.map(|t| format!("EXISTS (SELECT 1 FROM {t})")).join(" OR ");
+    let found: i64 = sqlx::query_scalar(&format!("SELECT CASE WHEN {any} THEN 1 ELSE 0 END")).fetch_one(conn).await?;
+    Ok(found == 1)
+}
+
 /// Writes `s` over version `base`. None when the row is no longer at that version (a concurrent
 /// edit committed first): nothing is written.
-pub async fn save(conn: &mut AnyConnection, s: &Settings, base: i64) -> Result<Option<ShopSettings>, sqlx::Error> {
+pub async fn save(
+    conn: &mut AnyConnection,
+    s: &Settings,
+    base: i64,
+    default_zone: chrono_tz::Tz,
+) -> Result<Option<ShopSettings>, sqlx::Error> {
     let updated = sqlx::query(
         "UPDATE shop_settings SET name = $1, address = $2, tax_id = $3, phone = $4, receipt_header = $5, \
-         receipt_footer = $6, version = version + 1, updated_at = $7 WHERE id = 'shop' AND version = $8",
+         receipt_footer = $6, currency = $7, locale = $8, time_zone = $9, version = version + 1, updated_at = $10 \
+         WHERE id = 'shop' AND version = $11",
     )
     .bind(&s.0.name)
     .bind(&s.0.address)
@@ -35,6 +68,9 @@ pub async fn save(conn: &mut AnyConnection, s: &Settings, base: i64) -> Result<O
     .bind(&s.0.phone)
     .bind(&s.0.receipt_header)
     .bind(&s.0.receipt_footer)
+    .bind(&s.0.currency)
+    .bind(&s.0.locale)
+    .bind(&s.0.time_zone)
     .bind(now())
     .bind(base)
     .execute(&mut *conn)
@@ -42,5 +78,5 @@ pub async fn save(conn: &mut AnyConnection, s: &Settings, base: i64) -> Result<O
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
-    load(conn).await.map(Some)
+    load(conn, default_zone).await.map(Some)
 }

@@ -59,6 +59,8 @@ fn main() {
         settings::settings_start_with_the_product_name_and_an_admin_changes_them,
         settings::a_stale_settings_edit_is_a_conflict_with_the_current_values,
         settings::bad_settings_are_refused_field_by_field_and_change_nothing,
+        settings::the_currency_sets_the_minor_unit_until_amounts_exist,
+        settings::the_shops_days_follow_its_time_zone,
         operations::handler_panic_is_json_500_and_server_keeps_serving,
         operations::oversized_body_is_413,
         operations::malformed_json_is_400,

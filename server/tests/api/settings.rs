@@ -7,7 +7,18 @@ use crate::helpers::{code, status_json, TestApp};
 
 fn update(version: &Value, name: &str) -> Value {
     json!({"version": version, "name": name, "address": "Av. Siempreviva 742", "tax_id": "20-12345678-9",
-           "phone": "+54 11 5555-0000", "receipt_header": "¡Bienvenidos!", "receipt_footer": "Cambios dentro de los 30 días"})
+           "phone": "+54 11 5555-0000", "receipt_header": "¡Bienvenidos!", "receipt_footer": "Cambios dentro de los 30 días",
+           "currency": "ARS", "locale": "es-AR", "time_zone": "America/Argentina/Buenos_Aires"})
+}
+
+/// Saves `changes` over the current settings; the answer's status and body.
+async fn change(app: &TestApp, changes: Value) -> (StatusCode, Value) {
+    let (_, current) = status_json(app.get("/api/settings").await).await;
+    let mut body = update(&current["version"], current["name"].as_str().unwrap());
+    for (k, v) in changes.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    status_json(app.client.put(app.url("/api/settings")).json(&body).send().await.unwrap()).await
 }
 
 pub async fn settings_start_with_the_product_name_and_an_admin_changes_them(app: TestApp) {
@@ -16,6 +27,12 @@ pub async fn settings_start_with_the_product_name_and_an_admin_changes_them(app:
     assert_eq!(status, StatusCode::OK);
     assert_eq!(first["name"], "Mostrador");
     assert_eq!(first["receipt_footer"], "");
+    // Until an admin chooses: dollars and cents, each reader's language, the server's --timezone.
+    assert_eq!(
+        (&first["currency"], &first["currency_symbol"], &first["minor_units"], &first["locale"]),
+        (&json!("USD"), &json!("$"), &json!(2), &json!(""))
+    );
+    assert_eq!(first["time_zone"], "UTC");
     let r = app
         .client
         .put(app.url("/api/settings"))
@@ -26,6 +43,11 @@ pub async fn settings_start_with_the_product_name_and_an_admin_changes_them(app:
     let (status, saved) = status_json(r).await;
     assert_eq!(status, StatusCode::OK, "{saved}");
     assert_eq!(saved["name"], "Almacén Don Pepe", "trimmed");
+    assert_eq!(
+        (&saved["currency"], &saved["currency_symbol"], &saved["minor_units"]),
+        (&json!("ARS"), &json!("$"), &json!(2))
+    );
+    assert_eq!((&saved["locale"], &saved["time_zone"]), (&json!("es-AR"), &json!("America/Argentina/Buenos_Aires")));
     assert_eq!(saved["version"], first["version"].as_i64().unwrap() + 1);
     // A cashier reads them (receipts need them) but may not change them.
     let cashier = app.client_for_new_user("caja", "cashier").await;
@@ -75,12 +97,18 @@ pub async fn bad_settings_are_refused_field_by_field_and_change_nothing(app: Tes
     let mut bad = update(&first["version"], " ");
     bad["receipt_footer"] = json!("x".repeat(501));
     bad["phone"] = json!("12\u{0}34");
+    bad["currency"] = json!("PES");
+    bad["locale"] = json!("castellano");
+    bad["time_zone"] = json!("America/Atlantis");
     let (status, body) = status_json(app.client.put(app.url("/api/settings")).json(&bad).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let fields = &body["error"]["details"]["fields"];
     assert_eq!(fields["name"], "is required");
     assert_eq!(fields["receipt_footer"], "must be at most 500 characters");
     assert_eq!(fields["phone"], "must be one line without control characters");
+    assert_eq!(fields["currency"], "must be an ISO 4217 currency code such as ARS or EUR");
+    assert_eq!(fields["locale"], "must be a language tag such as es-AR, or empty");
+    assert_eq!(fields["time_zone"], "must be an IANA time zone such as America/Argentina/Buenos_Aires");
     // Without a version, or with a name that is not text: a clear 422 too.
     let (status, _) =
         status_json(app.client.put(app.url("/api/settings")).json(&json!({"name": "X"})).send().await.unwrap()).await;
@@ -95,4 +123,91 @@ pub async fn bad_settings_are_refused_field_by_field_and_change_nothing(app: Tes
     // Signed out: 401.
     let anonymous = crate::helpers::new_client();
     assert_eq!(anonymous.get(app.url("/api/settings")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+}
+
+pub async fn the_currency_sets_the_minor_unit_until_amounts_exist(app: TestApp) {
+    app.login_admin().await;
+    // An empty shop may count in Chilean pesos (no decimals) or Kuwaiti dinars (three).
+    let (status, clp) = change(&app, json!({"currency": "clp"})).await;
+    assert_eq!(status, StatusCode::OK, "{clp}");
+    assert_eq!((&clp["currency"], &clp["minor_units"]), (&json!("CLP"), &json!(0)));
+    let (_, kwd) = change(&app, json!({"currency": "KWD"})).await;
+    assert_eq!(kwd["minor_units"], 3);
+    let (_, ars) = change(&app, json!({"currency": "ARS"})).await;
+    assert_eq!(ars["minor_units"], 2);
+    // Once a price is stored, a currency with other decimals would change what it is worth...
+    app.create_product("YERBA", 2500).await;
+    let (status, body) = change(&app, json!({"currency": "CLP"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(code(&body), "currency_in_use");
+    let (_, now) = status_json(app.get("/api/settings").await).await;
+    assert_eq!(now["currency"], "ARS", "nothing changed");
+    // ...but one with the same decimals only renames it (a shop that chose the wrong peso).
+    let (status, usd) = change(&app, json!({"currency": "UYU"})).await;
+    assert_eq!((status, &usd["currency"], &usd["minor_units"]), (StatusCode::OK, &json!("UYU"), &json!(2)));
+}
+
+/// A zone whose date differs from UTC's right now: 14 hours ahead after 10:00 UTC, 12 behind before
+/// 12:00 UTC (one of the two always holds).
+fn zone_on_another_day() -> (&'static str, chrono::NaiveDate) {
+    use chrono::Timelike;
+    let now = chrono::Utc::now();
+    let (zone, offset) = if now.hour() >= 11 {
+        ("Pacific/Kiritimati", chrono::Duration::hours(14))
+    } else {
+        ("Etc/GMT+12", chrono::Duration::hours(-12))
+    };
+    (zone, (now + offset).date_naive())
+}
+
+pub async fn the_shops_days_follow_its_time_zone(app: TestApp) {
+    app.login_admin().await;
+    let (zone, local_day) = zone_on_another_day();
+    let utc_day = chrono::Utc::now().date_naive();
+    assert_ne!(local_day, utc_day);
+    let (status, body) = change(&app, json!({"time_zone": zone})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let product = app.create_product("MATE", 1500).await;
+    let stock = json!({"id": uuid::Uuid::new_v4(), "product_id": product["id"], "delta": 5, "reason": "purchase"});
+    assert_eq!(app.post("/api/inventory-movements", &stock).await.status(), StatusCode::CREATED);
+    let session = uuid::Uuid::new_v4();
+    let r =
+        app.post("/api/cash-sessions", &json!({"id": session, "register": "caja-1", "opening_float_cents": 0})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let sale = json!({"id": uuid::Uuid::new_v4(), "cash_session_id": session,
+        "lines": [{"product_id": product["id"], "quantity": 2}], "payments": [{"method": "cash", "amount_cents": 3000}]});
+    let (status, body) = status_json(app.post("/api/sales", &sale).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // The sale is on the shop's today, not on UTC's, in every list that filters by day...
+    let app = &app;
+    let count = |path: String| async move {
+        let (status, page) = status_json(app.get(&path).await).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {page}");
+        page["total"].as_i64().unwrap()
+    };
+    for (list, day, expected) in
+        [("sales", local_day, 1), ("sales", utc_day, 0), ("cash-sessions", local_day, 1), ("cash-sessions", utc_day, 0)]
+    {
+        assert_eq!(count(format!("/api/{list}?from={day}&to={day}")).await, expected, "{list} on {day}");
+    }
+    // ...on the dashboard...
+    let (_, dash) = status_json(app.get("/api/dashboard").await).await;
+    assert_eq!(dash["today"], local_day.to_string());
+    assert_eq!((&dash["today_count"], &dash["today_total_cents"]), (&json!(1), &json!(3000)));
+    let days = dash["per_day"].as_array().unwrap();
+    assert_eq!(days.last().unwrap()["date"], local_day.to_string());
+    assert_eq!(days.iter().map(|d| d["count"].as_i64().unwrap()).sum::<i64>(), 1);
+    // ...and in exports, whose times are the shop's clock.
+    let csv = |day: chrono::NaiveDate| async move {
+        let r = app.get(&format!("/api/export/sales?from={day}&to={day}")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.text().await.unwrap()
+    };
+    let on_local = csv(local_day).await;
+    assert_eq!(on_local.lines().count(), 2, "{on_local}");
+    assert!(on_local.lines().nth(1).unwrap().contains(&local_day.to_string()), "{on_local}");
+    assert!(on_local.contains(",30.00,"), "money in units: {on_local}");
+    assert_eq!(csv(utc_day).await.lines().count(), 1);
 }

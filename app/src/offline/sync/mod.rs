@@ -120,8 +120,13 @@ pub fn use_sync() -> SyncState {
     expect_context::<SyncState>()
 }
 
-/// Re-reads the outbox and tells every screen (and every other tab) that local data changed.
+/// Re-reads the outbox and the shop's settings (another tab may have pulled new ones), and tells every
+/// screen that local data changed.
 pub async fn refresh(state: SyncState) {
+    let kept = store::meta_get(super::data::SETTINGS_KEY).await.ok().flatten();
+    if let Some(settings) = kept.and_then(|v| serde_json::from_value::<crate::model::ShopSettings>(v).ok()) {
+        crate::region::adopt(&settings);
+    }
     if let Ok(items) = store::outbox_all().await {
         // Only a real change re-renders the pending page (an open editor there survives a refresh).
         if state.items.with_untracked(|now| *now != items) {

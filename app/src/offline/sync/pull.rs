@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use serde_json::{json, Value};
 
 use super::retry::{note_failure, note_success};
-use super::{changed, now_iso, now_ms, SyncState};
+use super::{changed, now_ms, SyncState};
 use crate::api;
 use crate::offline::outbox::ItemState;
 use crate::offline::store::{self, Changes};
@@ -52,13 +52,14 @@ pub async fn pull(state: SyncState) -> bool {
         cursor = Some(page.cursor);
         if !has_more {
             // Today's sales are not part of the catalog feed: keep the list the sale screen shows.
-            if let Ok(sales) = api::sales_since(&today_utc()).await {
+            if let Ok(sales) = api::sales_since(&crate::format::shop_day(None)).await {
                 changes
                     .put
                     .extend(sales.items.iter().filter_map(|s| serde_json::to_value(s).ok()).map(|s| ("sales", s)));
             }
-            // The shop's details, for receipts printed offline.
+            // The shop's details, for receipts printed offline, and its currency and time zone.
             if let Ok(settings) = api::settings().await {
+                crate::region::adopt(&settings);
                 if let Ok(v) = serde_json::to_value(settings) {
                     changes.meta.push((crate::offline::data::SETTINGS_KEY.into(), v));
                 }
@@ -83,8 +84,4 @@ pub async fn pull(state: SyncState) -> bool {
     state.first_load.set(false);
     changed(state).await;
     ok
-}
-
-fn today_utc() -> String {
-    now_iso().get(..10).unwrap_or_default().to_string()
 }
