@@ -242,7 +242,7 @@ pub fn ReceiptPage() -> impl IntoView {
                         <article class="receipt" data-testid="receipt" data-state=if pending { "pending" } else { "sent" }>
                             <header>
                                 <ShopHeading shop/>
-                                <p>{move || format::date_time(str_of(&s2, "created_at"), i18n.lang.get())}</p>
+                                <p data-testid="receipt-date">{move || format::date_time(str_of(&s2, "created_at"), i18n.lang.get())}</p>
                                 <p class="receipt-id">{let short = str_of(&s, "id").get(..8).unwrap_or_default().to_uppercase(); move || format!("{} {}", i18n.t("receipt"), short)}</p>
                                 {customer.get().map(|c| view! { <p>{move || format!("{}: {}", i18n.t("customer_label"), c)}</p> })}
                             </header>
