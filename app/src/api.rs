@@ -241,6 +241,11 @@ pub async fn put_settings(update: &crate::wire::SettingsUpdate) -> Result<crate:
     call(Method::Put, "/api/settings", json_body(update)).await
 }
 
+/// `PUT /api/settings/logo` (admins): a data URL, or None to print no logo.
+pub async fn put_logo(update: &crate::wire::LogoUpdate) -> Result<crate::model::ShopSettings, ApiError> {
+    call(Method::Put, "/api/settings/logo", json_body(update)).await
+}
+
 /// `GET /api/sales?from=<day>`: the first page (up to 500) of sales made since `day` (YYYY-MM-DD).
 pub async fn sales_since(day: &str) -> Result<Page<crate::model::Sale>, ApiError> {
     call(Method::Get, &format!("/api/sales?from={}&limit=500", encode_query(day)), None).await

@@ -516,6 +516,9 @@ pub struct ShopSettings {
     pub locale: String,
     /// IANA zone; the shop's days (lists, dashboard, exports, reports) start at its midnight.
     pub time_zone: String,
+    /// The logo printed on receipts, a `data:image/…;base64,` URL (PNG, JPEG or WebP, at most 64 KB);
+    /// empty for none. Set with `PUT /api/settings/logo`.
+    pub logo: String,
     pub version: i64,
     pub updated_at: String,
 }

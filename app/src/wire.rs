@@ -198,6 +198,15 @@ impl SettingsUpdate {
     }
 }
 
+/// `PUT /api/settings/logo` (admins): a new logo as a data URL (`data:image/png;base64,…`), or null
+/// to print none; with the version of the settings it was chosen on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LogoUpdate {
+    pub version: i64,
+    pub image: Option<String>,
+}
+
 /// The tables a device keeps a copy of, in the order a pull page lists them. Sales are not in the
 /// feed: a device keeps today's, read from the sales list.
 pub const SYNCED_TABLES: [&str; 5] = ["categories", "products", "customers", "quotes", "cash_sessions"];

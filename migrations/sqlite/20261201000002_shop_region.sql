@@ -4,3 +4,5 @@
 ALTER TABLE shop_settings ADD COLUMN currency TEXT NOT NULL DEFAULT 'USD';
 ALTER TABLE shop_settings ADD COLUMN locale TEXT NOT NULL DEFAULT '';
 ALTER TABLE shop_settings ADD COLUMN time_zone TEXT NOT NULL DEFAULT '';
+-- The logo printed on receipts: a PNG, JPEG or WebP data URL of at most 64 KB ('' = none).
+ALTER TABLE shop_settings ADD COLUMN logo TEXT NOT NULL DEFAULT '';

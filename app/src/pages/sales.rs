@@ -172,7 +172,9 @@ fn ShopHeading(shop: RwSignal<Option<crate::model::ShopSettings>>) -> impl IntoV
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default();
+        let logo = s.as_ref().map(|s| s.logo.clone()).filter(|l| !l.is_empty());
         view! {
+            {logo.map(|src| view! { <img class="receipt-logo" data-testid="receipt-logo" src=src alt=""/> })}
             <h1 data-testid="receipt-shop">{name}</h1>
             {details.into_iter().map(|d| view! { <p class="receipt-shop-detail">{d}</p> }).collect_view()}
             {s.map(|s| text_lines(&s.receipt_header, "receipt-header"))}

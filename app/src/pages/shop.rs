@@ -11,7 +11,7 @@ use crate::i18n::{use_i18n, Key};
 use crate::model::ShopSettings;
 use crate::offline::data;
 use crate::offline::sync::{self, use_sync};
-use crate::wire::SettingsUpdate;
+use crate::wire::{LogoUpdate, SettingsUpdate};
 
 /// Each field's label, in the order of `SettingsUpdate::FIELDS`; the receipt texts are multi-line.
 const LABELS: [Key; 9] = [
@@ -55,11 +55,13 @@ pub fn ShopDetails() -> impl IntoView {
     let sync = use_sync();
     let fields: [RwSignal<String>; 9] = std::array::from_fn(|_| RwSignal::new(String::new()));
     let version = RwSignal::new(None::<i64>);
+    let logo = RwSignal::new(String::new());
     let banner = RwSignal::new(None::<String>);
     let fill = move |s: &ShopSettings| {
         for (signal, value) in fields.iter().zip(s.texts()) {
             signal.set(value.to_owned());
         }
+        logo.set(s.logo.clone());
         version.set(Some(s.version));
     };
     let loaded = LocalResource::new(move || async move {
@@ -73,11 +75,22 @@ pub fn ShopDetails() -> impl IntoView {
         let update = update.clone();
         async move { api::put_settings(&update).await }
     });
-    Effect::new(move || {
+    let save_logo = Action::new_local(|update: &LogoUpdate| {
+        let update = update.clone();
+        async move { api::put_logo(&update).await }
+    });
+    // Both saves answer with the whole settings: shown, kept on this device, then synced. A new logo
+    // leaves the texts being typed alone (it changed nothing else; its version is the form's now).
+    let settle = move |result: Option<Result<ShopSettings, ApiError>>, only_logo: bool| {
         let lang = i18n.lang.get_untracked();
-        match save.value().get() {
+        match result {
             Some(Ok(s)) => {
-                fill(&s);
+                if only_logo {
+                    logo.set(s.logo.clone());
+                    version.set(Some(s.version));
+                } else {
+                    fill(&s);
+                }
                 banner.set(None);
                 toast.show("saved");
                 // Kept at once, then a sync: a pull that read the old settings before this save
@@ -90,7 +103,9 @@ pub fn ShopDetails() -> impl IntoView {
             Some(Err(e)) => banner.set(Some(describe(&e, lang, fill))),
             None => {}
         }
-    });
+    };
+    Effect::new(move || settle(save.value().get(), false));
+    Effect::new(move || settle(save_logo.value().get(), true));
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let Some(v) = version.get_untracked() else { return };
@@ -109,6 +124,39 @@ pub fn ShopDetails() -> impl IntoView {
             locale,
             time_zone,
         });
+    };
+    let on_logo = move |ev: leptos::ev::Event| {
+        let Some(v) = version.get_untracked() else { return };
+        banner.set(None);
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let Some(file) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+                .and_then(|input| input.files())
+                .and_then(|files| files.get(0))
+            else {
+                return;
+            };
+            // Refused here only to spare the upload; the server checks the bytes whatever is sent.
+            if file.size() > 64.0 * 1024.0 {
+                banner.set(Some(crate::i18n::text(i18n.lang.get_untracked(), "logo_too_big").into()));
+                return;
+            }
+            leptos::task::spawn_local(async move {
+                if let Some(url) = data_url(&file).await {
+                    save_logo.dispatch_local(LogoUpdate { version: v, image: Some(url) });
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, v);
+    };
+    let remove_logo = move |_| {
+        if let Some(v) = version.get_untracked() {
+            save_logo.dispatch_local(LogoUpdate { version: v, image: None });
+        }
     };
     let inputs = SettingsUpdate::FIELDS
         .into_iter()
@@ -160,12 +208,34 @@ pub fn ShopDetails() -> impl IntoView {
             }}
             {move || banner.get().map(|b| view! { <p class="banner" role="alert" data-testid="shop-banner">{b}</p> })}
             <div class="fields">{inputs}</div>
+            <div class="field wide logo-field">
+                <label for="shop-logo">{move || i18n.t("shop_logo")}</label>
+                {move || (!logo.get().is_empty()).then(|| view! {
+                    <img class="logo-preview" data-testid="shop-logo-preview" src=logo.get() alt=""/>
+                    <button type="button" class="btn" data-testid="shop-logo-remove" on:click=remove_logo
+                        disabled=move || save_logo.pending().get()>{move || i18n.t("logo_remove")}</button>
+                })}
+                <input type="file" id="shop-logo" data-testid="shop-logo" accept="image/png,image/jpeg,image/webp"
+                    on:change=on_logo disabled=move || save_logo.pending().get() || version.get().is_none()/>
+                <p class="help">{move || i18n.t("logo_help")}</p>
+            </div>
             <button type="submit" class="btn primary wide" data-testid="shop-save"
                 disabled=move || save.pending().get() || version.get().is_none()>
                 {move || i18n.t(if save.pending().get() { "saving" } else { "save" })}
             </button>
         </form>
     }
+}
+
+/// The file as a `data:` URL (FileReader), None if the browser could not read it.
+#[cfg(feature = "hydrate")]
+async fn data_url(file: &web_sys::File) -> Option<String> {
+    let reader = web_sys::FileReader::new().ok()?;
+    let read = reader.clone();
+    let done = js_sys::Promise::new(&mut |resolve, _| read.set_onloadend(Some(&resolve)));
+    reader.read_as_data_url(file).ok()?;
+    wasm_bindgen_futures::JsFuture::from(done).await.ok()?;
+    reader.result().ok()?.as_string()
 }
 
 /// What a refused save says. A stale one also shows the current details (the person checks them and

@@ -3,12 +3,22 @@
 //! printed offline), `PUT /api/settings` for admins, with the version the edit was based on.
 
 mod domain;
+mod logo;
 mod repo;
 
 pub use repo::{load, zone};
 
-use app::{model::ShopSettings, wire::SettingsUpdate};
-use axum::{extract::State, routing::get, Json, Router};
+use app::{
+    model::ShopSettings,
+    wire::{LogoUpdate, SettingsUpdate},
+};
+use axum::{
+    extract::State,
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, put},
+    Json, Router,
+};
 
 use crate::{
     auth::CurrentUser,
@@ -17,13 +27,26 @@ use crate::{
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/settings", get(get_settings).put(put_settings))
+    Router::new().route("/api/settings", get(get_settings).put(put_settings)).route("/api/settings/logo", put(put_logo))
 }
 
-#[utoipa::path(get, path = "/api/settings", tag = "settings", responses((status = 200, body = ShopSettings)))]
-pub async fn get_settings(_: CurrentUser, State(state): State<AppState>) -> Result<Json<ShopSettings>, ApiError> {
+/// With an ETag (the version): every device asks at the end of each sync, and a browser that already
+/// has this version gets a 304 instead of the settings and their logo again.
+#[utoipa::path(get, path = "/api/settings", tag = "settings",
+    responses((status = 200, body = ShopSettings), (status = 304, description = "If-None-Match names the current version")))]
+pub async fn get_settings(
+    _: CurrentUser,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let mut conn = state.db.pool().acquire().await?;
-    Ok(Json(repo::load(&mut conn, state.backups.tz).await?))
+    let settings = repo::load(&mut conn, state.backups.tz).await?;
+    let etag = HeaderValue::from_str(&format!("\"{}\"", settings.version)).expect("digits are a valid header");
+    let cache = [(header::ETAG, etag.clone()), (header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"))];
+    if headers.get(header::IF_NONE_MATCH) == Some(&etag) {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    Ok((cache, Json(settings)).into_response())
 }
 
 /// Replaces every field; a `version` that is not the current one answers 409 `version_conflict`
@@ -70,4 +93,35 @@ pub async fn put_settings(
     };
     tracing::info!(by = %user.username, version = saved.version, "shop settings changed");
     Ok(Json(saved))
+}
+
+/// Sets or removes the logo printed on receipts (a PNG, JPEG or WebP data URL of at most 64 KB and
+/// 1024 px a side, checked by its bytes). A stale `version` answers 409 `version_conflict`.
+#[utoipa::path(put, path = "/api/settings/logo", tag = "settings", request_body = LogoUpdate,
+    responses((status = 200, body = ShopSettings), (status = 403, body = app::model::ErrorEnvelope),
+              (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
+pub async fn put_logo(
+    CurrentUser(user): CurrentUser,
+    State(state): State<AppState>,
+    tx: WriteTx,
+    ApiJson(body): ApiJson<LogoUpdate>,
+) -> Result<Json<ShopSettings>, ApiError> {
+    crate::permissions::require(&user, crate::permissions::Action::ShopSettings)?;
+    let logo = body.image.as_deref().map(logo::parse).transpose()?.unwrap_or_default();
+    let mut conn = tx.lock().await;
+    match repo::save_logo(&mut conn, &logo, body.version, state.backups.tz).await? {
+        Some(saved) => {
+            tracing::info!(by = %user.username, version = saved.version, bytes = logo.len(), "shop logo changed");
+            Ok(Json(saved))
+        }
+        None => {
+            let current = repo::load(&mut conn, state.backups.tz).await?;
+            Err(ApiError::VersionConflict {
+                current_version: current.version,
+                your_version: body.version,
+                conflicting_fields: vec!["logo".into()],
+                current: serde_json::to_value(&current).map_err(|e| ApiError::Internal(e.to_string()))?,
+            })
+        }
+    }
 }

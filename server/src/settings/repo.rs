@@ -7,7 +7,7 @@ use super::domain::{currency, Settings};
 use crate::db::now;
 
 const COLUMNS: &str =
-    "name, address, tax_id, phone, receipt_header, receipt_footer, currency, locale, time_zone, version, updated_at";
+    "name, address, tax_id, phone, receipt_header, receipt_footer, currency, locale, time_zone, logo, version, updated_at";
 
 /// The settings, with the currency's symbol and minor unit filled in, and `default_zone` (the
 /// server's `--timezone`) as the time zone while no admin has chosen one.
@@ -29,6 +29,7 @@ pub async fn load(conn: &mut AnyConnection, default_zone: chrono_tz::Tz) -> Resu
         minor_units,
         locale: row.try_get("locale")?,
         time_zone: if time_zone.is_empty() { default_zone.name().to_owned() } else { time_zone },
+        logo: row.try_get("logo")?,
         version: row.try_get("version")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -71,6 +72,27 @@ pub async fn save(
     .bind(&s.0.currency)
     .bind(&s.0.locale)
     .bind(&s.0.time_zone)
+    .bind(now())
+    .bind(base)
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    load(conn, default_zone).await.map(Some)
+}
+
+/// Sets the logo (`""`: none) over version `base`; None when the row is no longer at that version.
+pub async fn save_logo(
+    conn: &mut AnyConnection,
+    logo: &str,
+    base: i64,
+    default_zone: chrono_tz::Tz,
+) -> Result<Option<ShopSettings>, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE shop_settings SET logo = $1, version = version + 1, updated_at = $2 WHERE id = 'shop' AND version = $3",
+    )
+    .bind(logo)
     .bind(now())
     .bind(base)
     .execute(&mut *conn)

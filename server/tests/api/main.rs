@@ -61,6 +61,7 @@ fn main() {
         settings::bad_settings_are_refused_field_by_field_and_change_nothing,
         settings::the_currency_sets_the_minor_unit_until_amounts_exist,
         settings::the_shops_days_follow_its_time_zone,
+        settings::a_logo_is_checked_by_its_bytes_and_travels_with_the_settings,
         operations::handler_panic_is_json_500_and_server_keeps_serving,
         operations::oversized_body_is_413,
         operations::malformed_json_is_400,

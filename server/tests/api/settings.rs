@@ -211,3 +211,84 @@ pub async fn the_shops_days_follow_its_time_zone(app: TestApp) {
     assert!(on_local.contains(",30.00,"), "money in units: {on_local}");
     assert_eq!(csv(utc_day).await.lines().count(), 1);
 }
+
+/// A real 1×1 PNG.
+const PIXEL_PNG: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+pub async fn a_logo_is_checked_by_its_bytes_and_travels_with_the_settings(app: TestApp) {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    app.login_admin().await;
+    let (_, first) = status_json(app.get("/api/settings").await).await;
+    assert_eq!(first["logo"], "");
+    let put = |version: &Value, image: Value| {
+        app.client.put(app.url("/api/settings/logo")).json(&json!({"version": version, "image": image})).send()
+    };
+    let pixel = format!("data:image/png;base64,{PIXEL_PNG}");
+    let (status, saved) = status_json(put(&first["version"], json!(pixel)).await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["logo"], pixel);
+    assert_eq!(saved["version"], first["version"].as_i64().unwrap() + 1);
+    let cashier = app.client_for_new_user("caja", "cashier").await;
+    let (_, read) = status_json(cashier.get(app.url("/api/settings")).send().await.unwrap()).await;
+    assert_eq!(read["logo"], pixel, "devices get it with the settings");
+
+    // Refused, each with its reason, and nothing changes.
+    let mut heavy = STANDARD.decode(PIXEL_PNG).unwrap();
+    heavy.resize(70 * 1024, 0);
+    for (image, reason) in [
+        (format!("data:image/png;base64,{}", STANDARD.encode(b"hola")), "must be a PNG, JPEG or WebP image"),
+        (
+            format!("data:image/svg+xml;base64,{}", STANDARD.encode(b"<svg onload=alert(1)/>")),
+            "must be a PNG, JPEG or WebP image",
+        ),
+        ("https://example.com/logo.png".into(), "must be a data URL of an image (data:image/png;base64,…)"),
+    ] {
+        let (status, body) = status_json(put(&saved["version"], json!(image)).await.unwrap()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["details"]["fields"]["image"], reason);
+    }
+    // These tests run with a 64 KiB body limit: a heavy logo's base64 does not even get in.
+    let heavy_url = format!("data:image/png;base64,{}", STANDARD.encode(&heavy));
+    let (status, body) = status_json(put(&saved["version"], json!(heavy_url)).await.unwrap()).await;
+    assert_eq!((status, code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+    let (status, body) = status_json(put(&first["version"], Value::Null).await.unwrap()).await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "version_conflict"), "a stale version");
+    let r = cashier.put(app.url("/api/settings/logo")).json(&json!({"version": saved["version"], "image": null}));
+    assert_eq!(r.send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let (_, now) = status_json(app.get("/api/settings").await).await;
+    assert_eq!(now, saved);
+
+    // A device that has this version is answered 304 (each sync asks; the logo is not sent again).
+    let etag = format!("\"{}\"", saved["version"]);
+    let r = app.client.get(app.url("/api/settings")).header("If-None-Match", &etag).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(r.headers()["etag"], etag.as_str());
+    assert!(r.text().await.unwrap().is_empty());
+    let r = app.client.get(app.url("/api/settings")).header("If-None-Match", "\"1\"").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Removed: receipts print no logo.
+    let (status, removed) = status_json(put(&saved["version"], Value::Null).await.unwrap()).await;
+    assert_eq!((status, &removed["logo"]), (StatusCode::OK, &json!("")));
+
+    // With the default body limit (1 MiB): a 60 KB logo is taken, a 70 KB one refused by its size.
+    let url = match app.engine {
+        crate::helpers::Engine::Sqlite => None,
+        crate::helpers::Engine::Postgres => Some(crate::helpers::CLUSTER.get().unwrap().create_database().await),
+    };
+    let roomy = crate::helpers::spawn_app_with(app.engine, url, |c| c.body_limit = 1024 * 1024).await;
+    roomy.login_admin().await;
+    let (_, base) = status_json(roomy.get("/api/settings").await).await;
+    let put = |version: &Value, image: &str| {
+        roomy.client.put(roomy.url("/api/settings/logo")).json(&json!({"version": version, "image": image})).send()
+    };
+    let (status, body) = status_json(put(&base["version"], &heavy_url).await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["details"]["fields"]["image"], "must be at most 64 KB");
+    let mut largest = STANDARD.decode(PIXEL_PNG).unwrap();
+    largest.resize(60 * 1024, 0);
+    let largest_url = format!("data:image/png;base64,{}", STANDARD.encode(&largest));
+    let (status, body) = status_json(put(&base["version"], &largest_url).await.unwrap()).await;
+    assert_eq!((status, &body["logo"]), (StatusCode::OK, &json!(largest_url)));
+}
