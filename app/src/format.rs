@@ -67,14 +67,28 @@ pub fn shop_day(iso: Option<&str>) -> String {
             Some(s) => js_sys::Date::new(&wasm_bindgen::JsValue::from_str(s)),
             None => js_sys::Date::new_0(),
         };
-        let options = zoned_options();
-        for (k, v) in [("year", "numeric"), ("month", "2-digit"), ("day", "2-digit")] {
-            let _ = js_sys::Reflect::set(&options, &k.into(), &v.into());
-        }
-        // Canadian English writes dates as ISO does.
-        let day = String::from(at.to_locale_date_string("en-CA", &options));
-        if day.len() == 10 {
-            return day;
+        if !at.get_time().is_nan() {
+            let options = zoned_options();
+            for (k, v) in [("year", "numeric"), ("month", "2-digit"), ("day", "2-digit")] {
+                let _ = js_sys::Reflect::set(&options, &k.into(), &v.into());
+            }
+            // From the parts, not from a formatted string: no locale's pattern to rely on.
+            let f = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::of1(&"en".into()), &options);
+            let mut ymd = [String::new(), String::new(), String::new()];
+            for part in f.format_to_parts(&at).iter() {
+                let text = |key: &str| js_sys::Reflect::get(&part, &key.into()).ok().and_then(|v| v.as_string());
+                let slot = match text("type").as_deref() {
+                    Some("year") => 0,
+                    Some("month") => 1,
+                    Some("day") => 2,
+                    _ => continue,
+                };
+                ymd[slot] = text("value").unwrap_or_default();
+            }
+            let [y, m, d] = &ymd;
+            if y.len() == 4 && m.len() == 2 && d.len() == 2 {
+                return format!("{y}-{m}-{d}");
+            }
         }
         iso.unwrap_or_default().get(..10).unwrap_or_default().to_string()
     }

@@ -272,6 +272,14 @@ pub struct CashSession {
     pub counted_cents: Option<i64>,
     /// counted − expected (negative: cash missing).
     pub difference_cents: Option<i64>,
+    /// Sales that reached the server after this till was closed (made offline before the phone heard
+    /// of the close), and the cash they took (payments in cash − change). The counted figures stay as
+    /// counted: that cash was most likely in the drawer already, so `difference − late_cash` is what is
+    /// left unexplained.
+    #[serde(default)]
+    pub late_sales: i64,
+    #[serde(default)]
+    pub late_cash_cents: i64,
     pub version: i64,
     pub updated_at: String,
 }
@@ -305,6 +313,10 @@ pub struct Sale {
     pub change_cents: i64,
     pub created_by: String,
     pub created_at: String,
+    /// Recorded after its till was closed (a sale made offline meanwhile): accepted, and listed on
+    /// that till as a late sale.
+    #[serde(default)]
+    pub after_close: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -507,20 +519,38 @@ pub struct ShopSettings {
     pub receipt_header: String,
     pub receipt_footer: String,
     /// ISO 4217 code; every amount in the API is an integer count of its minor unit.
+    // The defaults read a copy a device kept before these fields existed as what it meant: dollars
+    // and cents, the browser's zone, no logo.
+    #[serde(default = "usd")]
     pub currency: String,
     /// From the currency: its symbol ("$", "€") and how many digits its minor unit has (2 for
     /// cents, 0 for the Chilean peso, 3 for the Kuwaiti dinar).
+    #[serde(default = "dollar")]
     pub currency_symbol: String,
+    #[serde(default = "cents")]
     pub minor_units: u8,
     /// A BCP 47 tag ("es-AR") for numbers and dates; empty: each reader's language decides.
+    #[serde(default)]
     pub locale: String,
     /// IANA zone; the shop's days (lists, dashboard, exports, reports) start at its midnight.
+    #[serde(default)]
     pub time_zone: String,
     /// The logo printed on receipts, a `data:image/…;base64,` URL (PNG, JPEG or WebP, at most 64 KB);
     /// empty for none. Set with `PUT /api/settings/logo`.
+    #[serde(default)]
     pub logo: String,
     pub version: i64,
     pub updated_at: String,
+}
+
+fn usd() -> String {
+    "USD".into()
+}
+fn dollar() -> String {
+    "$".into()
+}
+fn cents() -> u8 {
+    2
 }
 
 impl ShopSettings {

@@ -17,7 +17,10 @@ pub enum MoneyError {
 /// Parses a non-negative amount of the shop's currency into minor units.
 pub fn parse_cents(text: &str) -> Result<i64, MoneyError> {
     let r = region::current();
-    parse_minor(text.trim().strip_prefix(r.symbol.as_str()).unwrap_or(text), r.minor_units)
+    let t = text.trim();
+    // The symbol as it is written before ("€ 12,50") or after ("12,50 €") the amount.
+    let bare = t.strip_prefix(r.symbol.as_str()).or_else(|| t.strip_suffix(r.symbol.as_str())).unwrap_or(t);
+    parse_minor(bare, r.minor_units)
 }
 
 /// Parses a non-negative amount into minor units of `digits` digits.
@@ -103,7 +106,8 @@ fn marks(lang: Lang) -> (char, char) {
     crate::format::number_marks(lang)
 }
 
-/// `amount` as "1234,50" with `dec` and `digits` (no grouping, no symbol); "-" before a negative.
+/// `amount` as "1234,50" with `dec` and `digits` (grouped with `group` if any, no symbol); "-" before a
+/// negative (all of i64, its minimum included: the server reports a sum beyond range at that limit).
 fn digits_of(amount: i64, digits: u8, (dec, group): (char, Option<char>)) -> String {
     let sign = if amount < 0 { "-" } else { "" };
     let scale = 10u64.pow(u32::from(digits));
@@ -132,10 +136,16 @@ pub fn format_plain(cents: i64, lang: Lang) -> String {
 /// For display: "$ 1.234,50" (es) / "$ 1,234.50" (en), with the shop's currency symbol and decimals.
 pub fn format_display(cents: i64, lang: Lang) -> String {
     let r = region::current();
-    let (dec, group) = marks(lang);
-    let text = digits_of(cents.abs(), r.minor_units, (dec, Some(group)));
-    let sign = if cents < 0 { "-" } else { "" };
-    format!("{sign}{} {text}", r.symbol)
+    display(cents, &r.symbol, r.minor_units, marks(lang))
+}
+
+/// "-$ 1.234,50": the sign, the symbol, the grouped amount.
+fn display(amount: i64, symbol: &str, digits: u8, (dec, group): (char, char)) -> String {
+    let text = digits_of(amount, digits, (dec, Some(group)));
+    match text.strip_prefix('-') {
+        Some(magnitude) => format!("-{symbol} {magnitude}"),
+        None => format!("{symbol} {text}"),
+    }
 }
 
 #[cfg(test)]
@@ -209,6 +219,14 @@ mod tests {
         assert_eq!(digits_of(1_234_567, 0, (',', Some('.'))), "1.234.567");
         assert_eq!(digits_of(1250, 3, (',', Some('.'))), "1,250");
         assert_eq!(digits_of(-5, 2, ('.', None)), "-0.05");
+        assert_eq!(display(-150_000, "$", 0, (',', '.')), "-$ 150.000", "Chilean pesos");
+        assert_eq!(display(1_250, "KD", 3, ('.', ',')), "KD 1.250", "Kuwaiti dinars");
+        assert_eq!(display(i64::MIN, "$", 2, (',', '.')), "-$ 92.233.720.368.547.758,08", "the server's limit");
+        for (digits, amount) in [(0, 1_500), (3, 1_250), (2, 99)] {
+            let (es, en) = ((',', '.'), ('.', ','));
+            assert_eq!(parse_minor(&display(amount, "$", digits, es), digits), Ok(amount));
+            assert_eq!(parse_minor(&display(amount, "$", digits, en), digits), Ok(amount));
+        }
     }
 
     #[test]

@@ -38,21 +38,48 @@ impl From<&ShopSettings> for Region {
     }
 }
 
-fn signal() -> RwSignal<Region> {
-    static REGION: OnceLock<RwSignal<Region>> = OnceLock::new();
-    *REGION.get_or_init(|| RwSignal::new(Region::default()))
+/// Reference-counted, not arena-allocated: no owner (a page, an effect) can dispose of it, so it lives
+/// as long as the app.
+fn signal() -> &'static ArcRwSignal<Region> {
+    static REGION: OnceLock<ArcRwSignal<Region>> = OnceLock::new();
+    REGION.get_or_init(|| ArcRwSignal::new(Region::default()))
 }
 
 /// The shop's region (tracked: a view that reads it is redrawn when it changes).
 pub fn current() -> Region {
-    signal().try_get().unwrap_or_default()
+    signal().get()
 }
 
-/// Adopts `settings` (a no-op when nothing changed, so nothing is redrawn).
+/// Adopts `settings` (a no-op when nothing changed, so nothing is redrawn). A time zone this browser
+/// does not know (its time zone data is older than the server's) is left out: the browser's own zone
+/// is shown rather than every date failing.
 pub fn adopt(settings: &ShopSettings) {
-    let next = Region::from(settings);
+    let mut next = Region::from(settings);
+    if !browser_knows_zone(&next.time_zone) {
+        next.time_zone.clear();
+    }
     let s = signal();
-    if s.try_get_untracked().as_ref() != Some(&next) {
+    if s.get_untracked() != next {
         s.set(next);
+    }
+}
+
+/// Does `Intl` accept `zone`? (It throws a RangeError for one it does not know; caught here.)
+fn browser_knows_zone(zone: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &zone.into());
+        use wasm_bindgen::JsCast;
+        let args = js_sys::Array::of2(&"en".into(), &options);
+        let intl = js_sys::Reflect::get(&js_sys::global(), &"Intl".into()).unwrap_or_default();
+        let constructor =
+            js_sys::Reflect::get(&intl, &"DateTimeFormat".into()).and_then(|c| c.dyn_into::<js_sys::Function>());
+        zone.is_empty() || constructor.is_ok_and(|c| js_sys::Reflect::construct(&c, &args).is_ok())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = zone;
+        true
     }
 }

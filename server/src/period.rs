@@ -3,7 +3,7 @@
 //! belongs to that day whatever the UTC date.
 
 use app::model::Page;
-use chrono::TimeZone;
+use chrono::{Datelike, TimeZone};
 use serde::Deserialize;
 use sqlx::{any::AnyRow, AnyPool};
 
@@ -73,8 +73,8 @@ impl PeriodParams {
                 return Err(ApiError::invalid("to", "must not be before from"));
             }
         }
-        let after_to =
-            to.map(|t| t.succ_opt().ok_or_else(|| ApiError::invalid("to", "is out of range"))).transpose()?;
+        // The day after the last one; none past year 9999 (its timestamp would not sort as text).
+        let after_to = to.and_then(|t| t.succ_opt()).filter(|d| d.year() <= 9999);
         let number = |raw: Option<&str>, field: &'static str, default: i64, max: i64| match raw {
             None | Some("") => Ok(default),
             Some(s) => s
@@ -178,5 +178,7 @@ mod tests {
         assert!(bad("2026-12-02", "2026-12-01"));
         assert!(bad("2026-1-2", ""));
         assert!(bad("ayer", ""));
+        let last = PeriodParams { from: None, to: Some("9999-12-31".into()), ..Default::default() };
+        assert_eq!(last.parse(chrono_tz::UTC).unwrap().end, "9999", "the last day is open-ended");
     }
 }

@@ -82,6 +82,7 @@ pub fn CashPage() -> impl IntoView {
                         c["expected_cents"].as_i64().unwrap_or(0),
                         c["difference_cents"].as_i64().unwrap_or(0),
                     );
+                    let (late, late_cash) = (c["late_sales"].as_i64().unwrap_or(0), c["late_cash_cents"].as_i64().unwrap_or(0));
                     view! {
                         <div class="panel" data-testid="last-close">
                             <h2>{move || i18n.t("last_close")}</h2>
@@ -89,6 +90,18 @@ pub fn CashPage() -> impl IntoView {
                             <p class=if diff == 0 { "diff ok" } else { "diff warn" } data-testid="close-difference">
                                 {move || format!("{}: {}", i18n.t("difference"), format_display(diff, i18n.lang.get()))}
                             </p>
+                            // Sales made offline that arrived after the close: the cash they took was
+                            // most likely counted already, so the difference without it is shown too.
+                            {(late > 0).then(|| view! {
+                                <p class="diff warn" data-testid="late-sales">
+                                    {move || {
+                                        let lang = i18n.lang.get();
+                                        format!("{}: {} · {}: {} · {}: {}", i18n.t("late_sales"), crate::format::number(late, lang),
+                                            i18n.t("late_cash"), format_display(late_cash, lang),
+                                            i18n.t("difference_without_late"), format_display(diff - late_cash, lang))
+                                    }}
+                                </p>
+                            })}
                         </div>
                     }
                 })}

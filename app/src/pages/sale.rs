@@ -217,6 +217,8 @@ pub fn OpenTill() -> impl IntoView {
             closed_by: None,
             counted_cents: None,
             difference_cents: None,
+            late_sales: 0,
+            late_cash_cents: 0,
             version: 1,
             updated_at: now,
         })
@@ -463,6 +465,7 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
             change_cents: paid - total,
             created_by: username,
             created_at: now,
+            after_close: false,
         })
         .ok();
         items.push(sale);

@@ -52,6 +52,8 @@ fn state_key(sale: &Value) -> crate::i18n::Key {
         Some("pending") => "receipt_pending",
         Some("failed") => "state_failed",
         Some("conflict") => "state_conflict",
+        // Sent, but after its till was closed: listed on that till as a late sale.
+        _ if sale.get("after_close").and_then(Value::as_bool) == Some(true) => "sent_after_close",
         _ => "receipt_sent",
     }
 }

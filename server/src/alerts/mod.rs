@@ -35,6 +35,8 @@ pub enum AlertKind {
     DatabaseUnreachable,
     ReconciliationRejected,
     CertificateRenewalFailed,
+    /// A sale made offline reached the server after its till was closed (accepted; the till lists it).
+    LateSaleAfterClose,
 
     PeerAuthFailed,
 }
@@ -55,6 +57,7 @@ impl AlertKind {
             AlertKind::DatabaseUnreachable => "database_unreachable",
             AlertKind::ReconciliationRejected => "reconciliation_rejected",
             AlertKind::CertificateRenewalFailed => "certificate_renewal_failed",
+            AlertKind::LateSaleAfterClose => "late_sale_after_close",
 
             AlertKind::PeerAuthFailed => "peer_auth_failed",
         }

@@ -12,7 +12,7 @@ use axum::{
 
 use crate::http::AppState;
 
-pub use sessions::{ensure_open, load as load_session};
+pub use sessions::{closed_at, ensure_open, load as load_session};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -62,6 +62,7 @@ async fn from_row(conn: &mut AnyConnection, row: &AnyRow) -> Result<CashSession,
         Some(frozen) if closed_at.is_some() => frozen,
         _ => expected_cash(conn, id, opening).await?,
     };
+    let (late_sales, late_cash_cents) = if closed_at.is_some() { late_sales(conn, id).await? } else { (0, 0) };
     Ok(CashSession {
         id,
         register: row.try_get("register")?,
@@ -73,6 +74,8 @@ async fn from_row(conn: &mut AnyConnection, row: &AnyRow) -> Result<CashSession,
         closed_by: row.try_get("closed_by")?,
         counted_cents: row.try_get("counted_cents")?,
         difference_cents: row.try_get("difference_cents")?,
+        late_sales,
+        late_cash_cents,
         version: row.try_get("version")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -89,21 +92,47 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<CashSessi
     }
 }
 
-/// The session a sale or movement goes into: it must exist (422) and be open (409).
-pub async fn ensure_open(conn: &mut AnyConnection, field: &'static str, id: Uuid) -> Result<(), ApiError> {
+/// When the session was closed (None: open); 422 when there is no such session.
+pub async fn closed_at(conn: &mut AnyConnection, field: &'static str, id: Uuid) -> Result<Option<String>, ApiError> {
     let closed_at: Option<Option<String>> = sqlx::query_scalar("SELECT closed_at FROM cash_sessions WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(conn)
         .await?;
-    match closed_at {
-        None => Err(ApiError::invalid(field, "no such cash session")),
-        Some(Some(closed)) => Err(ApiError::Conflict {
+    closed_at.ok_or_else(|| ApiError::invalid(field, "no such cash session"))
+}
+
+/// The session a cash movement or an expense goes into: it must exist (422) and be open (409). (A
+/// sale into a closed one is accepted as a late sale: see `sales::record`.)
+pub async fn ensure_open(conn: &mut AnyConnection, field: &'static str, id: Uuid) -> Result<(), ApiError> {
+    match closed_at(conn, field, id).await? {
+        Some(closed) => Err(ApiError::Conflict {
             code: "cash_session_closed",
             message: "this cash session is closed".into(),
             details: Some(serde_json::json!({ "cash_session_id": id, "closed_at": closed })),
         }),
-        Some(None) => Ok(()),
+        None => Ok(()),
     }
+}
+
+/// The sales a closed session received after its close, and the cash they took (cash paid − change).
+async fn late_sales(conn: &mut AnyConnection, id: Uuid) -> Result<(i64, i64), sqlx::Error> {
+    let sales = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n, {} FROM sales WHERE cash_session_id = $1 AND after_close = TRUE",
+        sum_sql("change_cents", "change")
+    ))
+    .bind(id.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    let cash = sqlx::query(&format!(
+        "SELECT {} FROM sale_payments p JOIN sales s ON s.id = p.sale_id \
+         WHERE s.cash_session_id = $1 AND s.after_close = TRUE AND p.method = 'cash'",
+        sum_sql("p.amount_cents", "cash")
+    ))
+    .bind(id.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    let late_cash = read_sum(&cash, "cash")? - read_sum(&sales, "change")?;
+    Ok((sales.try_get("n")?, saturate(late_cash, "late cash")))
 }
 
 /// Opens a till (a cash session) on a register with its float; one open session per register.

@@ -233,35 +233,20 @@ fn read(row: &AnyRow, i: usize, kind: Kind, (tz, minor_units): (chrono_tz::Tz, u
     })
 }
 
-/// The bounds `[lower, upper)` for the period column, and the file name's date part.
+/// The bounds `[lower, upper)` for the period column (the shop's days, as every list reads them), and
+/// the file name's date part.
 fn bounds(params: &ExportParams, tz: chrono_tz::Tz, days: bool) -> Result<(String, String, String), ApiError> {
-    let from =
-        params.from.as_deref().filter(|s| !s.is_empty()).map(|s| crate::period::parse_day("from", s)).transpose()?;
-    let to = params.to.as_deref().filter(|s| !s.is_empty()).map(|s| crate::period::parse_day("to", s)).transpose()?;
-    if let (Some(f), Some(t)) = (from, to) {
-        if t < f {
-            return Err(ApiError::invalid("to", "must not be before from"));
-        }
-    }
-    let after_to = to.map(|t| t.succ_opt().ok_or_else(|| ApiError::invalid("to", "is out of range"))).transpose()?;
-    let label = match (from, to) {
+    let period = crate::period::PeriodParams { from: params.from.clone(), to: params.to.clone(), ..Default::default() }
+        .parse(tz)?;
+    let (lower, upper) = if days { period.days() } else { period.timestamps() };
+    let day = |d: &Option<String>| d.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
+    let label = match (day(&params.from), day(&params.to)) {
         (Some(f), Some(t)) => format!("-{f}_{t}"),
         (Some(f), None) => format!("-from-{f}"),
         (None, Some(t)) => format!("-to-{t}"),
         (None, None) => String::new(),
     };
-    let (lower, upper) = if days {
-        (
-            from.map(|d| d.to_string()).unwrap_or_default(),
-            after_to.map(|d| d.to_string()).unwrap_or_else(|| "9999".into()),
-        )
-    } else {
-        (
-            from.map(|d| crate::period::start_of_day(tz, d)).unwrap_or_default(),
-            after_to.map(|d| crate::period::start_of_day(tz, d)).unwrap_or_else(|| "9999".into()),
-        )
-    };
-    Ok((lower, upper, label))
+    Ok((lower.to_owned(), upper.to_owned(), label))
 }
 
 /// One entity's rows in a period, as CSV (streamed) or XLSX.

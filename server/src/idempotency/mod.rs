@@ -45,7 +45,11 @@ use crate::{
 pub struct WriteTx {
     tx: Arc<Mutex<Option<Transaction<'static, Any>>>>,
     changes: Arc<std::sync::Mutex<Vec<(&'static str, String)>>>,
+    after_commit: Arc<std::sync::Mutex<Vec<AfterCommit>>>,
 }
+
+/// Work that must happen only once the request's writes are committed (an alert about them).
+type AfterCommit = Box<dyn FnOnce() + Send>;
 
 pub struct TxGuard<'a>(MutexGuard<'a, Option<Transaction<'static, Any>>>);
 
@@ -57,6 +61,11 @@ impl WriteTx {
     /// Records that `entity` row `id` changed; published to /api/sync/pull when the request commits.
     pub fn changed(&self, entity: &'static str, id: impl ToString) {
         self.changes.lock().expect("not poisoned").push((entity, id.to_string()));
+    }
+
+    /// Runs `then` once the request commits (never when it rolls back, nor on a replay).
+    pub fn after_commit(&self, then: impl FnOnce() + Send + 'static) {
+        self.after_commit.lock().expect("not poisoned").push(Box::new(then));
     }
 }
 
@@ -200,7 +209,8 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
         sqlx::query("SAVEPOINT handler").execute(&mut *tx).await.map_err(|e| ApiError::from(e).into_response())?;
     }
 
-    let shared = WriteTx { tx: Arc::new(Mutex::new(Some(tx))), changes: Default::default() };
+    let shared =
+        WriteTx { tx: Arc::new(Mutex::new(Some(tx))), changes: Default::default(), after_commit: Default::default() };
     parts.extensions.insert(shared.clone());
     let response = next.run(Request::from_parts(parts.clone(), Body::from(bytes))).await;
     let mut tx = shared
@@ -235,6 +245,11 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
     }
     if status.is_success() || stored {
         tx.commit().await.map_err(commit_error)?;
+        if status.is_success() {
+            for then in std::mem::take(&mut *shared.after_commit.lock().expect("not poisoned")) {
+                then();
+            }
+        }
     } else {
         // 5xx, auth, malformed…: nothing of this request stays; a retry runs it again.
         let _ = tx.rollback().await;

@@ -80,6 +80,9 @@ pub async fn convert(
         payments,
     };
     validate(&sale)?;
+    // A quote is turned into a sale online, by a person looking at the till: into an open one only (a
+    // late sale is for what a phone recorded offline before it heard of the close).
+    crate::cash::ensure_open(&mut conn, "cash_session_id", sale.cash_session_id).await?;
     let recorded =
         record(&mut conn, Some(&tx), &user.username, &sale, &sent.hash, state.config.allow_negative_stock).await?;
     let updated = sqlx::query(

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::CurrentUser,
-    cash::ensure_open,
+    cash::closed_at,
     db::{get_opt_uuid, get_uuid, now, parse_uuid},
     http::{
         error::{ApiError, FieldErrors},
@@ -44,8 +44,8 @@ pub fn router() -> Router<AppState> {
 
 pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sqlx::Error> {
     let Some(row) = sqlx::query(
-        "SELECT id, cash_session_id, customer_id, total_cents, paid_cents, change_cents, created_by, created_at \
-         FROM sales WHERE id = $1",
+        "SELECT id, cash_session_id, customer_id, total_cents, paid_cents, change_cents, created_by, created_at, \
+         after_close FROM sales WHERE id = $1",
     )
     .bind(id.to_string())
     .fetch_optional(&mut *conn)
@@ -87,6 +87,7 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
         change_cents: row.try_get("change_cents")?,
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
+        after_close: crate::db::get_bool(&row, "after_close")?,
     }))
 }
 
@@ -160,7 +161,9 @@ pub async fn record(
     request_hash: &str,
     allow_negative_stock: bool,
 ) -> Result<Sale, ApiError> {
-    ensure_open(&mut *conn, "cash_session_id", sale.cash_session_id).await?;
+    // A till closed meanwhile (by another device, while this sale waited offline) still takes the sale:
+    // a sale that happened is never refused for it. It is marked, and its till lists it as late.
+    let after_close = closed_at(&mut *conn, "cash_session_id", sale.cash_session_id).await?.is_some();
     if let Some(customer) = sale.customer_id {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE id = $1 AND deleted_at IS NULL")
             .bind(customer.to_string())
@@ -233,8 +236,8 @@ pub async fn record(
     }
     let created_at = now();
     sqlx::query(
-        "INSERT INTO sales (id, cash_session_id, customer_id, total_cents, paid_cents, change_cents, created_by, created_at, request_hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO sales (id, cash_session_id, customer_id, total_cents, paid_cents, change_cents, created_by, created_at, \
+         request_hash, after_close) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(sale.id.to_string())
     .bind(sale.cash_session_id.to_string())
@@ -245,6 +248,7 @@ pub async fn record(
     .bind(username)
     .bind(&created_at)
     .bind(request_hash)
+    .bind(after_close)
     .execute(&mut *conn)
     .await?;
     for (i, l) in lines.iter().enumerate() {
@@ -283,6 +287,7 @@ pub async fn record(
         change_cents: change,
         created_by: username.to_owned(),
         created_at,
+        after_close,
     })
 }
 
@@ -308,6 +313,20 @@ pub async fn create(
     }
     let recorded =
         record(&mut conn, Some(&tx), &user.username, &sale, &sent.hash, state.config.allow_negative_stock).await?;
+    if recorded.after_close {
+        let (alerts, sale) = (state.alerts.clone(), recorded.clone());
+        tx.after_commit(move || {
+            tokio::spawn(async move {
+                let message = format!(
+                    "{} recorded a sale of {} cents into a till that was already closed; it was accepted and is listed on that till",
+                    sale.created_by, sale.total_cents
+                );
+                let details = serde_json::json!({"sale_id": sale.id, "cash_session_id": sale.cash_session_id,
+                    "total_cents": sale.total_cents, "created_by": sale.created_by});
+                alerts.raise(crate::alerts::AlertKind::LateSaleAfterClose, message, Some(details)).await;
+            });
+        });
+    }
     Ok((StatusCode::CREATED, Json(recorded)).into_response())
 }
 

@@ -19,6 +19,7 @@ use axum::{
     routing::{get, put},
     Json, Router,
 };
+use sha2::{Digest, Sha256};
 
 use crate::{
     auth::CurrentUser,
@@ -30,7 +31,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/settings", get(get_settings).put(put_settings)).route("/api/settings/logo", put(put_logo))
 }
 
-/// With an ETag (the version): every device asks at the end of each sync, and a browser that already
+/// With an ETag (a hash of the body): every device asks at the end of each sync, and a browser that already
 /// has this version gets a 304 instead of the settings and their logo again.
 #[utoipa::path(get, path = "/api/settings", tag = "settings",
     responses((status = 200, body = ShopSettings), (status = 304, description = "If-None-Match names the current version")))]
@@ -41,12 +42,16 @@ pub async fn get_settings(
 ) -> Result<Response, ApiError> {
     let mut conn = state.db.pool().acquire().await?;
     let settings = repo::load(&mut conn, state.backups.tz).await?;
-    let etag = HeaderValue::from_str(&format!("\"{}\"", settings.version)).expect("digits are a valid header");
+    // A hash of what is sent, not the version: the same version can carry another time zone (the
+    // server's --timezone changed) or come back with other contents after a restore.
+    let body = serde_json::to_vec(&settings).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let etag = HeaderValue::from_str(&format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]))
+        .expect("hex is a valid header");
     let cache = [(header::ETAG, etag.clone()), (header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"))];
     if headers.get(header::IF_NONE_MATCH) == Some(&etag) {
         return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
     }
-    Ok((cache, Json(settings)).into_response())
+    Ok((cache, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
 }
 
 /// Replaces every field; a `version` that is not the current one answers 409 `version_conflict`

@@ -87,17 +87,72 @@ pub async fn cash_session_lifecycle(app: TestApp) {
     let (status, again) = status_json(app.post(&close, &json!({"counted_cents": 99})).await).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again, closed);
-    // The register can open again; the closed session takes no more sales.
+    // The register can open again; the closed session takes no more cash movements...
     open_session(&app, "caja-1", 0).await;
-    let (status, err) = status_json(
-        app.post("/api/sales", &sale(&session, &product, 1, json!([{"method": "card", "amount_cents": 800}]))).await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(code(&err), "cash_session_closed");
-    assert_eq!(stock(&app, &product).await, 8);
+    let movement =
+        json!({"id": Uuid::new_v4(), "cash_session_id": session, "kind": "in", "amount_cents": 100, "reason": "x"});
+    let (status, err) = status_json(app.post("/api/cash-movements", &movement).await).await;
+    assert_eq!((status, code(&err)), (StatusCode::CONFLICT, "cash_session_closed"));
+    // ...but a sale made offline into it before the phone heard of the close is never lost: accepted,
+    // marked, and listed on the closed till beside its counted figures (which stay as counted).
+    let late = sale(&session, &product, 1, json!([{"method": "cash", "amount_cents": 1000}]));
+    let (status, recorded) = status_json(app.post("/api/sales", &late).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{recorded}");
+    assert_eq!((&recorded["after_close"], &recorded["change_cents"]), (&json!(true), &json!(200)));
+    assert_eq!(stock(&app, &product).await, 7);
+    let (_, till) = status_json(app.get(&format!("/api/cash-sessions/{session}")).await).await;
+    assert_eq!((&till["late_sales"], &till["late_cash_cents"]), (&json!(1), &json!(800)));
+    assert_eq!((&till["expected_cents"], &till["difference_cents"]), (&json!(10_800), &json!(-100)));
+    let (_, listed) = status_json(app.get(&format!("/api/sales/{}", late["id"].as_str().unwrap())).await).await;
+    assert_eq!(listed["after_close"], true, "{listed}");
+    // The owner is told.
+    let late_alerts = || async {
+        let (_, all) = status_json(app.get("/api/alerts").await).await;
+        all.as_array().unwrap().iter().filter(|a| a["kind"] == "late_sale_after_close").cloned().collect::<Vec<_>>()
+    };
+    let mut alerts = Vec::new();
+    for _ in 0..50 {
+        alerts = late_alerts().await;
+        if !alerts.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["details"]["sale_id"], recorded["id"]);
+    // Sent again, as a phone that did not hear the answer does (the same body, by id; then with an
+    // Idempotency-Key twice): the same sale, not a second one, and no second alert.
+    let (status, again) = status_json(app.post("/api/sales", &late).await).await;
+    assert_eq!((status, &again["id"]), (StatusCode::CREATED, &recorded["id"]));
+    let key = Uuid::new_v4().to_string();
+    for _ in 0..2 {
+        let r =
+            app.client.post(app.url("/api/sales")).header("Idempotency-Key", &key).json(&late).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        assert_eq!(r.headers()["idempotent-replayed"], "true");
+    }
+    assert_eq!(stock(&app, &product).await, 7);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(late_alerts().await.len(), 1, "told once");
     let (_, open_list) = status_json(app.get("/api/cash-sessions?status=open").await).await;
     assert_eq!(open_list["total"], 2);
+    // A sale into an open till is not late.
+    let (_, on_time) = status_json(
+        app.post(
+            "/api/sales",
+            &sale(&other_session(&app).await, &product, 1, json!([{"method": "card", "amount_cents": 800}])),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(on_time["after_close"], false);
+}
+
+/// The open session of caja-2 (opened earlier in the test).
+async fn other_session(app: &TestApp) -> String {
+    let (_, open) = status_json(app.get("/api/cash-sessions?status=open").await).await;
+    let items = open["items"].as_array().unwrap();
+    items.iter().find(|s| s["register"] == "caja-2").unwrap()["id"].as_str().unwrap().to_owned()
 }
 
 pub async fn sale_takes_stock_and_gives_change(app: TestApp) {

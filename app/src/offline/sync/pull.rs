@@ -51,18 +51,19 @@ pub async fn pull(state: SyncState) -> bool {
         changes.meta.push(("cursor".into(), Value::from(page.cursor.clone())));
         cursor = Some(page.cursor);
         if !has_more {
-            // Today's sales are not part of the catalog feed: keep the list the sale screen shows.
-            if let Ok(sales) = api::sales_since(&crate::format::shop_day(None)).await {
-                changes
-                    .put
-                    .extend(sales.items.iter().filter_map(|s| serde_json::to_value(s).ok()).map(|s| ("sales", s)));
-            }
             // The shop's details, for receipts printed offline, and its currency and time zone.
             if let Ok(settings) = api::settings().await {
                 crate::region::adopt(&settings);
                 if let Ok(v) = serde_json::to_value(settings) {
                     changes.meta.push((crate::offline::data::SETTINGS_KEY.into(), v));
                 }
+            }
+            // Today's sales (the shop's today: its settings are adopted just above) are not part of the
+            // catalog feed: keep the list the sale screen shows.
+            if let Ok(sales) = api::sales_since(&crate::format::shop_day(None)).await {
+                changes
+                    .put
+                    .extend(sales.items.iter().filter_map(|s| serde_json::to_value(s).ok()).map(|s| ("sales", s)));
             }
             changes.outbox_delete = done.clone();
             changes.meta.push(("last_pull_at".into(), json!(now_ms())));
