@@ -350,6 +350,17 @@ pub async fn quote_is_edited_then_converted_once(app: TestApp) {
         status_json(app.patch(&path, &json!({"version": 2, "lines": [{"product_id": p, "quantity": 0}]})).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
 
+    // Into a closed till: refused (a late sale is only what a phone recorded offline before it heard of
+    // the close), and the quote stays open.
+    let closed = open_session(&app, "caja-cerrada", 0).await;
+    let r = app.post(&format!("/api/cash-sessions/{closed}/close"), &json!({"counted_cents": 0})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let into_closed = json!({"sale_id": Uuid::new_v4(), "cash_session_id": closed, "payments": [{"method": "transfer", "amount_cents": 1800}]});
+    let (status, err) = status_json(app.post(&format!("{path}/convert"), &into_closed).await).await;
+    assert_eq!((status, code(&err)), (StatusCode::CONFLICT, "cash_session_closed"), "{err}");
+    let (_, still) = status_json(app.get(&path).await).await;
+    assert_eq!(still["status"], "open");
+
     let sale_id = Uuid::new_v4();
     let convert = json!({"sale_id": sale_id, "cash_session_id": session, "payments": [{"method": "transfer", "amount_cents": 1800}]});
     let (status, s) = status_json(app.post(&format!("{path}/convert"), &convert).await).await;
