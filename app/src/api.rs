@@ -188,28 +188,30 @@ pub async fn me() -> Result<User, ApiError> {
 }
 
 pub async fn list<R: DeserializeOwned>(entity: &str, q: &str, limit: i64, offset: i64) -> Result<Page<R>, ApiError> {
-    let url = format!("/api/{entity}?q={}&limit={limit}&offset={offset}", encode_query(q));
+    let url = format!("/api/{}?q={}&limit={limit}&offset={offset}", crate::wire::segment(entity), encode_query(q));
     call(Method::Get, &url, None).await
 }
 
 pub async fn get(entity: &str, id: &str) -> Result<Value, ApiError> {
-    call(Method::Get, &format!("/api/{entity}/{}", encode_query(id)), None).await
+    call(Method::Get, &format!("/api/{}/{}", crate::wire::segment(entity), encode_query(id)), None).await
 }
 
 /// Creates a row with an id chosen here (ids are client-generated so offline-created rows need no remapping).
 pub async fn create(entity: &str, mut fields: Map<String, Value>) -> Result<Value, ApiError> {
     fields.entry("id").or_insert_with(|| Value::String(Uuid::new_v4().to_string()));
-    call(Method::Post, &format!("/api/{entity}"), json_body(&fields)).await
+    call(Method::Post, &format!("/api/{}", crate::wire::segment(entity)), json_body(&fields)).await
 }
 
 /// Sends only `changes`, based on `version`; a stale version gets 409 `version_conflict`.
 pub async fn patch(entity: &str, id: &str, version: i64, mut changes: Map<String, Value>) -> Result<Value, ApiError> {
     changes.insert("version".into(), Value::from(version));
-    call(Method::Patch, &format!("/api/{entity}/{}", encode_query(id)), json_body(&changes)).await
+    call(Method::Patch, &format!("/api/{}/{}", crate::wire::segment(entity), encode_query(id)), json_body(&changes))
+        .await
 }
 
 pub async fn delete(entity: &str, id: &str, version: i64) -> Result<Value, ApiError> {
-    call(Method::Delete, &format!("/api/{entity}/{}?version={version}", encode_query(id)), None).await
+    call(Method::Delete, &format!("/api/{}/{}?version={version}", crate::wire::segment(entity), encode_query(id)), None)
+        .await
 }
 
 /// `POST /api/sync/push` with `{"ops": [...]}`: one answer per operation.
@@ -242,6 +244,10 @@ pub async fn put_settings(update: &crate::wire::SettingsUpdate) -> Result<crate:
 }
 
 /// `PUT /api/settings/logo` (admins): a data URL, or None to print no logo.
+pub async fn put_taxes(update: &crate::wire::TaxSettingsUpdate) -> Result<crate::model::ShopSettings, ApiError> {
+    call(Method::Put, "/api/settings/taxes", json_body(update)).await
+}
+
 pub async fn put_logo(update: &crate::wire::LogoUpdate) -> Result<crate::model::ShopSettings, ApiError> {
     call(Method::Put, "/api/settings/logo", json_body(update)).await
 }

@@ -21,8 +21,10 @@ pub enum Kind {
     OptCount,
     /// A checkbox.
     Flag,
-    /// Optional category id, chosen from a list.
-    CategoryRef,
+    /// Optional id of a row of the named table, chosen from a list (`categories`, `tax_rates`).
+    Ref(&'static str),
+    /// A percentage edited as "21" or "10,5", kept in basis points (2100, 1050).
+    Percent,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -86,7 +88,8 @@ pub static PRODUCTS: EntityDef = EntityDef {
         Field::new("sku", "sku", "sku", Kind::Text),
         Field::new("price_cents", "price", "price", Kind::Money).mode("decimal"),
         Field::new("cost_cents", "cost", "cost", Kind::Money).mode("decimal"),
-        Field::new("category_id", "category_id", "category", Kind::CategoryRef),
+        Field::new("category_id", "category_id", "category", Kind::Ref("categories")),
+        Field::new("tax_rate_id", "tax_rate_id", "tax_rate", Kind::Ref("tax_rates")).help("tax_rate_help"),
         Field::new("barcode", "barcode", "barcode", Kind::OptText).mode("numeric"),
         Field::new("low_stock_threshold", "low_stock_threshold", "low_stock_threshold", Kind::OptCount)
             .mode("numeric")
@@ -107,6 +110,28 @@ pub static CATEGORIES: EntityDef = EntityDef {
         Field::new("description", "description", "description", Kind::LongText),
     ],
 };
+
+pub static TAX_RATES: EntityDef = EntityDef {
+    path: "tax_rates",
+    title: "tax_rates",
+    new_title: "new_tax_rate",
+    edit_title: "edit_tax_rate",
+    search_hint: "search_tax_rates",
+    display_key: "name",
+    fields: &[
+        Field::new("name", "name", "name", Kind::Text),
+        Field::new("rate_bp", "rate", "tax_percent", Kind::Percent).mode("decimal"),
+        Field::new("active", "active", "active", Kind::Flag).help("tax_rate_active_help"),
+    ],
+};
+
+/// The label of a reference field left empty.
+pub fn none_label(table: &str) -> Key {
+    match table {
+        "tax_rates" => "default_tax_rate",
+        _ => "no_category",
+    }
+}
 
 pub static CUSTOMERS: EntityDef = EntityDef {
     path: "customers",
@@ -138,6 +163,9 @@ pub fn to_text(kind: Kind, v: Option<&Value>, lang: Lang) -> String {
     match kind {
         Kind::Money => v.as_i64().map(|c| money::format_plain(c, lang)).unwrap_or_default(),
         Kind::OptCount => v.as_i64().map(|n| n.to_string()).unwrap_or_default(),
+        Kind::Percent => {
+            v.as_i64().map(|bp| crate::format::percent(bp, lang).trim_end_matches(" %").to_string()).unwrap_or_default()
+        }
         Kind::Flag => (if v.as_bool().unwrap_or(false) { "true" } else { "false" }).into(),
         _ => v.as_str().unwrap_or_default().to_string(),
     }
@@ -149,8 +177,14 @@ pub fn from_text(kind: Kind, text: &str) -> Result<Value, Key> {
     match kind {
         Kind::Text if t.is_empty() => Err("required"),
         Kind::Text => Ok(Value::String(t.to_string())),
-        Kind::OptText | Kind::CategoryRef if t.is_empty() => Ok(Value::Null),
-        Kind::OptText | Kind::CategoryRef => Ok(Value::String(t.to_string())),
+        Kind::OptText | Kind::Ref(_) if t.is_empty() => Ok(Value::Null),
+        Kind::OptText | Kind::Ref(_) => Ok(Value::String(t.to_string())),
+        Kind::Percent => match money::parse_minor(t.trim_end_matches('%').trim(), 2) {
+            Ok(bp) if crate::limits::RATE_BP.contains(bp) => Ok(Value::from(bp)),
+            Ok(_) => Err("invalid_percent"),
+            Err(money::MoneyError::Empty) => Err("required"),
+            Err(money::MoneyError::Invalid) => Err("invalid_percent"),
+        },
         // Keep inner line breaks of notes, drop only surrounding blank space.
         Kind::LongText if t.is_empty() => Ok(Value::Null),
         Kind::LongText => Ok(Value::String(t.to_string())),

@@ -173,3 +173,18 @@ pub fn number(n: i64, lang: Lang) -> String {
         n.to_string()
     }
 }
+
+/// A rate in basis points as a percentage: 2100 → "21 %", 1050 → "10,5 %" (the locale's decimal mark).
+pub fn percent(bp: i64, lang: Lang) -> String {
+    let (whole, frac) = (bp / 100, (bp % 100).abs());
+    if frac == 0 {
+        return format!("{whole} %");
+    }
+    let frac = format!("{frac:02}");
+    format!("{whole}{}{} %", number_marks(lang).0, frac.trim_end_matches('0'))
+}
+
+/// A tax as receipts print it: "IVA 21 %".
+pub fn tax_label(name: &str, bp: i64, lang: Lang) -> String {
+    format!("{name} {}", percent(bp, lang)).trim().to_string()
+}

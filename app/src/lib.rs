@@ -21,6 +21,7 @@ pub mod offline;
 pub mod pages;
 pub mod permissions;
 pub mod region;
+pub mod totals;
 pub mod wire;
 
 use leptos::prelude::*;
@@ -115,6 +116,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("products/:id") view=ProductEditPage/>
                     <Route path=path!("categories") view=CategoriesPage/>
                     <Route path=path!("categories/:id") view=CategoryEditPage/>
+                    <Route path=path!("tax_rates") view=pages::taxes::TaxRatesPage/>
+                    <Route path=path!("tax_rates/:id") view=pages::taxes::TaxRateEditPage/>
                     <Route path=path!("customers") view=CustomersPage/>
                     <Route path=path!("customers/:id") view=CustomerEditPage/>
                     <Route path=path!("users") view=UsersPage/>

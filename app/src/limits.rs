@@ -31,6 +31,15 @@ pub const STOCK_MAX: i64 = 1_000_000_000_000;
 pub const LINES_MAX: usize = 500;
 pub const PAYMENTS_MAX: usize = 20;
 
+/// A tax rate, in basis points: 0 (exempt) to 100 %.
+pub const RATE_BP: Range = Range { min: 0, max: 10_000, unit: "basis points" };
+/// A percentage discount, in basis points: more than nothing, at most all of it.
+pub const DISCOUNT_BP: Range = Range { min: 1, max: 10_000, unit: "basis points" };
+/// The largest discount a cashier may give, in basis points.
+pub const DISCOUNT_LIMIT_BP: Range = Range { min: 0, max: 10_000, unit: "basis points" };
+/// The reason written for a discount, in characters.
+pub const REASON_MAX: usize = 200;
+
 /// Prices and costs (a free item costs 0).
 pub const PRICE: Range = Range { min: 0, max: MONEY_MAX, unit: "cents" };
 /// Opening float and counted cash: an empty drawer is 0.

@@ -121,6 +121,25 @@ pub struct Product {
     pub stock: i64,
     pub low_stock_threshold: Option<i64>,
     pub active: bool,
+    /// The tax rate its sales are taxed at; none: the shop's default rate (`ShopSettings`).
+    #[serde(default)]
+    pub tax_rate_id: Option<Uuid>,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub deleted_at: Option<String>,
+}
+
+/// A tax rate (VAT 21 %, reduced 10,5 %, exempt 0 %), in basis points: 2100 = 21 %. A sale keeps the
+/// name and rate each line was taxed at, so editing a rate never rewrites a sale already made.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TaxRate {
+    pub id: Uuid,
+    pub name: String,
+    pub rate_bp: i64,
+    /// An inactive rate is not applied: its products are taxed at the shop's default rate.
+    pub active: bool,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -290,7 +309,70 @@ pub struct SaleLine {
     pub product_id: Uuid,
     pub quantity: i64,
     pub unit_price_cents: i64,
+    /// What the customer pays for the line: unit price × quantity, less its discounts, plus its tax
+    /// when prices do not include it.
     pub total_cents: i64,
+    /// The line's own discount as it was given (a percentage or an amount), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<crate::wire::Discount>,
+    /// What that discount took off, and this line's share of the ticket's discount.
+    #[serde(default)]
+    pub discount_cents: i64,
+    #[serde(default)]
+    pub ticket_discount_cents: i64,
+    /// The tax as it was at sale time: the rate's name ("" when untaxed) and basis points.
+    #[serde(default)]
+    pub tax_name: String,
+    #[serde(default)]
+    pub tax_rate_bp: i64,
+    /// `total_cents` split into net and tax (`net + tax = total`). Rows from before taxes read as
+    /// net 0: use `SaleLine::net` for them.
+    #[serde(default)]
+    pub net_cents: i64,
+    #[serde(default)]
+    pub tax_cents: i64,
+}
+
+impl SaleLine {
+    /// The line's net; a line kept from before taxes is all net.
+    pub fn net(&self) -> i64 {
+        if self.net_cents == 0 && self.tax_cents == 0 {
+            self.total_cents
+        } else {
+            self.net_cents
+        }
+    }
+}
+
+/// The tax of a sale at one rate: the sum of its lines'.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TaxAmount {
+    pub name: String,
+    pub rate_bp: i64,
+    pub net_cents: i64,
+    pub tax_cents: i64,
+}
+
+/// The sale's tax per rate (name and rate as at sale time), in the order the rates first appear;
+/// untaxed lines are left out.
+pub fn taxes_of(lines: &[SaleLine]) -> Vec<TaxAmount> {
+    let mut out: Vec<TaxAmount> = Vec::new();
+    for l in lines.iter().filter(|l| l.tax_rate_bp != 0 || !l.tax_name.is_empty()) {
+        match out.iter_mut().find(|t| t.name == l.tax_name && t.rate_bp == l.tax_rate_bp) {
+            Some(t) => {
+                t.net_cents += l.net();
+                t.tax_cents += l.tax_cents;
+            }
+            None => out.push(TaxAmount {
+                name: l.tax_name.clone(),
+                rate_bp: l.tax_rate_bp,
+                net_cents: l.net(),
+                tax_cents: l.tax_cents,
+            }),
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -308,7 +390,30 @@ pub struct Sale {
     pub customer_id: Option<Uuid>,
     pub lines: Vec<SaleLine>,
     pub payments: Vec<Payment>,
+    /// What the customer pays: `net_cents + tax_cents`, and `subtotal_cents - discount_cents` (plus
+    /// the tax when prices do not include it).
     pub total_cents: i64,
+    /// Unit price × quantity over the lines, before discounts.
+    #[serde(default)]
+    pub subtotal_cents: i64,
+    /// Every discount: the lines' own and the ticket's.
+    #[serde(default)]
+    pub discount_cents: i64,
+    /// The ticket's discount as it was given, and why discounts were given (required with any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<crate::wire::Discount>,
+    #[serde(default)]
+    pub discount_reason: String,
+    #[serde(default)]
+    pub net_cents: i64,
+    #[serde(default)]
+    pub tax_cents: i64,
+    /// Whether the prices included tax when it was sold (the tax mode at sale time).
+    #[serde(default = "yes")]
+    pub prices_include_tax: bool,
+    /// Tax per rate, from the lines.
+    #[serde(default)]
+    pub taxes: Vec<TaxAmount>,
     pub paid_cents: i64,
     pub change_cents: i64,
     pub created_by: String,
@@ -539,8 +644,27 @@ pub struct ShopSettings {
     /// empty for none. Set with `PUT /api/settings/logo`.
     #[serde(default)]
     pub logo: String,
+    /// The tax mode: prices (and so sale totals) include tax, or tax is added on top. Set with
+    /// `PUT /api/settings/taxes`, like the two below.
+    #[serde(default = "yes")]
+    pub prices_include_tax: bool,
+    /// The rate of a product that names none; none: such products are untaxed.
+    #[serde(default)]
+    pub default_tax_rate_id: Option<Uuid>,
+    /// The largest discount a cashier may give without an admin, in basis points of what is
+    /// discounted (1000 = 10 %): on any line, and on the whole ticket.
+    #[serde(default = "ten_percent")]
+    pub cashier_max_discount_bp: i64,
     pub version: i64,
     pub updated_at: String,
+}
+
+fn ten_percent() -> i64 {
+    1000
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn usd() -> String {

@@ -22,10 +22,13 @@ pub enum Action {
     ReceiveStock,
     /// A sale line that carries its own `unit_price_cents` (a price override).
     OverridePrice,
+    /// A discount above the shop's limit for cashiers (`cashier_max_discount_bp`).
+    DiscountAboveLimit,
     /// Creating or editing a product: its price, cost, codes and name. A barcode or name moved to
     /// another product changes what a scan charges, so this is the same as changing a price.
     EditProducts,
     EditCategories,
+    EditTaxRates,
     /// Quotes carry their own line prices (a converted quote is sold at them).
     EditQuotes,
     EditCustomers,
@@ -57,15 +60,17 @@ pub const TABLE: &[(Action, &str, bool)] = &[
     (Action::CreateCustomer, "`POST /api/customers`", true),
     (Action::ReceiveStock, "`POST /api/inventory-movements` reason `purchase`", true),
     (Action::OverridePrice, "`POST /api/sales` with a line's own `unit_price_cents`", false),
+    (Action::DiscountAboveLimit, "`POST /api/sales` with discounts above `cashier_max_discount_bp`", false),
     (Action::EditProducts, "`POST /api/products`, `PATCH /api/products/{id}` (price, cost, codes, name)", false),
     (Action::EditCategories, "`POST /api/categories`, `PATCH /api/categories/{id}`", false),
+    (Action::EditTaxRates, "`POST /api/tax-rates`, `PATCH /api/tax-rates/{id}`", false),
     (Action::EditQuotes, "`POST /api/quotes`, `PATCH /api/quotes/{id}`", false),
     (Action::EditCustomers, "`PATCH /api/customers/{id}`", false),
-    (Action::DeleteRecords, "`DELETE /api/{products,categories,customers,quotes}/{id}`", false),
+    (Action::DeleteRecords, "`DELETE /api/{products,categories,customers,quotes,tax-rates}/{id}`", false),
     (Action::AdjustStock, "`POST /api/inventory-movements` reason `adjustment`, `waste` or `return`", false),
     (Action::OtherExpense, "`POST /api/expenses` without a till", false),
     (Action::ManageUsers, "`/api/users*`", false),
-    (Action::ShopSettings, "`PUT /api/settings`", false),
+    (Action::ShopSettings, "`PUT /api/settings`, `PUT /api/settings/logo`, `PUT /api/settings/taxes`", false),
     (Action::Backups, "`/api/backups*`", false),
     (Action::Reports, "`GET /api/dashboard`, `GET /api/audit`, `GET /api/alerts`", false),
     (Action::Exports, "`GET /api/export/{entity}`", false),
@@ -88,6 +93,7 @@ pub fn catalog_write(table: &str, method: &str) -> Action {
         ("customers", "POST") => Action::CreateCustomer,
         ("customers", _) => Action::EditCustomers,
         ("categories", _) => Action::EditCategories,
+        ("tax_rates", _) => Action::EditTaxRates,
         ("quotes", _) => Action::EditQuotes,
         _ => Action::EditProducts,
     }
@@ -132,7 +138,7 @@ mod tests {
         for (action, _, _) in TABLE {
             assert!(seen.insert(*action), "{action:?} twice");
         }
-        assert_eq!(seen.len(), 21);
+        assert_eq!(seen.len(), 23);
     }
 
     /// The README shows exactly this table (between its permission-table markers).

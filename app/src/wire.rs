@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::model::{CashSession, Category, Customer, Payment, Product, Quote};
+use crate::model::{CashSession, Category, Customer, Payment, Product, Quote, TaxRate};
 
 /// A closed set of values sent as lower-case strings: its members, each one's name on the wire, and
 /// the words a validation message uses to list them.
@@ -87,6 +87,22 @@ pub struct NewSale {
     pub customer_id: Option<Uuid>,
     pub lines: Vec<NewLine>,
     pub payments: Vec<Payment>,
+    /// A discount on the whole ticket, shared across the lines by what each still costs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<Discount>,
+    /// Why discounts were given; required when any line or the ticket has one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub discount_reason: String,
+}
+
+/// A discount: a percentage in basis points (1000 = 10 %, at most 10000) or an amount in the
+/// currency's minor unit. On the wire `{"percent_bp": 1000}` or `{"amount_cents": 250}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Discount {
+    PercentBp(i64),
+    AmountCents(i64),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +113,8 @@ pub struct NewLine {
     /// A price other than the product's (admins only); absent: the product's current price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_price_cents: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<Discount>,
 }
 
 /// `POST /api/cash-sessions`: a till opened on a register with its float.
@@ -207,9 +225,26 @@ pub struct LogoUpdate {
     pub image: Option<String>,
 }
 
+/// `PUT /api/settings/taxes` (admins): the tax mode, the default rate and the cashier's discount
+/// limit, with the version of the settings they were chosen on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TaxSettingsUpdate {
+    pub version: i64,
+    pub prices_include_tax: bool,
+    pub default_tax_rate_id: Option<Uuid>,
+    /// 0 to 10000 basis points.
+    pub cashier_max_discount_bp: i64,
+}
+
+/// A table's URL segment: `tax_rates` is served at `/api/tax-rates`, like `/api/cash-sessions`.
+pub fn segment(table: &str) -> String {
+    table.replace('_', "-")
+}
+
 /// The tables a device keeps a copy of, in the order a pull page lists them. Sales are not in the
 /// feed: a device keeps today's, read from the sales list.
-pub const SYNCED_TABLES: [&str; 5] = ["categories", "products", "customers", "quotes", "cash_sessions"];
+pub const SYNCED_TABLES: [&str; 6] = ["categories", "products", "customers", "quotes", "cash_sessions", "tax_rates"];
 
 /// `POST /api/sync/push`: a device's queued writes, in the order they were made.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -273,6 +308,8 @@ pub struct PullResponse {
     pub quotes: Vec<Quote>,
     /// Sessions that opened, closed or took money (with their expected cash).
     pub cash_sessions: Vec<CashSession>,
+    #[serde(default)]
+    pub tax_rates: Vec<TaxRate>,
 }
 
 impl PullResponse {
@@ -281,13 +318,14 @@ impl PullResponse {
         fn add<T: Serialize>(out: &mut Vec<(&'static str, Value)>, table: &'static str, rows: &[T]) {
             out.extend(rows.iter().filter_map(|r| serde_json::to_value(r).ok()).map(|v| (table, v)));
         }
-        let [categories, products, customers, quotes, cash_sessions] = SYNCED_TABLES;
+        let [categories, products, customers, quotes, cash_sessions, tax_rates] = SYNCED_TABLES;
         let mut out = Vec::new();
         add(&mut out, categories, &self.categories);
         add(&mut out, products, &self.products);
         add(&mut out, customers, &self.customers);
         add(&mut out, quotes, &self.quotes);
         add(&mut out, cash_sessions, &self.cash_sessions);
+        add(&mut out, tax_rates, &self.tax_rates);
         out
     }
 }
@@ -320,7 +358,7 @@ mod tests {
 
     #[test]
     fn a_line_without_its_own_price_sends_none() {
-        let line = NewLine { product_id: Uuid::nil(), quantity: 2, unit_price_cents: None };
+        let line = NewLine { product_id: Uuid::nil(), quantity: 2, unit_price_cents: None, discount: None };
         assert_eq!(serde_json::to_value(&line).unwrap().get("unit_price_cents"), None);
     }
 }

@@ -99,7 +99,7 @@ async fn in_process(b: &Bench) -> Run {
                 let t = Instant::now();
                 let mut write = mostrador::idempotency::begin(&db).await.map_err(|e| format!("{e:?}")).unwrap();
                 let tx = &mut write.tx;
-                mostrador::sales::record(tx, None, "admin", &sale, "bench", false)
+                mostrador::sales::record(tx, None, &mostrador::sales::Seller::admin("admin"), &sale, "bench", false)
                     .await
                     .map_err(|e| format!("{e:?}"))
                     .unwrap();

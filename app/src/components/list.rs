@@ -41,6 +41,11 @@ impl ListRow for Customer {
         self.id
     }
 }
+impl ListRow for crate::model::TaxRate {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
 
 fn list_url(path: &str, q: &str, page: i64) -> String {
     let mut params = Vec::new();

@@ -190,7 +190,7 @@ impl OutboxWrite for CatalogWrite<'_> {
         self.table
     }
     fn path(&self) -> String {
-        let (table, id) = (self.table, self.id);
+        let (table, id) = (crate::wire::segment(self.table), self.id);
         match self.action {
             Action::Create => format!("/api/{table}"),
             Action::Delete => format!("/api/{table}/{id}?version={}", self.version),
@@ -233,8 +233,10 @@ mod tests {
             id: Uuid::new_v4(),
             cash_session_id: till,
             customer_id: Some(customer),
-            lines: vec![NewLine { product_id: product, quantity: 2, unit_price_cents: None }],
+            lines: vec![NewLine { product_id: product, quantity: 2, unit_price_cents: None, discount: None }],
             payments: vec![Payment { method: PaymentMethod::Cash, amount_cents: 500 }],
+            discount: None,
+            discount_reason: String::new(),
         };
         let item = OutboxItem::new(Uuid::nil(), &sale);
         assert_eq!((item.method.as_str(), item.path.as_str(), item.table.as_str()), ("POST", "/api/sales", "sales"));

@@ -15,4 +15,5 @@ pub mod sales;
 pub mod settings;
 pub mod shop;
 pub mod system;
+pub mod taxes;
 pub mod users;

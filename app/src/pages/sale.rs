@@ -14,12 +14,13 @@ use uuid::Uuid;
 
 use crate::components::{use_session, use_toast};
 use crate::i18n::{fill, use_i18n, Key};
-use crate::model::{CashSession, Customer, Payment, Sale, SaleLine};
+use crate::model::{taxes_of, CashSession, Customer, Payment, Sale, SaleLine, ShopSettings, TaxRate};
 use crate::money::{format_display, parse_cents};
 use crate::offline::data::{self, matches};
 use crate::offline::outbox::{Action, OutboxItem};
 use crate::offline::sync::{self, now_iso, use_sync};
 use crate::offline::write::{CatalogWrite, CloseTillOf};
+use crate::totals::{above_limit, parse_discount, rate_for, sale_lines, Priced, Totals, TotalsError};
 use crate::wire::{CloseTill, ClosedSet, NewLine, NewSale, OpenTill as OpenTillBody, PaymentMethod};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -28,6 +29,11 @@ pub struct Line {
     name: String,
     unit_price_cents: i64,
     quantity: i64,
+    /// The line's discount as typed ("10%", "1,50"); empty for none.
+    #[serde(default)]
+    discount: String,
+    #[serde(default)]
+    tax_rate_id: Option<Uuid>,
 }
 
 /// The sale being rung up, kept by the app rather than the page, so that looking something up on another
@@ -36,6 +42,9 @@ pub struct Line {
 pub struct CurrentSale {
     lines: RwSignal<Vec<Line>>,
     method: RwSignal<PaymentMethod>,
+    /// The ticket's discount as typed, and why discounts are given.
+    ticket_discount: RwSignal<String>,
+    reason: RwSignal<String>,
     /// The sale just charged: its total and change stay on screen, with a link to its receipt.
     last: RwSignal<Option<(Uuid, i64, i64)>>,
 }
@@ -45,6 +54,8 @@ impl CurrentSale {
         CurrentSale {
             lines: RwSignal::new(Vec::new()),
             method: RwSignal::new(PaymentMethod::Cash),
+            ticket_discount: RwSignal::new(String::new()),
+            reason: RwSignal::new(String::new()),
             last: RwSignal::new(None),
         }
     }
@@ -57,6 +68,8 @@ impl CurrentSale {
     /// Empties the cart and the last sale (its user signed out: the next one must not charge it).
     pub fn clear(self) {
         self.lines.set(Vec::new());
+        self.ticket_discount.set(String::new());
+        self.reason.set(String::new());
         self.last.set(None);
     }
 
@@ -108,6 +121,8 @@ pub fn SalePage() -> impl IntoView {
     let customers = RwSignal::new(Vec::<Value>::new());
     let session = RwSignal::new(None::<Value>);
     let sales = RwSignal::new(Vec::<Value>::new());
+    let rates = RwSignal::new(Vec::<TaxRate>::new());
+    let settings = RwSignal::new(None::<ShopSettings>);
     let loaded = RwSignal::new(false);
     // The register is rebuilt only when the till itself changes, not when its totals do.
     let session_id = Memo::new(move |_| session.with(|s| s.as_ref().and_then(|v| uuid_of(v, "id"))));
@@ -115,11 +130,13 @@ pub fn SalePage() -> impl IntoView {
     Effect::new(move || {
         sync.data_version.track();
         spawn_local(async move {
-            let (p, c, s, sa) = (
+            let (p, c, s, sa, r, st) = (
                 data::rows("products").await,
                 data::rows("customers").await,
                 data::rows("cash_sessions").await,
                 data::rows("sales").await,
+                data::rows("tax_rates").await,
+                data::shop_settings().await,
             );
             // The cashier may have left the page while IndexedDB answered: its signals are gone.
             if loaded.is_disposed() {
@@ -132,6 +149,14 @@ pub fn SalePage() -> impl IntoView {
                 }
             };
             set_if(products, p.unwrap_or_default());
+            let r: Vec<TaxRate> =
+                r.unwrap_or_default().into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
+            if rates.with_untracked(|now| *now != r) {
+                rates.set(r);
+            }
+            if settings.with_untracked(|now| *now != st) {
+                settings.set(st);
+            }
             set_if(customers, c.unwrap_or_default());
             // The most recently opened till that is still open.
             let mut open: Vec<Value> = s
@@ -168,7 +193,7 @@ pub fn SalePage() -> impl IntoView {
                     None => view! { <OpenTill/> }.into_any(),
                     Some(id) => view! {
                         <TillBar session/>
-                        <Register session_id=id products customers/>
+                        <Register session_id=id products customers rates settings/>
                     }
                     .into_any(),
                 }}
@@ -312,7 +337,13 @@ pub fn TillBar(session: RwSignal<Option<Value>>) -> impl IntoView {
 }
 
 #[component]
-fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSignal<Vec<Value>>) -> impl IntoView {
+fn Register(
+    session_id: Uuid,
+    products: RwSignal<Vec<Value>>,
+    customers: RwSignal<Vec<Value>>,
+    rates: RwSignal<Vec<TaxRate>>,
+    settings: RwSignal<Option<ShopSettings>>,
+) -> impl IntoView {
     let i18n = use_i18n();
     let sync = use_sync();
     let toast = use_toast();
@@ -322,6 +353,8 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
     let current = expect_context::<CurrentSale>();
     let cart = current.lines;
     let method = current.method;
+    let ticket_discount = current.ticket_discount;
+    let reason = current.reason;
     let last = current.last;
     let customer = RwSignal::new(String::new());
     let new_customer = RwSignal::new(String::new());
@@ -347,10 +380,18 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
         let Some(pid) = uuid_of(p, "id") else { return };
         let name = str_of(p, "name").to_string();
         let price = i64_of(p, "price_cents");
+        let tax_rate_id = uuid_of(p, "tax_rate_id");
         last.set(None);
         cart.update(|c| match c.iter_mut().find(|l| l.product_id == pid) {
             Some(l) => l.quantity += 1,
-            None => c.push(Line { product_id: pid, name, unit_price_cents: price, quantity: 1 }),
+            None => c.push(Line {
+                product_id: pid,
+                name,
+                unit_price_cents: price,
+                quantity: 1,
+                discount: String::new(),
+                tax_rate_id,
+            }),
         });
         search.set(String::new());
         error.set(None);
@@ -372,7 +413,36 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
         }
     };
 
-    let total = Memo::new(move |_| cart.with(|c| c.iter().map(|l| l.unit_price_cents * l.quantity).sum::<i64>()));
+    // The sale's figures as the server will compute them (`crate::totals`): the same discounts, rates
+    // and rounding, so the receipt printed offline is the one the server keeps.
+    let figures = Memo::new(move |_| -> Result<(Vec<SaleLine>, Totals), Key> {
+        let digits = crate::region::current().minor_units;
+        let (include, default) =
+            settings.with(|s| s.as_ref().map_or((true, None), |s| (s.prices_include_tax, s.default_tax_rate_id)));
+        let priced = cart.with(|c| {
+            rates.with(|rs| {
+                c.iter()
+                    .map(|l| {
+                        Ok(Priced {
+                            product_id: l.product_id,
+                            quantity: l.quantity,
+                            unit_price_cents: l.unit_price_cents,
+                            discount: parse_discount(&l.discount, digits).map_err(|_| "invalid_discount")?,
+                            tax: rate_for(l.tax_rate_id, default, rs).map(|r| (r.name.clone(), r.rate_bp)),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, Key>>()
+            })
+        })?;
+        let ticket = parse_discount(&ticket_discount.get(), digits).map_err(|_| "invalid_discount")?;
+        sale_lines(&priced, ticket, include).map_err(|e| match e {
+            TotalsError::Line(_) | TotalsError::Ticket => "discount_too_large",
+        })
+    });
+    let total = Memo::new(move |_| figures.with(|f| f.as_ref().map_or(0, |f| f.1.total)));
+    let discounted = move || {
+        ticket_discount.with(|t| !t.trim().is_empty()) || cart.with(|c| c.iter().any(|l| !l.discount.trim().is_empty()))
+    };
     // Only cash can be overpaid (the change is cash); card and transfer take the exact total.
     let paid = move || match (method.get(), parse_cents(&received.get())) {
         (PaymentMethod::Cash, Ok(c)) => Some(c),
@@ -389,7 +459,37 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
             error.set(Some("empty_cart"));
             return;
         }
-        let total = total.get_untracked();
+        let (sale_lines, figures) = match figures.get_untracked() {
+            Ok(f) => f,
+            Err(k) => {
+                error.set(Some(k));
+                return;
+            }
+        };
+        let ticket =
+            parse_discount(&ticket_discount.get_untracked(), crate::region::current().minor_units).ok().flatten();
+        let why = reason.get_untracked().trim().to_string();
+        if figures.discount > 0 && why.is_empty() {
+            error.set(Some("discount_reason_required"));
+            return;
+        }
+        // The server refuses it too (403 `discount_above_limit`); said here, before the sale is queued.
+        let limit = settings.with_untracked(|s| s.as_ref().map_or(1000, |s| s.cashier_max_discount_bp));
+        if !user_session.may(crate::permissions::Action::DiscountAboveLimit) {
+            let ins: Vec<crate::totals::LineIn> = sale_lines
+                .iter()
+                .map(|l| crate::totals::LineIn {
+                    gross: l.unit_price_cents * l.quantity,
+                    discount: l.discount,
+                    rate_bp: l.tax_rate_bp,
+                })
+                .collect();
+            if above_limit(&ins, &figures, limit).is_some() {
+                error.set(Some("discount_above_limit"));
+                return;
+            }
+        }
+        let total = figures.total;
         let Some(paid) = paid() else {
             error.set(Some("invalid_money"));
             return;
@@ -437,11 +537,18 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
             id: Uuid::new_v4(),
             cash_session_id: session_id,
             customer_id,
-            lines: lines
+            lines: sale_lines
                 .iter()
-                .map(|l| NewLine { product_id: l.product_id, quantity: l.quantity, unit_price_cents: None })
+                .map(|l| NewLine {
+                    product_id: l.product_id,
+                    quantity: l.quantity,
+                    unit_price_cents: None,
+                    discount: l.discount,
+                })
                 .collect(),
             payments: payments.clone(),
+            discount: ticket,
+            discount_reason: if figures.discount > 0 { why.clone() } else { String::new() },
         };
         let sale_id = new_sale.id;
         let mut sale = OutboxItem::new(user, &new_sale);
@@ -450,17 +557,17 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
             id: sale_id,
             cash_session_id: session_id,
             customer_id,
-            lines: lines
-                .iter()
-                .map(|l| SaleLine {
-                    product_id: l.product_id,
-                    quantity: l.quantity,
-                    unit_price_cents: l.unit_price_cents,
-                    total_cents: l.unit_price_cents * l.quantity,
-                })
-                .collect(),
+            taxes: taxes_of(&sale_lines),
+            lines: sale_lines,
             payments,
             total_cents: total,
+            subtotal_cents: figures.subtotal,
+            discount_cents: figures.discount,
+            discount: ticket,
+            discount_reason: if figures.discount > 0 { why } else { String::new() },
+            net_cents: figures.net,
+            tax_cents: figures.tax,
+            prices_include_tax: settings.with_untracked(|s| s.as_ref().is_none_or(|s| s.prices_include_tax)),
             paid_cents: paid,
             change_cents: paid - total,
             created_by: username,
@@ -471,6 +578,8 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
         items.push(sale);
 
         cart.set(Vec::new());
+        ticket_discount.set(String::new());
+        reason.set(String::new());
         received.set(String::new());
         new_customer.set(String::new());
         customer.set(String::new());
@@ -530,6 +639,14 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
                                     if let Some(x) = c.iter_mut().find(|x| x.product_id == pid) { x.quantity += d; }
                                     c.retain(|x| x.quantity > 0);
                                 });
+                                // What the line costs after its own discount (the ticket's is shown below).
+                                let shown = figures.with(|f| f.as_ref().ok().and_then(|f| f.0.iter().find(|x| x.product_id == pid).map(|x| x.unit_price_cents * x.quantity - x.discount_cents)))
+                                    .unwrap_or(l.unit_price_cents * l.quantity);
+                                let set_discount = move |text: String| cart.update(|c| {
+                                    if let Some(x) = c.iter_mut().find(|x| x.product_id == pid) { x.discount = text; }
+                                });
+                                let has_discount = !l.discount.trim().is_empty();
+                                let open = RwSignal::new(has_discount);
                                 view! {
                                     <li class="cart-line" data-testid="cart-line">
                                         <span class="cart-name">{l.name.clone()}</span>
@@ -538,12 +655,52 @@ fn Register(session_id: Uuid, products: RwSignal<Vec<Value>>, customers: RwSigna
                                             <span class="qty" data-testid="qty" aria-label=i18n.t("quantity")>{l.quantity}</span>
                                             <button type="button" class="btn icon-only" aria-label=i18n.t("more") data-testid="qty-more" on:click=move |_| step(1)>"+"</button>
                                         </span>
-                                        <span class="cart-total">{format_display(l.unit_price_cents * l.quantity, lang)}</span>
+                                        <span class="cart-total" data-testid="line-total">{format_display(shown, lang)}</span>
+                                        <Show when=move || !open.get()>
+                                            <button type="button" class="btn small link-like" data-testid="line-discount-toggle" on:click=move |_| open.set(true)>{move || i18n.t("add_discount")}</button>
+                                        </Show>
+                                        <Show when=move || open.get()>
+                                            <label class="field inline line-discount">
+                                                <span class="label">{move || i18n.t("line_discount")}</span>
+                                                <input type="text" inputmode="decimal" data-testid="line-discount" autocomplete="off"
+                                                    placeholder=move || i18n.t("discount_hint") value=l.discount.clone()
+                                                    on:change=move |ev| set_discount(event_target_value(&ev))/>
+                                            </label>
+                                        </Show>
                                     </li>
                                 }
                             }).collect_view()}
                         </ul>
                     }.into_any()
+                }}
+                <label class="field">
+                    <span class="label">{move || i18n.t("ticket_discount")}</span>
+                    <input type="text" name="ticket_discount" inputmode="decimal" data-testid="ticket-discount" autocomplete="off"
+                        placeholder=move || i18n.t("discount_hint")
+                        prop:value=ticket_discount on:change=move |ev| ticket_discount.set(event_target_value(&ev))/>
+                </label>
+                <Show when=discounted>
+                    <label class="field">
+                        <span class="label">{move || i18n.t("discount_reason")}</span>
+                        <input type="text" name="discount_reason" data-testid="discount-reason" autocomplete="off" maxlength="200"
+                            prop:value=reason on:input=move |ev| reason.set(event_target_value(&ev))/>
+                    </label>
+                </Show>
+                {move || {
+                    let lang = i18n.lang.get();
+                    figures.with(|f| f.as_ref().ok().map(|(lines, t)| {
+                        let row = |key: Key, amount: i64, id: &'static str| view! {
+                            <p class="cart-sum minor"><span>{crate::i18n::text(lang, key)}</span><span data-testid=id>{format_display(amount, lang)}</span></p>
+                        };
+                        let taxes = taxes_of(lines);
+                        view! {
+                            {(t.discount > 0).then(|| view! { {row("subtotal", t.subtotal, "cart-subtotal")} {row("discounts", -t.discount, "cart-discount")} })}
+                            {taxes.into_iter().map(|tx| view! {
+                                <p class="cart-sum minor"><span>{crate::format::tax_label(&tx.name, tx.rate_bp, lang)}</span>
+                                    <span data-testid="cart-tax">{format_display(tx.tax_cents, lang)}</span></p>
+                            }).collect_view()}
+                        }
+                    }))
                 }}
                 <p class="cart-sum"><span>{move || i18n.t("total")}</span>
                     <strong data-testid="cart-total">{move || format_display(total.get(), i18n.lang.get())}</strong></p>

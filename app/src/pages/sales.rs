@@ -46,6 +46,26 @@ fn methods_text(sale: &Value, lang: Lang) -> String {
     names.join(", ")
 }
 
+/// "Neto 12,08 · IVA 21 % 1,69 · Descuentos −3,23" for a sale with taxes or discounts; empty otherwise.
+fn tax_text(sale: &Value, lang: Lang) -> String {
+    let Ok(s) = serde_json::from_value::<crate::model::Sale>(sale.clone()) else { return String::new() };
+    let mut parts = Vec::new();
+    if !s.taxes.is_empty() {
+        parts.push(format!("{} {}", crate::i18n::text(lang, "net"), format_display(s.net_cents, lang)));
+        for t in &s.taxes {
+            parts.push(format!(
+                "{} {}",
+                format::tax_label(&t.name, t.rate_bp, lang),
+                format_display(t.tax_cents, lang)
+            ));
+        }
+    }
+    if s.discount_cents > 0 {
+        parts.push(format!("{} {}", crate::i18n::text(lang, "discounts"), format_display(-s.discount_cents, lang)));
+    }
+    parts.join(" · ")
+}
+
 /// Sent, or the outbox state of a sale this device has not delivered yet.
 fn state_key(sale: &Value) -> crate::i18n::Key {
     match sale.get("_pending").and_then(Value::as_str) {
@@ -142,6 +162,7 @@ pub fn SalesPage() -> impl IntoView {
                                             <span class="row-main">
                                                 <span class="row-title">{move || format!("{} · {}", format::date_time(str_of(&s2, "created_at"), i18n.lang.get()), str_of(&s2, "created_by"))}</span>
                                                 <span class="row-sub">{let s3 = s.clone(); move || format!("{} · {}", methods_text(&s3, i18n.lang.get()), i18n.t(state_key(&s3)))}</span>
+                                                {let s4 = s.clone(); move || { let t = tax_text(&s4, i18n.lang.get()); (!t.is_empty()).then(|| view! { <span class="row-sub" data-testid="sales-row-tax">{t}</span> }) }}
                                             </span>
                                             <span class="row-end price">{let t = i64_of(&s, "total_cents"); move || format_display(t, i18n.lang.get())}</span>
                                         </a>
@@ -181,6 +202,48 @@ fn ShopHeading(shop: RwSignal<Option<crate::model::ShopSettings>>) -> impl IntoV
             {details.into_iter().map(|d| view! { <p class="receipt-shop-detail">{d}</p> }).collect_view()}
             {s.map(|s| text_lines(&s.receipt_header, "receipt-header"))}
         }
+    }
+}
+
+/// "Descuento 10 %" or "Descuento".
+fn discount_label(d: Option<crate::wire::Discount>, lang: Lang) -> String {
+    let word = crate::i18n::text(lang, "add_discount");
+    match d {
+        Some(crate::wire::Discount::PercentBp(bp)) => format!("{word} {}", format::percent(bp, lang)),
+        _ => word.to_string(),
+    }
+}
+
+/// The sums above the total: subtotal and discounts (with why), then net and tax per rate. With tax
+/// in the prices the tax is part of the total ("incl."); without it, it is added to the net.
+fn receipt_figures(s: crate::model::Sale, lang: RwSignal<Lang>) -> impl IntoView {
+    let ticket_off: i64 = s.lines.iter().map(|l| l.ticket_discount_cents).sum();
+    let line_off = s.discount_cents - ticket_off;
+    let shown_subtotal = s.subtotal_cents - line_off;
+    let included = s.prices_include_tax;
+    let reason = s.discount_reason.clone();
+    view! {
+        {(ticket_off > 0).then(|| view! {
+            <dt>{move || crate::i18n::text(lang.get(), "subtotal")}</dt>
+            <dd data-testid="receipt-subtotal">{move || format_display(shown_subtotal, lang.get())}</dd>
+            <dt>{move || discount_label(s.discount, lang.get())}</dt>
+            <dd data-testid="receipt-ticket-discount">{move || format_display(-ticket_off, lang.get())}</dd>
+        })}
+        {(!reason.is_empty()).then(|| view! {
+            <dt class="receipt-reason">{move || crate::i18n::text(lang.get(), "discount_reason")}</dt>
+            <dd class="receipt-reason" data-testid="receipt-discount-reason">{reason.clone()}</dd>
+        })}
+        {(!s.taxes.is_empty()).then(|| view! {
+            <dt>{move || crate::i18n::text(lang.get(), "net")}</dt>
+            <dd data-testid="receipt-net">{move || format_display(s.net_cents, lang.get())}</dd>
+            {s.taxes.iter().cloned().map(|t| view! {
+                <dt>{move || {
+                    let label = format::tax_label(&t.name, t.rate_bp, lang.get());
+                    if included { format!("{label} ({})", crate::i18n::text(lang.get(), "included")) } else { label }
+                }}</dt>
+                <dd data-testid="receipt-tax">{move || format_display(t.tax_cents, lang.get())}</dd>
+            }).collect_view()}
+        })}
     }
 }
 
@@ -239,6 +302,8 @@ pub fn ReceiptPage() -> impl IntoView {
                     let state = state_key(&s);
                     let pending = state != "receipt_sent";
                     let lines = s.get("lines").and_then(Value::as_array).cloned().unwrap_or_default();
+                    // The figures as the sale keeps them (a copy from before taxes reads as untaxed).
+                    let kept = serde_json::from_value::<crate::model::Sale>(s.clone()).ok();
                     let payments = s.get("payments").and_then(Value::as_array).cloned().unwrap_or_default();
                     let names = names.get();
                     let s2 = s.clone();
@@ -259,18 +324,27 @@ pub fn ReceiptPage() -> impl IntoView {
                                 <tbody>
                                     {lines.into_iter().map(|l| {
                                         let name = names.get(str_of(&l, "product_id")).cloned().unwrap_or_else(|| str_of(&l, "product_id").get(..8).unwrap_or_default().to_string());
-                                        let (q, unit, total) = (i64_of(&l, "quantity"), i64_of(&l, "unit_price_cents"), i64_of(&l, "total_cents"));
+                                        let (q, unit) = (i64_of(&l, "quantity"), i64_of(&l, "unit_price_cents"));
+                                        let off = i64_of(&l, "discount_cents");
+                                        let what = l.get("discount").cloned().and_then(|d| serde_json::from_value::<crate::wire::Discount>(d).ok());
                                         view! {
                                             <tr data-testid="receipt-line">
                                                 <td>{name}<br/><small>{move || format!("{} × {}", q, format_display(unit, i18n.lang.get()))}</small></td>
                                                 <td class="num">{q}</td>
-                                                <td class="num">{move || format_display(total, i18n.lang.get())}</td>
+                                                <td class="num">{move || format_display(unit * q, i18n.lang.get())}</td>
                                             </tr>
+                                            {(off > 0).then(|| view! {
+                                                <tr class="receipt-discount" data-testid="receipt-line-discount">
+                                                    <td colspan="2">{move || discount_label(what, i18n.lang.get())}</td>
+                                                    <td class="num">{move || format_display(-off, i18n.lang.get())}</td>
+                                                </tr>
+                                            })}
                                         }
                                     }).collect_view()}
                                 </tbody>
                             </table>
                             <dl class="receipt-sums">
+                                {kept.map(|k| receipt_figures(k, i18n.lang))}
                                 <dt>{move || i18n.t("total")}</dt>
                                 <dd data-testid="receipt-total">{let t = i64_of(&s, "total_cents"); move || format_display(t, i18n.lang.get())}</dd>
                                 {payments.into_iter().map(|p| {

@@ -49,6 +49,7 @@ pub fn SettingsPage() -> impl IntoView {
             </div>
             <Show when=move || session.is_admin()>
                 <ShopDetails/>
+                <crate::pages::taxes::TaxSettingsForm/>
             </Show>
             <Show when=move || session.is_admin()>
                 <nav class="panel admin-links" aria-label=move || i18n.t("administration")>

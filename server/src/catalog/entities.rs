@@ -2,7 +2,7 @@
 
 use app::{
     limits,
-    model::{Category, Customer, Product, Quote},
+    model::{Category, Customer, Product, Quote, TaxRate},
 };
 use sqlx::{any::AnyRow, Row};
 use uuid::Uuid;
@@ -62,11 +62,21 @@ impl CatalogEntity for Category {
 
 impl CatalogEntity for Product {
     const TABLE: &'static str = "products";
-    const FIELDS: &'static [&'static str] =
-        &["sku", "name", "barcode", "category_id", "price_cents", "cost_cents", "low_stock_threshold", "active"];
+    const FIELDS: &'static [&'static str] = &[
+        "sku",
+        "name",
+        "barcode",
+        "category_id",
+        "price_cents",
+        "cost_cents",
+        "low_stock_threshold",
+        "active",
+        "tax_rate_id",
+    ];
     const READ_ONLY: &'static [&'static str] = &["stock"];
     const SEARCH: &'static [&'static str] = &["name", "sku", "barcode"];
-    const REFERENCES: &'static [(&'static str, &'static str)] = &[("category_id", "categories")];
+    const REFERENCES: &'static [(&'static str, &'static str)] =
+        &[("category_id", "categories"), ("tax_rate_id", "tax_rates")];
     const UNIQUE_CONFLICT: Option<(&'static str, &'static str)> = Some(("duplicate_sku", "sku"));
 
     fn parse(id: Uuid, b: &mut Body) -> Option<Self> {
@@ -78,6 +88,7 @@ impl CatalogEntity for Product {
         let cost_cents = b.in_range("cost_cents", limits::PRICE);
         let low_stock_threshold = b.opt_in_range("low_stock_threshold", limits::THRESHOLD);
         let active = b.bool_or("active", true);
+        let tax_rate_id = b.opt_uuid("tax_rate_id");
         Some(Product {
             id,
             sku: sku?,
@@ -89,6 +100,7 @@ impl CatalogEntity for Product {
             stock: 0,
             low_stock_threshold: low_stock_threshold?,
             active: active?,
+            tax_rate_id: tax_rate_id?,
             version: 1,
             created_at: String::new(),
             updated_at: String::new(),
@@ -105,6 +117,7 @@ impl CatalogEntity for Product {
             SqlValue::Int(Some(self.cost_cents)),
             SqlValue::Int(self.low_stock_threshold),
             SqlValue::Bool(self.active),
+            SqlValue::Text(self.tax_rate_id.map(|c| c.to_string())),
         ]
     }
     fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
@@ -118,6 +131,54 @@ impl CatalogEntity for Product {
             cost_cents: row.try_get("cost_cents")?,
             stock: row.try_get("stock")?,
             low_stock_threshold: row.try_get("low_stock_threshold")?,
+            active: crate::db::get_bool(row, "active")?,
+            tax_rate_id: get_opt_uuid(row, "tax_rate_id")?,
+            version: row.try_get("version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            deleted_at: row.try_get("deleted_at")?,
+        })
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
+impl CatalogEntity for TaxRate {
+    const TABLE: &'static str = "tax_rates";
+    const PATH: &'static str = "tax-rates";
+    const FIELDS: &'static [&'static str] = &["name", "rate_bp", "active"];
+    const SEARCH: &'static [&'static str] = &["name"];
+
+    fn parse(id: Uuid, b: &mut Body) -> Option<Self> {
+        let name = b.text("name", 60);
+        let rate_bp = b.in_range("rate_bp", limits::RATE_BP);
+        let active = b.bool_or("active", true);
+        Some(TaxRate {
+            id,
+            name: name?,
+            rate_bp: rate_bp?,
+            active: active?,
+            version: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+            deleted_at: None,
+        })
+    }
+    fn values(&self) -> Vec<SqlValue> {
+        vec![SqlValue::Text(Some(self.name.clone())), SqlValue::Int(Some(self.rate_bp)), SqlValue::Bool(self.active)]
+    }
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(TaxRate {
+            id: get_uuid(row, "id")?,
+            name: row.try_get("name")?,
+            rate_bp: row.try_get("rate_bp")?,
             active: crate::db::get_bool(row, "active")?,
             version: row.try_get("version")?,
             created_at: row.try_get("created_at")?,

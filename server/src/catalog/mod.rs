@@ -8,7 +8,7 @@ mod repo;
 mod routes;
 
 pub use openapi::paths as openapi_paths;
-pub use repo::{count_live, get as get_one, get_many, save_revision};
+pub use repo::{count_live, get as get_one, get_many, live_rows, save_revision};
 pub use routes::router;
 
 use sqlx::any::AnyRow;
@@ -18,8 +18,10 @@ use fields::{Body, SqlValue};
 
 /// What a catalog table must say about itself for the generic code to serve it.
 pub trait CatalogEntity: serde::Serialize + Send + Sync + Unpin + Sized + 'static {
-    /// URL segment and table name: `products`.
+    /// Table name, and the URL segment unless `PATH` says otherwise: `products`.
     const TABLE: &'static str;
+    /// URL segment when it is not the table's name (`tax-rates`).
+    const PATH: &'static str = Self::TABLE;
     /// Editable columns, in the order `values()` returns them.
     const FIELDS: &'static [&'static str];
     /// Fields clients see but may not write here (`stock`).

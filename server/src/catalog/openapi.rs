@@ -1,7 +1,7 @@
 //! OpenAPI paths for the generic catalog routes, built from the same `CatalogEntity` metadata the
 //! router uses (utoipa's `#[utoipa::path]` attribute cannot describe one generic handler per entity).
 
-use app::model::{Category, Customer, Product, Quote};
+use app::model::{Category, Customer, Product, Quote, TaxRate};
 use utoipa::openapi::{
     path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItemBuilder, Paths, PathsBuilder},
     request_body::RequestBodyBuilder,
@@ -38,7 +38,7 @@ fn param(name: &str, location: ParameterIn, required: bool, description: &str) -
 }
 
 fn entity_paths<E: CatalogEntity>(schema: &str, builder: PathsBuilder) -> PathsBuilder {
-    let tag = E::TABLE;
+    let tag = E::PATH;
     let body = || {
         RequestBodyBuilder::new()
             .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name(schema))).build())
@@ -131,5 +131,6 @@ pub fn paths() -> Paths {
     let builder = entity_paths::<Category>("Category", builder);
     let builder = entity_paths::<Product>("Product", builder);
     let builder = entity_paths::<Quote>("Quote", builder);
+    let builder = entity_paths::<TaxRate>("TaxRate", builder);
     entity_paths::<Customer>("Customer", builder).build()
 }

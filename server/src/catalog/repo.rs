@@ -71,6 +71,12 @@ pub async fn get<E: CatalogEntity>(conn: &mut AnyConnection, id: Uuid) -> Result
     row.as_ref().map(E::from_row).transpose()
 }
 
+/// Every row not deleted, for a small table read whole (the tax rates, for each sale).
+pub async fn live_rows<E: CatalogEntity>(conn: &mut AnyConnection) -> Result<Vec<E>, sqlx::Error> {
+    let sql = format!("SELECT {} FROM {} WHERE deleted_at IS NULL", select_list::<E>(), E::TABLE);
+    sqlx::query(&sql).fetch_all(conn).await?.iter().map(E::from_row).collect()
+}
+
 /// The rows with these ids (tombstones included), for the sync feed.
 pub async fn get_many<E: CatalogEntity>(conn: &mut AnyConnection, ids: &[Uuid]) -> Result<Vec<E>, sqlx::Error> {
     let mut out = Vec::with_capacity(ids.len());

@@ -1,6 +1,6 @@
 //! The catalog's HTTP handlers, generic over the entity.
 
-use app::model::{Category, Customer, Page, Product, Quote};
+use app::model::{Category, Customer, Page, Product, Quote, TaxRate};
 use axum::{
     extract::{Path, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
@@ -30,13 +30,14 @@ use crate::{
 pub fn router() -> Router<AppState> {
     fn routes<E: CatalogEntity>(router: Router<AppState>) -> Router<AppState> {
         router
-            .route(&format!("/api/{}", E::TABLE), get(list::<E>).post(create::<E>))
-            .route(&format!("/api/{}/{{id}}", E::TABLE), get(get_one::<E>).patch(update::<E>).delete(delete::<E>))
+            .route(&format!("/api/{}", E::PATH), get(list::<E>).post(create::<E>))
+            .route(&format!("/api/{}/{{id}}", E::PATH), get(get_one::<E>).patch(update::<E>).delete(delete::<E>))
     }
     let router = Router::new();
     let router = routes::<Category>(router);
     let router = routes::<Product>(router);
     let router = routes::<Quote>(router);
+    let router = routes::<TaxRate>(router);
     routes::<Customer>(router)
 }
 

@@ -64,6 +64,9 @@ pub enum ApiError {
     /// (e.g. `invalid_backup`, `backup_corrupt`).
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String, details: Option<Value> },
+    /// 403 with a stable code: allowed to this role only within a limit (e.g. `discount_above_limit`).
+    #[error("{message}")]
+    ForbiddenBecause { code: &'static str, message: String },
     /// 503 with a stable code and Retry-After: try again shortly (e.g. `restoring`).
     #[error("{message}")]
     Unavailable { code: &'static str, message: String },
@@ -97,7 +100,7 @@ impl ApiError {
             IdempotencyKeyInProgress => StatusCode::CONFLICT,
             Busy => StatusCode::SERVICE_UNAVAILABLE,
             Unauthenticated | InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Forbidden | CrossOrigin => StatusCode::FORBIDDEN,
+            Forbidden | CrossOrigin | ForbiddenBecause { .. } => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -136,7 +139,10 @@ impl ApiError {
             Timeout => "timeout",
             DatabaseUnavailable => "database_unavailable",
             Internal(_) => "internal_error",
-            Unprocessable { code, .. } | Unavailable { code, .. } | OperationFailed { code, .. } => code,
+            Unprocessable { code, .. }
+            | Unavailable { code, .. }
+            | OperationFailed { code, .. }
+            | ForbiddenBecause { code, .. } => code,
         }
     }
 

@@ -75,16 +75,23 @@ pub async fn convert(
         lines: quote
             .lines
             .iter()
-            .map(|l| NewLine { product_id: l.product_id, quantity: l.quantity, unit_price_cents: l.unit_price_cents })
+            .map(|l| NewLine {
+                product_id: l.product_id,
+                quantity: l.quantity,
+                unit_price_cents: l.unit_price_cents,
+                discount: None,
+            })
             .collect(),
         payments,
+        discount: None,
+        discount_reason: String::new(),
     };
     validate(&sale)?;
     // A quote is turned into a sale online, by a person looking at the till: into an open one only (a
     // late sale is for what a phone recorded offline before it heard of the close).
     crate::cash::ensure_open(&mut conn, "cash_session_id", sale.cash_session_id).await?;
-    let recorded =
-        record(&mut conn, Some(&tx), &user.username, &sale, &sent.hash, state.config.allow_negative_stock).await?;
+    let seller = super::Seller::of(&user);
+    let recorded = record(&mut conn, Some(&tx), &seller, &sale, &sent.hash, state.config.allow_negative_stock).await?;
     let updated = sqlx::query(
         "UPDATE quotes SET status = 'converted', sale_id = $1, version = version + 1, updated_at = $2 \
          WHERE id = $3 AND status = 'open'",

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 pub use app::wire::{NewLine, NewSale};
 use app::{
     limits::{self, Range},
-    model::{Page, Payment, Sale, SaleLine},
-    wire::{ClosedSet, PaymentMethod},
+    model::{taxes_of, Page, Payment, Sale, SaleLine, TaxRate, User},
+    totals::{above_limit, rate_for, sale_lines, LineIn, Priced, TotalsError},
+    wire::{ClosedSet, Discount, PaymentMethod},
 };
 use axum::{
     extract::{Path, State},
@@ -42,10 +43,52 @@ pub fn router() -> Router<AppState> {
         .route("/api/quotes/{id}/convert", axum::routing::post(convert::convert))
 }
 
+/// Who records a sale: the name it is kept under, and whether a discount above the shop's limit for
+/// cashiers is theirs to give.
+pub struct Seller<'a> {
+    pub username: &'a str,
+    pub may_exceed_discount_limit: bool,
+}
+
+impl<'a> Seller<'a> {
+    pub fn of(user: &'a User) -> Seller<'a> {
+        Seller {
+            username: &user.username,
+            may_exceed_discount_limit: app::permissions::allowed(
+                user.role,
+                app::permissions::Action::DiscountAboveLimit,
+            ),
+        }
+    }
+    pub fn admin(username: &'a str) -> Seller<'a> {
+        Seller { username, may_exceed_discount_limit: true }
+    }
+}
+
+/// A discount as two columns (`discount_kind`, `discount_value`), and back.
+fn discount_columns(d: Option<Discount>) -> (Option<&'static str>, Option<i64>) {
+    match d {
+        Some(Discount::PercentBp(v)) => (Some("percent_bp"), Some(v)),
+        Some(Discount::AmountCents(v)) => (Some("amount_cents"), Some(v)),
+        None => (None, None),
+    }
+}
+
+fn discount_of_row(row: &sqlx::any::AnyRow) -> Result<Option<Discount>, sqlx::Error> {
+    let kind: Option<String> = row.try_get("discount_kind")?;
+    let value: Option<i64> = row.try_get("discount_value")?;
+    Ok(match (kind.as_deref(), value) {
+        (Some("percent_bp"), Some(v)) => Some(Discount::PercentBp(v)),
+        (Some("amount_cents"), Some(v)) => Some(Discount::AmountCents(v)),
+        _ => None,
+    })
+}
+
 pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sqlx::Error> {
     let Some(row) = sqlx::query(
         "SELECT id, cash_session_id, customer_id, total_cents, paid_cents, change_cents, created_by, created_at, \
-         after_close FROM sales WHERE id = $1",
+         after_close, subtotal_cents, discount_cents, discount_kind, discount_value, discount_reason, net_cents, \
+         tax_cents, prices_include_tax FROM sales WHERE id = $1",
     )
     .bind(id.to_string())
     .fetch_optional(&mut *conn)
@@ -54,7 +97,8 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
         return Ok(None);
     };
     let lines = sqlx::query(
-        "SELECT product_id, quantity, unit_price_cents, total_cents FROM sale_lines WHERE sale_id = $1 ORDER BY line_no",
+        "SELECT product_id, quantity, unit_price_cents, total_cents, discount_kind, discount_value, discount_cents, \
+         ticket_discount_cents, tax_name, tax_rate_bp, net_cents, tax_cents FROM sale_lines WHERE sale_id = $1 ORDER BY line_no",
     )
     .bind(id.to_string())
     .fetch_all(&mut *conn)
@@ -66,9 +110,16 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
             quantity: l.try_get("quantity")?,
             unit_price_cents: l.try_get("unit_price_cents")?,
             total_cents: l.try_get("total_cents")?,
+            discount: discount_of_row(l)?,
+            discount_cents: l.try_get("discount_cents")?,
+            ticket_discount_cents: l.try_get("ticket_discount_cents")?,
+            tax_name: l.try_get("tax_name")?,
+            tax_rate_bp: l.try_get("tax_rate_bp")?,
+            net_cents: l.try_get("net_cents")?,
+            tax_cents: l.try_get("tax_cents")?,
         })
     })
-    .collect::<Result<_, sqlx::Error>>()?;
+    .collect::<Result<Vec<SaleLine>, sqlx::Error>>()?;
     let payments = sqlx::query("SELECT method, amount_cents FROM sale_payments WHERE sale_id = $1 ORDER BY line_no")
         .bind(id.to_string())
         .fetch_all(&mut *conn)
@@ -80,9 +131,17 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
         id,
         cash_session_id: get_uuid(&row, "cash_session_id")?,
         customer_id: get_opt_uuid(&row, "customer_id")?,
+        taxes: taxes_of(&lines),
         lines,
         payments,
         total_cents: row.try_get("total_cents")?,
+        subtotal_cents: row.try_get("subtotal_cents")?,
+        discount_cents: row.try_get("discount_cents")?,
+        discount: discount_of_row(&row)?,
+        discount_reason: row.try_get("discount_reason")?,
+        net_cents: row.try_get("net_cents")?,
+        tax_cents: row.try_get("tax_cents")?,
+        prices_include_tax: crate::db::get_bool(&row, "prices_include_tax")?,
         paid_cents: row.try_get("paid_cents")?,
         change_cents: row.try_get("change_cents")?,
         created_by: row.try_get("created_by")?,
@@ -103,6 +162,20 @@ pub(crate) fn validate_json(raw: &Value) -> Result<(), ApiError> {
         first_bad(lines, &[("quantity", limits::QUANTITY, false), ("unit_price_cents", limits::PRICE, true)])
     {
         errors.insert("lines", format!("line {bad}"));
+    } else if let Some((i, m)) =
+        lines.iter().enumerate().find_map(|(i, l)| check_discount(l.get("discount")).err().map(|m| (i, m)))
+    {
+        errors.insert("lines", format!("line {}: discount {m}", i + 1));
+    }
+    if let Err(m) = check_discount(raw.get("discount")) {
+        errors.insert("discount", m);
+    }
+    match raw.get("discount_reason") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(r)) if r.chars().count() <= limits::REASON_MAX => {}
+        Some(_) => {
+            errors.insert("discount_reason", format!("must be text of at most {} characters", limits::REASON_MAX));
+        }
     }
     check_payments(raw, &mut errors);
     ApiError::unless_any(errors)
@@ -128,6 +201,18 @@ fn check_payments(raw: &Value, errors: &mut FieldErrors) {
     }
 }
 
+/// A discount is absent, `{"percent_bp": 1..10000}` or `{"amount_cents": 1..}`.
+fn check_discount(d: Option<&Value>) -> Result<(), String> {
+    let Some(d) = d.filter(|d| !d.is_null()) else { return Ok(()) };
+    let shape = || "must be {\"percent_bp\": n} or {\"amount_cents\": n}".to_string();
+    let map = d.as_object().filter(|m| m.len() == 1).ok_or_else(shape)?;
+    match map.iter().next() {
+        Some((k, v)) if k == "percent_bp" => limits::DISCOUNT_BP.check_json(v).map(|_| ()),
+        Some((k, v)) if k == "amount_cents" => limits::AMOUNT.check_json(v).map(|_| ()),
+        _ => Err(shape()),
+    }
+}
+
 fn items<'a>(raw: &'a Value, key: &str) -> &'a [Value] {
     raw.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
 }
@@ -146,7 +231,8 @@ fn first_bad(list: &[Value], checks: &[(&str, Range, bool)]) -> Option<String> {
 /// The same checks on a sale already built (a quote's lines with the payments sent to convert it).
 pub(crate) fn validate(sale: &NewSale) -> Result<(), ApiError> {
     validate_json(&serde_json::json!({
-        "lines": sale.lines.iter().map(|l| serde_json::json!({"quantity": l.quantity, "unit_price_cents": l.unit_price_cents})).collect::<Vec<_>>(),
+        "lines": sale.lines.iter().map(|l| serde_json::json!({"quantity": l.quantity, "unit_price_cents": l.unit_price_cents, "discount": l.discount})).collect::<Vec<_>>(),
+        "discount": sale.discount,
         "payments": sale.payments,
     }))
 }
@@ -156,7 +242,7 @@ pub(crate) fn validate(sale: &NewSale) -> Result<(), ApiError> {
 pub async fn record(
     conn: &mut AnyConnection,
     tx: Option<&WriteTx>,
-    username: &str,
+    seller: &Seller<'_>,
     sale: &NewSale,
     request_hash: &str,
     allow_negative_stock: bool,
@@ -173,31 +259,56 @@ pub async fn record(
             return Err(ApiError::invalid("customer_id", "no such customer"));
         }
     }
-    // Prices: the line's own, or the product's current price.
-    let mut lines = Vec::with_capacity(sale.lines.len());
+    let taxes = crate::settings::tax_settings(&mut *conn).await?;
+    let rates: Vec<TaxRate> = crate::catalog::live_rows::<TaxRate>(&mut *conn).await?;
+    // Prices: the line's own, or the product's current price; the tax: the product's rate now.
+    let mut priced = Vec::with_capacity(sale.lines.len());
     for (i, line) in sale.lines.iter().enumerate() {
-        let price: Option<i64> =
-            sqlx::query_scalar("SELECT price_cents FROM products WHERE id = $1 AND deleted_at IS NULL")
-                .bind(line.product_id.to_string())
-                .fetch_optional(&mut *conn)
-                .await?;
-        let Some(price) = price else {
+        let found = sqlx::query("SELECT price_cents, tax_rate_id FROM products WHERE id = $1 AND deleted_at IS NULL")
+            .bind(line.product_id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(found) = found else {
             return Err(ApiError::Validation(FieldErrors::from([(
                 "lines",
                 format!("line {}: no such product", i + 1),
             )])));
         };
-        let unit = line.unit_price_cents.unwrap_or(price);
+        let unit = line.unit_price_cents.unwrap_or(found.try_get("price_cents")?);
         // In range: ≤ 10¹² × 10⁶, so the product cannot overflow; the sale's total is checked below.
-        let total = limits::SALE_TOTAL.check(unit.saturating_mul(line.quantity)).map_err(|m| {
+        limits::SALE_TOTAL.check(unit.saturating_mul(line.quantity)).map_err(|m| {
             ApiError::invalid("lines", format!("line {}: the line's total (unit price × quantity) {m}", i + 1))
         })?;
-        lines.push(SaleLine {
+        let rate = rate_for(get_opt_uuid(&found, "tax_rate_id")?, taxes.default_rate, &rates);
+        priced.push(Priced {
             product_id: line.product_id,
             quantity: line.quantity,
             unit_price_cents: unit,
-            total_cents: total,
+            discount: line.discount,
+            tax: rate.map(|r| (r.name.clone(), r.rate_bp)),
         });
+    }
+    // Each line's gross is at most 10¹² and there are at most 500: no sum below can overflow.
+    let (lines, figures) = sale_lines(&priced, sale.discount, taxes.prices_include_tax).map_err(|e| match e {
+        TotalsError::Line(n) => {
+            ApiError::invalid("lines", format!("line {n}: the discount is larger than the line's price × quantity"))
+        }
+        TotalsError::Ticket => {
+            ApiError::invalid("discount", "is larger than what the lines cost after their own discounts")
+        }
+    })?;
+    let discounted = sale.discount.is_some() || sale.lines.iter().any(|l| l.discount.is_some());
+    if discounted && sale.discount_reason.trim().is_empty() {
+        return Err(ApiError::invalid("discount_reason", "is required when a discount is given"));
+    }
+    if !seller.may_exceed_discount_limit {
+        let ins: Vec<LineIn> = priced
+            .iter()
+            .map(|p| LineIn { gross: p.unit_price_cents * p.quantity, discount: p.discount, rate_bp: 0 })
+            .collect();
+        if let Some(why) = above_limit(&ins, &figures, taxes.cashier_max_discount_bp) {
+            return Err(ApiError::ForbiddenBecause { code: "discount_above_limit", message: why });
+        }
     }
     // Summed in i128 (500 lines of 10¹² cannot overflow it), then held to the documented range.
     let sum = |amounts: &mut dyn Iterator<Item = i64>| amounts.map(i128::from).sum::<i128>();
@@ -206,7 +317,7 @@ pub async fn record(
             ApiError::invalid(field, format!("{what} ({v}) must be at most {} cents", limits::MONEY_MAX))
         })
     };
-    let total = in_range("lines", "the sale's total", sum(&mut lines.iter().map(|l| l.total_cents)))?;
+    let total = in_range("lines", "the sale's total", i128::from(figures.total))?;
     let paid = in_range("payments", "the payments' sum", sum(&mut sale.payments.iter().map(|p| p.amount_cents)))?;
     let cash = in_range(
         "payments",
@@ -237,7 +348,9 @@ pub async fn record(
     let created_at = now();
     sqlx::query(
         "INSERT INTO sales (id, cash_session_id, customer_id, total_cents, paid_cents, change_cents, created_by, created_at, \
-         request_hash, after_close) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         request_hash, after_close, subtotal_cents, discount_cents, discount_kind, discount_value, discount_reason, \
+         net_cents, tax_cents, prices_include_tax) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(sale.id.to_string())
     .bind(sale.cash_session_id.to_string())
@@ -245,15 +358,25 @@ pub async fn record(
     .bind(total)
     .bind(paid)
     .bind(change)
-    .bind(username)
+    .bind(seller.username)
     .bind(&created_at)
     .bind(request_hash)
     .bind(after_close)
+    .bind(figures.subtotal)
+    .bind(figures.discount)
+    .bind(discount_columns(sale.discount).0)
+    .bind(discount_columns(sale.discount).1)
+    .bind(if discounted { sale.discount_reason.trim() } else { "" })
+    .bind(figures.net)
+    .bind(figures.tax)
+    .bind(taxes.prices_include_tax)
     .execute(&mut *conn)
     .await?;
     for (i, l) in lines.iter().enumerate() {
         sqlx::query(
-            "INSERT INTO sale_lines (sale_id, line_no, product_id, quantity, unit_price_cents, total_cents) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO sale_lines (sale_id, line_no, product_id, quantity, unit_price_cents, total_cents, discount_kind, \
+             discount_value, discount_cents, ticket_discount_cents, tax_name, tax_rate_bp, net_cents, tax_cents) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(sale.id.to_string())
         .bind(i as i64 + 1)
@@ -261,6 +384,14 @@ pub async fn record(
         .bind(l.quantity)
         .bind(l.unit_price_cents)
         .bind(l.total_cents)
+        .bind(discount_columns(l.discount).0)
+        .bind(discount_columns(l.discount).1)
+        .bind(l.discount_cents)
+        .bind(l.ticket_discount_cents)
+        .bind(&l.tax_name)
+        .bind(l.tax_rate_bp)
+        .bind(l.net_cents)
+        .bind(l.tax_cents)
         .execute(&mut *conn)
         .await?;
     }
@@ -280,12 +411,20 @@ pub async fn record(
         id: sale.id,
         cash_session_id: sale.cash_session_id,
         customer_id: sale.customer_id,
+        taxes: taxes_of(&lines),
         lines,
         payments: sale.payments.clone(),
         total_cents: total,
+        subtotal_cents: figures.subtotal,
+        discount_cents: figures.discount,
+        discount: sale.discount,
+        discount_reason: if discounted { sale.discount_reason.trim().to_owned() } else { String::new() },
+        net_cents: figures.net,
+        tax_cents: figures.tax,
+        prices_include_tax: taxes.prices_include_tax,
         paid_cents: paid,
         change_cents: change,
-        created_by: username.to_owned(),
+        created_by: seller.username.to_owned(),
         created_at,
         after_close,
     })
@@ -311,8 +450,8 @@ pub async fn create(
     if let by_id::Existing::SameRequest = by_id::check(&mut conn, "sales", sale.id, &sent.hash).await? {
         return Ok(by_id::replayed(load(&mut conn, sale.id).await?.ok_or(ApiError::NotFound)?));
     }
-    let recorded =
-        record(&mut conn, Some(&tx), &user.username, &sale, &sent.hash, state.config.allow_negative_stock).await?;
+    let seller = Seller::of(&user);
+    let recorded = record(&mut conn, Some(&tx), &seller, &sale, &sent.hash, state.config.allow_negative_stock).await?;
     if recorded.after_close {
         let (alerts, sale) = (state.alerts.clone(), recorded.clone());
         tx.after_commit(move || {

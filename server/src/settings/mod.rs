@@ -6,11 +6,11 @@ mod domain;
 mod logo;
 mod repo;
 
-pub use repo::{load, zone};
+pub use repo::{load, tax_settings, zone, TaxSettings};
 
 use app::{
     model::ShopSettings,
-    wire::{LogoUpdate, SettingsUpdate},
+    wire::{LogoUpdate, SettingsUpdate, TaxSettingsUpdate},
 };
 use axum::{
     extract::State,
@@ -28,7 +28,10 @@ use crate::{
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/settings", get(get_settings).put(put_settings)).route("/api/settings/logo", put(put_logo))
+    Router::new()
+        .route("/api/settings", get(get_settings).put(put_settings))
+        .route("/api/settings/logo", put(put_logo))
+        .route("/api/settings/taxes", put(put_taxes))
 }
 
 /// With an ETag (a hash of the body): every device asks at the end of each sync, and a browser that already
@@ -125,6 +128,52 @@ pub async fn put_logo(
                 current_version: current.version,
                 your_version: body.version,
                 conflicting_fields: vec!["logo".into()],
+                current: serde_json::to_value(&current).map_err(|e| ApiError::Internal(e.to_string()))?,
+            })
+        }
+    }
+}
+
+/// Sets the tax mode (prices include tax or not), the default rate of products that name none, and
+/// the largest discount a cashier may give. Sales already made keep the figures they were made with.
+#[utoipa::path(put, path = "/api/settings/taxes", tag = "settings", request_body = TaxSettingsUpdate,
+    responses((status = 200, body = ShopSettings), (status = 403, body = app::model::ErrorEnvelope),
+              (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
+pub async fn put_taxes(
+    CurrentUser(user): CurrentUser,
+    State(state): State<AppState>,
+    tx: WriteTx,
+    ApiJson(body): ApiJson<TaxSettingsUpdate>,
+) -> Result<Json<ShopSettings>, ApiError> {
+    crate::permissions::require(&user, crate::permissions::Action::ShopSettings)?;
+    if let Err(m) = app::limits::DISCOUNT_LIMIT_BP.check(body.cashier_max_discount_bp) {
+        return Err(ApiError::invalid("cashier_max_discount_bp", m));
+    }
+    let mut conn = tx.lock().await;
+    if let Some(id) = body.default_tax_rate_id {
+        let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tax_rates WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id.to_string())
+            .fetch_one(&mut *conn)
+            .await?;
+        if live == 0 {
+            return Err(ApiError::invalid("default_tax_rate_id", "no such tax rate"));
+        }
+    }
+    match repo::save_taxes(&mut conn, &body, state.backups.tz).await? {
+        Some(saved) => {
+            tracing::info!(by = %user.username, version = saved.version, "tax settings changed");
+            Ok(Json(saved))
+        }
+        None => {
+            let current = repo::load(&mut conn, state.backups.tz).await?;
+            Err(ApiError::VersionConflict {
+                current_version: current.version,
+                your_version: body.version,
+                conflicting_fields: vec![
+                    "prices_include_tax".into(),
+                    "default_tax_rate_id".into(),
+                    "cashier_max_discount_bp".into(),
+                ],
                 current: serde_json::to_value(&current).map_err(|e| ApiError::Internal(e.to_string()))?,
             })
         }

@@ -7,7 +7,8 @@ use super::domain::{currency, Settings};
 use crate::db::now;
 
 const COLUMNS: &str =
-    "name, address, tax_id, phone, receipt_header, receipt_footer, currency, locale, time_zone, logo, version, updated_at";
+    "name, address, tax_id, phone, receipt_header, receipt_footer, currency, locale, time_zone, logo, \
+     prices_include_tax, default_tax_rate_id, cashier_max_discount_bp, version, updated_at";
 
 /// The settings, with the currency's symbol and minor unit filled in, and `default_zone` (the
 /// server's `--timezone`) as the time zone while no admin has chosen one.
@@ -30,9 +31,56 @@ pub async fn load(conn: &mut AnyConnection, default_zone: chrono_tz::Tz) -> Resu
         locale: row.try_get("locale")?,
         time_zone: if time_zone.is_empty() { default_zone.name().to_owned() } else { time_zone },
         logo: row.try_get("logo")?,
+        prices_include_tax: crate::db::get_bool(&row, "prices_include_tax")?,
+        default_tax_rate_id: crate::db::get_opt_uuid(&row, "default_tax_rate_id")?,
+        cashier_max_discount_bp: row.try_get("cashier_max_discount_bp")?,
         version: row.try_get("version")?,
         updated_at: row.try_get("updated_at")?,
     })
+}
+
+/// How a sale is taxed and how far a cashier may discount it.
+pub struct TaxSettings {
+    pub prices_include_tax: bool,
+    pub default_rate: Option<uuid::Uuid>,
+    pub cashier_max_discount_bp: i64,
+}
+
+pub async fn tax_settings(conn: &mut AnyConnection) -> Result<TaxSettings, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT prices_include_tax, default_tax_rate_id, cashier_max_discount_bp FROM shop_settings WHERE id = 'shop'",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(TaxSettings {
+        prices_include_tax: crate::db::get_bool(&row, "prices_include_tax")?,
+        default_rate: crate::db::get_opt_uuid(&row, "default_tax_rate_id")?,
+        cashier_max_discount_bp: row.try_get("cashier_max_discount_bp")?,
+    })
+}
+
+/// Sets the tax mode, the default rate and the cashier's discount limit over version `base`; None
+/// when the row is no longer at that version.
+pub async fn save_taxes(
+    conn: &mut AnyConnection,
+    t: &app::wire::TaxSettingsUpdate,
+    default_zone: chrono_tz::Tz,
+) -> Result<Option<ShopSettings>, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE shop_settings SET prices_include_tax = $1, default_tax_rate_id = $2, cashier_max_discount_bp = $3, \
+         version = version + 1, updated_at = $4 WHERE id = 'shop' AND version = $5",
+    )
+    .bind(t.prices_include_tax)
+    .bind(t.default_tax_rate_id.map(|id| id.to_string()))
+    .bind(t.cashier_max_discount_bp)
+    .bind(now())
+    .bind(t.version)
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    load(conn, default_zone).await.map(Some)
 }
 
 /// The shop's time zone: the one chosen in the settings, else `default_zone`.

@@ -64,6 +64,7 @@ pub async fn pull(
             customers: vec![],
             quotes: vec![],
             cash_sessions: vec![],
+            tax_rates: vec![],
         }));
     };
     let rows = sqlx::query("SELECT DISTINCT entity, entity_id FROM change_log WHERE seq > $1 AND seq <= $2")
@@ -104,5 +105,6 @@ pub async fn pull(
             }
             sessions
         },
+        tax_rates: load(&mut conn, &ids).await?,
     }))
 }

@@ -24,6 +24,7 @@ mod routes;
 mod sales;
 mod settings;
 mod sync;
+mod taxes;
 mod tls;
 mod users;
 
@@ -62,6 +63,9 @@ fn main() {
         settings::the_currency_sets_the_minor_unit_until_amounts_exist,
         settings::the_shops_days_follow_its_time_zone,
         settings::a_logo_is_checked_by_its_bytes_and_travels_with_the_settings,
+        taxes::tax_is_per_line_half_up_in_both_modes,
+        taxes::discounts_are_exact_and_a_cashier_has_a_limit,
+        taxes::tax_settings_and_rates_are_an_admins_and_reach_devices,
         operations::handler_panic_is_json_500_and_server_keeps_serving,
         operations::oversized_body_is_413,
         operations::malformed_json_is_400,

@@ -19,7 +19,7 @@ pub struct Conflict {
 pub fn ConflictPanel(
     def: &'static EntityDef,
     conflict: RwSignal<Option<Conflict>>,
-    categories: RwSignal<Vec<(String, String)>>,
+    choices: RwSignal<std::collections::HashMap<&'static str, Vec<(String, String)>>>,
     busy: RwSignal<bool>,
     on_keep: Callback<()>,
     on_take: Callback<()>,
@@ -33,8 +33,8 @@ pub fn ConflictPanel(
             .iter()
             .filter(|f| c.mine.contains_key(f.key))
             .map(|f| {
-                let mine = show_value(categories, f, c.mine.get(f.key), lang);
-                let theirs = show_value(categories, f, c.current.get(f.key), lang);
+                let mine = show_value(choices, f, c.mine.get(f.key), lang);
+                let theirs = show_value(choices, f, c.current.get(f.key), lang);
                 let differs = mine != theirs;
                 view! {
                     <div class="conflict-row" class:differs=differs data-testid=format!("conflict-{}", f.input)>
@@ -74,14 +74,22 @@ pub fn ConflictPanel(
 }
 
 /// How a value reads in the conflict view ("Sí", "$ 12,50", the category's name…).
-fn show_value(categories: RwSignal<Vec<(String, String)>>, f: &'static Field, v: Option<&Value>, lang: Lang) -> String {
+fn show_value(
+    choices: RwSignal<std::collections::HashMap<&'static str, Vec<(String, String)>>>,
+    f: &'static Field,
+    v: Option<&Value>,
+    lang: Lang,
+) -> String {
     let text = match f.kind {
         Kind::Flag => i18n_yes_no(v.and_then(Value::as_bool).unwrap_or(false), lang).to_string(),
         Kind::Money => v.and_then(Value::as_i64).map(|c| crate::money::format_display(c, lang)).unwrap_or_default(),
-        Kind::CategoryRef => {
+        Kind::Ref(table) => {
             let id = to_text(f.kind, v, lang);
-            categories.with(|cs| cs.iter().find(|(cid, _)| *cid == id).map(|(_, n)| n.clone())).unwrap_or(id)
+            choices
+                .with(|c| c.get(table).and_then(|cs| cs.iter().find(|(cid, _)| *cid == id).map(|(_, n)| n.clone())))
+                .unwrap_or(id)
         }
+        Kind::Percent => v.and_then(Value::as_i64).map(|bp| crate::format::percent(bp, lang)).unwrap_or_default(),
         _ => to_text(f.kind, v, lang),
     };
     if text.is_empty() {

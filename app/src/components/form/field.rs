@@ -8,14 +8,14 @@ use super::Msg;
 use crate::entity::{Field, Kind};
 use crate::i18n::use_i18n;
 
-/// The input of `f`, bound to `value`; its message comes from `errors`, the choices of a category
-/// field from `categories` (id, name).
+/// The input of `f`, bound to `value`; its message comes from `errors`, the choices of a reference
+/// field from `choices` (per table: id, label).
 #[component]
 pub fn FieldInput(
     f: &'static Field,
     value: RwSignal<String>,
     errors: RwSignal<HashMap<&'static str, Msg>>,
-    categories: RwSignal<Vec<(String, String)>>,
+    choices: RwSignal<HashMap<&'static str, Vec<(String, String)>>>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let input_id = format!("f-{}", f.input);
@@ -50,7 +50,7 @@ pub fn FieldInput(
             ></textarea>
         }
         .into_any(),
-        Kind::CategoryRef => view! {
+        Kind::Ref(table) => view! {
             <select
                 id=input_id.clone()
                 name=f.input
@@ -59,11 +59,11 @@ pub fn FieldInput(
                 on:change=move |ev| value.set(event_target_value(&ev))
             >
                 <option value="" prop:selected=move || value.get().is_empty()>
-                    {move || i18n.t("no_category")}
+                    {move || i18n.t(crate::entity::none_label(table))}
                 </option>
                 {move || {
-                    categories
-                        .get()
+                    choices
+                        .with(|c| c.get(table).cloned().unwrap_or_default())
                         .into_iter()
                         .map(|(cid, name)| {
                             let selected = cid.clone();
@@ -87,7 +87,7 @@ pub fn FieldInput(
                 inputmode=f.input_mode
                 aria-invalid=invalid
                 aria-describedby=described_by
-                required=f.kind == Kind::Text || f.kind == Kind::Money
+                required=matches!(f.kind, Kind::Text | Kind::Money | Kind::Percent)
                 prop:value=value
                 on:input=move |ev| value.set(event_target_value(&ev))
             />

@@ -26,7 +26,7 @@ use super::{use_goto, use_list_memory, use_session, use_toast};
 use crate::api::ApiError;
 use crate::entity::{changed_fields, default_text, from_text, to_text, EntityDef, Field, Kind};
 use crate::i18n::{use_i18n, Key, Lang};
-use crate::model::Category;
+use crate::model::{Category, TaxRate};
 use crate::offline::outbox::{conflict_current, OutboxItem};
 use crate::offline::sync::{self, use_sync, Outcome};
 use crate::offline::{data, store};
@@ -88,7 +88,7 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
     let busy = RwSignal::new(false);
     let conflict = RwSignal::new(None::<Conflict>);
     let confirming = RwSignal::new(false);
-    let categories = RwSignal::new(Vec::<(String, String)>::new());
+    let choices = RwSignal::new(HashMap::<&'static str, Vec<(String, String)>>::new());
 
     // Also called from tasks (a conflict answer to a delete), when the form may be gone: try_.
     let fill_from = move |row: &Value| {
@@ -134,17 +134,15 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         });
     });
 
-    if def.fields.iter().any(|f| f.kind == Kind::CategoryRef) {
+    for table in def.fields.iter().filter_map(|f| if let Kind::Ref(t) = f.kind { Some(t) } else { None }) {
         Effect::new(move || {
             spawn_local(async move {
-                if let Ok(rows) = data::rows("categories").await {
-                    let mut opts: Vec<(String, String)> = rows
-                        .into_iter()
-                        .filter_map(|v| serde_json::from_value::<Category>(v).ok())
-                        .map(|c| (c.id.to_string(), c.name))
-                        .collect();
+                if let Ok(rows) = data::rows(table).await {
+                    let lang = i18n.lang.get_untracked();
+                    let mut opts: Vec<(String, String)> =
+                        rows.into_iter().filter_map(|v| choice(table, v, lang)).collect();
                     opts.sort_by_key(|(_, name)| name.to_lowercase());
-                    categories.set(opts);
+                    let _ = choices.try_update(|c| c.insert(table, opts));
                 }
             });
         });
@@ -396,10 +394,10 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         Load::Failed(e) => view! { <p class="panel center" role="alert">{e.describe(i18n.lang.get())}</p> }.into_any(),
         Load::Ready => {
             let inputs = fields.with_value(|fs| {
-                fs.iter().map(|(f, s)| view! { <FieldInput f=*f value=*s errors categories/> }).collect_view()
+                fs.iter().map(|(f, s)| view! { <FieldInput f=*f value=*s errors choices/> }).collect_view()
             });
             view! {
-                <ConflictPanel def conflict categories busy on_keep=Callback::new(keep_mine) on_take=Callback::new(take_server)/>
+                <ConflictPanel def conflict choices busy on_keep=Callback::new(keep_mine) on_take=Callback::new(take_server)/>
                 <form class="card form" method="post" novalidate data-testid="entity-form" on:submit=on_submit>
                     {move || {
                         banner
@@ -445,4 +443,16 @@ pub fn EntityForm(def: &'static EntityDef) -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+/// A row of a reference field's table as a choice (id, label), if it may be chosen: a category by its
+/// name, an active tax rate as "IVA 21 %".
+fn choice(table: &str, row: Value, lang: Lang) -> Option<(String, String)> {
+    match table {
+        "tax_rates" => serde_json::from_value::<TaxRate>(row)
+            .ok()
+            .filter(|r| r.active && r.deleted_at.is_none())
+            .map(|r| (r.id.to_string(), crate::format::tax_label(&r.name, r.rate_bp, lang))),
+        _ => serde_json::from_value::<Category>(row).ok().map(|c| (c.id.to_string(), c.name)),
+    }
 }
