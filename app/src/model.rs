@@ -331,6 +331,9 @@ pub struct SaleLine {
     pub net_cents: i64,
     #[serde(default)]
     pub tax_cents: i64,
+    /// Units of this line already taken back by refunds.
+    #[serde(default)]
+    pub refunded_quantity: i64,
 }
 
 impl SaleLine {
@@ -422,6 +425,53 @@ pub struct Sale {
     /// that till as a late sale.
     #[serde(default)]
     pub after_close: bool,
+    /// What refunds have given back of it.
+    #[serde(default)]
+    pub refunded_cents: i64,
+    /// Undone by a void (a mistake, while its till was open): its stock is back and it counts nowhere.
+    #[serde(default)]
+    pub voided_at: Option<String>,
+    #[serde(default)]
+    pub voided_by: Option<String>,
+    #[serde(default)]
+    pub void_reason: String,
+}
+
+/// A line of a refund: units of one line of the original sale, at the figures they were sold at.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RefundLine {
+    /// The line of the sale (1-based), its product, and its tax as it was sold.
+    pub sale_line_no: i64,
+    pub product_id: Uuid,
+    pub quantity: i64,
+    /// Damaged units do not go back to stock.
+    pub damaged: bool,
+    pub tax_name: String,
+    pub tax_rate_bp: i64,
+    pub net_cents: i64,
+    pub tax_cents: i64,
+    pub total_cents: i64,
+}
+
+/// Money given back for some or all of a sale's lines, paid out by `method` from the till
+/// `cash_session_id` (cash comes out of its expected cash).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Refund {
+    pub id: Uuid,
+    pub sale_id: Uuid,
+    pub cash_session_id: Uuid,
+    pub method: crate::wire::PaymentMethod,
+    pub reason: String,
+    pub lines: Vec<RefundLine>,
+    pub net_cents: i64,
+    pub tax_cents: i64,
+    pub total_cents: i64,
+    /// Tax per rate given back, from the lines.
+    pub taxes: Vec<TaxAmount>,
+    pub created_by: String,
+    pub created_at: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -22,6 +22,8 @@ pub enum Action {
     ReceiveStock,
     /// A sale line that carries its own `unit_price_cents` (a price override).
     OverridePrice,
+    /// A refund of a sale's lines, or the void of a sale while its till is open.
+    Refund,
     /// A discount above the shop's limit for cashiers (`cashier_max_discount_bp`).
     DiscountAboveLimit,
     /// Creating or editing a product: its price, cost, codes and name. A barcode or name moved to
@@ -60,6 +62,7 @@ pub const TABLE: &[(Action, &str, bool)] = &[
     (Action::CreateCustomer, "`POST /api/customers`", true),
     (Action::ReceiveStock, "`POST /api/inventory-movements` reason `purchase`", true),
     (Action::OverridePrice, "`POST /api/sales` with a line's own `unit_price_cents`", false),
+    (Action::Refund, "`POST /api/refunds`, `POST /api/sales/{id}/void`", true),
     (Action::DiscountAboveLimit, "`POST /api/sales` with discounts above `cashier_max_discount_bp`", false),
     (Action::EditProducts, "`POST /api/products`, `PATCH /api/products/{id}` (price, cost, codes, name)", false),
     (Action::EditCategories, "`POST /api/categories`, `PATCH /api/categories/{id}`", false),
@@ -138,7 +141,7 @@ mod tests {
         for (action, _, _) in TABLE {
             assert!(seen.insert(*action), "{action:?} twice");
         }
-        assert_eq!(seen.len(), 23);
+        assert_eq!(seen.len(), 24);
     }
 
     /// The README shows exactly this table (between its permission-table markers).

@@ -188,6 +188,14 @@ pub fn above_limit(lines: &[LineIn], totals: &Totals, limit_bp: i64) -> Option<S
     })
 }
 
+/// What refunding `quantity` more units of a line of `sold` units, of which `already` were refunded,
+/// gives back of `amount` (its total, or its tax): the difference of the cumulative shares, each
+/// rounded like tax, so refunding every unit, in any number of refunds, gives back exactly `amount`.
+pub fn refund_share(amount: i64, sold: i64, already: i64, quantity: i64) -> i64 {
+    let upto = |q: i64| div_round(i128::from(amount) * i128::from(q), i128::from(sold.max(1))) as i64;
+    upto(already + quantity) - upto(already)
+}
+
 /// The rate a product is taxed at: its own while that exists and is active, else the shop's default
 /// (when it exists and is active), else none (untaxed). The same on the server and a phone offline.
 pub fn rate_for(own: Option<Uuid>, default: Option<Uuid>, rates: &[TaxRate]) -> Option<&TaxRate> {
@@ -235,6 +243,7 @@ pub fn sale_lines(
             tax_rate_bp: p.tax.as_ref().map_or(0, |t| t.1),
             net_cents: o.net,
             tax_cents: o.tax,
+            refunded_quantity: 0,
         })
         .collect();
     Ok((lines, totals))
@@ -364,6 +373,19 @@ mod tests {
         assert_eq!(above_limit(&lines[1..], &t, 1000), None);
         let t = compute(&lines[1..], Some(AmountCents(901)), true).unwrap();
         assert!(above_limit(&lines[1..], &t, 1000).unwrap().starts_with("the ticket's"));
+    }
+
+    #[test]
+    fn refunds_give_back_exactly_what_was_sold() {
+        // A line of 3 units for 10,00 (tax 1,74): one unit is 3,33 (10/3 = 3,333 → 3,33), two are
+        // 6,67 − 3,33 = 3,34, three 10,00 − 6,67 = 3,33: 3,33 + 3,34 + 3,33 = 10,00.
+        assert_eq!(refund_share(1000, 3, 0, 1), 333);
+        assert_eq!(refund_share(1000, 3, 1, 1), 334);
+        assert_eq!(refund_share(1000, 3, 2, 1), 333);
+        assert_eq!(refund_share(1000, 3, 0, 3), 1000);
+        assert_eq!(refund_share(174, 3, 0, 1) + refund_share(174, 3, 1, 2), 174);
+        // Half a cent rounds up: 1 unit of 2 for 0,05 is 0,025 → 0,03; the other 0,02.
+        assert_eq!((refund_share(5, 2, 0, 1), refund_share(5, 2, 1, 1)), (3, 2));
     }
 
     #[test]

@@ -95,6 +95,37 @@ pub struct NewSale {
     pub discount_reason: String,
 }
 
+/// `POST /api/refunds`: units of a sale's lines given back, paid out by `method` from the open till
+/// `cash_session_id`, with why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewRefund {
+    pub id: Uuid,
+    pub sale_id: Uuid,
+    pub cash_session_id: Uuid,
+    pub method: PaymentMethod,
+    pub reason: String,
+    pub lines: Vec<NewRefundLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewRefundLine {
+    /// The sale's line (1-based, in the order the sale lists them).
+    pub line_no: i64,
+    pub quantity: i64,
+    /// Damaged units are not returned to stock.
+    #[serde(default)]
+    pub damaged: bool,
+}
+
+/// `POST /api/sales/{id}/void`: undoes a sale made by mistake, while its till is open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct VoidSale {
+    pub reason: String,
+}
+
 /// A discount: a percentage in basis points (1000 = 10 %, at most 10000) or an amount in the
 /// currency's minor unit. On the wire `{"percent_bp": 1000}` or `{"amount_cents": 250}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

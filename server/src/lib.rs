@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod period;
 pub mod permissions;
 pub mod pwa;
+pub mod refunds;
 pub mod sales;
 pub mod settings;
 pub mod sync;

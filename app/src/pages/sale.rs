@@ -573,6 +573,10 @@ fn Register(
             created_by: username,
             created_at: now,
             after_close: false,
+            refunded_cents: 0,
+            voided_at: None,
+            voided_by: None,
+            void_reason: String::new(),
         })
         .ok();
         items.push(sale);
@@ -677,7 +681,7 @@ fn Register(
                     <span class="label">{move || i18n.t("ticket_discount")}</span>
                     <input type="text" name="ticket_discount" inputmode="decimal" data-testid="ticket-discount" autocomplete="off"
                         placeholder=move || i18n.t("discount_hint")
-                        prop:value=ticket_discount on:change=move |ev| ticket_discount.set(event_target_value(&ev))/>
+                        prop:value=ticket_discount on:input=move |ev| ticket_discount.set(event_target_value(&ev))/>
                 </label>
                 <Show when=discounted>
                     <label class="field">

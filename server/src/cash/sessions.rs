@@ -30,17 +30,21 @@ use crate::{
 const COLUMNS: &str = "id, register, opening_float_cents, opened_by, opened_at, closed_at, closed_by, \
     counted_cents, expected_cents, difference_cents, version, updated_at";
 
-/// Cash the drawer should hold now: float + cash payments − change + cash in − cash out − expenses.
+/// Cash the drawer should hold now: float + cash payments − change (voided sales left out) − cash
+/// refunds + cash in − cash out − expenses.
 /// Summed exactly (bounds::sum_sql), so no number or size of accepted rows can make a till, the feed
 /// or the dashboard fail; a figure beyond i64 is reported at the limit.
 pub async fn expected_cash(conn: &mut AnyConnection, id: Uuid, opening: i64) -> Result<i64, sqlx::Error> {
     let parts = sqlx::query(&format!(
         "SELECT {} FROM sale_payments p JOIN sales s ON s.id = p.sale_id WHERE s.cash_session_id = $1 AND p.method = 'cash' \
-         UNION ALL SELECT {} FROM sales WHERE cash_session_id = $1 \
+         AND s.voided_at IS NULL \
+         UNION ALL SELECT {} FROM sales WHERE cash_session_id = $1 AND voided_at IS NULL \
+         UNION ALL SELECT {} FROM refunds WHERE cash_session_id = $1 AND method = 'cash' \
          UNION ALL SELECT {} FROM cash_movements WHERE cash_session_id = $1 \
          UNION ALL SELECT {} FROM expenses WHERE cash_session_id = $1",
         sum_sql("p.amount_cents", "t"),
         sum_sql("-change_cents", "t"),
+        sum_sql("-total_cents", "t"),
         sum_sql("CASE WHEN kind = 'in' THEN amount_cents ELSE -amount_cents END", "t"),
         sum_sql("-amount_cents", "t"),
     ))
@@ -117,7 +121,7 @@ pub async fn ensure_open(conn: &mut AnyConnection, field: &'static str, id: Uuid
 /// The sales a closed session received after its close, and the cash they took (cash paid − change).
 async fn late_sales(conn: &mut AnyConnection, id: Uuid) -> Result<(i64, i64), sqlx::Error> {
     let sales = sqlx::query(&format!(
-        "SELECT COUNT(*) AS n, {} FROM sales WHERE cash_session_id = $1 AND after_close = TRUE",
+        "SELECT COUNT(*) AS n, {} FROM sales WHERE cash_session_id = $1 AND after_close = TRUE AND voided_at IS NULL",
         sum_sql("change_cents", "change")
     ))
     .bind(id.to_string())
@@ -125,7 +129,7 @@ async fn late_sales(conn: &mut AnyConnection, id: Uuid) -> Result<(i64, i64), sq
     .await?;
     let cash = sqlx::query(&format!(
         "SELECT {} FROM sale_payments p JOIN sales s ON s.id = p.sale_id \
-         WHERE s.cash_session_id = $1 AND s.after_close = TRUE AND p.method = 'cash'",
+         WHERE s.cash_session_id = $1 AND s.after_close = TRUE AND s.voided_at IS NULL AND p.method = 'cash'",
         sum_sql("p.amount_cents", "cash")
     ))
     .bind(id.to_string())

@@ -75,7 +75,7 @@ async fn per_day(
     let buckets: String = (0..days.len()).rev().map(|i| format!("WHEN created_at >= ${} THEN {i} ", i + 1)).collect();
     let sql = format!(
         "SELECT bucket, {}, COUNT(*) AS n FROM (SELECT CAST(CASE {buckets}END AS BIGINT) AS bucket, total_cents FROM sales \
-         WHERE created_at >= $1) d GROUP BY bucket",
+         WHERE created_at >= $1 AND voided_at IS NULL) d GROUP BY bucket",
         sum_sql("total_cents", "total")
     );
     let mut query = sqlx::query(&sql);
@@ -102,17 +102,20 @@ async fn per_day(
 async fn by_method(conn: &mut AnyConnection, since: &str) -> Result<Vec<MethodTotal>, sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT p.method AS method, {} \
-         FROM sale_payments p JOIN sales s ON s.id = p.sale_id WHERE s.created_at >= $1 GROUP BY p.method ORDER BY p.method",
+         FROM sale_payments p JOIN sales s ON s.id = p.sale_id WHERE s.created_at >= $1 AND s.voided_at IS NULL \
+         GROUP BY p.method ORDER BY p.method",
         sum_sql("p.amount_cents", "amount")
     ))
     .bind(since)
     .fetch_all(&mut *conn)
     .await?;
-    let change_row =
-        sqlx::query(&format!("SELECT {} FROM sales WHERE created_at >= $1", sum_sql("change_cents", "change")))
-            .bind(since)
-            .fetch_one(&mut *conn)
-            .await?;
+    let change_row = sqlx::query(&format!(
+        "SELECT {} FROM sales WHERE created_at >= $1 AND voided_at IS NULL",
+        sum_sql("change_cents", "change")
+    ))
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?;
     let change = read_sum(&change_row, "change")?;
     let mut out = Vec::new();
     for row in rows {
@@ -135,7 +138,7 @@ async fn top_products(conn: &mut AnyConnection, since: &str) -> Result<Vec<TopPr
     let rows = sqlx::query(&format!(
         "SELECT l.product_id AS product_id, p.name AS name, CAST(SUM(l.quantity) AS BIGINT) AS quantity, {} \
          FROM sale_lines l JOIN sales s ON s.id = l.sale_id JOIN products p ON p.id = l.product_id \
-         WHERE s.created_at >= $1 GROUP BY l.product_id, p.name \
+         WHERE s.created_at >= $1 AND s.voided_at IS NULL GROUP BY l.product_id, p.name \
          ORDER BY SUM(CAST(l.total_cents AS DOUBLE PRECISION)) DESC, SUM(l.quantity) DESC, p.name LIMIT 5",
         sum_sql("l.total_cents", "total")
     ))

@@ -129,6 +129,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(audit::router())
         .merge(crate::cash::router())
         .merge(crate::sales::router())
+        .merge(crate::refunds::router())
         .merge(crate::inventory::router())
         .merge(health::router())
         .merge(openapi::router())

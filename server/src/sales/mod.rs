@@ -88,7 +88,7 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
     let Some(row) = sqlx::query(
         "SELECT id, cash_session_id, customer_id, total_cents, paid_cents, change_cents, created_by, created_at, \
          after_close, subtotal_cents, discount_cents, discount_kind, discount_value, discount_reason, net_cents, \
-         tax_cents, prices_include_tax FROM sales WHERE id = $1",
+         tax_cents, prices_include_tax, refunded_cents, voided_at, voided_by, void_reason FROM sales WHERE id = $1",
     )
     .bind(id.to_string())
     .fetch_optional(&mut *conn)
@@ -98,7 +98,10 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
     };
     let lines = sqlx::query(
         "SELECT product_id, quantity, unit_price_cents, total_cents, discount_kind, discount_value, discount_cents, \
-         ticket_discount_cents, tax_name, tax_rate_bp, net_cents, tax_cents FROM sale_lines WHERE sale_id = $1 ORDER BY line_no",
+         ticket_discount_cents, tax_name, tax_rate_bp, net_cents, tax_cents, \
+         (SELECT CAST(COALESCE(SUM(rl.quantity), 0) AS BIGINT) FROM refund_lines rl JOIN refunds r ON r.id = rl.refund_id \
+          WHERE r.sale_id = l.sale_id AND rl.sale_line_no = l.line_no) AS refunded_quantity \
+         FROM sale_lines l WHERE sale_id = $1 ORDER BY line_no",
     )
     .bind(id.to_string())
     .fetch_all(&mut *conn)
@@ -117,6 +120,7 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
             tax_rate_bp: l.try_get("tax_rate_bp")?,
             net_cents: l.try_get("net_cents")?,
             tax_cents: l.try_get("tax_cents")?,
+            refunded_quantity: l.try_get("refunded_quantity")?,
         })
     })
     .collect::<Result<Vec<SaleLine>, sqlx::Error>>()?;
@@ -147,6 +151,10 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
         after_close: crate::db::get_bool(&row, "after_close")?,
+        refunded_cents: row.try_get("refunded_cents")?,
+        voided_at: row.try_get("voided_at")?,
+        voided_by: row.try_get("voided_by")?,
+        void_reason: row.try_get("void_reason")?,
     }))
 }
 
@@ -427,6 +435,10 @@ pub async fn record(
         created_by: seller.username.to_owned(),
         created_at,
         after_close,
+        refunded_cents: 0,
+        voided_at: None,
+        voided_by: None,
+        void_reason: String::new(),
     })
 }
 

@@ -20,6 +20,7 @@ mod permissions;
 mod phone;
 mod postgres;
 mod pwa;
+mod refunds;
 mod routes;
 mod sales;
 mod settings;
@@ -66,6 +67,9 @@ fn main() {
         taxes::tax_is_per_line_half_up_in_both_modes,
         taxes::discounts_are_exact_and_a_cashier_has_a_limit,
         taxes::tax_settings_and_rates_are_an_admins_and_reach_devices,
+        refunds::a_refund_takes_back_units_at_the_figures_they_were_sold_at,
+        refunds::two_devices_refunding_the_same_lines_at_once_one_gets_409,
+        refunds::a_void_undoes_a_sale_only_while_its_till_is_open,
         operations::handler_panic_is_json_500_and_server_keeps_serving,
         operations::oversized_body_is_413,
         operations::malformed_json_is_400,

@@ -1,0 +1,250 @@
+//! Refunds and voids: what comes back (units, stock, cash, tax) worked out by hand, the limits that
+//! keep a sale from being refunded twice (also by two devices at once), and when a void is allowed.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{code, status_json, TestApp};
+
+async fn created(app: &TestApp, path: &str, body: Value) -> Value {
+    let (status, v) = status_json(app.post(path, &body).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{path}: {v}");
+    v
+}
+
+async fn product(app: &TestApp, sku: &str, price: i64) -> String {
+    let p =
+        created(app, "/api/products", json!({"sku": sku, "name": sku, "price_cents": price, "cost_cents": 0})).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    created(
+        app,
+        "/api/inventory-movements",
+        json!({"id": Uuid::new_v4(), "product_id": id, "delta": 1000, "reason": "purchase"}),
+    )
+    .await;
+    id
+}
+
+async fn till(app: &TestApp) -> String {
+    let id = Uuid::new_v4().to_string();
+    created(app, "/api/cash-sessions", json!({"id": id, "register": format!("Caja {id}"), "opening_float_cents": 0}))
+        .await;
+    id
+}
+
+async fn get(app: &TestApp, path: &str) -> Value {
+    let (status, v) = status_json(app.get(path).await).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {v}");
+    v
+}
+
+async fn stock(app: &TestApp, product: &str) -> i64 {
+    get(app, &format!("/api/products/{product}")).await["stock"].as_i64().unwrap()
+}
+
+async fn expected(app: &TestApp, till: &str) -> i64 {
+    get(app, &format!("/api/cash-sessions/{till}")).await["expected_cents"].as_i64().unwrap()
+}
+
+fn refund(sale: &Value, till: &str, method: &str, lines: Value) -> Value {
+    json!({"id": Uuid::new_v4(), "sale_id": sale["id"], "cash_session_id": till, "method": method,
+           "reason": "no le quedaba", "lines": lines})
+}
+
+pub async fn a_refund_takes_back_units_at_the_figures_they_were_sold_at(app: TestApp) {
+    app.login_admin().await;
+    let iva = created(&app, "/api/tax-rates", json!({"id": Uuid::new_v4(), "name": "IVA", "rate_bp": 2100})).await;
+    let (_, s) = status_json(app.get("/api/settings").await).await;
+    let body = json!({"version": s["version"], "prices_include_tax": true, "default_tax_rate_id": iva["id"], "cashier_max_discount_bp": 1000});
+    assert_eq!(
+        app.client.put(app.url("/api/settings/taxes")).json(&body).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let p = product(&app, "TRES", 333).await;
+    let t = till(&app).await;
+    // 3 × 3,33 = 9,99 with 21 % inside: tax 173,38 → 1,73.
+    let sale = created(
+        &app,
+        "/api/sales",
+        json!({"id": Uuid::new_v4(), "cash_session_id": t,
+        "lines": [{"product_id": p, "quantity": 3}], "payments": [{"method": "cash", "amount_cents": 999}]}),
+    )
+    .await;
+    assert_eq!((&sale["total_cents"], &sale["tax_cents"]), (&json!(999), &json!(173)));
+    assert_eq!((stock(&app, &p).await, expected(&app, &t).await), (997, 999));
+
+    // One unit back in cash: a third of 9,99 is 3,33, of 1,73 is 0,5767 → 0,58.
+    let one = refund(&sale, &t, "cash", json!([{"line_no": 1, "quantity": 1}]));
+    let r = created(&app, "/api/refunds", one.clone()).await;
+    assert_eq!((&r["total_cents"], &r["tax_cents"], &r["net_cents"]), (&json!(333), &json!(58), &json!(275)));
+    assert_eq!(r["taxes"], json!([{"name": "IVA", "rate_bp": 2100, "net_cents": 275, "tax_cents": 58}]));
+    assert_eq!((&r["lines"][0]["sale_line_no"], &r["lines"][0]["damaged"]), (&json!(1), &json!(false)));
+    assert_eq!((stock(&app, &p).await, expected(&app, &t).await), (998, 666));
+    // The same refund again is answered, not applied twice.
+    let again = app.post("/api/refunds", &one).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!((stock(&app, &p).await, expected(&app, &t).await), (998, 666));
+
+    // The other two by card, damaged: what is left exactly (6,66 and 1,15), no stock back, no cash out.
+    let rest = created(
+        &app,
+        "/api/refunds",
+        refund(&sale, &t, "card", json!([{"line_no": 1, "quantity": 2, "damaged": true}])),
+    )
+    .await;
+    assert_eq!((&rest["total_cents"], &rest["tax_cents"]), (&json!(666), &json!(115)));
+    assert_eq!((stock(&app, &p).await, expected(&app, &t).await), (998, 666));
+    let s = get(&app, &format!("/api/sales/{}", sale["id"].as_str().unwrap())).await;
+    assert_eq!((&s["refunded_cents"], &s["lines"][0]["refunded_quantity"]), (&json!(999), &json!(3)));
+    let list = get(&app, "/api/refunds").await;
+    assert_eq!(list["total"], 2);
+
+    // Nothing is left to give back.
+    let (status, err) =
+        status_json(app.post("/api/refunds", &refund(&sale, &t, "cash", json!([{"line_no": 1, "quantity": 1}]))).await)
+            .await;
+    assert_eq!((status, code(&err)), (StatusCode::CONFLICT, "refund_exceeds_sold"), "{err}");
+    assert_eq!(err["error"]["details"], json!({"line_no": 1, "sold": 3, "refunded": 3, "requested": 1}));
+
+    // Bad refunds are refused under their field and change nothing.
+    let sale2 = created(
+        &app,
+        "/api/sales",
+        json!({"id": Uuid::new_v4(), "cash_session_id": t,
+        "lines": [{"product_id": p, "quantity": 1}], "payments": [{"method": "card", "amount_cents": 333}]}),
+    )
+    .await;
+    let cases = [
+        (json!({"reason": ""}), "reason"),
+        (json!({"method": "gold"}), "method"),
+        (json!({"lines": []}), "lines"),
+        (json!({"lines": [{"line_no": 0, "quantity": 1}]}), "lines"),
+        (json!({"lines": [{"line_no": 1, "quantity": 0}]}), "lines"),
+        (json!({"lines": [{"line_no": 2, "quantity": 1}]}), "lines"),
+        (json!({"sale_id": Uuid::new_v4()}), "sale_id"),
+    ];
+    for (change, field) in cases {
+        let mut body = refund(&sale2, &t, "cash", json!([{"line_no": 1, "quantity": 1}]));
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, err) = status_json(app.post("/api/refunds", &body).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{change}: {err}");
+        assert!(err["error"]["details"]["fields"].get(field).is_some(), "{field}: {err}");
+    }
+    assert_eq!((stock(&app, &p).await, expected(&app, &t).await), (997, 666));
+
+    // A refund is paid from an open till: a closed one is 409.
+    let r = app.post(&format!("/api/cash-sessions/{t}/close"), &json!({"counted_cents": 666})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (status, err) = status_json(
+        app.post("/api/refunds", &refund(&sale2, &t, "cash", json!([{"line_no": 1, "quantity": 1}]))).await,
+    )
+    .await;
+    assert_eq!((status, code(&err)), (StatusCode::CONFLICT, "cash_session_closed"));
+    let t2 = till(&app).await;
+    created(&app, "/api/refunds", refund(&sale2, &t2, "cash", json!([{"line_no": 1, "quantity": 1}]))).await;
+    assert_eq!(expected(&app, &t2).await, -333);
+}
+
+pub async fn two_devices_refunding_the_same_lines_at_once_one_gets_409(app: TestApp) {
+    app.login_admin().await;
+    let p = product(&app, "DOS", 500).await;
+    let t = till(&app).await;
+    for round in 0..5 {
+        let sale = created(
+            &app,
+            "/api/sales",
+            json!({"id": Uuid::new_v4(), "cash_session_id": t,
+            "lines": [{"product_id": p, "quantity": 2}], "payments": [{"method": "cash", "amount_cents": 1000}]}),
+        )
+        .await;
+        let before = (stock(&app, &p).await, expected(&app, &t).await);
+        let mut tasks = Vec::new();
+        for _ in 0..2 {
+            let rb = app.client.post(app.url("/api/refunds")).json(&refund(
+                &sale,
+                &t,
+                "cash",
+                json!([{"line_no": 1, "quantity": 2}]),
+            ));
+            tasks.push(tokio::spawn(async move { rb.send().await.unwrap() }));
+        }
+        let mut answers = Vec::new();
+        for task in tasks {
+            let (status, body) = status_json(task.await.unwrap()).await;
+            answers.push((status, if status.is_success() { String::new() } else { code(&body).to_owned() }));
+        }
+        answers.sort();
+        assert_eq!(
+            answers,
+            [(StatusCode::CREATED, String::new()), (StatusCode::CONFLICT, "refund_exceeds_sold".into())],
+            "round {round}"
+        );
+        assert_eq!((stock(&app, &p).await, expected(&app, &t).await), (before.0 + 2, before.1 - 1000), "round {round}");
+    }
+}
+
+pub async fn a_void_undoes_a_sale_only_while_its_till_is_open(app: TestApp) {
+    app.login_admin().await;
+    let p = product(&app, "ANULAR", 250).await;
+    let t = till(&app).await;
+    let cashier = app.client_for_new_user("caja", "cashier").await;
+    let sale = |qty: i64| {
+        json!({"id": Uuid::new_v4(), "cash_session_id": t,
+        "lines": [{"product_id": p, "quantity": qty}], "payments": [{"method": "cash", "amount_cents": 1000}]})
+    };
+    let keep = created(&app, "/api/sales", sale(1)).await;
+    let mistake = created(&app, "/api/sales", sale(2)).await;
+    assert_eq!((stock(&app, &p).await, expected(&app, &t).await), (997, 750));
+    let dash = get(&app, "/api/dashboard").await;
+    assert_eq!(dash["today_count"], 2);
+
+    let path = format!("/api/sales/{}/void", mistake["id"].as_str().unwrap());
+    let (status, err) =
+        status_json(cashier.post(app.url(&path)).json(&json!({"reason": " "})).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    // A cashier voids it: the stock and the cash are as if it never happened, and it counts nowhere.
+    let (status, v) =
+        status_json(cashier.post(app.url(&path)).json(&json!({"reason": "cobrada dos veces"})).send().await.unwrap())
+            .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!((&v["voided_by"], &v["void_reason"]), (&json!("caja"), &json!("cobrada dos veces")));
+    assert!(v["voided_at"].is_string());
+    assert_eq!((stock(&app, &p).await, expected(&app, &t).await), (999, 250));
+    let dash = get(&app, "/api/dashboard").await;
+    assert_eq!((&dash["today_count"], &dash["today_total_cents"]), (&json!(1), &json!(250)));
+    // Again: answered as it is, nothing more happens.
+    let (status, again) = status_json(app.post(&path, &json!({"reason": "otra vez"})).await).await;
+    assert_eq!((status, &again["void_reason"]), (StatusCode::OK, &json!("cobrada dos veces")));
+    assert_eq!(stock(&app, &p).await, 999);
+    // A voided sale has nothing to refund.
+    let (status, err) = status_json(
+        app.post("/api/refunds", &refund(&mistake, &t, "cash", json!([{"line_no": 1, "quantity": 1}]))).await,
+    )
+    .await;
+    assert_eq!((status, code(&err)), (StatusCode::CONFLICT, "sale_voided"));
+    // A sale with a refund cannot be voided; after the till closes, only a refund is possible.
+    let partly = created(&app, "/api/sales", sale(2)).await;
+    created(&app, "/api/refunds", refund(&partly, &t, "cash", json!([{"line_no": 1, "quantity": 1}]))).await;
+    let (status, err) = status_json(
+        app.post(&format!("/api/sales/{}/void", partly["id"].as_str().unwrap()), &json!({"reason": "x"})).await,
+    )
+    .await;
+    assert_eq!((status, code(&err)), (StatusCode::CONFLICT, "sale_refunded"));
+    let counted = expected(&app, &t).await;
+    assert_eq!(
+        app.post(&format!("/api/cash-sessions/{t}/close"), &json!({"counted_cents": counted})).await.status(),
+        StatusCode::OK
+    );
+    let (status, err) = status_json(
+        app.post(&format!("/api/sales/{}/void", keep["id"].as_str().unwrap()), &json!({"reason": "x"})).await,
+    )
+    .await;
+    assert_eq!((status, code(&err)), (StatusCode::CONFLICT, "cash_session_closed"));
+    let (status, _) =
+        status_json(app.post(&format!("/api/sales/{}/void", Uuid::new_v4()), &json!({"reason": "x"})).await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
