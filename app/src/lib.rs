@@ -124,6 +124,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("sale") view=SalePage/>
                     <Route path=path!("sales") view=pages::sales::SalesPage/>
                     <Route path=path!("receipt/:id") view=pages::sales::ReceiptPage/>
+                    <Route path=path!("refund/:id") view=pages::refund::RefundReceiptPage/>
                     <Route path=path!("dashboard") view=pages::dashboard::DashboardPage/>
                     <Route path=path!("cash") view=pages::cash::CashPage/>
                     <Route path=path!("pending") view=PendingPage/>

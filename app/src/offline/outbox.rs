@@ -29,6 +29,8 @@ pub enum Action {
     Delete,
     /// `POST /api/cash-sessions/{id}/close`
     Close,
+    /// `POST /api/sales/{id}/void`
+    Void,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -93,6 +93,19 @@ pub fn overlay(table: &str, rows: Vec<Value>, items: &[OutboxItem]) -> Vec<Value
                         removed[i] = true;
                     }
                 }
+                // The sale as the void leaves it; its stock and cash are undone below.
+                Action::Void => {
+                    if let Some(&i) = index.get(&id) {
+                        let reason = item.body.as_ref().and_then(|b| b.get("reason")).cloned().unwrap_or(Value::Null);
+                        if let Some(o) = rows[i].as_object_mut() {
+                            if o.get("voided_at").map(Value::is_null).unwrap_or(true) {
+                                o.insert("voided_at".into(), json!(item.created_at));
+                                o.insert("void_reason".into(), reason);
+                            }
+                        }
+                        mark(&mut rows[i]);
+                    }
+                }
                 Action::Close => {
                     if let Some(&i) = index.get(&id) {
                         let counted = item
@@ -117,7 +130,32 @@ pub fn overlay(table: &str, rows: Vec<Value>, items: &[OutboxItem]) -> Vec<Value
         }
         // Effects on other tables, as the server computes them. A confirmed (done) item's effect is
         // applied until its pull arrives, because pulled rows are the only thing that includes it.
-        if item.action != Action::Create || item.state == ItemState::Failed {
+        if item.state == ItemState::Failed {
+            continue;
+        }
+        if item.action == Action::Void {
+            // The preview is the sale voided: its units come back, its cash leaves the drawer.
+            let Some(sale) = item.preview.as_ref() else { continue };
+            match table {
+                "products" => {
+                    for line in sale.get("lines").and_then(Value::as_array).into_iter().flatten() {
+                        let pid = line.get("product_id").and_then(Value::as_str).unwrap_or_default();
+                        if let Some(&i) = index.get(pid) {
+                            add_i64(&mut rows[i], "stock", line.get("quantity").and_then(Value::as_i64).unwrap_or(0));
+                        }
+                    }
+                }
+                "cash_sessions" => {
+                    let sid = sale.get("cash_session_id").and_then(Value::as_str).unwrap_or_default();
+                    if let Some(&i) = index.get(sid) {
+                        add_i64(&mut rows[i], "expected_cents", -sale_cash_cents(sale));
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        if item.action != Action::Create {
             continue;
         }
         let body = item.body.clone().unwrap_or(Value::Null);
@@ -142,6 +180,50 @@ pub fn overlay(table: &str, rows: Vec<Value>, items: &[OutboxItem]) -> Vec<Value
                 let cash = item.preview.as_ref().map(sale_cash_cents).unwrap_or(0);
                 if let Some(&i) = index.get(sid) {
                     add_i64(&mut rows[i], "expected_cents", cash);
+                }
+            }
+            // A refund (its preview carries the lines as computed): units back unless damaged, cash
+            // out of its till, and the quantities taken back off the sale.
+            ("refunds", "products") => {
+                for line in
+                    item.preview.as_ref().and_then(|p| p.get("lines")).and_then(Value::as_array).into_iter().flatten()
+                {
+                    let pid = line.get("product_id").and_then(Value::as_str).unwrap_or_default();
+                    if line.get("damaged").and_then(Value::as_bool) == Some(true) {
+                        continue;
+                    }
+                    if let Some(&i) = index.get(pid) {
+                        add_i64(&mut rows[i], "stock", line.get("quantity").and_then(Value::as_i64).unwrap_or(0));
+                    }
+                }
+            }
+            ("refunds", "cash_sessions") if body.get("method").and_then(Value::as_str) == Some("cash") => {
+                let sid = body.get("cash_session_id").and_then(Value::as_str).unwrap_or_default();
+                let total =
+                    item.preview.as_ref().and_then(|p| p.get("total_cents")).and_then(Value::as_i64).unwrap_or(0);
+                if let Some(&i) = index.get(sid) {
+                    add_i64(&mut rows[i], "expected_cents", -total);
+                }
+            }
+            ("refunds", "sales") => {
+                let sid = body.get("sale_id").and_then(Value::as_str).unwrap_or_default();
+                let Some(&i) = index.get(sid) else { continue };
+                let preview = item.preview.clone().unwrap_or(Value::Null);
+                add_i64(
+                    &mut rows[i],
+                    "refunded_cents",
+                    preview.get("total_cents").and_then(Value::as_i64).unwrap_or(0),
+                );
+                for line in preview.get("lines").and_then(Value::as_array).into_iter().flatten() {
+                    let n = line.get("sale_line_no").and_then(Value::as_i64).unwrap_or(0);
+                    let q = line.get("quantity").and_then(Value::as_i64).unwrap_or(0);
+                    let sold = rows[i]
+                        .get_mut("lines")
+                        .and_then(Value::as_array_mut)
+                        .and_then(|ls| ls.get_mut((n - 1).max(0) as usize));
+                    if let Some(sold) = sold {
+                        add_i64(sold, "refunded_quantity", q);
+                    }
                 }
             }
             ("cash_movements", "cash_sessions") => {
@@ -225,6 +307,39 @@ mod tests {
         let mut failed = sale.clone();
         failed.state = ItemState::Failed;
         assert_eq!(overlay("products", products, &[failed])[0]["stock"], 10);
+    }
+
+    #[test]
+    fn a_refund_and_a_void_give_back_stock_and_cash_until_they_are_pulled() {
+        let (p, s, sale_id, refund_id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let products = vec![json!({"id": p.to_string(), "stock": 10})];
+        let sessions = vec![json!({"id": s.to_string(), "expected_cents": 5000, "closed_at": null})];
+        let sale = json!({"id": sale_id.to_string(), "cash_session_id": s, "total_cents": 1500, "change_cents": 500,
+            "lines": [{"product_id": p, "quantity": 3, "refunded_quantity": 0}],
+            "payments": [{"method": "cash", "amount_cents": 2000}], "refunded_cents": 0});
+        // Two units back in cash, one of them damaged: one unit to stock, 10,00 out of the drawer.
+        let body = json!({"id": refund_id, "sale_id": sale_id, "cash_session_id": s, "method": "cash"});
+        let preview = json!({"total_cents": 1000, "lines": [
+            {"sale_line_no": 1, "product_id": p, "quantity": 1, "damaged": false},
+            {"sale_line_no": 1, "product_id": p, "quantity": 1, "damaged": true}]});
+        let refund = item("refunds", Action::Create, refund_id, body, Some(preview), ItemState::Pending);
+        let one = std::slice::from_ref(&refund);
+        assert_eq!(overlay("products", products.clone(), one)[0]["stock"], 11);
+        assert_eq!(overlay("cash_sessions", sessions.clone(), one)[0]["expected_cents"], 4000);
+        let shown = overlay("sales", vec![sale.clone()], one);
+        assert_eq!(
+            (&shown[0]["refunded_cents"], &shown[0]["lines"][0]["refunded_quantity"]),
+            (&json!(1000), &json!(2))
+        );
+        // A void: the sale's three units back, its cash (15,00) out, the sale marked.
+        let void =
+            item("sales", Action::Void, sale_id, json!({"reason": "error"}), Some(sale.clone()), ItemState::Pending);
+        let one = std::slice::from_ref(&void);
+        assert_eq!(overlay("products", products, one)[0]["stock"], 13);
+        assert_eq!(overlay("cash_sessions", sessions, one)[0]["expected_cents"], 3500);
+        let shown = overlay("sales", vec![sale], one);
+        assert_eq!((&shown[0]["void_reason"], &shown[0]["_pending"]), (&json!("error"), &json!("pending")));
+        assert!(shown[0]["voided_at"].is_string());
     }
 
     #[test]

@@ -11,12 +11,13 @@ use super::outbox::OutboxItem;
 
 pub const DB_NAME: &str = "mostrador";
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-// 2: the `tax_rates` store. The upgrade creates whichever stores are missing.
+// 2: the `tax_rates` and `refunds` stores. The upgrade creates whichever stores are missing.
 const DB_VERSION: u32 = 2;
 
 /// Object stores of server rows, keyed by `id`: the tables of the sync feed
-/// (`crate::wire::SYNCED_TABLES`) and today's sales.
-pub const TABLES: [&str; 7] = ["categories", "products", "customers", "quotes", "cash_sessions", "tax_rates", "sales"];
+/// (`crate::wire::SYNCED_TABLES`), today's sales, and the refunds this device made.
+pub const TABLES: [&str; 8] =
+    ["categories", "products", "customers", "quotes", "cash_sessions", "tax_rates", "sales", "refunds"];
 pub const OUTBOX: &str = "outbox";
 pub const META: &str = "meta";
 
@@ -326,6 +327,6 @@ mod tests {
     #[test]
     fn the_local_copy_keeps_every_synced_table_and_todays_sales() {
         assert_eq!(super::TABLES[..6], crate::wire::SYNCED_TABLES);
-        assert_eq!(super::TABLES[6], "sales");
+        assert_eq!(super::TABLES[6..], ["sales", "refunds"]);
     }
 }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::outbox::{Action, ItemState, OutboxItem};
 use super::sync::now_iso;
-use crate::wire::{CloseTill, NewCashMovement, NewExpense, NewSale, NewStockMovement, OpenTill};
+use crate::wire::{CloseTill, NewCashMovement, NewExpense, NewRefund, NewSale, NewStockMovement, OpenTill, VoidSale};
 
 pub trait OutboxWrite {
     /// The local table of the row it makes or changes (`sales`, `cash_sessions`, …).
@@ -75,6 +75,51 @@ impl OutboxWrite for NewSale {
         needs.extend(self.lines.iter().map(|l| l.product_id));
         needs.extend(self.customer_id);
         needs
+    }
+}
+
+impl OutboxWrite for NewRefund {
+    fn table(&self) -> &str {
+        "refunds"
+    }
+    fn path(&self) -> String {
+        "/api/refunds".into()
+    }
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+    fn body(&self) -> Option<Value> {
+        json(self)
+    }
+    fn depends_on(&self) -> Vec<Uuid> {
+        vec![self.sale_id, self.cash_session_id]
+    }
+}
+
+/// Voiding the sale `sale` (a mistake, while its till is open).
+pub struct VoidOf {
+    pub sale: Uuid,
+    pub body: VoidSale,
+}
+
+impl OutboxWrite for VoidOf {
+    fn table(&self) -> &str {
+        "sales"
+    }
+    fn path(&self) -> String {
+        format!("/api/sales/{}/void", self.sale)
+    }
+    fn entity_id(&self) -> Uuid {
+        self.sale
+    }
+    fn body(&self) -> Option<Value> {
+        json(&self.body)
+    }
+    fn action(&self) -> Action {
+        Action::Void
+    }
+    fn depends_on(&self) -> Vec<Uuid> {
+        vec![self.sale]
     }
 }
 

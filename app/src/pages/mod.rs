@@ -10,6 +10,7 @@ pub mod not_found;
 pub mod pending;
 pub mod phone;
 pub mod products;
+pub mod refund;
 pub mod sale;
 pub mod sales;
 pub mod settings;

@@ -34,12 +34,14 @@ fn op_text(a: Action) -> Key {
         Action::Update => "op_update",
         Action::Delete => "op_delete",
         Action::Close => "op_close",
+        Action::Void => "op_void",
     }
 }
 
 fn table_text(table: &str) -> Key {
     match table {
         "sales" => "table_sales",
+        "refunds" => "table_refunds",
         "cash_sessions" => "table_cash_sessions",
         "products" => "table_products",
         "categories" => "table_categories",

@@ -72,6 +72,7 @@ fn state_key(sale: &Value) -> crate::i18n::Key {
         Some("pending") => "receipt_pending",
         Some("failed") => "state_failed",
         Some("conflict") => "state_conflict",
+        _ if sale.get("voided_at").is_some_and(|v| !v.is_null()) => "sale_voided_state",
         // Sent, but after its till was closed: listed on that till as a late sale.
         _ if sale.get("after_close").and_then(Value::as_bool) == Some(true) => "sent_after_close",
         _ => "receipt_sent",
@@ -181,7 +182,7 @@ pub fn SalesPage() -> impl IntoView {
 /// The top of a receipt: the shop's name and details and its header text, from the settings this
 /// device keeps ("Mostrador" until it has heard them).
 #[component]
-fn ShopHeading(shop: RwSignal<Option<crate::model::ShopSettings>>) -> impl IntoView {
+pub fn ShopHeading(shop: RwSignal<Option<crate::model::ShopSettings>>) -> impl IntoView {
     move || {
         let s = shop.get();
         let name = s.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "Mostrador".into());
@@ -307,6 +308,8 @@ pub fn ReceiptPage() -> impl IntoView {
                     let payments = s.get("payments").and_then(Value::as_array).cloned().unwrap_or_default();
                     let names = names.get();
                     let s2 = s.clone();
+                    let refunded = i64_of(&s, "refunded_cents");
+                    let actions = view! { <crate::pages::refund::RefundActions sale=s.clone() names=names.clone()/> };
                     view! {
                         <article class="receipt" data-testid="receipt" data-state=if pending { "pending" } else { "sent" }>
                             <header>
@@ -357,6 +360,10 @@ pub fn ReceiptPage() -> impl IntoView {
                                 }).collect_view()}
                                 <dt>{move || i18n.t("change")}</dt>
                                 <dd data-testid="receipt-change">{let c = i64_of(&s, "change_cents"); move || format_display(c, i18n.lang.get())}</dd>
+                                {(refunded > 0).then(|| view! {
+                                    <dt>{move || i18n.t("refunded_so_far")}</dt>
+                                    <dd data-testid="receipt-refunded">{move || format_display(refunded, i18n.lang.get())}</dd>
+                                })}
                             </dl>
                             {move || shop.get().map(|s| text_lines(&s.receipt_footer, "receipt-footer"))}
                             <p class=if pending { "receipt-state pending" } else { "receipt-state sent" } data-testid="receipt-state" role="status">
@@ -367,6 +374,7 @@ pub fn ReceiptPage() -> impl IntoView {
                             <button type="button" class="btn primary big" data-testid="print-receipt" on:click=print>{move || i18n.t("print")}</button>
                             <a class="btn big" href="/sale" data-testid="new-sale">{move || i18n.t("new_sale")}</a>
                         </div>
+                        {actions}
                     }.into_any()
                 }
             }}
