@@ -567,6 +567,40 @@ pub struct Dashboard {
     pub late: Vec<LateOperation>,
 }
 
+/// A till's report: the X report while it is open (the figures so far), the Z report once it is
+/// closed. Computed from the records themselves (sales are never rewritten), so it reads the same
+/// whenever it is asked; sales that arrived after the close are listed apart, as amendments.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TillReport {
+    /// `x` (open) or `z` (closed).
+    pub kind: String,
+    /// The till: who opened and closed it, the float, expected and counted cash, the difference.
+    pub session: CashSession,
+    /// Sales made in it (voided ones and late ones apart) and what they took per method (cash net
+    /// of change).
+    pub sales_count: i64,
+    pub sales_total_cents: i64,
+    pub by_method: Vec<MethodTotal>,
+    pub discounts_cents: i64,
+    pub voided_count: i64,
+    pub voided_total_cents: i64,
+    /// Refunds paid from it, and per method.
+    pub refunds_count: i64,
+    pub refunds_total_cents: i64,
+    pub refunds_by_method: Vec<MethodTotal>,
+    /// Net and tax per rate of its sales less its refunds.
+    pub net_cents: i64,
+    pub tax_cents: i64,
+    pub taxes: Vec<TaxAmount>,
+    pub cash_in_cents: i64,
+    pub cash_out_cents: i64,
+    pub expenses_cents: i64,
+    /// Sales that reached the server after the close: count and total.
+    pub late_sales: i64,
+    pub late_total_cents: i64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MethodTotal {

@@ -3,6 +3,7 @@
 
 pub(crate) mod expenses;
 pub(crate) mod movements;
+pub(crate) mod report;
 pub(crate) mod sessions;
 
 use axum::{
@@ -19,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/cash-sessions", get(sessions::list).post(sessions::open))
         .route("/api/cash-sessions/{id}", get(sessions::get_one))
         .route("/api/cash-sessions/{id}/close", post(sessions::close))
+        .route("/api/cash-sessions/{id}/report", get(report::get_report))
         .route("/api/cash-movements", get(movements::list).post(movements::create))
         .route("/api/expenses", get(expenses::list).post(expenses::create))
 }

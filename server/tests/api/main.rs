@@ -70,6 +70,7 @@ fn main() {
         refunds::a_refund_takes_back_units_at_the_figures_they_were_sold_at,
         refunds::two_devices_refunding_the_same_lines_at_once_one_gets_409,
         refunds::a_void_undoes_a_sale_only_while_its_till_is_open,
+        refunds::the_till_report_adds_up_what_happened_in_it,
         operations::handler_panic_is_json_500_and_server_keeps_serving,
         operations::oversized_body_is_413,
         operations::malformed_json_is_400,

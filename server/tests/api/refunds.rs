@@ -248,3 +248,127 @@ pub async fn a_void_undoes_a_sale_only_while_its_till_is_open(app: TestApp) {
         status_json(app.post(&format!("/api/sales/{}/void", Uuid::new_v4()), &json!({"reason": "x"})).await).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+pub async fn the_till_report_adds_up_what_happened_in_it(app: TestApp) {
+    app.login_admin().await;
+    let iva = created(&app, "/api/tax-rates", json!({"id": Uuid::new_v4(), "name": "IVA", "rate_bp": 2100})).await;
+    let exempt = created(&app, "/api/tax-rates", json!({"id": Uuid::new_v4(), "name": "Exento", "rate_bp": 0})).await;
+    let (_, s) = status_json(app.get("/api/settings").await).await;
+    let body = json!({"version": s["version"], "prices_include_tax": true, "default_tax_rate_id": iva["id"], "cashier_max_discount_bp": 1000});
+    assert_eq!(
+        app.client.put(app.url("/api/settings/taxes")).json(&body).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let a = product(&app, "A", 1000).await;
+    let b = product(&app, "B", 500).await;
+    let (_, pb) = status_json(app.get(&format!("/api/products/{b}")).await).await;
+    app.patch(&format!("/api/products/{b}"), &json!({"version": pb["version"], "tax_rate_id": exempt["id"]})).await;
+    let t = Uuid::new_v4().to_string();
+    created(&app, "/api/cash-sessions", json!({"id": t, "register": "Caja Z", "opening_float_cents": 5000})).await;
+    let sale = |lines: Value, method: &str, paid: i64, extra: Value| {
+        let mut s = json!({"id": Uuid::new_v4(), "cash_session_id": t, "lines": lines, "payments": [{"method": method, "amount_cents": paid}]});
+        for (k, v) in extra.as_object().unwrap() {
+            s[k] = v.clone();
+        }
+        s
+    };
+    // 2 × 10,00 in cash (30,00 given, 10,00 change): IVA inside 2000 × 21/121 = 347,1 → 3,47.
+    let s1 =
+        created(&app, "/api/sales", sale(json!([{"product_id": a, "quantity": 2}]), "cash", 3000, json!({}))).await;
+    // 5,00 exempt by card.
+    created(&app, "/api/sales", sale(json!([{"product_id": b, "quantity": 1}]), "card", 500, json!({}))).await;
+    // 10,00 with 10 % off by transfer: 9,00, IVA 156,19 → 1,56.
+    created(
+        &app,
+        "/api/sales",
+        sale(
+            json!([{"product_id": a, "quantity": 1, "discount": {"percent_bp": 1000}}]),
+            "transfer",
+            900,
+            json!({"discount_reason": "cliente"}),
+        ),
+    )
+    .await;
+    // 10,00 in cash, voided.
+    let s4 =
+        created(&app, "/api/sales", sale(json!([{"product_id": b, "quantity": 2}]), "cash", 1000, json!({}))).await;
+    let r = app.post(&format!("/api/sales/{}/void", s4["id"].as_str().unwrap()), &json!({"reason": "error"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // One unit of the first sale back in cash: 10,00, IVA 347/2 = 173,5 → 1,74.
+    let r1 = created(&app, "/api/refunds", refund(&s1, &t, "cash", json!([{"line_no": 1, "quantity": 1}]))).await;
+    assert_eq!((&r1["total_cents"], &r1["tax_cents"]), (&json!(1000), &json!(174)));
+    created(
+        &app,
+        "/api/cash-movements",
+        json!({"id": Uuid::new_v4(), "cash_session_id": t, "kind": "in", "amount_cents": 700, "reason": "cambio"}),
+    )
+    .await;
+    created(
+        &app,
+        "/api/cash-movements",
+        json!({"id": Uuid::new_v4(), "cash_session_id": t, "kind": "out", "amount_cents": 200, "reason": "banco"}),
+    )
+    .await;
+    created(
+        &app,
+        "/api/expenses",
+        json!({"id": Uuid::new_v4(), "spent_on": &mostrador::db::now()[..10], "category": "limpieza",
+        "amount_cents": 300, "cash_session_id": t}),
+    )
+    .await;
+
+    let x = get(&app, &format!("/api/cash-sessions/{t}/report")).await;
+    assert_eq!(x["kind"], "x");
+    assert_eq!(
+        (&x["sales_count"], &x["sales_total_cents"], &x["discounts_cents"]),
+        (&json!(3), &json!(3400), &json!(100))
+    );
+    assert_eq!(
+        x["by_method"],
+        json!([{"method": "card", "amount_cents": 500}, {"method": "cash", "amount_cents": 2000}, {"method": "transfer", "amount_cents": 900}])
+    );
+    assert_eq!((&x["voided_count"], &x["voided_total_cents"]), (&json!(1), &json!(1000)));
+    assert_eq!((&x["refunds_count"], &x["refunds_total_cents"]), (&json!(1), &json!(1000)));
+    assert_eq!(x["refunds_by_method"], json!([{"method": "cash", "amount_cents": 1000}]));
+    // IVA: net 1653 + 744 − 826, tax 347 + 156 − 174; exempt: 5,00. Net + tax = sales − refunds.
+    assert_eq!(
+        x["taxes"],
+        json!([{"name": "IVA", "rate_bp": 2100, "net_cents": 1571, "tax_cents": 329},
+               {"name": "Exento", "rate_bp": 0, "net_cents": 500, "tax_cents": 0}])
+    );
+    assert_eq!((&x["net_cents"], &x["tax_cents"]), (&json!(2071), &json!(329)));
+    assert_eq!(
+        (&x["cash_in_cents"], &x["cash_out_cents"], &x["expenses_cents"]),
+        (&json!(700), &json!(200), &json!(300))
+    );
+    // The drawer: 50,00 + 20,00 cash sales − 10,00 refunded + 7,00 − 2,00 − 3,00.
+    assert_eq!(x["session"]["expected_cents"], 6200);
+    // The same figures from the records' own lists.
+    let sales = get(&app, "/api/sales?limit=200").await;
+    let counted: i64 = sales["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["cash_session_id"] == json!(t) && s["voided_at"].is_null())
+        .map(|s| s["total_cents"].as_i64().unwrap() - s["tax_cents"].as_i64().unwrap())
+        .sum();
+    let refunds = get(&app, "/api/refunds").await;
+    let refunded_net: i64 = refunds["items"].as_array().unwrap().iter().map(|r| r["net_cents"].as_i64().unwrap()).sum();
+    assert_eq!(counted - refunded_net, 2071);
+
+    // Closed with 1,00 missing: the Z report, and a sale that arrives after is an amendment.
+    assert_eq!(
+        app.post(&format!("/api/cash-sessions/{t}/close"), &json!({"counted_cents": 6100})).await.status(),
+        StatusCode::OK
+    );
+    created(&app, "/api/sales", sale(json!([{"product_id": a, "quantity": 1}]), "cash", 1000, json!({}))).await;
+    let z = get(&app, &format!("/api/cash-sessions/{t}/report")).await;
+    assert_eq!(z["kind"], "z");
+    assert_eq!((&z["session"]["difference_cents"], &z["session"]["closed_by"]), (&json!(-100), &json!("admin")));
+    assert_eq!((&z["late_sales"], &z["late_total_cents"]), (&json!(1), &json!(1000)));
+    for same in ["sales_count", "sales_total_cents", "by_method", "taxes", "refunds_total_cents", "net_cents"] {
+        assert_eq!(z[same], x[same], "{same}");
+    }
+    let (status, _) = status_json(app.get(&format!("/api/cash-sessions/{}/report", Uuid::new_v4())).await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
