@@ -127,6 +127,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("refund/:id") view=pages::refund::RefundReceiptPage/>
                     <Route path=path!("dashboard") view=pages::dashboard::DashboardPage/>
                     <Route path=path!("cash") view=pages::cash::CashPage/>
+                    <Route path=path!("till/:id/report") view=pages::report::TillReportPage/>
                     <Route path=path!("pending") view=PendingPage/>
                     <Route path=path!("settings") view=SettingsPage/>
                     <Route path=path!("backups") view=pages::backups::BackupsPage/>

@@ -85,6 +85,32 @@ test('a refund of one unit and a void, made offline, arrive once with the right 
       const t = await api(phone.context, 'GET', `/api/cash-sessions/${till.id}`);
       assert.equal(t.json.expected_cents, 10000 + 2400 - 1200);
     }, { timeout: 30_000, interval: 500 });
+    // The X report of the open till, then the till closed and its Z report, printed on an 80 mm roll:
+    // the figures the server summed (one sale of 24,00, one refund of 12,00, one voided sale).
+    await phone.page.goto('/sale');
+    await phone.page.getByTestId('x-report-link').click();
+    await phone.page.getByTestId('till-report').and(phone.page.locator('[data-kind="x"]')).waitFor();
+    assert.match(await phone.page.getByTestId('report-sales').innerText(), /24,00/);
+    await phone.page.goto('/sale');
+    await phone.page.getByTestId('close-till').click();
+    await phone.page.locator('input[name="counted"]').fill('112');
+    await phone.page.getByTestId('confirm-close-till').click();
+    await waitForBadge(phone.page, 0);
+    await phone.page.goto('/cash');
+    await phone.page.getByTestId('z-report-link').click();
+    const report = phone.page.getByTestId('till-report');
+    await report.and(phone.page.locator('[data-kind="z"]')).waitFor();
+    assert.equal(await phone.page.getByTestId('report-title').innerText(), 'Informe Z (cierre)');
+    assert.match(await phone.page.getByTestId('report-sales').innerText(), /24,00/);
+    assert.match(await phone.page.getByTestId('report-refunds').innerText(), /12,00/);
+    assert.match(await phone.page.getByTestId('report-expected').innerText(), /112,00/);
+    assert.match(await phone.page.getByTestId('report-counted').innerText(), /112,00/);
+    assert.match(await phone.page.getByTestId('report-difference').innerText(), /0,00/);
+    await phone.page.emulateMedia({ media: 'print' });
+    await screenshot(phone.page, 'phone-z-report-print');
+    await phone.page.getByTestId('paper-58').evaluate((e) => e.click());
+    assert.match(await report.getAttribute('class'), /paper-58/);
+    await phone.page.emulateMedia({ media: 'screen' });
     assertNoErrors(phone.errors);
     await phone.context.close();
   } finally {

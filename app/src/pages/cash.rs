@@ -86,6 +86,7 @@ pub fn CashPage() -> impl IntoView {
                     view! {
                         <div class="panel" data-testid="last-close">
                             <h2>{move || i18n.t("last_close")}</h2>
+                            <a class="btn" href=format!("/till/{}/report", str_of(&c, "id")) data-testid="z-report-link">{move || i18n.t("z_report")}</a>
                             <p>{move || format!("{} · {}: {} · {}: {}", str_of(&c, "register"), i18n.t("counted_cash"), format_display(counted, i18n.lang.get()), i18n.t("expected_cash"), format_display(expected, i18n.lang.get()))}</p>
                             <p class=if diff == 0 { "diff ok" } else { "diff warn" } data-testid="close-difference">
                                 {move || format!("{}: {}", i18n.t("difference"), format_display(diff, i18n.lang.get()))}

@@ -11,6 +11,7 @@ pub mod pending;
 pub mod phone;
 pub mod products;
 pub mod refund;
+pub mod report;
 pub mod sale;
 pub mod sales;
 pub mod settings;

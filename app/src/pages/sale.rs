@@ -319,6 +319,7 @@ pub fn TillBar(session: RwSignal<Option<Value>>) -> impl IntoView {
         <div class="till-bar" data-testid="till-bar">
             <span>{move || fill(i18n.t("cash_open_since"), &[("register", &register())])}</span>
             <span data-testid="expected-cash">{move || format!("{}: {}", i18n.t("expected_cash"), format_display(expected(), i18n.lang.get()))}</span>
+            <a class="btn small" href=format!("/till/{id}/report") data-testid="x-report-link">{move || i18n.t("x_report")}</a>
             <button type="button" class="btn small" data-testid="close-till" on:click=move |_| closing.update(|c| *c = !*c)>
                 {move || i18n.t("close_cash")}
             </button>
