@@ -244,6 +244,12 @@ pub async fn put_settings(update: &crate::wire::SettingsUpdate) -> Result<crate:
 }
 
 /// `PUT /api/settings/logo` (admins): a data URL, or None to print no logo.
+/// `POST /api/registers`: this device's register code (the same one if it asks again).
+pub async fn register(device_id: Uuid) -> Result<crate::model::Register, ApiError> {
+    let body = crate::wire::NewRegister { device_id, name: format!("Dispositivo {}", &device_id.to_string()[..8]) };
+    call(Method::Post, "/api/registers", json_body(&body)).await
+}
+
 pub async fn put_taxes(update: &crate::wire::TaxSettingsUpdate) -> Result<crate::model::ShopSettings, ApiError> {
     call(Method::Put, "/api/settings/taxes", json_body(update)).await
 }

@@ -360,19 +360,23 @@ pub struct TaxAmount {
 /// The sale's tax per rate (name and rate as at sale time), in the order the rates first appear;
 /// untaxed lines are left out.
 pub fn taxes_of(lines: &[SaleLine]) -> Vec<TaxAmount> {
+    tally(lines.iter().map(|l| (l.tax_name.as_str(), l.tax_rate_bp, l.net(), l.tax_cents)))
+}
+
+/// The same for a refund's lines: the tax given back per rate, as it was sold.
+pub fn refund_taxes(lines: &[RefundLine]) -> Vec<TaxAmount> {
+    tally(lines.iter().map(|l| (l.tax_name.as_str(), l.tax_rate_bp, l.net_cents, l.tax_cents)))
+}
+
+fn tally<'a>(lines: impl Iterator<Item = (&'a str, i64, i64, i64)>) -> Vec<TaxAmount> {
     let mut out: Vec<TaxAmount> = Vec::new();
-    for l in lines.iter().filter(|l| l.tax_rate_bp != 0 || !l.tax_name.is_empty()) {
-        match out.iter_mut().find(|t| t.name == l.tax_name && t.rate_bp == l.tax_rate_bp) {
+    for (name, rate_bp, net, tax) in lines.filter(|l| l.1 != 0 || !l.0.is_empty()) {
+        match out.iter_mut().find(|t| t.name == name && t.rate_bp == rate_bp) {
             Some(t) => {
-                t.net_cents += l.net();
-                t.tax_cents += l.tax_cents;
+                t.net_cents += net;
+                t.tax_cents += tax;
             }
-            None => out.push(TaxAmount {
-                name: l.tax_name.clone(),
-                rate_bp: l.tax_rate_bp,
-                net_cents: l.net(),
-                tax_cents: l.tax_cents,
-            }),
+            None => out.push(TaxAmount { name: name.to_owned(), rate_bp, net_cents: net, tax_cents: tax }),
         }
     }
     out
@@ -435,6 +439,23 @@ pub struct Sale {
     pub voided_by: Option<String>,
     #[serde(default)]
     pub void_reason: String,
+    /// The receipt number its register gave it (`C1-000123`); none for sales from before numbers.
+    #[serde(default)]
+    pub receipt_no: Option<String>,
+}
+
+/// A register: a device set up to number its own receipts. Its `code` is unique in the shop;
+/// `last_seq` is the highest number the server holds from it (a device that lost its data goes on
+/// from there).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Register {
+    pub code: String,
+    pub device_id: Uuid,
+    pub name: String,
+    pub last_seq: i64,
+    pub created_by: String,
+    pub created_at: String,
 }
 
 /// A line of a refund: units of one line of the original sale, at the figures they were sold at.
@@ -472,6 +493,8 @@ pub struct Refund {
     pub taxes: Vec<TaxAmount>,
     pub created_by: String,
     pub created_at: String,
+    #[serde(default)]
+    pub receipt_no: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -599,6 +622,9 @@ pub struct TillReport {
     /// Sales that reached the server after the close: count and total.
     pub late_sales: i64,
     pub late_total_cents: i64,
+    /// The first and last receipt numbers of its sales and refunds (in the order they were made).
+    pub first_receipt_no: Option<String>,
+    pub last_receipt_no: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

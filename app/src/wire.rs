@@ -93,6 +93,32 @@ pub struct NewSale {
     /// Why discounts were given; required when any line or the ticket has one.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub discount_reason: String,
+    /// The number this device's register gave it (`C1-000123`), if it has a register.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_no: Option<String>,
+}
+
+/// `POST /api/registers`: this device asks for its register code (once, online).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewRegister {
+    pub device_id: Uuid,
+    pub name: String,
+}
+
+/// A receipt number: the register's code and its own counter, `C1-000123`.
+pub fn receipt_no(code: &str, seq: i64) -> String {
+    format!("{code}-{seq:06}")
+}
+
+/// `C1-000123` → ("C1", 123); None for anything else.
+pub fn parse_receipt_no(no: &str) -> Option<(&str, i64)> {
+    let (code, seq) = no.split_once('-')?;
+    let n = code.strip_prefix('C')?;
+    let ok_code = !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0');
+    let ok_seq = (6..=12).contains(&seq.len()) && seq.bytes().all(|b| b.is_ascii_digit());
+    let seq: i64 = if ok_code && ok_seq { seq.parse().ok()? } else { return None };
+    (seq >= 1 && receipt_no(code, seq) == no).then_some((code, seq))
 }
 
 /// `POST /api/refunds`: units of a sale's lines given back, paid out by `method` from the open till
@@ -106,6 +132,8 @@ pub struct NewRefund {
     pub method: PaymentMethod,
     pub reason: String,
     pub lines: Vec<NewRefundLine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_no: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -385,6 +413,26 @@ mod tests {
         check::<PaymentMethod>();
         check::<CashMovementKind>();
         check::<StockReason>();
+    }
+
+    #[test]
+    fn receipt_numbers_read_back_only_in_their_one_spelling() {
+        assert_eq!(receipt_no("C1", 123), "C1-000123");
+        assert_eq!(parse_receipt_no("C12-000123"), Some(("C12", 123)));
+        assert_eq!(parse_receipt_no("C1-1234567"), Some(("C1", 1_234_567)));
+        for bad in [
+            "C1-00012",
+            "C0-000001",
+            "C01-000001",
+            "X1-000001",
+            "C1-000000",
+            "C1-0001234",
+            "C1-00001a",
+            "C-000001",
+            "C1000001",
+        ] {
+            assert_eq!(parse_receipt_no(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -39,8 +39,10 @@ test('a refund of one unit and a void, made offline, arrive once with the right 
     assert.notEqual(first, mistake);
     await waitForBadge(phone.page, 2);
 
-    // The customer brings one yerba back: refunded in cash, from the open till.
+    // The customer brings one yerba back: refunded in cash, from the open till. The sale's receipt,
+    // printed offline, carries the number this phone's register gave it.
     await phone.page.goto(first);
+    assert.equal(await phone.page.getByTestId('receipt-number').innerText(), 'Ticket C1-000001');
     await phone.page.getByTestId('refund-open').click();
     await phone.page.getByTestId('refund-qty').fill('1');
     await phone.page.getByTestId('refund-reason').fill('Vencida');
@@ -52,6 +54,7 @@ test('a refund of one unit and a void, made offline, arrive once with the right 
     const saleShort = first.split('/').pop().slice(0, 8).toUpperCase();
     assert.match(await phone.page.getByTestId('refund-original').innerText(), new RegExp(`De la venta ${saleShort}`));
     assert.match(await phone.page.getByTestId('refund-receipt-total').innerText(), /12,00/);
+    assert.equal(await phone.page.getByTestId('refund-number').innerText(), 'Ticket C1-000003');
     await screenshot(phone.page, 'phone-refund-receipt');
     await waitForBadge(phone.page, 3);
     // Only one unit is left to give back on that sale.
@@ -65,7 +68,7 @@ test('a refund of one unit and a void, made offline, arrive once with the right 
     await phone.page.getByTestId('void-reason').fill('Cobrada dos veces');
     await phone.page.getByTestId('void-confirm').click();
     await waitForBadge(phone.page, 4);
-    // Offline, the till already counts 100 + 24 − 12 = 112,00 and the stock 10 − 3 + 1 + 1 = 9.
+    // Offline, the till already counts 100 + 24 − 12 = 112,00 (the stock is checked on the server below).
     await phone.page.goto('/sale');
     await phone.page.getByTestId('expected-cash').filter({ hasText: '112,00' }).waitFor();
 
@@ -81,6 +84,9 @@ test('a refund of one unit and a void, made offline, arrive once with the right 
       const refunds = await api(phone.context, 'GET', '/api/refunds');
       assert.equal(refunds.json.total, 1);
       assert.deepEqual([refunds.json.items[0].total_cents, refunds.json.items[0].reason], [1200, 'Vencida']);
+      // The numbers given offline are the ones kept: gapless for this register, sales and refunds alike.
+      assert.deepEqual(sales.json.items.map((s) => s.receipt_no).sort(), ['C1-000001', 'C1-000002']);
+      assert.equal(refunds.json.items[0].receipt_no, 'C1-000003');
       assert.equal((await api(phone.context, 'GET', `/api/products/${yerba.id}`)).json.stock, 9);
       const t = await api(phone.context, 'GET', `/api/cash-sessions/${till.id}`);
       assert.equal(t.json.expected_cents, 10000 + 2400 - 1200);
@@ -106,6 +112,7 @@ test('a refund of one unit and a void, made offline, arrive once with the right 
     assert.match(await phone.page.getByTestId('report-expected').innerText(), /112,00/);
     assert.match(await phone.page.getByTestId('report-counted').innerText(), /112,00/);
     assert.match(await phone.page.getByTestId('report-difference').innerText(), /0,00/);
+    assert.equal(await phone.page.getByTestId('report-numbers').innerText(), 'C1-000001 – C1-000003');
     await phone.page.emulateMedia({ media: 'print' });
     await screenshot(phone.page, 'phone-z-report-print');
     await phone.page.getByTestId('paper-58').evaluate((e) => e.click());

@@ -24,6 +24,7 @@ pub mod period;
 pub mod permissions;
 pub mod pwa;
 pub mod refunds;
+pub mod registers;
 pub mod sales;
 pub mod settings;
 pub mod sync;

@@ -49,6 +49,12 @@ pub fn overlay(table: &str, rows: Vec<Value>, items: &[OutboxItem]) -> Vec<Value
     let mut rows = rows;
     let mut index: HashMap<String, usize> = rows.iter().enumerate().map(|(i, r)| (id_of(r), i)).collect();
     let mut removed: Vec<bool> = vec![false; rows.len()];
+    // Rows a failed create never made: a void or refund of one of them waits (424) and has no effect.
+    let never_made: Vec<uuid::Uuid> = items
+        .iter()
+        .filter(|i| i.action == Action::Create && i.state == ItemState::Failed)
+        .map(|i| i.entity_id)
+        .collect();
 
     for item in items {
         let id = item.entity_id.to_string();
@@ -130,7 +136,7 @@ pub fn overlay(table: &str, rows: Vec<Value>, items: &[OutboxItem]) -> Vec<Value
         }
         // Effects on other tables, as the server computes them. A confirmed (done) item's effect is
         // applied until its pull arrives, because pulled rows are the only thing that includes it.
-        if item.state == ItemState::Failed {
+        if item.state == ItemState::Failed || item.depends_on.iter().any(|d| never_made.contains(d)) {
             continue;
         }
         if item.action == Action::Void {
@@ -315,22 +321,30 @@ mod tests {
         let products = vec![json!({"id": p.to_string(), "stock": 10})];
         let sessions = vec![json!({"id": s.to_string(), "expected_cents": 5000, "closed_at": null})];
         let sale = json!({"id": sale_id.to_string(), "cash_session_id": s, "total_cents": 1500, "change_cents": 500,
-            "lines": [{"product_id": p, "quantity": 3, "refunded_quantity": 0}],
+            "lines": [{"product_id": p, "quantity": 2, "refunded_quantity": 0}, {"product_id": p, "quantity": 1, "refunded_quantity": 0}],
             "payments": [{"method": "cash", "amount_cents": 2000}], "refunded_cents": 0});
-        // Two units back in cash, one of them damaged: one unit to stock, 10,00 out of the drawer.
+        // A unit of each line back in cash, the second damaged: one unit to stock, 10,00 out of the drawer.
         let body = json!({"id": refund_id, "sale_id": sale_id, "cash_session_id": s, "method": "cash"});
         let preview = json!({"total_cents": 1000, "lines": [
             {"sale_line_no": 1, "product_id": p, "quantity": 1, "damaged": false},
-            {"sale_line_no": 1, "product_id": p, "quantity": 1, "damaged": true}]});
-        let refund = item("refunds", Action::Create, refund_id, body, Some(preview), ItemState::Pending);
+            {"sale_line_no": 2, "product_id": p, "quantity": 1, "damaged": true}]});
+        let mut refund = item("refunds", Action::Create, refund_id, body, Some(preview), ItemState::Pending);
+        refund.depends_on = vec![sale_id, s];
         let one = std::slice::from_ref(&refund);
         assert_eq!(overlay("products", products.clone(), one)[0]["stock"], 11);
         assert_eq!(overlay("cash_sessions", sessions.clone(), one)[0]["expected_cents"], 4000);
         let shown = overlay("sales", vec![sale.clone()], one);
         assert_eq!(
-            (&shown[0]["refunded_cents"], &shown[0]["lines"][0]["refunded_quantity"]),
-            (&json!(1000), &json!(2))
+            (
+                &shown[0]["refunded_cents"],
+                &shown[0]["lines"][0]["refunded_quantity"],
+                &shown[0]["lines"][1]["refunded_quantity"]
+            ),
+            (&json!(1000), &json!(1), &json!(1))
         );
+        // Its sale was refused by the server: the refund waits and changes nothing.
+        let failed_sale = item("sales", Action::Create, sale_id, json!({}), None, ItemState::Failed);
+        assert_eq!(overlay("products", products.clone(), &[failed_sale, refund.clone()])[0]["stock"], 10);
         // A void: the sale's three units back, its cash (15,00) out, the sale marked.
         let void =
             item("sales", Action::Void, sale_id, json!({"reason": "error"}), Some(sale.clone()), ItemState::Pending);

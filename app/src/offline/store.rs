@@ -19,6 +19,8 @@ const DB_VERSION: u32 = 2;
 pub const TABLES: [&str; 8] =
     ["categories", "products", "customers", "quotes", "cash_sessions", "tax_rates", "sales", "refunds"];
 pub const OUTBOX: &str = "outbox";
+/// This device's register in `meta`: `{code, device_id, next}` (the next receipt number to give).
+pub const REGISTER: &str = "register";
 pub const META: &str = "meta";
 
 #[derive(Clone, Debug, PartialEq)]
@@ -207,6 +209,41 @@ mod imp {
         v.map(from_js).transpose()
     }
 
+    /// Appends a sale or refund to the queue with the next number of this device's register, in one
+    /// transaction with the register's counter: a number is never given twice nor skipped, whatever
+    /// happens to the tab. Without a register (never set up online) the item goes in unnumbered.
+    /// Returns its `seq` and number.
+    pub async fn outbox_add_numbered(item: &OutboxItem) -> Result<(u64, Option<String>), StoreError> {
+        let db = db().await?;
+        let tx = db.transaction(&[OUTBOX, META], TransactionMode::ReadWrite).map_err(err)?;
+        let meta = tx.object_store(META).map_err(err)?;
+        let key = JsValue::from_str(REGISTER);
+        let register: Option<Value> =
+            meta.get(key.clone()).map_err(err)?.await.map_err(err)?.map(from_js).transpose()?;
+        let mut stored = item.clone();
+        let mut number = None;
+        if let Some(mut register) = register {
+            let code = register.get("code").and_then(Value::as_str).unwrap_or_default().to_string();
+            let next = register.get("next").and_then(Value::as_i64).unwrap_or(1);
+            let no = crate::wire::receipt_no(&code, next);
+            for v in [stored.body.as_mut(), stored.preview.as_mut()].into_iter().flatten() {
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("receipt_no".into(), Value::from(no.clone()));
+                }
+            }
+            register["next"] = Value::from(next + 1);
+            meta.put(&to_js(&register)?, Some(&key)).map_err(err)?.await.map_err(err)?;
+            number = Some(no);
+        }
+        let outbox = tx.object_store(OUTBOX).map_err(err)?;
+        let added = outbox.add(&to_js(&stored)?, None).map_err(err)?.await.map_err(err)?;
+        tx.commit().map_err(err)?.await.map_err(err)?;
+        let seq = added.as_f64().map(|k| k as u64).ok_or_else(|| StoreError("outbox key is not a number".into()))?;
+        stored.seq = Some(seq);
+        cache_update(|items| cache_put(items, &stored));
+        Ok((seq, number))
+    }
+
     /// Appends to the queue; returns its `seq`.
     pub async fn outbox_add(item: &OutboxItem) -> Result<u64, StoreError> {
         let db = db().await?;
@@ -302,6 +339,9 @@ mod imp {
         none()
     }
     pub async fn outbox_add(_: &OutboxItem) -> Result<u64, StoreError> {
+        none()
+    }
+    pub async fn outbox_add_numbered(_: &OutboxItem) -> Result<(u64, Option<String>), StoreError> {
         none()
     }
     pub async fn outbox_put(_: &OutboxItem) -> Result<(), StoreError> {

@@ -282,6 +282,7 @@ mod tests {
             payments: vec![Payment { method: PaymentMethod::Cash, amount_cents: 500 }],
             discount: None,
             discount_reason: String::new(),
+            receipt_no: None,
         };
         let item = OutboxItem::new(Uuid::nil(), &sale);
         assert_eq!((item.method.as_str(), item.path.as_str(), item.table.as_str()), ("POST", "/api/sales", "sales"));

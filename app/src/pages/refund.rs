@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::components::{use_goto, use_session};
 use crate::format;
 use crate::i18n::{use_i18n, Key};
-use crate::model::{taxes_of, Refund, RefundLine, Sale, SaleLine};
+use crate::model::{refund_taxes, Refund, RefundLine, Sale};
 use crate::money::format_display;
 use crate::offline::data;
 use crate::offline::outbox::OutboxItem;
@@ -24,7 +24,7 @@ use crate::offline::write::VoidOf;
 use crate::totals::refund_share;
 use crate::wire::{ClosedSet, NewRefund, NewRefundLine, PaymentMethod, VoidSale};
 
-/// The till this device has open (the most recently opened), if any.
+/// The open till this device knows of (the most recently opened, as the sale page picks it), if any.
 async fn open_till() -> Option<Uuid> {
     let mut open: Vec<Value> = data::rows("cash_sessions")
         .await
@@ -124,41 +124,26 @@ pub fn RefundActions(sale: Value, names: HashMap<String, String>) -> impl IntoVi
                 .iter()
                 .map(|l| NewRefundLine { line_no: l.sale_line_no, quantity: l.quantity, damaged: l.damaged })
                 .collect(),
+            receipt_no: None,
         };
         let id = body.id;
         let mut item = OutboxItem::new(user, &body);
         let total: i64 = lines.iter().map(|l| l.total_cents).sum();
         let tax: i64 = lines.iter().map(|l| l.tax_cents).sum();
-        let as_sold: Vec<SaleLine> = lines
-            .iter()
-            .map(|l| SaleLine {
-                product_id: l.product_id,
-                quantity: l.quantity,
-                unit_price_cents: 0,
-                total_cents: l.total_cents,
-                discount: None,
-                discount_cents: 0,
-                ticket_discount_cents: 0,
-                tax_name: l.tax_name.clone(),
-                tax_rate_bp: l.tax_rate_bp,
-                net_cents: l.net_cents,
-                tax_cents: l.tax_cents,
-                refunded_quantity: 0,
-            })
-            .collect();
         item.preview = serde_json::to_value(Refund {
             id,
             sale_id: sale_for_submit.id,
             cash_session_id: till,
             method: body.method,
             reason: why,
-            taxes: taxes_of(&as_sold),
+            taxes: refund_taxes(&lines),
             lines,
             net_cents: total - tax,
             tax_cents: tax,
             total_cents: total,
             created_by: session.user.with_untracked(|u| u.as_ref().map(|u| u.username.clone())).unwrap_or_default(),
             created_at: now_iso(),
+            receipt_no: None,
         })
         .ok();
         item.label = crate::i18n::text(i18n.lang.get_untracked(), "refund").to_string();
@@ -321,6 +306,7 @@ pub fn RefundReceiptPage() -> impl IntoView {
                     };
                     let names = names.get();
                     let original = r.sale_id.to_string()[..8].to_uppercase();
+                    let number = r.receipt_no.clone();
                     let method = r.method.as_str().to_string();
                     let created = r.created_at.clone();
                     view! {
@@ -328,6 +314,7 @@ pub fn RefundReceiptPage() -> impl IntoView {
                             <header>
                                 <crate::pages::sales::ShopHeading shop/>
                                 <p class="receipt-kind" data-testid="refund-title"><strong>{move || i18n.t("refund_receipt")}</strong></p>
+                                {number.map(|n| view! { <p class="receipt-id" data-testid="refund-number">{move || format!("{} {}", i18n.t("receipt"), n)}</p> })}
                                 <p data-testid="refund-original">{move || format!("{} {}", i18n.t("of_sale"), original)}
                                     " " <a class="no-print" href=format!("/receipt/{}", r.sale_id)>{move || i18n.t("see_receipt")}</a></p>
                                 <p>{move || format::date_time(&created, i18n.lang.get())}</p>

@@ -102,6 +102,9 @@ fn figures(r: &TillReport, lang: Lang) -> impl IntoView {
             <dt>{t("opened")}</dt><dd>{format!("{} · {}", when(&s.opened_at), s.opened_by)}</dd>
             {s.closed_at.clone().map(|at| view! { <dt>{t("closed")}</dt><dd data-testid="report-closed">{format!("{} · {}", when(&at), s.closed_by.clone().unwrap_or_default())}</dd> })}
             <dt>{t("opening_float")}</dt><dd>{money(s.opening_float_cents)}</dd>
+            {r.first_receipt_no.clone().zip(r.last_receipt_no.clone()).map(|(first, last)| view! {
+                <dt>{t("receipt_numbers")}</dt><dd data-testid="report-numbers">{format!("{first} – {last}")}</dd>
+            })}
             <dt class="head">{format!("{} ({})", t("sales_count"), r.sales_count)}</dt><dd data-testid="report-sales">{money(r.sales_total_cents)}</dd>
             {methods(&r.by_method, lang)}
             <dt>{t("discounts")}</dt><dd data-testid="report-discounts">{money(r.discounts_cents)}</dd>

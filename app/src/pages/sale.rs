@@ -469,8 +469,10 @@ fn Register(
         };
         let ticket =
             parse_discount(&ticket_discount.get_untracked(), crate::region::current().minor_units).ok().flatten();
+        // The server's rule: any discount given (even one worth nothing after rounding) has a reason.
+        let discounted = ticket.is_some() || sale_lines.iter().any(|l| l.discount.is_some());
         let why = reason.get_untracked().trim().to_string();
-        if figures.discount > 0 && why.is_empty() {
+        if discounted && why.is_empty() {
             error.set(Some("discount_reason_required"));
             return;
         }
@@ -549,7 +551,8 @@ fn Register(
                 .collect(),
             payments: payments.clone(),
             discount: ticket,
-            discount_reason: if figures.discount > 0 { why.clone() } else { String::new() },
+            discount_reason: if discounted { why.clone() } else { String::new() },
+            receipt_no: None,
         };
         let sale_id = new_sale.id;
         let mut sale = OutboxItem::new(user, &new_sale);
@@ -565,7 +568,7 @@ fn Register(
             subtotal_cents: figures.subtotal,
             discount_cents: figures.discount,
             discount: ticket,
-            discount_reason: if figures.discount > 0 { why } else { String::new() },
+            discount_reason: if discounted { why } else { String::new() },
             net_cents: figures.net,
             tax_cents: figures.tax,
             prices_include_tax: settings.with_untracked(|s| s.as_ref().is_none_or(|s| s.prices_include_tax)),
@@ -578,6 +581,7 @@ fn Register(
             voided_at: None,
             voided_by: None,
             void_reason: String::new(),
+            receipt_no: None,
         })
         .ok();
         items.push(sale);

@@ -315,7 +315,12 @@ pub fn ReceiptPage() -> impl IntoView {
                             <header>
                                 <ShopHeading shop/>
                                 <p data-testid="receipt-date">{move || format::date_time(str_of(&s2, "created_at"), i18n.lang.get())}</p>
-                                <p class="receipt-id">{let short = str_of(&s, "id").get(..8).unwrap_or_default().to_uppercase(); move || format!("{} {}", i18n.t("receipt"), short)}</p>
+                                <p class="receipt-id" data-testid="receipt-number">{
+                                    // Its register's number (C1-000123); a sale from before numbers shows its id.
+                                    let number = s.get("receipt_no").and_then(Value::as_str).map(str::to_owned)
+                                        .unwrap_or_else(|| str_of(&s, "id").get(..8).unwrap_or_default().to_uppercase());
+                                    move || format!("{} {}", i18n.t("receipt"), number)
+                                }</p>
                                 {customer.get().map(|c| view! { <p>{move || format!("{}: {}", i18n.t("customer_label"), c)}</p> })}
                             </header>
                             <table class="receipt-lines">

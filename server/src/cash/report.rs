@@ -144,6 +144,15 @@ pub async fn report(conn: &mut AnyConnection, id: Uuid) -> Result<Option<TillRep
     let net_cents = taxes.iter().map(|t| t.net_cents).sum();
     let tax_cents = taxes.iter().map(|t| t.tax_cents).sum();
     taxes.retain(|t| !(t.name.is_empty() && t.rate_bp == 0));
+    // The till's receipt numbers, sales and refunds alike, in the order they were made.
+    let numbers: Vec<String> = sqlx::query_scalar(
+        "SELECT receipt_no FROM (SELECT receipt_no, created_at FROM sales WHERE cash_session_id = $1 AND receipt_no IS NOT NULL \
+         UNION ALL SELECT receipt_no, created_at FROM refunds WHERE cash_session_id = $1 AND receipt_no IS NOT NULL) d \
+         ORDER BY created_at, receipt_no",
+    )
+    .bind(id.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
     let (_, cash_in_cents) =
         count_and_sum(conn, "cash_movements WHERE cash_session_id = $1 AND kind = 'in'", "amount_cents", id).await?;
     let (_, cash_out_cents) =
@@ -169,6 +178,8 @@ pub async fn report(conn: &mut AnyConnection, id: Uuid) -> Result<Option<TillRep
         expenses_cents,
         late_sales,
         late_total_cents,
+        first_receipt_no: numbers.first().cloned(),
+        last_receipt_no: numbers.last().cloned(),
     }))
 }
 

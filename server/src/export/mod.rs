@@ -70,6 +70,29 @@ const ENTITIES: &[Entity] = &[
             ("paid", "s.paid_cents", Cents),
             ("change", "s.change_cents", Cents),
             ("created_by", "s.created_by", Text),
+            ("receipt_no", "s.receipt_no", Text),
+            ("refunded", "s.refunded_cents", Cents),
+            ("voided_at", "s.voided_at", Time),
+            ("void_reason", "s.void_reason", Text),
+        ],
+    },
+    Entity {
+        name: "refunds",
+        from: "refunds r",
+        period: ("r.created_at", false),
+        order: "r.created_at, r.id",
+        columns: &[
+            ("id", "r.id", Text),
+            ("created_at", "r.created_at", Time),
+            ("sale_id", "r.sale_id", Text),
+            ("cash_session_id", "r.cash_session_id", Text),
+            ("receipt_no", "r.receipt_no", Text),
+            ("method", "r.method", Text),
+            ("reason", "r.reason", Text),
+            ("net", "r.net_cents", Cents),
+            ("tax", "r.tax_cents", Cents),
+            ("total", "r.total_cents", Cents),
+            ("created_by", "r.created_by", Text),
         ],
     },
     Entity {
@@ -262,7 +285,7 @@ fn bounds(params: &ExportParams, tz: chrono_tz::Tz, days: bool) -> Result<(Strin
 
 /// One entity's rows in a period, as CSV (streamed) or XLSX.
 #[utoipa::path(get, path = "/api/export/{entity}", tag = "export",
-    params(("entity" = String, Path, description = "sales, sale_lines, products, customers, expenses, cash_movements, inventory_movements"),
+    params(("entity" = String, Path, description = "sales, sale_lines, refunds, products, customers, expenses, cash_movements, inventory_movements"),
            ("from" = Option<String>, Query, description = "first local day, YYYY-MM-DD"),
            ("to" = Option<String>, Query, description = "last local day, YYYY-MM-DD"),
            ("format" = Option<String>, Query, description = "csv (default) or xlsx")),

@@ -130,6 +130,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(crate::cash::router())
         .merge(crate::sales::router())
         .merge(crate::refunds::router())
+        .merge(crate::registers::router())
         .merge(crate::inventory::router())
         .merge(health::router())
         .merge(openapi::router())

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use app::{
     limits,
-    model::{taxes_of, Page, Refund, RefundLine, Sale},
+    model::{refund_taxes, Page, Refund, RefundLine, Sale},
     totals::refund_share,
     wire::{ClosedSet, NewRefund, PaymentMethod},
 };
@@ -26,7 +26,6 @@ use uuid::Uuid;
 use crate::{
     auth::CurrentUser,
     bounds,
-    cash::ensure_open,
     db::{get_choice, get_uuid, now, parse_uuid},
     http::{
         error::{ApiError, FieldErrors},
@@ -34,7 +33,6 @@ use crate::{
         AppState,
     },
     idempotency::{by_id, WriteTx},
-    inventory::apply_stock,
     period::PeriodParams,
 };
 
@@ -43,6 +41,44 @@ pub fn router() -> Router<AppState> {
         .route("/api/refunds", get(list).post(create))
         .route("/api/refunds/{id}", get(get_one))
         .route("/api/sales/{id}/void", post(void::void))
+}
+
+/// Locks the till's row, then says whether it is open: a close running at the same moment either
+/// waits for this write (and counts it) or has committed first (and this one sees it closed).
+pub(crate) async fn lock_till(conn: &mut AnyConnection, id: Uuid) -> Result<Option<String>, ApiError> {
+    sqlx::query("UPDATE cash_sessions SET closed_at = closed_at WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    crate::cash::closed_at(conn, "cash_session_id", id).await
+}
+
+/// Puts units back in stock, product by product in id order (as a sale takes them, so concurrent
+/// writes lock rows in one order). A product deleted since the sale gets them too: its record stays
+/// right, and the refund or void is not refused for it.
+pub(crate) async fn restock(
+    conn: &mut AnyConnection,
+    tx: &WriteTx,
+    units: BTreeMap<Uuid, i64>,
+) -> Result<(), ApiError> {
+    for (product, quantity) in units {
+        let updated = sqlx::query(&format!(
+            "UPDATE products SET stock = stock + $1 WHERE id = $2 AND stock <= {} - $1",
+            limits::STOCK.max
+        ))
+        .bind(quantity)
+        .bind(product.to_string())
+        .execute(&mut *conn)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(ApiError::invalid(
+                "lines",
+                format!("would take a product's stock {}", limits::STOCK.message()),
+            ));
+        }
+        tx.changed("products", product);
+    }
+    Ok(())
 }
 
 /// Locks the sale's row for the rest of the transaction (an UPDATE that changes nothing takes the
@@ -60,8 +96,8 @@ pub(crate) async fn lock_sale(conn: &mut AnyConnection, id: Uuid) -> Result<Opti
 
 pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Refund>, sqlx::Error> {
     let Some(row) = sqlx::query(
-        "SELECT sale_id, cash_session_id, method, reason, net_cents, tax_cents, total_cents, created_by, created_at \
-         FROM refunds WHERE id = $1",
+        "SELECT sale_id, cash_session_id, method, reason, net_cents, tax_cents, total_cents, created_by, created_at, \
+         receipt_no FROM refunds WHERE id = $1",
     )
     .bind(id.to_string())
     .fetch_optional(&mut *conn)
@@ -99,36 +135,15 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Refund>, 
         cash_session_id: get_uuid(&row, "cash_session_id")?,
         method: get_choice(&row, "method")?,
         reason: row.try_get("reason")?,
-        taxes: taxes_of_refund(&lines),
+        taxes: refund_taxes(&lines),
         lines,
         net_cents: row.try_get("net_cents")?,
         tax_cents: row.try_get("tax_cents")?,
         total_cents: row.try_get("total_cents")?,
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
+        receipt_no: row.try_get("receipt_no")?,
     }))
-}
-
-/// Tax per rate given back: the sale's rule (`taxes_of`) over the refunded lines.
-fn taxes_of_refund(lines: &[RefundLine]) -> Vec<app::model::TaxAmount> {
-    let as_sold: Vec<app::model::SaleLine> = lines
-        .iter()
-        .map(|l| app::model::SaleLine {
-            product_id: l.product_id,
-            quantity: l.quantity,
-            unit_price_cents: 0,
-            total_cents: l.total_cents,
-            discount: None,
-            discount_cents: 0,
-            ticket_discount_cents: 0,
-            tax_name: l.tax_name.clone(),
-            tax_rate_bp: l.tax_rate_bp,
-            net_cents: l.net_cents,
-            tax_cents: l.tax_cents,
-            refunded_quantity: 0,
-        })
-        .collect();
-    taxes_of(&as_sold)
 }
 
 /// Shape checks that need no database, on the raw JSON (so a bad value is named by its field).
@@ -170,16 +185,23 @@ pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, sent: by_id::Se
     let refund: NewRefund = sent.parse()?;
     crate::permissions::require(&user, crate::permissions::Action::Refund)?;
     let mut conn = tx.lock().await;
-    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "refunds", refund.id, &sent.hash).await? {
-        return Ok(by_id::replayed(load(&mut conn, refund.id).await?.ok_or(ApiError::NotFound)?));
-    }
+    // The sale first: the same refund sent twice at once waits here, then finds itself below.
     let Some(sale) = lock_sale(&mut conn, refund.sale_id).await? else {
         return Err(ApiError::invalid("sale_id", "no such sale"));
     };
+    if let by_id::Existing::SameRequest = by_id::check(&mut conn, "refunds", refund.id, &sent.hash).await? {
+        return Ok(by_id::replayed(load(&mut conn, refund.id).await?.ok_or(ApiError::NotFound)?));
+    }
     if sale.voided_at.is_some() {
         return Err(ApiError::conflict("sale_voided", "this sale was voided: there is nothing to refund"));
     }
-    ensure_open(&mut conn, "cash_session_id", refund.cash_session_id).await?;
+    if let Some(closed) = lock_till(&mut conn, refund.cash_session_id).await? {
+        return Err(ApiError::Conflict {
+            code: "cash_session_closed",
+            message: "this cash session is closed: pay the refund from the open one".into(),
+            details: Some(json!({ "cash_session_id": refund.cash_session_id, "closed_at": closed })),
+        });
+    }
     // Units asked per line of the sale; a line named twice is asked once with both quantities.
     let mut asked: BTreeMap<i64, (i64, bool)> = BTreeMap::new();
     for l in &refund.lines {
@@ -220,16 +242,20 @@ pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, sent: by_id::Se
             total_cents: total,
         });
     }
+    let mut back: BTreeMap<Uuid, i64> = BTreeMap::new();
     for l in lines.iter().filter(|l| !l.damaged) {
-        apply_stock(&mut conn, l.product_id, l.quantity, true, "lines", "lines").await?;
-        tx.changed("products", l.product_id);
+        *back.entry(l.product_id).or_default() += l.quantity;
+    }
+    restock(&mut conn, &tx, back).await?;
+    if let Some(no) = &refund.receipt_no {
+        crate::registers::claim(&mut conn, no, "refund", refund.id).await?;
     }
     let (net, tax, total) =
         lines.iter().fold((0, 0, 0), |(n, t, g), l| (n + l.net_cents, t + l.tax_cents, g + l.total_cents));
     let created_at = now();
     sqlx::query(
         "INSERT INTO refunds (id, sale_id, cash_session_id, method, reason, net_cents, tax_cents, total_cents, \
-         created_by, created_at, request_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         created_by, created_at, request_hash, receipt_no) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(refund.id.to_string())
     .bind(refund.sale_id.to_string())
@@ -242,6 +268,7 @@ pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, sent: by_id::Se
     .bind(&user.username)
     .bind(&created_at)
     .bind(&sent.hash)
+    .bind(refund.receipt_no.as_deref())
     .execute(&mut *conn)
     .await?;
     for (i, l) in lines.iter().enumerate() {
@@ -273,13 +300,14 @@ pub async fn create(CurrentUser(user): CurrentUser, tx: WriteTx, sent: by_id::Se
         cash_session_id: refund.cash_session_id,
         method: refund.method,
         reason: refund.reason.trim().to_owned(),
-        taxes: taxes_of_refund(&lines),
+        taxes: refund_taxes(&lines),
         lines,
         net_cents: net,
         tax_cents: tax,
         total_cents: total,
         created_by: user.username.clone(),
         created_at,
+        receipt_no: refund.receipt_no.clone(),
     };
     Ok((StatusCode::CREATED, Json(made)).into_response())
 }

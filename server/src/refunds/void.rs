@@ -14,17 +14,16 @@ use uuid::Uuid;
 
 use crate::{
     auth::CurrentUser,
-    cash::closed_at,
     db::now,
     http::{
         error::{ApiError, FieldErrors},
         extract::ApiJson,
     },
     idempotency::WriteTx,
-    inventory::apply_stock,
 };
 
-/// Voids the sale; voiding it again answers it as it is (200).
+/// Voids the sale; voiding it again answers it as it is (200). The body (`VoidSale`) is read as raw
+/// JSON so that a missing reason is reported under its own field.
 #[utoipa::path(post, path = "/api/sales/{id}/void", tag = "sales", params(("id" = Uuid, Path)), request_body = VoidSale,
     responses((status = 200, body = Sale), (status = 404, body = app::model::ErrorEnvelope),
               (status = 409, body = app::model::ErrorEnvelope), (status = 422, body = app::model::ErrorEnvelope)))]
@@ -46,6 +45,7 @@ pub async fn void(
     crate::permissions::require(&user, crate::permissions::Action::Refund)?;
     let mut conn = tx.lock().await;
     let Some(sale) = super::lock_sale(&mut conn, id).await? else { return Err(ApiError::NotFound) };
+    let till_closed = super::lock_till(&mut conn, sale.cash_session_id).await?.is_some();
     if sale.voided_at.is_some() {
         return Ok((StatusCode::OK, Json(sale)).into_response());
     }
@@ -55,16 +55,17 @@ pub async fn void(
             "this sale has refunds: refund the rest instead of voiding it",
         ));
     }
-    if sale.after_close || closed_at(&mut conn, "cash_session_id", sale.cash_session_id).await?.is_some() {
+    if sale.after_close || till_closed {
         return Err(ApiError::conflict(
             "cash_session_closed",
             "the sale's till is closed and its count includes the sale: only a refund can undo it now",
         ));
     }
+    let mut back: std::collections::BTreeMap<Uuid, i64> = Default::default();
     for l in &sale.lines {
-        apply_stock(&mut conn, l.product_id, l.quantity, true, "lines", "lines").await?;
-        tx.changed("products", l.product_id);
+        *back.entry(l.product_id).or_default() += l.quantity;
     }
+    super::restock(&mut conn, &tx, back).await?;
     let at = now();
     sqlx::query("UPDATE sales SET voided_at = $1, voided_by = $2, void_reason = $3 WHERE id = $4")
         .bind(&at)
@@ -75,7 +76,5 @@ pub async fn void(
         .await?;
     tx.changed("cash_sessions", sale.cash_session_id);
     let voided = Sale { voided_at: Some(at), voided_by: Some(user.username.clone()), void_reason: reason, ..sale };
-    // `VoidSale` is the documented body; it was read raw so a missing reason is named by its field.
-    let _: Option<VoidSale> = serde_json::from_value(raw).ok();
     Ok((StatusCode::OK, Json(voided)).into_response())
 }

@@ -85,6 +85,7 @@ pub async fn convert(
         payments,
         discount: None,
         discount_reason: String::new(),
+        receipt_no: None,
     };
     validate(&sale)?;
     // A quote is turned into a sale online, by a person looking at the till: into an open one only (a

@@ -88,7 +88,7 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
     let Some(row) = sqlx::query(
         "SELECT id, cash_session_id, customer_id, total_cents, paid_cents, change_cents, created_by, created_at, \
          after_close, subtotal_cents, discount_cents, discount_kind, discount_value, discount_reason, net_cents, \
-         tax_cents, prices_include_tax, refunded_cents, voided_at, voided_by, void_reason FROM sales WHERE id = $1",
+         tax_cents, prices_include_tax, refunded_cents, voided_at, voided_by, void_reason, receipt_no FROM sales WHERE id = $1",
     )
     .bind(id.to_string())
     .fetch_optional(&mut *conn)
@@ -155,6 +155,7 @@ pub async fn load(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Sale>, sq
         voided_at: row.try_get("voided_at")?,
         voided_by: row.try_get("voided_by")?,
         void_reason: row.try_get("void_reason")?,
+        receipt_no: row.try_get("receipt_no")?,
     }))
 }
 
@@ -353,12 +354,15 @@ pub async fn record(
             tx.changed("products", product);
         }
     }
+    if let Some(no) = &sale.receipt_no {
+        crate::registers::claim(&mut *conn, no, "sale", sale.id).await?;
+    }
     let created_at = now();
     sqlx::query(
         "INSERT INTO sales (id, cash_session_id, customer_id, total_cents, paid_cents, change_cents, created_by, created_at, \
          request_hash, after_close, subtotal_cents, discount_cents, discount_kind, discount_value, discount_reason, \
-         net_cents, tax_cents, prices_include_tax) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+         net_cents, tax_cents, prices_include_tax, receipt_no) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
     )
     .bind(sale.id.to_string())
     .bind(sale.cash_session_id.to_string())
@@ -378,6 +382,7 @@ pub async fn record(
     .bind(figures.net)
     .bind(figures.tax)
     .bind(taxes.prices_include_tax)
+    .bind(sale.receipt_no.as_deref())
     .execute(&mut *conn)
     .await?;
     for (i, l) in lines.iter().enumerate() {
@@ -439,6 +444,7 @@ pub async fn record(
         voided_at: None,
         voided_by: None,
         void_reason: String::new(),
+        receipt_no: sale.receipt_no.clone(),
     })
 }
 

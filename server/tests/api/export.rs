@@ -68,7 +68,7 @@ pub async fn sales_and_lines_export_in_csv_and_xlsx(app: TestApp) {
     // Another day has none of them.
     let (_, rows) = csv(&app, "/api/export/sales?from=2020-01-01&to=2020-01-31").await;
     assert_eq!(rows.len(), 1, "only the header");
-    for entity in ["products", "customers", "cash_movements", "inventory_movements"] {
+    for entity in ["products", "customers", "cash_movements", "inventory_movements", "refunds"] {
         let (_, rows) = csv(&app, &format!("/api/export/{entity}")).await;
         assert!(!rows.is_empty(), "{entity}");
     }

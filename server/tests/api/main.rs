@@ -71,6 +71,7 @@ fn main() {
         refunds::two_devices_refunding_the_same_lines_at_once_one_gets_409,
         refunds::a_void_undoes_a_sale_only_while_its_till_is_open,
         refunds::the_till_report_adds_up_what_happened_in_it,
+        refunds::receipt_numbers_from_two_registers_never_collide,
         operations::handler_panic_is_json_500_and_server_keeps_serving,
         operations::oversized_body_is_413,
         operations::malformed_json_is_400,

@@ -234,6 +234,22 @@ pub async fn a_void_undoes_a_sale_only_while_its_till_is_open(app: TestApp) {
     )
     .await;
     assert_eq!((status, code(&err)), (StatusCode::CONFLICT, "sale_refunded"));
+    // A product deleted since the sale does not block its void (its stock record stays right).
+    let gone = product(&app, "BORRADO", 100).await;
+    let sold = created(
+        &app,
+        "/api/sales",
+        json!({"id": Uuid::new_v4(), "cash_session_id": t,
+        "lines": [{"product_id": gone, "quantity": 1}], "payments": [{"method": "card", "amount_cents": 100}]}),
+    )
+    .await;
+    let (_, g) = status_json(app.get(&format!("/api/products/{gone}")).await).await;
+    assert_eq!(app.delete(&format!("/api/products/{gone}?version={}", g["version"])).await.status(), StatusCode::OK);
+    let (status, v) = status_json(
+        app.post(&format!("/api/sales/{}/void", sold["id"].as_str().unwrap()), &json!({"reason": "x"})).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
     let counted = expected(&app, &t).await;
     assert_eq!(
         app.post(&format!("/api/cash-sessions/{t}/close"), &json!({"counted_cents": counted})).await.status(),
@@ -371,4 +387,62 @@ pub async fn the_till_report_adds_up_what_happened_in_it(app: TestApp) {
     }
     let (status, _) = status_json(app.get(&format!("/api/cash-sessions/{}/report", Uuid::new_v4())).await).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+pub async fn receipt_numbers_from_two_registers_never_collide(app: TestApp) {
+    app.login_admin().await;
+    let p = product(&app, "NUM", 100).await;
+    let t = till(&app).await;
+    let register = |device: Uuid| json!({"device_id": device, "name": "Mostrador"});
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let (status, ra) = status_json(app.post("/api/registers", &register(a)).await).await;
+    assert_eq!((status, &ra["code"], &ra["last_seq"]), (StatusCode::CREATED, &json!("C1"), &json!(0)), "{ra}");
+    let rb = created(&app, "/api/registers", register(b)).await;
+    assert_eq!(rb["code"], "C2");
+    // The same device asking again keeps its code.
+    let (status, again) = status_json(app.post("/api/registers", &register(a)).await).await;
+    assert_eq!((status, &again["code"]), (StatusCode::OK, &json!("C1")));
+
+    // Each device numbered its sales offline; they arrive interleaved.
+    let sale = |no: &str| {
+        json!({"id": Uuid::new_v4(), "cash_session_id": t, "receipt_no": no,
+        "lines": [{"product_id": p, "quantity": 1}], "payments": [{"method": "cash", "amount_cents": 100}]})
+    };
+    let mut made = Vec::new();
+    for no in ["C1-000001", "C2-000001", "C2-000002", "C1-000002", "C1-000003", "C2-000003"] {
+        let s = created(&app, "/api/sales", sale(no)).await;
+        assert_eq!(s["receipt_no"], no);
+        made.push(s);
+    }
+    let r = created(
+        &app,
+        "/api/refunds",
+        json!({"id": Uuid::new_v4(), "sale_id": made[0]["id"], "cash_session_id": t,
+        "method": "cash", "reason": "x", "receipt_no": "C1-000004", "lines": [{"line_no": 1, "quantity": 1}]}),
+    )
+    .await;
+    assert_eq!(r["receipt_no"], "C1-000004");
+    // A number already given is refused, whatever document asks for it, and nothing is stored.
+    let before = stock(&app, &p).await;
+    let (status, err) = status_json(app.post("/api/sales", &sale("C1-000004")).await).await;
+    assert_eq!((status, code(&err)), (StatusCode::CONFLICT, "receipt_number_taken"), "{err}");
+    assert_eq!(stock(&app, &p).await, before);
+    for (bad, why) in [("C9-000001", "no register"), ("C1-1", "like C1-000123"), ("C01-000005", "like C1-000123")] {
+        let (status, err) = status_json(app.post("/api/sales", &sale(bad)).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {err}");
+        assert!(err["error"]["details"]["fields"]["receipt_no"].as_str().unwrap().contains(why), "{err}");
+    }
+    // Gapless per register, and each register's last number is known to the server.
+    let sales = get(&app, "/api/sales?limit=200").await;
+    let mut numbers: Vec<String> =
+        sales["items"].as_array().unwrap().iter().map(|s| s["receipt_no"].as_str().unwrap().to_owned()).collect();
+    numbers.sort();
+    assert_eq!(numbers, ["C1-000001", "C1-000002", "C1-000003", "C2-000001", "C2-000002", "C2-000003"]);
+    let registers = get(&app, "/api/registers").await;
+    assert_eq!(
+        registers.as_array().unwrap().iter().map(|r| (r["code"].clone(), r["last_seq"].clone())).collect::<Vec<_>>(),
+        [(json!("C1"), json!(4)), (json!("C2"), json!(3))]
+    );
+    let report = get(&app, &format!("/api/cash-sessions/{t}/report")).await;
+    assert_eq!((&report["first_receipt_no"], &report["last_receipt_no"]), (&json!("C1-000001"), &json!("C1-000004")));
 }

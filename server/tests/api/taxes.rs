@@ -50,8 +50,7 @@ async fn set_taxes(app: &TestApp, include: bool, default: Option<&str>, limit: i
     status_json(app.client.put(app.url("/api/settings/taxes")).json(&body).send().await.unwrap()).await
 }
 
-/// A sale paid by card for exactly what the server computes (paid with a large cash amount, the
-/// change tells the total).
+/// A sale paid with a large amount of cash: whatever the server computes, the change tells the total.
 fn sale(till: &str, lines: Value, extra: Value) -> Value {
     let mut s = json!({"id": Uuid::new_v4(), "cash_session_id": till, "lines": lines,
                        "payments": [{"method": "cash", "amount_cents": 1_000_000}]});
@@ -114,7 +113,7 @@ pub async fn tax_is_per_line_half_up_in_both_modes(app: TestApp) {
         assert_eq!(s["prices_include_tax"], include);
     }
 
-    // Per line, not on the total: two lines of 0,50 + 21 % are 11 + 11 = 22 (21 on their sum).
+    // Per line, not on the total: the two lines of 0,50 + 21 % are 11 + 11 = 22 (21 on their sum).
     set_taxes(&app, false, Some(&iva), 1000).await;
     let two = json!([{"product_id": p50, "quantity": 1}, {"product_id": p6, "quantity": 1}, {"product_id": p50, "quantity": 1}]);
     let (_, s) = status_json(app.post("/api/sales", &sale(&t, two, json!({}))).await).await;

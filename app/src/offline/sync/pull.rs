@@ -5,6 +5,11 @@
 use leptos::prelude::*;
 use serde_json::{json, Value};
 
+/// Where the pull cursor is kept. Renamed when pulled rows gain fields an older app dropped while it
+/// advanced the cursor (`.2`: tax rates, a product's `tax_rate_id`): the next pull starts over, so
+/// nothing stays missing on a phone that synced with the old app after the server was upgraded.
+const CURSOR: &str = "cursor.2";
+
 use super::retry::{note_failure, note_success};
 use super::{changed, now_ms, SyncState};
 use crate::api;
@@ -21,7 +26,7 @@ pub async fn pull(state: SyncState) -> bool {
         .filter(|i| i.state == ItemState::Done)
         .filter_map(|i| i.seq)
         .collect();
-    let mut cursor = store::meta_get("cursor").await.ok().flatten().and_then(|v| v.as_str().map(str::to_string));
+    let mut cursor = store::meta_get(CURSOR).await.ok().flatten().and_then(|v| v.as_str().map(str::to_string));
     if cursor.is_none() {
         state.downloaded.set(0);
         state.first_load.set(true);
@@ -48,7 +53,7 @@ pub async fn pull(state: SyncState) -> bool {
         }
         let has_more = page.has_more;
         state.downloaded.update(|n| *n += changes.put.len() + changes.delete.len());
-        changes.meta.push(("cursor".into(), Value::from(page.cursor.clone())));
+        changes.meta.push((CURSOR.into(), Value::from(page.cursor.clone())));
         cursor = Some(page.cursor);
         if !has_more {
             // The shop's details, for receipts printed offline, and its currency and time zone.
@@ -64,6 +69,13 @@ pub async fn pull(state: SyncState) -> bool {
                 changes
                     .put
                     .extend(sales.items.iter().filter_map(|s| serde_json::to_value(s).ok()).map(|s| ("sales", s)));
+            }
+            // Set up once, online: the register code this device numbers its receipts with.
+            if store::meta_get(store::REGISTER).await.ok().flatten().is_none() {
+                if let Ok(r) = api::register(uuid::Uuid::new_v4()).await {
+                    let kept = json!({"code": r.code, "device_id": r.device_id, "next": r.last_seq + 1});
+                    changes.meta.push((store::REGISTER.into(), kept));
+                }
             }
             changes.outbox_delete = done.clone();
             changes.meta.push(("last_pull_at".into(), json!(now_ms())));

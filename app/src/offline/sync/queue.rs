@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 use super::{browser_online, changed, kick, run, Connection, SyncState};
-use crate::offline::outbox::{ItemError, ItemState, OutboxItem};
+use crate::offline::outbox::{Action, ItemError, ItemState, OutboxItem};
 use crate::offline::store;
 
 /// What a form does on submit: stores each of `items` in order (each sent at once when online) and
@@ -50,9 +50,12 @@ async fn own(state: SyncState, item: &OutboxItem) -> Result<(), store::StoreErro
     Ok(())
 }
 
+/// A new sale or refund takes the next receipt number of this device's register as it is stored.
 async fn store_item(item: &OutboxItem) -> Result<Option<u64>, store::StoreError> {
+    let numbered = item.action == Action::Create && matches!(item.table.as_str(), "sales" | "refunds");
     match item.seq {
         Some(_) => store::outbox_put(item).await.map(|_| item.seq),
+        None if numbered => store::outbox_add_numbered(item).await.map(|(seq, _)| Some(seq)),
         None => store::outbox_add(item).await.map(Some),
     }
 }
