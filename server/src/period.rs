@@ -28,6 +28,34 @@ pub struct Period {
     pub offset: i64,
 }
 
+impl Period {
+    /// The ids of `table`'s rows made in the period (newest first, this page of them) and how many
+    /// there are in all: the list behind `GET /api/sales` and `GET /api/refunds`.
+    pub async fn page_ids(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        table: &str,
+    ) -> Result<(Vec<uuid::Uuid>, i64), crate::http::error::ApiError> {
+        let ids: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM {table} WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
+        ))
+        .bind(&self.start)
+        .bind(&self.end)
+        .bind(self.limit)
+        .bind(self.offset)
+        .fetch_all(&mut *conn)
+        .await?;
+        let total: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE created_at >= $1 AND created_at < $2"))
+                .bind(&self.start)
+                .bind(&self.end)
+                .fetch_one(&mut *conn)
+                .await?;
+        let ids = ids.iter().map(|id| crate::db::parse_uuid(id)).collect::<Result<_, _>>()?;
+        Ok((ids, total))
+    }
+}
+
 pub fn parse_day(field: &'static str, raw: &str) -> Result<chrono::NaiveDate, ApiError> {
     chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()

@@ -14,6 +14,14 @@ use leptos_router::{hooks::use_navigate, NavigateOptions};
 use crate::i18n::{use_i18n, Key};
 use crate::model::{Role, User};
 
+/// Opens the browser's print dialog (receipts and reports); nothing on the server.
+pub fn print_page() {
+    #[cfg(feature = "hydrate")]
+    if let Some(w) = web_sys::window() {
+        let _ = w.print();
+    }
+}
+
 /// Who is signed in. `None` until `/api/auth/me` (or the login form) has answered.
 #[derive(Clone, Copy)]
 pub struct Session {

@@ -37,12 +37,7 @@ pub fn TillReportPage() -> impl IntoView {
                 })
         }
     });
-    let print = move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(w) = web_sys::window() {
-            let _ = w.print();
-        }
-    };
+    let print = move |_| crate::components::print_page();
     view! {
         <Title text=move || i18n.t("till_report").to_string()/>
         <section class="page report-page">

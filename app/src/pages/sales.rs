@@ -287,12 +287,7 @@ pub fn ReceiptPage() -> impl IntoView {
             sale.set(Some(found));
         });
     });
-    let print = move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(w) = web_sys::window() {
-            let _ = w.print();
-        }
-    };
+    let print = move |_| crate::components::print_page();
     view! {
         <Title text=move || i18n.t("receipt").to_string()/>
         <section class="page receipt-page">

@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::{
     auth::CurrentUser,
     bounds,
-    db::{get_choice, get_uuid, now, parse_uuid},
+    db::{get_choice, get_uuid, now},
     http::{
         error::{ApiError, FieldErrors},
         extract::ApiQuery,
@@ -333,23 +333,10 @@ pub async fn list(
 ) -> Result<Json<Page<Refund>>, ApiError> {
     let p = params.in_shop_days(&state).await?;
     let mut conn = state.db.pool().acquire().await?;
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM refunds WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
-    )
-    .bind(&p.start)
-    .bind(&p.end)
-    .bind(p.limit)
-    .bind(p.offset)
-    .fetch_all(&mut *conn)
-    .await?;
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM refunds WHERE created_at >= $1 AND created_at < $2")
-        .bind(&p.start)
-        .bind(&p.end)
-        .fetch_one(&mut *conn)
-        .await?;
+    let (ids, total) = p.page_ids(&mut conn, "refunds").await?;
     let mut items = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(r) = load(&mut conn, parse_uuid(&id)?).await? {
+        if let Some(r) = load(&mut conn, id).await? {
             items.push(r);
         }
     }

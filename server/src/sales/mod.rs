@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::{
     auth::CurrentUser,
     cash::closed_at,
-    db::{get_opt_uuid, get_uuid, now, parse_uuid},
+    db::{get_opt_uuid, get_uuid, now},
     http::{
         error::{ApiError, FieldErrors},
         extract::ApiQuery,
@@ -508,23 +508,10 @@ pub async fn list(
 ) -> Result<Json<Page<Sale>>, ApiError> {
     let p = params.in_shop_days(&state).await?;
     let mut conn = state.db.pool().acquire().await?;
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM sales WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
-    )
-    .bind(&p.start)
-    .bind(&p.end)
-    .bind(p.limit)
-    .bind(p.offset)
-    .fetch_all(&mut *conn)
-    .await?;
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sales WHERE created_at >= $1 AND created_at < $2")
-        .bind(&p.start)
-        .bind(&p.end)
-        .fetch_one(&mut *conn)
-        .await?;
+    let (ids, total) = p.page_ids(&mut conn, "sales").await?;
     let mut items = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(sale) = load(&mut conn, parse_uuid(&id)?).await? {
+        if let Some(sale) = load(&mut conn, id).await? {
             items.push(sale);
         }
     }

@@ -34,6 +34,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/settings/taxes", put(put_taxes))
 }
 
+/// A save based on `your_version` when the settings are at `current`: 409 with them, naming `fields`.
+fn stale(current: ShopSettings, your_version: i64, fields: Vec<String>) -> ApiError {
+    match serde_json::to_value(&current) {
+        Ok(value) => ApiError::VersionConflict {
+            current_version: current.version,
+            your_version,
+            conflicting_fields: fields,
+            current: value,
+        },
+        Err(e) => ApiError::Internal(e.to_string()),
+    }
+}
+
 /// With an ETag (a hash of the body): every device asks at the end of each sync, and a browser that already
 /// has this version gets a 304 instead of the settings and their logo again.
 #[utoipa::path(get, path = "/api/settings", tag = "settings",
@@ -91,12 +104,8 @@ pub async fn put_settings(
         Some(saved) => saved,
         None => {
             let current = repo::load(&mut conn, default_zone).await?;
-            return Err(ApiError::VersionConflict {
-                current_version: current.version,
-                your_version: body.version,
-                conflicting_fields: valid.differing_from(&current),
-                current: serde_json::to_value(&current).map_err(|e| ApiError::Internal(e.to_string()))?,
-            });
+            let fields = valid.differing_from(&current);
+            return Err(stale(current, body.version, fields));
         }
     };
     tracing::info!(by = %user.username, version = saved.version, "shop settings changed");
@@ -122,15 +131,7 @@ pub async fn put_logo(
             tracing::info!(by = %user.username, version = saved.version, bytes = logo.len(), "shop logo changed");
             Ok(Json(saved))
         }
-        None => {
-            let current = repo::load(&mut conn, state.backups.tz).await?;
-            Err(ApiError::VersionConflict {
-                current_version: current.version,
-                your_version: body.version,
-                conflicting_fields: vec!["logo".into()],
-                current: serde_json::to_value(&current).map_err(|e| ApiError::Internal(e.to_string()))?,
-            })
-        }
+        None => Err(stale(repo::load(&mut conn, state.backups.tz).await?, body.version, vec!["logo".into()])),
     }
 }
 
@@ -165,17 +166,8 @@ pub async fn put_taxes(
             Ok(Json(saved))
         }
         None => {
-            let current = repo::load(&mut conn, state.backups.tz).await?;
-            Err(ApiError::VersionConflict {
-                current_version: current.version,
-                your_version: body.version,
-                conflicting_fields: vec![
-                    "prices_include_tax".into(),
-                    "default_tax_rate_id".into(),
-                    "cashier_max_discount_bp".into(),
-                ],
-                current: serde_json::to_value(&current).map_err(|e| ApiError::Internal(e.to_string()))?,
-            })
+            let fields = ["prices_include_tax", "default_tax_rate_id", "cashier_max_discount_bp"];
+            Err(stale(repo::load(&mut conn, state.backups.tz).await?, body.version, fields.map(String::from).into()))
         }
     }
 }
